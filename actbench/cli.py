@@ -1,0 +1,275 @@
+"""Typer command-line interface. Thin commands: parse arguments, call library functions, display.
+
+Only this module (and report rendering) touches rich/tqdm; library code returns data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="actbench: benchmark activation functions for CNN image classifiers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one readable error line and exit non-zero (no traceback)."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+# --- acts ------------------------------------------------------------------------------------------
+# (activation listing / plotting command goes here)
+
+_ACTS_DEFAULT_A = "-3,-1,0,0.25,1,3"  # Fig. 1 style spread; Rational skips a <= 0 (its pole)
+
+
+def _parse_floats(text: str, option: str) -> list[float]:
+    import math
+
+    values: list[float] = []
+    for token in text.split(","):
+        try:
+            values.append(float(token))
+        except ValueError:
+            values.append(math.nan)
+        if not math.isfinite(values[-1]):
+            fail(f"{option}: {token.strip()!r} is not a finite number (expected e.g. {option} -3,-1,0,1,3)")
+    return values
+
+
+@app.command()
+def acts(
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write Fig. 1 style curves to this PNG.")
+    ] = None,
+    a: Annotated[
+        str | None,
+        typer.Option("--a", help=f"Comma-separated a values for --plot [default: {_ACTS_DEFAULT_A}]."),
+    ] = None,
+    names: Annotated[
+        str | None,
+        typer.Option(
+            "--names", help="Comma-separated activations (table: all; --plot: rational,exponential)."
+        ),
+    ] = None,
+) -> None:
+    """List every registered activation; with --plot, draw its curves for several a."""
+    from rich.table import Table
+
+    from actbench.activations import ACTIVATIONS
+
+    chosen = [n.strip() for n in names.split(",") if n.strip()] if names else []
+    unknown = [n for n in chosen if n not in ACTIVATIONS]
+    if unknown:
+        fail(f"--names: unknown activation {unknown[0]!r} (valid: {', '.join(ACTIVATIONS)})")
+    if a is not None and plot is None:
+        fail("--a only applies with --plot FILE.png")
+    if plot is not None:
+        from actbench.plots import plot_activation_curves
+
+        a_values = _parse_floats(a if a is not None else _ACTS_DEFAULT_A, "--a")
+        out = plot_activation_curves(chosen or ["rational", "exponential"], a_values, plot)
+        console.print(f"wrote {out}")
+        return
+    table = Table(title="Activations (sharing: layer = one a per layer, channel = one a per output channel)")
+    for col in ("name", "formula", "learnable", "default init", "sharing", "fixed params", "source"):
+        table.add_column(col)
+    for spec in (ACTIVATIONS[n] for n in chosen or ACTIVATIONS):
+        table.add_row(
+            spec.name,
+            spec.formula,
+            ", ".join(spec.params) or "-",
+            "-" if spec.init is None else f"{spec.init:g}",
+            "layer, channel" if spec.supports_sharing else "-",
+            ", ".join(f"{k}={v}" for k, v in spec.defaults.items()) or "-",
+            spec.ref,
+        )
+    console.print(table)
+
+
+# --- train / eval ----------------------------------------------------------------------------------
+# (written by the lead; `acts` above is owned by the activations work)
+
+ConfigOpt = Annotated[
+    str | None, typer.Option("--config", "-c", help="YAML file, or a shipped preset name (e.g. cifar10_exp).")
+]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", "-s", help="Override: section.key=value (repeatable).")
+]
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from actbench.config import ConfigError
+    from actbench.data import DataError
+    from actbench.runs import RunError
+
+    return ConfigError, DataError, RunError
+
+
+@app.command()
+def train(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    name: Annotated[str | None, typer.Option(help="Run folder name (default: generated).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Parent folder of runs (default: run.out).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar per epoch.")] = True,
+) -> None:
+    """Train one model. `actbench train --config quickstart` or `actbench train --resume runs/NAME`."""
+    from actbench import config as C
+    from actbench import train as T
+    from actbench.display import TrainDisplay
+
+    created = None
+    try:
+        if resume is not None:
+            if config or set_:
+                fail("--resume takes the run's own config.yaml; drop --config/--set")
+            run_dir = resume
+            if not (run_dir / "config.yaml").is_file():
+                fail(f"{run_dir}: not a run folder (no config.yaml)")
+        else:
+            cfg = C.load_config(config if config is not None else "quickstart", set_ or [])
+            run_dir = created = T.create_run(cfg, out, name, force)
+        hooks = T.Hooks(on_event=TrainDisplay(console, progress), should_stop=T.stop_on_signals())
+        summary = T.run_training(run_dir, resume=resume is not None, hooks=hooks)
+    except _user_errors() as exc:
+        _discard_unstarted(created)
+        fail(str(exc))
+    if summary["status"] == "interrupted":
+        console.print(f"resume with: actbench train --resume {run_dir}", highlight=False)
+        raise typer.Exit(130)
+    if summary["status"] != "completed":
+        raise typer.Exit(1)
+
+
+def _discard_unstarted(run_dir: Path | None) -> None:  # noqa: UP007
+    """A run that failed before its first epoch (bad data path, ...) leaves no folder behind."""
+    import shutil
+
+    from actbench.runs import METRICS
+
+    if run_dir is not None and run_dir.exists() and not (run_dir / METRICS).exists():
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@app.command("eval")
+def eval_(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
+    checkpoint: Annotated[str, typer.Option(help="last | best")] = "last",
+    split: Annotated[str, typer.Option(help="test | val")] = "test",
+) -> None:
+    """Evaluate a run's checkpoint on the test (or validation) split."""
+    from actbench.train import evaluate_run
+
+    if checkpoint not in ("last", "best"):
+        fail(f"--checkpoint: {checkpoint!r} is not allowed (allowed: last, best)")
+    if split not in ("test", "val"):
+        fail(f"--split: {split!r} is not allowed (allowed: test, val)")
+    if not (run_dir / "config.yaml").is_file():
+        fail(f"{run_dir}: not a run folder (no config.yaml)")
+    try:
+        r = evaluate_run(run_dir, checkpoint, split)
+    except _user_errors() as exc:
+        fail(str(exc))
+    console.print(
+        f"{run_dir} ({r['checkpoint']} checkpoint, epoch {r['epoch']}) {r['split']}: "
+        f"loss {r['loss']:.4f}, accuracy {100 * r['acc']:.2f}%",
+        highlight=False,
+    )
+
+
+# --- sweep -----------------------------------------------------------------------------------------
+
+
+@app.command()
+def sweep(
+    config: ConfigOpt = None,
+    acts: Annotated[
+        str, typer.Option(help="Comma-separated activations.")
+    ] = "relu,elu,prelu,rational,exponential",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
+    grid: Annotated[list[str] | None, typer.Option(help="key=v1,v2 axis (repeatable).")] = None,
+    set_: SetOpt = None,
+    name: Annotated[str | None, typer.Option(help="Sweep folder name (default: from the config).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Parent folder (default: run.out).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Runs at once, each in its own process.")] = 1,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Restart failed runs.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned runs and exit.")] = False,
+) -> None:
+    """Run activation x grid x seed; re-running skips completed runs and resumes partial ones."""
+    from actbench import config as C
+    from actbench import sweep as S
+    from actbench.display import SweepDisplay, plan_table
+    from actbench.train import stop_on_signals
+
+    try:
+        spec = config if config is not None else "quickstart"
+        base = C.load_config(spec, set_ or [])
+        act_list = S.parse_list(acts, "acts")
+        seed_list = S.parse_list(seeds, "seeds", int)
+        sweep_name = name or f"sweep-{Path(spec).stem}"
+        plan = S.plan_sweep(
+            base, act_list, seed_list, S.parse_grid(grid or []), Path(out or base.run.out) / sweep_name
+        )
+        if dry_run:
+            console.print(plan_table(plan))
+            return
+        S.write_manifest(plan)
+    except _user_errors() as exc:
+        fail(str(exc))
+    display = SweepDisplay(console, plan)
+    with display:
+        statuses = S.execute(plan, workers, retry_failed, display.update, stop_on_signals())
+    display.final(statuses)
+    bad = [
+        s for s in statuses if s.state not in ("completed",) and not s.state.startswith("skipped (completed")
+    ]
+    if any(s.state in ("interrupted", "not started") for s in statuses):
+        console.print(f"interrupted; re-run the same command to continue ({plan.sweep_dir})", highlight=False)
+        raise typer.Exit(130)
+    if bad:
+        raise typer.Exit(1)
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Run folders or folders holding runs (searched recursively).")
+    ],
+    baseline: Annotated[str, typer.Option(help="Activation the others are compared with.")] = "relu",
+    metric: Annotated[str, typer.Option(help="last (final epoch) | best (best-validation epoch)")] = "last",
+    sort: Annotated[str, typer.Option(help="paper | acc | loss | name | p")] = "paper",
+    where: Annotated[
+        list[str] | None, typer.Option(help="Keep runs with config key=value (repeatable).")
+    ] = None,
+    paper: Annotated[str | None, typer.Option(help="Add the paper's numbers: cifar10 | cifar100.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | md | csv | latex | json")] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write the export to this file instead of stdout.")] = None,
+    plots: Annotated[Path | None, typer.Option(help="Write PNG figures into this folder.")] = None,
+) -> None:
+    """Tables (mean ± std, 95% CI, Welch p-value vs the baseline) and plots from run folders."""
+    from rich.markup import escape
+
+    from actbench.report import ReportError, report_main
+
+    try:
+        warnings = report_main(paths, baseline, metric, sort, where or [], paper, fmt, out, plots, console)
+    except ReportError as exc:
+        fail(str(exc))
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)

@@ -1,0 +1,161 @@
+"""Terminal display of training events (tqdm bar over batches, one rich line per epoch).
+
+Kept apart from training math: `train.py` emits events, this turns them into output.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from tqdm import tqdm
+
+
+def fmt_act(act: dict[str, Any]) -> str:
+    """{"conv1": {"a": 0.1}, "conv2": {"a": {"mean": ..}}} -> "a=0.100/0.090/0.210" (layer order)."""
+    parts: dict[str, list[str]] = {}
+    for layer in act.values():
+        for name, v in layer.items():
+            value = v["mean"] if isinstance(v, dict) else v
+            parts.setdefault(name, []).append(f"{value:.3f}")
+    return "  ".join(f"{k}={'/'.join(v)}" for k, v in parts.items())
+
+
+class TrainDisplay:
+    """Callable event sink for `train.Hooks.on_event`."""
+
+    def __init__(self, console: Console, progress: bool = True, prefix: str = ""):
+        self.console, self.progress, self.prefix = console, progress, prefix
+        self.bar: tqdm | None = None
+        self.epochs = 0
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        getattr(self, f"_on_{kind}", lambda d: None)(data)
+
+    def _on_start(self, d: dict[str, Any]) -> None:
+        self.epochs = d["epochs"]
+        resumed = f", resuming after epoch {d['start_epoch']}" if d["start_epoch"] else ""
+        self.console.print(
+            f"{self.prefix}[bold]{d['run_dir']}[/] on {d['device']}: {d['train_images']} "
+            f"train images, {d['batches']} batches/epoch{resumed}",
+            highlight=False,
+        )
+
+    def _on_batch(self, d: dict[str, Any]) -> None:
+        if not self.progress:
+            return
+        if self.bar is None:
+            self.bar = tqdm(
+                total=d["batches"],
+                desc=f"epoch {d['epoch']}/{self.epochs}",
+                leave=False,
+                unit="batch",
+                dynamic_ncols=True,
+            )
+        self.bar.update(1)
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def _on_epoch(self, r: dict[str, Any]) -> None:
+        self._close_bar()
+        self.console.print(
+            f"{self.prefix}epoch {r['epoch']:>3}/{self.epochs}  train {r['train_loss']:.4f} "
+            f"{100 * r['train_acc']:5.2f}%  val {r['val_loss']:.4f} {100 * r['val_acc']:5.2f}%  "
+            f"lr {r['lr']:.2g}  {r['epoch_time_s']:.1f}s ({r['images_per_s']:.0f} img/s)  "
+            f"{fmt_act(r['act'])}",
+            highlight=False,
+        )
+
+    def _on_warning(self, d: dict[str, Any]) -> None:
+        self._close_bar()
+        self.console.print(f"[yellow]warning:[/] {d['message']}", highlight=False)
+
+    def _on_end(self, s: dict[str, Any]) -> None:
+        self._close_bar()
+        status = s["status"]
+        if status == "completed":
+            last, best = s["last"], s.get("best", {})
+            best_txt = (
+                f"; best val epoch {best['epoch']}: test {best['test_loss']:.4f} "
+                f"{100 * best['test_acc']:.2f}%"
+                if best
+                else ""
+            )
+            self.console.print(
+                f"{self.prefix}[green]completed[/]: test loss {last['test_loss']:.4f}, "
+                f"accuracy {100 * last['test_acc']:.2f}%{best_txt}",
+                highlight=False,
+            )
+        else:
+            self.console.print(f"{self.prefix}[red]{status}[/]: {s.get('error')}", highlight=False)
+
+
+def plan_table(plan: Any) -> Table:
+    """The planned runs of a sweep (for --dry-run)."""
+    from actbench.sweep import run_state
+
+    table = Table(title=f"{len(plan.runs)} runs in {plan.sweep_dir}")
+    for col in ("run", "overrides", "epochs", "state"):
+        table.add_column(col)
+    for r in plan.runs:
+        ov = ", ".join(f"{k}={v}" for k, v in r.overrides.items() if k not in ("run.name",))
+        table.add_row(r.name, ov, str(r.config.train.epochs), run_state(plan.sweep_dir / r.name))
+    return table
+
+
+class SweepDisplay:
+    """One live view of a sweep (runs done/running/failed, ETA) instead of interleaved progress bars."""
+
+    def __init__(self, console: Console, plan: Any):
+        self.console, self.plan = console, plan
+        self.t0 = time.monotonic()
+        self.live = Live(console=console, refresh_per_second=2, transient=False)
+        self.first_epochs: int | None = None
+
+    def __enter__(self) -> SweepDisplay:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.live.__exit__(*exc)
+
+    def update(self, statuses: list[Any]) -> None:
+        self.live.update(self._render(statuses))
+
+    def _render(self, statuses: list[Any]) -> Table:
+        counts: dict[str, int] = {}
+        for s in statuses:
+            counts[s.state.split(" ")[0]] = counts.get(s.state.split(" ")[0], 0) + 1
+        done = sum(min(s.epochs, s.total) for s in statuses)
+        total = sum(s.total for s in statuses)
+        if self.first_epochs is None:
+            self.first_epochs = done  # epochs already done before this invocation don't count for ETA
+        elapsed = time.monotonic() - self.t0
+        fresh = done - self.first_epochs
+        eta = f"{(total - done) * elapsed / fresh:.0f}s" if fresh > 0 else "?"
+        title = (
+            f"sweep {self.plan.sweep_dir}: "
+            + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+            + f" | epochs {done}/{total} | elapsed {elapsed:.0f}s | ETA {eta}"
+        )
+        table = Table(title=title, title_justify="left")
+        for col in ("run", "state", "epochs"):
+            table.add_column(col)
+        for s in statuses:
+            style = {"completed": "green", "failed": "red", "running": "cyan"}.get(s.state, "")
+            table.add_row(s.name, f"[{style}]{s.state}[/]" if style else s.state, f"{s.epochs}/{s.total}")
+        return table
+
+    def final(self, statuses: list[Any]) -> None:
+        failed = [s for s in statuses if s.state == "failed"]
+        for s in failed:
+            self.console.print(
+                f"[red]failed[/]: {self.plan.sweep_dir / s.name} (see summary.json, train.log)",
+                highlight=False,
+            )

@@ -1,0 +1,59 @@
+"""Figures (matplotlib, Agg canvas: no display, no pyplot global state)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from actbench.activations import ACTIVATIONS, make_activation, validate_activation
+
+
+def plot_activation_curves(names: list[str], a_values: list[float], path: str | Path) -> Path:
+    """Paper Fig. 1 style: h(v) on v ∈ [−6, 4], one panel per activation, one curve per ``a``.
+
+    Activations without a learnable parameter get a single curve; ``a`` values an activation rejects
+    (Rational's a <= 0, at its pole) are skipped and named in that panel's title. Returns ``path``.
+    """
+    path = Path(path)
+    v = torch.linspace(-6, 4, 501, dtype=torch.float64).view(1, -1)  # (N=1, C=points): layer-shared a
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig = Figure(figsize=(4.2 * cols, 3.4 * rows), layout="constrained")
+    FigureCanvasAgg(fig)
+    for i, name in enumerate(names):
+        spec = ACTIVATIONS[name]
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.axhline(0, color="0.8", lw=0.8)
+        ax.axvline(0, color="0.8", lw=0.8)
+        inits: list[float | None] = list(a_values) if spec.params else [None]
+        skipped = [a for a in inits if a is not None and not _valid(name, a)]
+        for a in (a for a in inits if a not in skipped):
+            with torch.no_grad():
+                h = make_activation(name, 1, init=a).double()(v)
+            ax.plot(
+                v.flatten().numpy(), h.flatten().numpy(), lw=1.5, label=None if a is None else f"a = {a:g}"
+            )
+        title = f"{name}: {spec.formula}"
+        if skipped:
+            title += f"\n(a = {', '.join(f'{a:g}' for a in skipped)} not allowed)"
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("v")
+        ax.set_ylabel("h(v)")
+        ax.set_ylim(-4, 4)
+        if spec.params and len(skipped) < len(inits):
+            ax.legend(fontsize=8, loc="upper left")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def _valid(name: str, a: float) -> bool:
+    try:
+        validate_activation(name, "layer", a, {})
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,251 @@
+"""Run folders: layout, atomic writes, metrics log, summary, environment, locks.
+
+runs/<name>/
+  config.yaml            resolved config (written before training; the only input of training)
+  metrics.jsonl          one JSON object per finished epoch, flushed + fsynced each epoch
+  checkpoint-last.pt     model/optimizer/scheduler/RNG/epoch, written atomically (tmp + rename)
+  checkpoint-best.pt     same, at the best validation accuracy so far
+  summary.json           status running|completed|failed|interrupted, final metrics, timings
+  env.json               python/torch/torchvision versions, device, git commit, host
+  run.lock               held (flock) by the process training this run
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CONFIG, METRICS, SUMMARY, ENV, LOCK = "config.yaml", "metrics.jsonl", "summary.json", "env.json", "run.lock"
+CKPT_LAST, CKPT_BEST = "checkpoint-last.pt", "checkpoint-best.pt"
+STATUSES = ("running", "completed", "failed", "interrupted")
+
+
+class RunError(RuntimeError):
+    """A problem with a run folder the user must resolve; the message is one readable line."""
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / CONFIG).is_file() and ((path / SUMMARY).exists() or (path / METRICS).exists())
+
+
+def check_writable(folder: Path) -> None:
+    """Fail up front (not after an epoch of training) when `folder` cannot hold run output."""
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise RunError(f"{probe}: exists and is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise RunError(f"{probe}: output location is not writable")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise RunError(f"{folder}: cannot write run output ({exc.strerror})") from None
+
+
+def prepare_run_dir(path: Path, force: bool = False) -> Path:
+    """Create a fresh run folder; an existing non-empty one is refused unless `force`."""
+    check_writable(path.parent)
+    if path.exists() and any(path.iterdir()):
+        if not force:
+            raise RunError(
+                f"{path}: run folder already exists (use --resume {path} to continue it, "
+                "or --force to start over)"
+            )
+        for child in path.iterdir():
+            if child.is_file() or child.is_symlink():
+                child.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# --- atomic file writes -----------------------------------------------------------------------------
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same folder + fsync + rename: readers see old or new, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+    if not isinstance(obj, dict):
+        raise RunError(f"{path}: expected a JSON object")
+    return obj
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    if not path.is_file():
+        raise RunError(f"{path}: checkpoint missing")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unpickling/zip error means a corrupt file
+        raise RunError(f"{path}: corrupt or unreadable checkpoint ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or "model" not in state or "epoch" not in state:
+        raise RunError(f"{path}: not an actbench checkpoint")
+    return state
+
+
+# --- metrics log ------------------------------------------------------------------------------------
+
+
+def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
+    with open(run_dir / METRICS, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_metrics(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Epoch records, and warnings for lines a crash left half-written (those are skipped)."""
+    path = run_dir / METRICS
+    if not path.exists():
+        return [], []
+    records, warnings = [], []
+    for i, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            if not isinstance(rec, dict) or "epoch" not in rec:
+                raise ValueError("no epoch")
+            records.append(rec)
+        except ValueError:
+            warnings.append(f"{path}:{i}: skipped a corrupt line (half-written by a crash?)")
+    return records, warnings
+
+
+def truncate_metrics(run_dir: Path, epochs: int) -> None:
+    """Keep only good records of epochs 1..`epochs` (a resumed run re-does the later ones)."""
+    records, _ = read_metrics(run_dir)
+    kept, seen = [], set()
+    for rec in records:
+        if rec["epoch"] <= epochs and rec["epoch"] not in seen:
+            kept.append(rec)
+            seen.add(rec["epoch"])
+    atomic_write_text(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+# --- environment and lock ---------------------------------------------------------------------------
+
+
+def git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    import torchvision
+
+    from actbench import __version__
+
+    name = str(device)
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    return {
+        "actbench": __version__,
+        "git_commit": git_commit(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "cuda": torch.version.cuda,
+        "device": str(device),
+        "device_name": name,
+        "cpu_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "host": platform.node(),
+        "argv": sys.argv,
+        "time": now(),
+    }
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Exclusive per-run lock; a second process on the same run gets RunError instead of racing."""
+    f = open(run_dir / LOCK, "a+")  # noqa: SIM115 - held for the duration of the context
+    try:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"{run_dir}: run is in use by another process (lock held)") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()} {platform.node()}\n")
+        f.flush()
+        yield
+    finally:
+        f.close()
+
+
+def is_locked(run_dir: Path) -> bool:
+    if not (run_dir / LOCK).exists():
+        return False
+    with open(run_dir / LOCK, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
+
+
+def read_status(run_dir: Path) -> str | None:
+    try:
+        return read_json(run_dir / SUMMARY).get("status")
+    except RunError:
+        return None

@@ -1,0 +1,330 @@
+"""Sweeps: expand activation x grid x seed into ordinary run folders and run them, N at a time.
+
+    runs/<sweep>/sweep.yaml                      manifest: base config, axes, run list
+    runs/<sweep>/<act>[-<grid values>]-s<seed>/  one ordinary run folder per run (+ train.log, claim.lock)
+
+Each run trains in its own process (`python -m actbench train --resume RUN_DIR`), so a crash, a diverging
+run or a killed worker never takes the sweep down; it is recorded as failed. A per-run claim lock keeps
+two sweeps on the same folder from running the same run twice. The folder is the single source of truth:
+re-running a sweep skips completed runs, resumes partial ones and retries failed ones on request.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from actbench import runs
+from actbench.config import Config, ConfigError, dump_yaml, parse_override, replace, to_dict
+
+CLAIM, LOG, MANIFEST = "claim.lock", "train.log", "sweep.yaml"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    name: str  # folder name inside the sweep folder
+    overrides: dict[str, Any]  # dotted key -> value applied to the base config
+    config: Config
+
+
+@dataclass
+class Plan:
+    sweep_dir: Path
+    base: Config
+    axes: dict[str, list[Any]]
+    runs: list[RunSpec]
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """["optim.lr=1e-3,1e-2", ...] -> {"optim.lr": [0.001, 0.01]} (values parsed as YAML)."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, raw = parse_override(item)
+        text = item.partition("=")[2]
+        values = [parse_override(f"{key}={v}")[1] for v in text.split(",")] if "," in text else [raw]
+        if any(v in ("", None) for v in values):
+            raise ConfigError(f"--grid {item!r}: empty value")
+        grid[key] = values
+    return grid
+
+
+def parse_list(text: str, what: str, cast: Callable[[str], Any] = str) -> list[Any]:
+    try:
+        values = [cast(v.strip()) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--{what}: cannot parse {text!r}") from None
+    if not values:
+        raise ConfigError(f"--{what}: no values given")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"--{what}: repeated value in {text!r}")
+    return values
+
+
+def _slug(value: Any) -> str:
+    return str(value).replace("/", "_").replace(" ", "").replace("[", "").replace("]", "").replace(",", "_")
+
+
+def plan_sweep(
+    base: Config, acts: list[str], seeds: list[int], grid: dict[str, list[Any]], sweep_dir: Path
+) -> Plan:
+    """Cross product activation x grid x seed; each run's config is validated here, before anything runs."""
+    keys = list(grid)
+    specs = []
+    for act, values, seed in itertools.product(acts, itertools.product(*grid.values()), seeds):
+        overrides = {"activation.name": act, **dict(zip(keys, values, strict=True)), "train.seed": seed}
+        if act != base.activation.name:  # another activation: its own default init and params
+            overrides |= {"activation.init": None, "activation.params": {}}
+        suffix = "".join(f"-{k.rsplit('.', 1)[-1]}{_slug(v)}" for k, v in zip(keys, values, strict=True))
+        name = f"{act}{suffix}-s{seed}"
+        overrides["run.name"] = name
+        try:
+            cfg = replace(base, **overrides)
+        except ConfigError as exc:
+            raise ConfigError(f"run {name}: {exc}") from None
+        specs.append(RunSpec(name, overrides, cfg))
+    axes = {"activation.name": acts, **grid, "train.seed": seeds}
+    return Plan(sweep_dir, base, axes, specs)
+
+
+def write_manifest(plan: Plan) -> None:
+    """sweep.yaml; a folder that already holds a different sweep is refused."""
+    path = plan.sweep_dir / MANIFEST
+    manifest = {
+        "base": to_dict(plan.base),
+        "axes": plan.axes,
+        "runs": [{"name": r.name, "overrides": r.overrides} for r in plan.runs],
+    }
+    if path.exists():
+        try:
+            old = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            old = {}
+        if old.get("base") != manifest["base"]:
+            raise runs.RunError(
+                f"{plan.sweep_dir}: holds a sweep with a different base config "
+                "(use another --name, or the same config and overrides)"
+            )
+        known = {r["name"]: r for r in old.get("runs", [])}
+        manifest["runs"] = list(known.values()) + [r for r in manifest["runs"] if r["name"] not in known]
+        manifest["axes"] = {k: _union(old.get("axes", {}).get(k, []), v) for k, v in plan.axes.items()}
+    runs.check_writable(plan.sweep_dir)
+    runs.atomic_write_text(path, yaml.safe_dump(manifest, sort_keys=False))
+
+
+def _union(a: list[Any], b: list[Any]) -> list[Any]:
+    return a + [x for x in b if x not in a]
+
+
+# --- per-run state ----------------------------------------------------------------------------------
+
+
+def run_state(run_dir: Path) -> str:
+    """new | completed | failed | interrupted | running (stale, or live in another process) | locked."""
+    if not (run_dir / runs.CONFIG).exists():
+        return "new"
+    if runs.is_locked(run_dir):
+        return "locked"
+    return runs.read_status(run_dir) or "running"
+
+
+@dataclass
+class Claim:
+    """Holds `claim.lock` of one run for as long as this sweep process owns it."""
+
+    run_dir: Path
+    handle: IO[str] = field(repr=False)
+
+    def release(self) -> None:
+        self.handle.close()
+
+
+def try_claim(run_dir: Path) -> Claim | None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(run_dir / CLAIM, "a+")  # noqa: SIM115 - kept open while the claim is held
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return Claim(run_dir, handle)
+
+
+def prepare(spec: RunSpec, run_dir: Path, retry_failed: bool) -> str:
+    """Decide what to do with one run (call with its claim held): skip | start | resume | restart."""
+    state = run_state(run_dir)
+    if state in ("completed", "locked") or (state == "failed" and not retry_failed):
+        return "skip"
+    if state == "new" or state == "failed":  # a diverged run restarts from scratch when retried
+        for child in run_dir.iterdir():
+            if child.name not in (CLAIM,) and child.is_file():
+                child.unlink()
+        runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(spec.config))
+        runs.write_json(
+            run_dir / runs.SUMMARY, {"status": "running", "created_at": runs.now(), "epochs_done": 0}
+        )
+        return "start" if state == "new" else "restart"
+    return "resume"
+
+
+def worker_env(slot: int, workers: int, gpus: int, cpu_count: int) -> dict[str, str]:
+    """Environment of the process in worker `slot`: one GPU per worker (round robin), CPU threads split."""
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(max(1, cpu_count // workers))
+    if gpus > 0:
+        env["CUDA_VISIBLE_DEVICES"] = env.get("ACTBENCH_GPU_LIST", ",".join(map(str, range(gpus)))).split(
+            ","
+        )[slot % gpus]
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def launch(run_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = open(run_dir / LOG, "ab")  # noqa: SIM115 - owned by the child process
+    cmd = [sys.executable, "-m", "actbench", "train", "--resume", str(run_dir), "--no-progress"]
+    # A new session: a terminal Ctrl-C reaches only the sweep process, which forwards exactly one SIGINT.
+    return subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+    )
+
+
+def record_crash(run_dir: Path, returncode: int) -> None:
+    """A worker that died without writing its own final status (killed, segfault) is marked failed."""
+    status = runs.read_status(run_dir)
+    if status in ("completed", "failed", "interrupted"):
+        return
+    tail = ""
+    if (run_dir / LOG).exists():
+        lines = (run_dir / LOG).read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        tail = lines[-1][:300] if lines else ""
+    try:
+        summary = runs.read_json(run_dir / runs.SUMMARY)
+    except runs.RunError:
+        summary = {}
+    summary.update(
+        status="failed", error=f"worker exited with code {returncode}: {tail}", finished_at=runs.now()
+    )
+    runs.write_json(run_dir / runs.SUMMARY, summary)
+
+
+def epochs_done(run_dir: Path) -> int:
+    records, _ = runs.read_metrics(run_dir)
+    return len({r["epoch"] for r in records})
+
+
+def count_gpus() -> int:
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
+        return 0
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except Exception:  # noqa: BLE001 - no usable CUDA means CPU workers
+        return 0
+
+
+def now_s() -> float:
+    return time.monotonic()
+
+
+# --- execution --------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunStatus:
+    name: str
+    state: str = "pending"  # pending | running | completed | failed | interrupted | skipped-* | busy
+    action: str = ""  # start | resume | restart | skip
+    epochs: int = 0
+    total: int = 0
+
+
+@dataclass
+class _Active:
+    proc: subprocess.Popen[bytes]
+    claim: Claim
+    slot: int
+
+
+def execute(
+    plan: Plan,
+    workers: int = 1,
+    retry_failed: bool = False,
+    on_update: Callable[[list[RunStatus]], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    poll_s: float = 0.5,
+) -> list[RunStatus]:
+    """Run every planned run, up to `workers` at a time, each in its own process."""
+    statuses = {r.name: RunStatus(r.name, total=r.config.train.epochs) for r in plan.runs}
+    pending, active = list(plan.runs), {}
+    free = list(range(workers))
+    gpus, cpus = count_gpus(), os.cpu_count() or 1
+    stopping = False
+    while pending or active:
+        if should_stop() and not stopping:
+            stopping = True
+            for a in active.values():
+                a.proc.send_signal(2)  # SIGINT: each run saves and marks itself interrupted
+        while pending and free and not stopping:
+            spec = pending.pop(0)
+            _start(plan, spec, statuses[spec.name], free, active, retry_failed, gpus, workers, cpus)
+        for name, a in list(active.items()):
+            statuses[name].epochs = epochs_done(a.claim.run_dir)
+            if a.proc.poll() is not None:
+                _reap(name, a, statuses[name])
+                free.append(a.slot)
+                del active[name]
+        if stopping:
+            for spec in pending:
+                statuses[spec.name].state = "not started"
+            pending = []
+        if on_update:
+            on_update(list(statuses.values()))
+        if active:
+            time.sleep(poll_s)
+    return list(statuses.values())
+
+
+def _start(
+    plan: Plan,
+    spec: RunSpec,
+    status: RunStatus,
+    free: list[int],
+    active: dict[str, _Active],
+    retry_failed: bool,
+    gpus: int,
+    workers: int,
+    cpus: int,
+) -> None:
+    run_dir = plan.sweep_dir / spec.name
+    claim = try_claim(run_dir)
+    if claim is None:
+        status.state = "busy"  # another sweep process is running it
+        return
+    action = prepare(spec, run_dir, retry_failed)
+    status.action = action
+    if action == "skip":
+        status.state = f"skipped ({run_state(run_dir)})"
+        status.epochs = epochs_done(run_dir)
+        claim.release()
+        return
+    slot = free.pop(0)
+    proc = launch(run_dir, worker_env(slot, workers, gpus, cpus))
+    active[spec.name] = _Active(proc, claim, slot)
+    status.state = "running"
+
+
+def _reap(name: str, a: _Active, status: RunStatus) -> None:
+    if a.proc.returncode != 0:
+        record_crash(a.claim.run_dir, a.proc.returncode)
+    status.state = runs.read_status(a.claim.run_dir) or "failed"
+    a.claim.release()

@@ -1,0 +1,269 @@
+"""Rendering of a report: rich tables for the terminal, and Markdown, CSV, LaTeX and JSON exports.
+
+Pure formatting of the `Report` that `actbench.report` computes; no statistics here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from actbench.report import MEMORY_KINDS, Report, ReportError
+
+# --- rendering --------------------------------------------------------------------------------------
+
+
+def _f(x: float | None, spec: str) -> str:
+    return "—" if x is None else format(x, spec)
+
+
+def _pm(d: dict[str, Any] | None, spec: str) -> str:
+    if not d or d["mean"] is None:
+        return "—"
+    return f"{d['mean']:{spec}} ± {d['std']:{spec}}" if d.get("std") is not None else format(d["mean"], spec)
+
+
+def _summary_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
+    a, t, vs = r["test_acc_pct"], r["timing"], r["vs_baseline"] or {}
+    ca, cl = vs.get("acc_pct") or {}, vs.get("loss") or {}
+    extra = ", ".join(f"+{c} {s}" for s, c in r["excluded"].items())
+    mem = t["peak_memory_bytes"]
+    cells = [
+        r["group"],
+        f"{r['n']} ({extra})" if extra else str(r["n"]),
+        _pm(r["test_loss"], ".4f"),
+        _pm(a, ".2f"),
+        f"{a['ci_low']:.2f} – {a['ci_high']:.2f}" if a["ci_low"] is not None else "—",
+        "baseline" if r["activation"] == o["baseline"] else _f(ca.get("diff"), "+.2f"),
+        _f(ca.get("p"), ".3g"),
+        _f(ca.get("d"), "+.2f"),
+        _f(cl.get("diff"), "+.4f"),
+        _f(cl.get("p"), ".3g"),
+        _f(t["steady_epoch_s"], ".2f"),
+        _f(t["images_per_s"], ".0f"),
+        "—"
+        if mem is None
+        else f"{mem / 2**20:.0f} MiB {MEMORY_KINDS.get(t['peak_memory_kind'], '')}".strip(),
+    ]
+    if o["metric"] == "best":
+        cells.insert(2, _f(r["epoch"], ".0f"))
+    if o["paper"]:
+        p = r["paper"] or {}
+        cells += [_f(p.get("test_loss"), ".3f"), _f(p.get("test_acc_pct"), ".1f")]
+    return cells
+
+
+def summary_table(report: Report) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted cells of the per-group results table."""
+    o = report.options
+    heads = ["group", "n", "test loss", "test acc %", "95% CI acc %", f"Δacc vs {o['baseline']}", "p", "d"]
+    heads += ["Δloss", "p (loss)", "epoch s", "img/s", "peak mem"]
+    if o["metric"] == "best":
+        heads.insert(2, "best epoch")
+    if o["paper"]:
+        heads += ["paper loss", "paper acc %"]
+    return heads, [_summary_cells(r, o) for r in report.rows]
+
+
+def learned_cells(report: Report) -> tuple[list[str], list[list[str]]]:
+    t = report.learned
+    return ["layer", *t["columns"]], [
+        [layer, *(_pm(t["cells"][c].get(layer), ".3f") for c in t["columns"])] for layer in t["layers"]
+    ]
+
+
+def _titles(report: Report) -> tuple[str, str]:
+    o = report.options
+    when = "final epoch" if o["metric"] == "last" else "best-validation epoch"
+    table = {"cifar10": "Table 2", "cifar100": "Table 3"}.get(o["paper"] or "")
+    paper = f"; paper: {table} ({o['paper']}, one run)" if table else ""
+    return (
+        f"Test results at the {when} (mean ± std over seeds; p: Welch t-test vs baseline; d: Cohen's d"
+        f"{paper})",
+        "Learned activation parameters per layer (mean ± std over seeds)",
+    )
+
+
+def _md_table(heads: list[str], rows: list[list[str]]) -> str:
+    esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(map(esc, heads)) + " |", "|" + "|".join("---" for _ in heads) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(map(esc, r)) + " |" for r in rows])
+
+
+def to_markdown(report: Report) -> str:
+    titles = _titles(report)
+    parts = [f"**{titles[0]}**\n\n{_md_table(*summary_table(report))}"]
+    if report.learned["columns"]:
+        parts.append(f"**{titles[1]}**\n\n{_md_table(*learned_cells(report))}")
+    return "\n\n".join(parts) + "\n"
+
+
+_TEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "Δ": r"$\Delta$",
+    "—": "--",
+    "–": "--",
+}
+
+
+def _tex_table(heads: list[str], rows: list[list[str]], caption: str) -> str:
+    tex = lambda s: "".join(_TEX.get(c, c) for c in str(s))  # noqa: E731
+    body = [" & ".join(map(tex, r)) + r" \\" for r in rows]
+    return "\n".join(
+        [
+            r"\begin{table}[ht]",
+            r"\centering",
+            rf"\caption{{{tex(caption)}}}",
+            r"\begin{tabular}{l" + "r" * (len(heads) - 1) + "}",
+            r"\hline",
+            " & ".join(map(tex, heads)) + r" \\",
+            r"\hline",
+            *body,
+            r"\hline",
+            r"\end{tabular}",
+            r"\end{table}",
+        ]
+    )
+
+
+def to_latex(report: Report) -> str:
+    titles = _titles(report)
+    parts = [_tex_table(*summary_table(report), titles[0])]
+    if report.learned["columns"]:
+        parts.append(_tex_table(*learned_cells(report), titles[1]))
+    return "\n\n".join(parts) + "\n"
+
+
+def flat_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One CSV row of raw numbers (accuracy in %, memory in bytes); the same columns for every group."""
+    vs = row["vs_baseline"] or {}
+    out = {
+        "group": row["group"],
+        "activation": row["activation"],
+        "n": row["n"],
+        "excluded": "; ".join(f"{s}={c}" for s, c in row["excluded"].items()),
+    }
+    for name in ("test_acc_pct", "test_loss"):
+        out |= {f"{name}_{k}": row[name][k] for k in ("mean", "std", "ci_low", "ci_high")}
+    out |= {"epoch": row["epoch"], "baseline": row["baseline"]}
+    for name in ("acc_pct", "loss"):
+        out |= {f"{name}_{k}_vs_baseline": (vs.get(name) or {}).get(k) for k in ("diff", "p", "d")}
+    paper = row["paper"] or {}
+    return (
+        out
+        | row["timing"]
+        | {"paper_test_loss": paper.get("test_loss"), "paper_test_acc_pct": paper.get("test_acc_pct")}
+    )
+
+
+def to_csv(report: Report) -> str:
+    rows = [flat_row(r) for r in report.rows]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def to_json(report: Report) -> str:
+    doc = {
+        "options": report.options,
+        "groups": report.rows,
+        "learned": report.learned,
+        "warnings": report.warnings,
+    }
+    return json.dumps(doc, indent=2, default=str) + "\n"
+
+
+COST_HEADS = ("epoch s", "img/s", "peak mem")  # terminal: timing/memory go to a table of their own
+
+
+def _columns(heads: list[str], rows: list[list[str]], keep: Any) -> tuple[list[str], list[list[str]]]:
+    idx = [i for i, h in enumerate(heads) if i == 0 or keep(h)]
+    return [heads[i] for i in idx], [[row[i] for i in idx] for row in rows]
+
+
+def _rich_table(title: str, heads: list[str], rows: list[list[str]]) -> Any:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )
+    for i, head in enumerate(heads):
+        # narrow terminals: cells wrap at spaces ("72.33 ±/2.52") but a number is never cut short
+        words = [w for row in rows for w in row[i].split()] or [head]
+        table.add_column(
+            head,
+            justify="left" if i == 0 else "right",
+            min_width=max(map(len, words)),
+            no_wrap=head in ("group", "n"),
+        )
+    for row in rows:
+        table.add_row(*map(Text, row))  # Text: a label like "x=[a]" is data, not rich markup
+    return table
+
+
+def rich_tables(report: Report) -> list[Any]:
+    """Results, cost (timing, memory) and, when there are learnable activations, the parameter table."""
+    heads, rows = summary_table(report)
+    results, learned = _titles(report)
+    tables = [
+        _rich_table(results, *_columns(heads, rows, lambda h: h not in COST_HEADS)),
+        _rich_table(
+            "Cost (steady epoch seconds, training images/s, peak memory)",
+            *_columns(heads, rows, lambda h: h in COST_HEADS),
+        ),
+    ]
+    if report.learned["columns"]:
+        tables.append(_rich_table(learned, *learned_cells(report)))
+    return tables
+
+
+EXPORTERS = {"md": to_markdown, "csv": to_csv, "latex": to_latex, "json": to_json}
+SUFFIXES = {".md": "md", ".csv": "csv", ".tex": "latex", ".json": "json"}
+
+
+def _plain_text(report: Report) -> str:
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=250, color_system=None, force_terminal=False)
+    for table in rich_tables(report):
+        console.print(table)
+    return console.file.getvalue()
+
+
+def render_report(report: Report, fmt: str = "table", console: Any = None, out: Path | None = None) -> None:
+    """Print rich tables (`table`) or an export to `console`, or write it to `out` (format from suffix)."""
+    if fmt == "table" and out is not None:
+        fmt = SUFFIXES.get(Path(out).suffix.lower(), "table")
+    text = EXPORTERS[fmt](report) if fmt in EXPORTERS else None
+    if out is not None:
+        try:
+            Path(out).write_text(text if text is not None else _plain_text(report), encoding="utf-8")
+        except OSError as exc:
+            raise ReportError(f"{out}: cannot write ({exc.strerror})") from None
+        return
+    if console is None:
+        from rich.console import Console
+
+        console = Console()
+    if text is not None:  # exports go out verbatim: no markup, no wrapping
+        console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True, end="")
+        return
+    for table in rich_tables(report):
+        console.print(table)

@@ -1,0 +1,391 @@
+"""Training and evaluation. Reads only the resolved config in the run folder; emits events, never prints.
+
+Determinism: the model is initialised from `train.seed`; each epoch's shuffling and augmentation use a
+fresh generator seeded from (seed, epoch), and checkpoints hold model, optimizer and global RNG state,
+so a run resumed after epoch k repeats exactly what an uninterrupted run does (on CPU).
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from actbench import runs
+from actbench.config import Config, ConfigError, from_dict, read_yaml
+from actbench.data import Splits, eval_batches, load_splits, num_batches, output_size, train_batches
+from actbench.models import build_model, learned_parameters
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+class NonFiniteLoss(RuntimeError):
+    """Training diverged: the loss became NaN/Inf."""
+
+
+class Interrupted(RuntimeError):
+    """A stop was requested (Ctrl-C / SIGTERM) and the run halted at a safe point."""
+
+
+@dataclass
+class Hooks:
+    """How the caller observes and steers a run without training code knowing about displays."""
+
+    on_event: Event = field(default=lambda kind, data: None)
+    should_stop: Callable[[], bool] = field(default=lambda: False)
+
+
+def select_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train.device: {name!r} requested but CUDA is not available (use auto or cpu)")
+    return torch.device(name)
+
+
+def load_run_config(run_dir: Path) -> Config:
+    try:
+        return from_dict(read_yaml(run_dir / runs.CONFIG), str(run_dir / runs.CONFIG))
+    except ConfigError as exc:
+        raise ConfigError(f"{run_dir / runs.CONFIG}: {exc}") from None
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7_919) % (2**63 - 1)
+
+
+def lr_at(cfg: Config, epoch: int) -> float:
+    """Learning rate for 1-based `epoch` (a pure function, so resume needs no scheduler state)."""
+    o, total = cfg.optim, cfg.train.epochs
+    if o.warmup_epochs and epoch <= o.warmup_epochs:
+        return o.lr * epoch / o.warmup_epochs
+    if o.schedule == "cosine":
+        span = max(1, total - o.warmup_epochs)
+        return 0.5 * o.lr * (1 + math.cos(math.pi * (epoch - 1 - o.warmup_epochs) / span))
+    if o.schedule == "step":
+        return o.lr * o.gamma ** ((epoch - 1) // o.step_epochs)
+    return o.lr
+
+
+def build_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
+    o = cfg.optim
+    act_ids = {id(p) for m in model.activations().values() for p in m.parameters()}
+    act = [p for p in model.parameters() if id(p) in act_ids]
+    rest = [p for p in model.parameters() if id(p) not in act_ids]
+    groups = [{"params": rest, "weight_decay": o.weight_decay}]
+    if act:
+        groups.append({"params": act, "weight_decay": o.weight_decay if o.act_weight_decay else 0.0})
+    if o.name == "sgd":
+        return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum)
+    cls = torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam
+    return cls(groups, lr=o.lr, betas=o.betas)
+
+
+@dataclass
+class Session:
+    """Everything a run needs in memory: config, data on the device, model, optimizer."""
+
+    cfg: Config
+    device: torch.device
+    splits: Splits
+    model: nn.Module
+    net: nn.Module  # `model`, possibly torch.compile'd (same parameters)
+    opt: torch.optim.Optimizer
+
+
+def make_session(cfg: Config) -> Session:
+    t = cfg.train
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    device = select_device(t.device)
+    splits = load_splits(cfg.data).to(device)
+    torch.manual_seed(t.seed)
+    model = build_model(cfg.model, cfg.activation, splits.num_classes, output_size(cfg.augment)).to(device)
+    if t.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    net = torch.compile(model) if t.compile else model
+    return Session(cfg, device, splits, model, net, build_optimizer(cfg, model))
+
+
+def _autocast(s: Session) -> Any:
+    enabled = s.cfg.train.amp == "bf16"
+    return torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def _prep(s: Session, x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if s.cfg.train.channels_last else x
+
+
+def train_epoch(s: Session, epoch: int, hooks: Hooks) -> dict[str, float]:
+    """One pass over the training split; returns mean loss/accuracy. Raises NonFiniteLoss/Interrupted."""
+    cfg, splits = s.cfg, s.splits
+    gen = torch.Generator(device=s.device).manual_seed(epoch_seed(cfg.train.seed, epoch))
+    n_batch = num_batches(len(splits.train_y), cfg.train.batch_size)
+    losses = torch.zeros(n_batch, device=s.device)  # per-batch, checked once per epoch (no GPU sync/batch)
+    correct = torch.zeros((), device=s.device, dtype=torch.long)
+    for group in s.opt.param_groups:
+        group["lr"] = lr_at(cfg, epoch)
+    s.net.train()
+    batches = train_batches(
+        splits.train_x, splits.train_y, cfg.train.batch_size, cfg.augment, splits.mean, splits.std, gen
+    )
+    for i, (x, y) in enumerate(batches):
+        with _autocast(s):
+            logits = s.net(_prep(s, x))
+            loss = F.cross_entropy(logits.float(), y)
+        s.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.train.grad_clip:
+            nn.utils.clip_grad_norm_(s.model.parameters(), cfg.train.grad_clip)
+        s.opt.step()
+        losses[i] = loss.detach() * len(y)
+        correct += (logits.argmax(1) == y).sum()
+        hooks.on_event("batch", {"epoch": epoch, "batch": i + 1, "batches": n_batch})
+        if s.device.type == "cpu" and not math.isfinite(loss.item()):
+            raise NonFiniteLoss(f"loss became {loss.item()} at epoch {epoch}, batch {i + 1}")
+        if hooks.should_stop():
+            raise Interrupted(f"stopped during epoch {epoch} (batch {i + 1}/{n_batch})")
+    bad = (~torch.isfinite(losses)).nonzero()
+    if len(bad):
+        raise NonFiniteLoss(f"loss became non-finite at epoch {epoch}, batch {int(bad[0]) + 1}")
+    n = len(splits.train_y)
+    return {"train_loss": losses.sum().item() / n, "train_acc": correct.item() / n}
+
+
+@torch.no_grad()
+def evaluate(s: Session, split: str) -> dict[str, float]:
+    x, y = {"val": (s.splits.val_x, s.splits.val_y), "test": (s.splits.test_x, s.splits.test_y)}[split]
+    s.net.eval()
+    loss_sum = torch.zeros((), device=s.device, dtype=torch.float64)
+    correct = torch.zeros((), device=s.device, dtype=torch.long)
+    for xb, yb in eval_batches(x, y, s.cfg.train.eval_batch_size, s.cfg.augment, s.splits.mean, s.splits.std):
+        with _autocast(s):
+            logits = s.net(_prep(s, xb)).float()
+        loss_sum += F.cross_entropy(logits, yb, reduction="sum")
+        correct += (logits.argmax(1) == yb).sum()
+    n = max(1, len(y))
+    return {"loss": loss_sum.item() / n, "acc": correct.item() / n}
+
+
+def act_summary(model: nn.Module) -> dict[str, dict[str, Any]]:
+    """Learned activation parameters per layer: the value (layer sharing) or mean/min/max (channel)."""
+    out: dict[str, dict[str, Any]] = {}
+    for layer, params in learned_parameters(model).items():
+        out[layer] = {
+            k: v[0] if len(v) == 1 else {"mean": sum(v) / len(v), "min": min(v), "max": max(v)}
+            for k, v in params.items()
+        }
+    return out
+
+
+def peak_memory(device: torch.device) -> dict[str, Any]:
+    if device.type == "cuda":
+        return {"kind": "cuda_max_allocated", "bytes": torch.cuda.max_memory_allocated(device)}
+    return {"kind": "max_rss", "bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+# --- run orchestration ------------------------------------------------------------------------------
+
+
+def default_run_name(cfg: Config) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"{cfg.data.name}-{cfg.activation.name}-s{cfg.train.seed}-{stamp}"
+
+
+def create_run(cfg: Config, out: Path | None = None, name: str | None = None, force: bool = False) -> Path:
+    """Make the run folder and write the resolved config (the only thing training will read)."""
+    from actbench.config import dump_yaml
+
+    out = Path(out if out is not None else cfg.run.out)
+    run_dir = runs.prepare_run_dir(out / (name or cfg.run.name or default_run_name(cfg)), force=force)
+    runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(cfg))
+    runs.write_json(run_dir / runs.SUMMARY, {"status": "running", "created_at": runs.now(), "epochs_done": 0})
+    return run_dir
+
+
+def _checkpoint_state(s: Session, epoch: int, best: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "epoch": epoch,
+        "model": s.model.state_dict(),
+        "optimizer": s.opt.state_dict(),
+        "best": best,
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state_all() if s.device.type == "cuda" else None,
+    }
+
+
+def _restore(s: Session, run_dir: Path, hooks: Hooks) -> tuple[int, dict[str, Any]]:
+    """Load the newest good checkpoint; fall back to the best one when the last is corrupt."""
+    state = None
+    for name in (runs.CKPT_LAST, runs.CKPT_BEST):
+        try:
+            state = runs.load_checkpoint(run_dir / name, map_location=s.device)
+            break
+        except runs.RunError as exc:
+            if (run_dir / name).exists():
+                hooks.on_event("warning", {"message": f"{exc}; trying an older checkpoint"})
+    if state is None:
+        return 0, {}
+    s.model.load_state_dict(state["model"])
+    s.opt.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng_cpu"].cpu())
+    if state.get("rng_cuda") is not None and s.device.type == "cuda":
+        torch.cuda.set_rng_state_all([t.cpu() for t in state["rng_cuda"]])
+    return int(state["epoch"]), dict(state.get("best") or {})
+
+
+def _final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, Any]:
+    last_val, last_test = evaluate(s, "val"), evaluate(s, "test")
+    result = {
+        "last": {
+            "epoch": s.cfg.train.epochs,
+            "val_loss": last_val["loss"],
+            "val_acc": last_val["acc"],
+            "test_loss": last_test["loss"],
+            "test_acc": last_test["acc"],
+        }
+    }
+    if (run_dir / runs.CKPT_BEST).exists():
+        s.model.load_state_dict(runs.load_checkpoint(run_dir / runs.CKPT_BEST, s.device)["model"])
+        t = evaluate(s, "test")
+        result["best"] = {**best, "test_loss": t["loss"], "test_acc": t["acc"]}
+    return result
+
+
+def run_training(run_dir: Path, resume: bool = False, hooks: Hooks | None = None) -> dict[str, Any]:
+    """Train the run in `run_dir` to completion (or failure/interruption); returns summary.json's dict."""
+    hooks = hooks or Hooks()
+    cfg = load_run_config(run_dir)
+    with runs.run_lock(run_dir):
+        summary = runs.read_json(run_dir / runs.SUMMARY) if (run_dir / runs.SUMMARY).exists() else {}
+        if resume and summary.get("status") == "completed":
+            raise runs.RunError(f"{run_dir}: run already completed (nothing to resume)")
+        s = make_session(cfg)
+        start, best = _restore(s, run_dir, hooks) if resume else (0, {})
+        runs.truncate_metrics(run_dir, start)
+        runs.write_json(run_dir / runs.ENV, runs.environment(s.device))
+        summary.update(
+            status="running",
+            started_at=summary.get("started_at", runs.now()),
+            error=None,
+            epochs_done=start,
+            resumed_from=start if resume else None,
+        )
+        runs.write_json(run_dir / runs.SUMMARY, summary)
+        return _loop(s, run_dir, start, best, summary, hooks)
+
+
+def _loop(
+    s: Session, run_dir: Path, start: int, best: dict[str, Any], summary: dict[str, Any], hooks: Hooks
+) -> dict[str, Any]:
+    cfg, t0 = s.cfg, time.perf_counter()
+    times = list(summary.get("epoch_times", []))[:start]
+    hooks.on_event(
+        "start",
+        {
+            "run_dir": str(run_dir),
+            "device": str(s.device),
+            "start_epoch": start,
+            "epochs": cfg.train.epochs,
+            "train_images": len(s.splits.train_y),
+            "batches": num_batches(len(s.splits.train_y), cfg.train.batch_size),
+        },
+    )
+    try:
+        for epoch in range(start + 1, cfg.train.epochs + 1):
+            e0 = time.perf_counter()
+            rec = {"epoch": epoch, **train_epoch(s, epoch, hooks)}
+            val = evaluate(s, "val")
+            elapsed = time.perf_counter() - e0
+            times.append(elapsed)
+            rec.update(
+                val_loss=val["loss"],
+                val_acc=val["acc"],
+                lr=lr_at(cfg, epoch),
+                epoch_time_s=elapsed,
+                images_per_s=len(s.splits.train_y) / elapsed,
+                act=act_summary(s.model),
+            )
+            if not best or val["acc"] > best["val_acc"]:
+                best = {"epoch": epoch, "val_acc": val["acc"], "val_loss": val["loss"]}
+                runs.save_checkpoint(run_dir / runs.CKPT_BEST, _checkpoint_state(s, epoch, best))
+            if epoch % cfg.run.checkpoint_every == 0 or epoch == cfg.train.epochs:
+                runs.save_checkpoint(run_dir / runs.CKPT_LAST, _checkpoint_state(s, epoch, best))
+            runs.append_metrics(run_dir, rec)
+            summary.update(epochs_done=epoch, epoch_times=times)
+            runs.write_json(run_dir / runs.SUMMARY, summary)
+            hooks.on_event("epoch", rec)
+    except (NonFiniteLoss, Interrupted) as exc:
+        status = "failed" if isinstance(exc, NonFiniteLoss) else "interrupted"
+        return _finish(s, run_dir, summary, status, str(exc), times, t0, hooks)
+    summary.update(_final_eval(s, run_dir, best))
+    return _finish(s, run_dir, summary, "completed", None, times, t0, hooks)
+
+
+def _finish(
+    s: Session,
+    run_dir: Path,
+    summary: dict[str, Any],
+    status: str,
+    error: str | None,
+    times: list[float],
+    t0: float,
+    hooks: Hooks,
+) -> dict[str, Any]:
+    steady = times[1:] or times
+    summary.update(
+        status=status,
+        error=error,
+        finished_at=runs.now(),
+        wall_time_s=summary.get("wall_time_s", 0.0) + time.perf_counter() - t0,
+        timing={
+            "first_epoch_s": times[0] if times else None,
+            "steady_epoch_s": sum(steady) / len(steady) if steady else None,
+            "warmup_s": (times[0] - sum(steady) / len(steady)) if len(times) > 1 else None,
+        },
+        peak_memory=peak_memory(s.device),
+        learned=learned_parameters(s.model),
+        parameters=sum(p.numel() for p in s.model.parameters()),
+    )
+    runs.write_json(run_dir / runs.SUMMARY, summary)
+    hooks.on_event("end", summary)
+    return summary
+
+
+def evaluate_run(run_dir: Path, checkpoint: str = "last", split: str = "test") -> dict[str, Any]:
+    """Evaluate a saved checkpoint of a run on a split; returns loss/acc and which epoch it was."""
+    cfg = load_run_config(run_dir)
+    s = make_session(cfg)
+    name = runs.CKPT_LAST if checkpoint == "last" else runs.CKPT_BEST
+    state = runs.load_checkpoint(run_dir / name, map_location=s.device)
+    s.model.load_state_dict(state["model"])
+    return {"checkpoint": checkpoint, "epoch": state["epoch"], "split": split, **evaluate(s, split)}
+
+
+def stop_on_signals() -> Callable[[], bool]:
+    """First SIGINT/SIGTERM asks the run to stop at the next batch; a second SIGINT aborts at once."""
+    import signal
+
+    state = {"stop": False}
+
+    def handler(signum: int, frame: Any) -> None:
+        if state["stop"] and signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        state["stop"] = True
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return lambda: state["stop"]

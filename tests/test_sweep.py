@@ -1,0 +1,106 @@
+"""Sweeps through the CLI: expansion, manifest, skip/resume/retry, failure isolation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from actbench import runs
+from actbench import sweep as S
+from actbench import train as T
+from actbench.cli import app
+
+from .conftest import TINY, tiny_config
+
+runner = CliRunner()
+
+
+def _sweep_args(out: Path, *extra: str, seeds: str = "0,1") -> list[str]:
+    args = ["sweep", "--acts", "relu,exponential", "--seeds", seeds, "--out", str(out), "--name", "sw"]
+    for item in TINY:
+        args += ["--set", item]
+    return [*args, *extra]
+
+
+def test_plan_expands_cross_product(tmp_path: Path) -> None:
+    plan = S.plan_sweep(tiny_config(), ["relu", "prelu"], [0, 1, 2], S.parse_grid(["optim.lr=0.001,0.01"]),
+                        tmp_path / "sw")
+    names = [r.name for r in plan.runs]
+    assert len(names) == 2 * 3 * 2 == len(set(names))
+    assert "prelu-lr0.01-s2" in names
+    spec = plan.runs[names.index("prelu-lr0.01-s2")]
+    assert (spec.config.activation.name, spec.config.optim.lr, spec.config.train.seed) == ("prelu", 0.01, 2)
+
+
+def test_plan_rejects_bad_axis_values(tmp_path: Path) -> None:
+    with pytest.raises(S.ConfigError, match="run nope-s0: activation"):
+        S.plan_sweep(tiny_config(), ["nope"], [0], {}, tmp_path)
+    with pytest.raises(S.ConfigError, match="train.epochs"):
+        S.plan_sweep(tiny_config(), ["relu"], [0], S.parse_grid(["train.epochs=1,-1"]), tmp_path)
+    with pytest.raises(S.ConfigError, match="repeated"):
+        S.parse_list("0,0", "seeds", int)
+
+
+def test_dry_run_prints_plan_and_runs_nothing(tmp_path: Path) -> None:
+    res = runner.invoke(app, _sweep_args(tmp_path, "--dry-run"))
+    assert res.exit_code == 0, res.output
+    assert "relu-s0" in res.output and "exponential-s1" in res.output
+    assert not (tmp_path / "sw").exists()
+
+
+def test_sweep_runs_skips_and_resumes(tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "sw"
+    # One run pre-exists, interrupted after epoch 1 of 2 (as if killed mid-way).
+    cfg = tiny_config("activation.name=exponential", "train.seed=1", "run.name=exponential-s1")
+    part = T.create_run(cfg, sweep_dir, "exponential-s1")
+    T.run_training(part, hooks=T.Hooks(should_stop=lambda: bool(runs.read_metrics(part)[0])))
+    assert runs.read_status(part) == "interrupted"
+
+    res = runner.invoke(app, _sweep_args(tmp_path, "--workers", "2"))
+    assert res.exit_code == 0, res.output
+    manifest = yaml.safe_load((sweep_dir / "sweep.yaml").read_text())
+    assert [r["name"] for r in manifest["runs"]] == ["relu-s0", "relu-s1", "exponential-s0", "exponential-s1"]
+    for name in ("relu-s0", "relu-s1", "exponential-s0", "exponential-s1"):
+        assert runs.read_status(sweep_dir / name) == "completed", name
+        assert [r["epoch"] for r in runs.read_metrics(sweep_dir / name)[0]] == [1, 2]
+    assert runs.read_json(part / runs.SUMMARY)["resumed_from"] == 1  # resumed, not restarted
+
+    mtimes = {p: p.stat().st_mtime for p in sweep_dir.glob("*/summary.json")}
+    res = runner.invoke(app, _sweep_args(tmp_path))
+    assert res.exit_code == 0, res.output
+    assert res.output.count("skipped (completed)") == 4
+    assert mtimes == {p: p.stat().st_mtime for p in sweep_dir.glob("*/summary.json")}
+
+
+def test_failing_run_does_not_stop_sweep_and_retry(tmp_path: Path) -> None:
+    # lr so large that SGD diverges: every run fails, the sweep still visits all of them.
+    diverge = ["--set", "optim.name=sgd", "--set", "optim.lr=1e30", "--set", "optim.momentum=0"]
+    args = _sweep_args(tmp_path, *diverge, seeds="0")
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1
+    sweep_dir = tmp_path / "sw"
+    assert {runs.read_status(sweep_dir / n) for n in ("relu-s0", "exponential-s0")} == {"failed"}
+    res = runner.invoke(app, args)
+    assert "skipped (failed)" in res.output  # not retried unless asked
+    res = runner.invoke(app, [*args, "--retry-failed"])
+    assert res.output.count("failed") >= 2 and "skipped" not in res.output
+
+
+def test_claimed_run_is_not_started_twice(tmp_path: Path) -> None:
+    plan = S.plan_sweep(tiny_config("train.epochs=1"), ["relu"], [0], {}, tmp_path / "sw")
+    claim = S.try_claim(plan.sweep_dir / "relu-s0")  # another sweep process holds it
+    assert claim is not None and S.try_claim(plan.sweep_dir / "relu-s0") is None
+    statuses = S.execute(plan, workers=1)
+    assert statuses[0].state == "busy"
+    assert not (plan.sweep_dir / "relu-s0" / runs.CONFIG).exists()
+    claim.release()
+
+
+def test_manifest_refuses_different_base(tmp_path: Path) -> None:
+    S.write_manifest(S.plan_sweep(tiny_config(), ["relu"], [0], {}, tmp_path / "sw"))
+    other = S.plan_sweep(tiny_config("optim.lr=0.5"), ["relu"], [0], {}, tmp_path / "sw")
+    with pytest.raises(runs.RunError, match="different base config"):
+        S.write_manifest(other)
