@@ -23,7 +23,9 @@ err_console = Console(stderr=True)
 
 def fail(message: str, code: int = 2) -> None:
     """Print one readable error line and exit non-zero (no traceback)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape  # messages quote user text: "[ray]" or "[64,64]" is not markup
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -148,7 +150,7 @@ def train(
         _discard_unstarted(created)
         fail(str(exc))
     if summary["status"] == "interrupted":
-        console.print(f"resume with: actbench train --resume {run_dir}", highlight=False)
+        console.print(f"resume with: actbench train --resume {run_dir}", highlight=False, soft_wrap=True)
         raise typer.Exit(130)
     if summary["status"] != "completed":
         raise typer.Exit(1)
@@ -164,13 +166,53 @@ def _discard_unstarted(run_dir: Path | None) -> None:  # noqa: UP007
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+_NOISE_LEVELS = "0,0.02,0.05,0.1,0.2"  # robustness.levels' default, in [0,1] pixel units
+
+
+def _eval_noise(run_dir: Path, checkpoint: str, split: str, kinds: str, levels: str, seed: int) -> None:
+    """`eval --noise`: accuracy under input noise per kind and level, saved into robustness.json."""
+    from actbench import noise as N
+    from actbench.display import robustness_table
+
+    if split != "test":
+        fail("--noise evaluates the test split; drop --split val")
+    try:
+        kind_list, level_list = N.parse_kinds(kinds), N.parse_levels(levels)
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        r = N.robustness_run(run_dir, kind_list, level_list, seed, checkpoint)
+    except _user_errors() as exc:
+        fail(str(exc))
+    console.print(
+        f"{run_dir} ({checkpoint} checkpoint, epoch {r['epoch']}) test accuracy % under input noise "
+        f"(noise seed {seed}):",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    console.print(robustness_table(r))
+    console.print(f"wrote {run_dir / 'robustness.json'}", highlight=False)
+
+
 @app.command("eval")
 def eval_(
     run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
     checkpoint: Annotated[str, typer.Option(help="last | best")] = "last",
     split: Annotated[str, typer.Option(help="test | val")] = "test",
+    noise: Annotated[
+        str | None,
+        typer.Option(
+            help="Noise kinds, comma-separated: gaussian, uniform, salt_pepper. Evaluates the test split "
+            "at each of --levels and writes robustness.json into the run folder."
+        ),
+    ] = None,
+    levels: Annotated[
+        str | None, typer.Option(help=f"Noise levels in [0,1] image units [default: {_NOISE_LEVELS}].")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the noise (with --noise) [default: 0].")] = None,
 ) -> None:
-    """Evaluate a run's checkpoint on the test (or validation) split."""
+    """Evaluate a run's checkpoint on the test (or validation) split, optionally under input noise."""
     from actbench.train import evaluate_run
 
     if checkpoint not in ("last", "best"):
@@ -179,6 +221,11 @@ def eval_(
         fail(f"--split: {split!r} is not allowed (allowed: test, val)")
     if not (run_dir / "config.yaml").is_file():
         fail(f"{run_dir}: not a run folder (no config.yaml)")
+    if noise is not None:
+        _eval_noise(run_dir, checkpoint, split, noise, levels or _NOISE_LEVELS, seed or 0)
+        return
+    if levels is not None or seed is not None:
+        fail("--levels and --seed only apply with --noise KINDS (e.g. --noise gaussian)")
     try:
         r = evaluate_run(run_dir, checkpoint, split)
     except _user_errors() as exc:
@@ -204,22 +251,45 @@ def sweep(
     set_: SetOpt = None,
     name: Annotated[str | None, typer.Option(help="Sweep folder name (default: from the config).")] = None,
     out: Annotated[Path | None, typer.Option(help="Parent folder (default: run.out).")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Runs at once, each in its own process.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Runs at once, each in its own process [default: 1; ray: what fits]."),
+    ] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Restart failed runs.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned runs and exit.")] = False,
+    robustness: Annotated[
+        bool,
+        typer.Option(
+            "--robustness",
+            help="Evaluate each run under input noise at its end (= --set robustness.enabled=true).",
+        ),
+    ] = False,
+    launcher: Annotated[str, typer.Option(help="local (this machine) | ray (a Ray cluster).")] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster: auto | HOST:PORT [default: RAY_ADDRESS, else local].")
+    ] = None,
+    cpus_per_run: Annotated[int | None, typer.Option(min=1, help="Ray: CPUs/threads per run [1].")] = None,
+    gpus_per_run: Annotated[float | None, typer.Option(min=0, help="Ray: GPUs per run [0].")] = None,
+    max_retries: Annotated[
+        int | None, typer.Option(min=0, help="Ray: resubmissions of a run whose worker/node died [2].")
+    ] = None,
 ) -> None:
     """Run activation x grid x seed; re-running skips completed runs and resumes partial ones."""
+    from contextlib import ExitStack
+
     from actbench import config as C
     from actbench import sweep as S
     from actbench.display import SweepDisplay, plan_table
+    from actbench.launchers import open_launcher, ray_options
     from actbench.train import stop_on_signals
 
     try:
         spec = config if config is not None else "quickstart"
-        base = C.load_config(spec, set_ or [])
+        base = C.load_config(spec, [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])])
         act_list = S.parse_list(acts, "acts")
         seed_list = S.parse_list(seeds, "seeds", int)
         sweep_name = name or f"sweep-{Path(spec).stem}"
+        options = ray_options(launcher, address, cpus_per_run, gpus_per_run, max_retries)
         plan = S.plan_sweep(
             base, act_list, seed_list, S.parse_grid(grid or []), Path(out or base.run.out) / sweep_name
         )
@@ -230,14 +300,25 @@ def sweep(
     except _user_errors() as exc:
         fail(str(exc))
     display = SweepDisplay(console, plan)
-    with display:
-        statuses = S.execute(plan, workers, retry_failed, display.update, stop_on_signals())
+    with ExitStack() as stack:
+        try:
+            run_launcher, slots = stack.enter_context(open_launcher(plan.sweep_dir, workers, options))
+        except _user_errors() as exc:
+            fail(str(exc))
+        with display:
+            statuses = S.execute(
+                plan, slots, retry_failed, display.update, stop_on_signals(), launcher=run_launcher
+            )
     display.final(statuses)
     bad = [
         s for s in statuses if s.state not in ("completed",) and not s.state.startswith("skipped (completed")
     ]
     if any(s.state in ("interrupted", "not started") for s in statuses):
-        console.print(f"interrupted; re-run the same command to continue ({plan.sweep_dir})", highlight=False)
+        console.print(
+            f"interrupted; re-run the same command to continue ({plan.sweep_dir})",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(130)
     if bad:
         raise typer.Exit(1)

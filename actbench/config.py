@@ -98,6 +98,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | cuda:N | mps
     compile: bool = False  # torch.compile the whole model
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune-no-cudagraphs"] = (
+        "default"  # reduce-overhead: CUDA graphs
+    )
     channels_last: bool = False
     amp: Literal["none", "bf16"] = "none"  # bf16 autocast (GPU); activation `a` stays float32
     threads: int = 0  # torch CPU threads; 0 = torch default
@@ -111,6 +114,20 @@ class RunConfig:
     checkpoint_every: int = 1  # epochs between checkpoint-last.pt writes
 
 
+NoiseKind = Literal["gaussian", "uniform", "salt_pepper"]  # input corruptions of actbench.noise
+
+
+@dataclass(frozen=True)
+class RobustnessConfig:
+    """Accuracy under input noise after training (actbench.noise); does not change training itself."""
+
+    enabled: bool = False  # evaluate at the end of a completed run, into robustness.json
+    kinds: tuple[NoiseKind, ...] = ("gaussian",)
+    levels: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.2)  # noise strength in [0,1] pixel units
+    seed: int = 0  # seeds the noise (per kind and level), independent of train.seed
+    checkpoint: Literal["last", "best"] = "last"
+
+
 @dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
@@ -120,9 +137,11 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
 
 
 SECTIONS: dict[str, type] = typing.get_type_hints(Config)
+
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader that also reads `1e-3` as a float (YAML 1.2; PyYAML's 1.1 rules want `1.0e-3`)."""
@@ -236,7 +255,7 @@ def _positive(key: str, value: float, allow_zero: bool = False) -> None:
 
 def validate(cfg: Config) -> None:
     """Value checks that types alone cannot express; each error names its key."""
-    from actbench.activations import validate_activation  # local: keeps config import light
+    from actbench.activations import ACTIVATIONS, validate_activation  # local: keeps config import light
 
     d, a, m, o, t, r = cfg.data, cfg.augment, cfg.model, cfg.optim, cfg.train, cfg.run
     for key, value in [
@@ -291,12 +310,34 @@ def validate(cfg: Config) -> None:
         )
     if r.name is not None and (not r.name or "/" in r.name or r.name in (".", "..")):
         raise ConfigError(f"run.name: {r.name!r} is not a valid folder name")
+    _validate_robustness(cfg.robustness)
+    act = cfg.activation
+    spec = ACTIVATIONS.get(act.name)
+    if spec is not None and act.sharing == "channel" and not spec.supports_sharing:
+        learnable = ", ".join(n for n, sp in ACTIVATIONS.items() if sp.supports_sharing)
+        raise ConfigError(
+            f"activation.sharing: 'channel' needs a learnable activation ({learnable}); "
+            f"{act.name} has no parameter to share (use sharing: layer)"
+        )
     try:
         validate_activation(
             cfg.activation.name, cfg.activation.sharing, cfg.activation.init, dict(cfg.activation.params)
         )
     except ValueError as exc:
         raise ConfigError(f"activation: {exc}") from None
+
+
+def _validate_robustness(r: RobustnessConfig) -> None:
+    allowed = ", ".join(typing.get_args(NoiseKind))
+    if not r.kinds or len(set(r.kinds)) != len(r.kinds):
+        raise ConfigError(
+            f"robustness.kinds: need one or more distinct kinds, got {list(r.kinds)} (allowed: {allowed})"
+        )
+    if not r.levels or len(set(r.levels)) != len(r.levels):
+        raise ConfigError(f"robustness.levels: need one or more distinct levels, got {list(r.levels)}")
+    bad = [x for x in r.levels if not 0 <= x <= 1]
+    if bad:
+        raise ConfigError(f"robustness.levels: each must be in [0, 1] ([0,1] pixel units), got {bad[0]}")
 
 
 def to_dict(cfg: Config) -> dict[str, Any]:

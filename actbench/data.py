@@ -1,17 +1,20 @@
 """Datasets and the on-device augmentation pipeline (airbench style).
 
 Images live as uint8 (N, 3, H, W) tensors, moved to the training device once (`Splits.to`). Each
-batch is cropped, flipped, colour-jittered and normalised there, vectorised over the batch:
+image is cropped, flipped, colour-jittered and normalised there, vectorised over a group of batches
+(no Python loop over images; one group of ~GROUP_IMAGES is then sliced into batches):
 
-    uint8 batch --gather (crop + flip in one index)--> uint8 (B, 3, S, S)
-                --float, brightness, contrast, normalise (one per-image affine)--> float32 (B, 3, S, S)
+    uint8 (G, 3, H, W) --gather (crop + flip in one index)--> uint8 (G, 3, S, S)
+                       --float, brightness, contrast, normalise (one per-image affine)--> float32 (G, 3, S, S)
 
 Augmentation follows the classic TensorFlow CIFAR-10 tutorial the paper's pipeline matches: brightness
 adds a delta in [0,1] units, contrast scales around each image's per-channel mean, and neither clamps
 (TF did not clamp before `per_image_standardization`); pad-and-crop pads by reflection (airbench).
 
 Datasets: `synthetic` (generated here, deterministic), `cifar10` / `cifar100` (torchvision), `folder`
-(ImageFolder layout root/{train,test}/<class>/*, decoded once and cached as uint8 tensors).
+(ImageFolder layout root/{train,test}/<class>/*, decoded once and cached as uint8 tensors). The
+validation split is a stratified random subset of train (seeded by data.data_seed), or the test split
+when data.val_size == 0.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from actbench.config import AugmentConfig, DataConfig
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")  # what torchvision.io.decode_image reads
 CACHE_VERSION = 1  # bump when the cache layout changes
 SYNTH_CHUNK = 2048  # synthetic images rendered per chunk (keeps intermediates in cache)
-GROUP_IMAGES = 4096  # accelerators: images augmented per group of batches (amortises kernel launches)
+GROUP_IMAGES = 4096  # images augmented together, then sliced into batches (amortises GPU kernel launches)
 
 Raw = tuple[Tensor, Tensor, Tensor, Tensor, list[str]]  # train_x, train_y, test_x, test_y, classes
 Files = list[tuple[str, int, int]]  # (path, size in bytes, mtime_ns) per image
@@ -75,10 +78,10 @@ class Splits:
 def load_splits(data: DataConfig) -> Splits:
     """Load `data.name`, apply limit_train/limit_test, carve the validation split, compute stats."""
     train_x, train_y, test_x, test_y, classes = _load_raw(data)
-    if data.limit_train > 0:
-        train_x, train_y = train_x[: data.limit_train], train_y[: data.limit_train]
+    if data.limit_train > 0:  # clone: don't keep the whole dataset alive behind a view
+        train_x, train_y = train_x[: data.limit_train].clone(), train_y[: data.limit_train].clone()
     if data.limit_test > 0:
-        test_x, test_y = test_x[: data.limit_test], test_y[: data.limit_test]
+        test_x, test_y = test_x[: data.limit_test].clone(), test_y[: data.limit_test].clone()
     n = len(train_x)
     if data.val_size >= n:
         raise DataError(f"data.val_size: {data.val_size} must be smaller than the training set ({n} images)")
@@ -89,19 +92,15 @@ def load_splits(data: DataConfig) -> Splits:
     else:
         val_x, val_y = test_x, test_y
     mean, std, val_is_test = *channel_stats(train_x), data.val_size == 0
-    return Splits(
-        train_x, train_y, val_x, val_y, test_x, test_y, len(classes), classes, mean, std, val_is_test
-    )
+    splits = train_x, train_y, val_x, val_y, test_x, test_y
+    return Splits(*splits, len(classes), classes, mean, std, val_is_test)
 
 
 def _load_raw(data: DataConfig) -> Raw:
-    if data.name == "synthetic":
-        return synthetic(data)
-    if data.name in ("cifar10", "cifar100"):
-        return _load_cifar(data)
-    if data.name == "folder":
-        return _load_folder(data)
-    raise DataError(f"data.name: unknown dataset {data.name!r}")
+    fns = {"synthetic": synthetic, "cifar10": _load_cifar, "cifar100": _load_cifar, "folder": _load_folder}
+    if data.name not in fns:
+        raise DataError(f"data.name: unknown dataset {data.name!r} (allowed: {', '.join(fns)})")
+    return fns[data.name](data)
 
 
 def _stratified_split(y: Tensor, val_size: int, num_classes: int, seed: int) -> tuple[Tensor, Tensor]:
@@ -169,9 +168,8 @@ def synthetic(data: DataConfig, size: int = 32) -> Raw:
     return *train, *test, classes
 
 
-def _synthetic_split(
-    params: dict[str, Tensor], n: int, noise: float, size: int, seed: int
-) -> tuple[Tensor, ...]:
+def _synthetic_split(params: dict[str, Tensor], n: int, noise: float, size: int,
+                     seed: int) -> tuple[Tensor, Tensor]:  # fmt: skip
     """Balanced labels, then images in chunks (bounded memory; chunk k uses its own seeded generator)."""
     g = torch.Generator().manual_seed(seed)
     c = len(params["family"])
@@ -179,9 +177,8 @@ def _synthetic_split(
     chunks = [torch.empty(0, 3, size, size, dtype=torch.uint8)]
     for i in range(0, n, SYNTH_CHUNK):
         p = {k: v[y[i : i + SYNTH_CHUNK]] for k, v in params.items()}
-        chunks.append(
-            _synthetic_images(p, noise, size, torch.Generator().manual_seed(seed + 1 + i // SYNTH_CHUNK))
-        )
+        g_chunk = torch.Generator().manual_seed(seed + 1 + i // SYNTH_CHUNK)
+        chunks.append(_synthetic_images(p, noise, size, g_chunk))
     return torch.cat(chunks), y
 
 
@@ -228,9 +225,11 @@ def _load_cifar(data: DataConfig) -> Raw:
         train, test = cls(str(root), train=True, download=data.download), cls(str(root), train=False)
     except Exception as exc:  # torchvision: RuntimeError when missing; URLError/OSError/... on download
         if not data.download:
-            raise DataError(f"{data.name}: no dataset found at {root / folder} ({hint})") from None
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        msg = f"{data.name}: download to {root} failed ({reason}); put {folder}/ under {root} by hand"
+            raise DataError(
+                f"{data.name}: no dataset found (or corrupt) at {root / folder} ({hint})"
+            ) from None
+        why = _first_line(exc)
+        msg = f"{data.name}: download to {root} failed ({why}); put {folder}/ under {root} by hand"
         raise DataError(msg) from None
 
     def tensors(ds) -> tuple[Tensor, Tensor]:
@@ -238,6 +237,10 @@ def _load_cifar(data: DataConfig) -> Raw:
         return x, torch.tensor(ds.targets, dtype=torch.int64)
 
     return *tensors(train), *tensors(test), list(train.classes)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 # --- ImageFolder layout, decoded once and cached -----------------------------------------------------
@@ -276,7 +279,7 @@ def _decode(files: Files, threads: int = min(8, 2 * (os.cpu_count() or 1))) -> T
                 raw = torch.frombuffer(bytearray(Path(path).read_bytes()), dtype=torch.uint8)
                 out.append(decode_image(raw, mode=ImageReadMode.RGB))
             except (RuntimeError, OSError) as exc:
-                raise DataError(f"folder: cannot decode {path} ({str(exc).splitlines()[0]})") from None
+                raise DataError(f"folder: cannot decode {path} ({_first_line(exc)})") from None
         return out
 
     paths = [f[0] for f in files]
@@ -327,14 +330,12 @@ def _load_folder(data: DataConfig) -> Raw:
             warnings.warn(f"ignoring unreadable cache {path}: {exc}", stacklevel=2)
     train_x, test_x = _decode(train_files), _decode(test_files)
     if test_x.shape[1:] != train_x.shape[1:]:
-        raise DataError(
-            f"folder: test images are {tuple(test_x.shape[1:])}, train {tuple(train_x.shape[1:])}"
-        )
+        shapes = f"{tuple(test_x.shape[1:])}, train {tuple(train_x.shape[1:])}"
+        raise DataError(f"folder: test images are {shapes}")
     train_yt, test_yt = torch.tensor(train_y), torch.tensor(test_y)
     if data.cache:
-        _write_cache(
-            path, dict(train_x=train_x, train_y=train_yt, test_x=test_x, test_y=test_yt, classes=classes)
-        )
+        payload = dict(train_x=train_x, train_y=train_yt, test_x=test_x, test_y=test_yt, classes=classes)
+        _write_cache(path, payload)
     return train_x, train_yt, test_x, test_yt, classes
 
 
@@ -362,23 +363,16 @@ def output_size(aug: AugmentConfig, image_size: int = 32) -> int:
     return aug.crop_size if aug.crop == "resize" else image_size
 
 
-def train_batches(
-    x: Tensor,
-    y: Tensor,
-    batch_size: int,
-    aug: AugmentConfig,
-    mean: Stats,
-    std: Stats,
-    generator: torch.Generator,
-) -> Iterator[tuple[Tensor, Tensor]]:
+def train_batches(x: Tensor, y: Tensor, batch_size: int, aug: AugmentConfig, mean: Stats, std: Stats,
+                  generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:  # fmt: skip
     """Shuffled, augmented, normalised float32 (B, 3, S, S) batches + labels, all on x's device.
 
-    Each image is augmented independently; on accelerators a group of batches (~GROUP_IMAGES images) is
-    prepared with one set of kernel launches and then sliced, as tiny per-batch kernels are launch-bound.
+    Each image is augmented independently; a group of batches (~GROUP_IMAGES images) is prepared with one
+    set of kernel launches and then sliced: on GPUs per-batch kernels this small are launch-bound.
     """
     mean, std = stat_tensor(mean, x.device), stat_tensor(std, x.device)  # once: H2D copies sync on CUDA
     perm = torch.randperm(len(x), generator=generator, device=x.device)
-    group = batch_size * (1 if x.device.type == "cpu" else max(1, GROUP_IMAGES // batch_size))
+    group = batch_size * max(1, GROUP_IMAGES // batch_size)
     for i in range(0, len(x), group):
         idx = perm[i : i + group]
         xb = x[idx]  # (G, 3, H, W) uint8
@@ -388,9 +382,8 @@ def train_batches(
             yield xg[j : j + batch_size], yg[j : j + batch_size]
 
 
-def eval_batches(
-    x: Tensor, y: Tensor, batch_size: int, aug: AugmentConfig, mean: Stats, std: Stats
-) -> Iterator[tuple[Tensor, Tensor]]:
+def eval_batches(x: Tensor, y: Tensor, batch_size: int, aug: AugmentConfig, mean: Stats,
+                 std: Stats) -> Iterator[tuple[Tensor, Tensor]]:  # fmt: skip
     """In-order, un-augmented batches (centre crop in "resize" mode), same normalisation as training."""
     mean, std = stat_tensor(mean, x.device), stat_tensor(std, x.device)
     for i in range(0, len(x), batch_size):
@@ -398,12 +391,24 @@ def eval_batches(
 
 
 def eval_transform(xb: Tensor, aug: AugmentConfig, mean: Stats, std: Stats) -> Tensor:
-    if aug.crop == "resize":
-        s = aug.crop_size
-        top, left = (xb.shape[2] - s) // 2, (xb.shape[3] - s) // 2  # TF resize_image_with_crop_or_pad
-        xb = xb[:, :, top : top + s, left : left + s]
+    xb = eval_crop(xb, aug)
     ones = torch.ones(len(xb), 1, 1, 1, device=xb.device)
     return _normalise(xb, ones / 255, ones * 0, aug, mean, std)
+
+
+def eval_crop(xb: Tensor, aug: AugmentConfig) -> Tensor:
+    """Centre crop to crop_size in "resize" mode (TF resize_image_with_crop_or_pad), else unchanged."""
+    if aug.crop == "resize":
+        s = aug.crop_size
+        top, left = (xb.shape[2] - s) // 2, (xb.shape[3] - s) // 2
+        xb = xb[:, :, top : top + s, left : left + s]
+    return xb
+
+
+def normalise_unit(xb: Tensor, aug: AugmentConfig, mean: Stats, std: Stats) -> Tensor:
+    """Float images already in [0,1] units (e.g. corrupted by actbench.noise) -> `aug.normalize`d."""
+    ones = torch.ones(len(xb), 1, 1, 1, device=xb.device)
+    return _normalise(xb, ones, ones * 0, aug, mean, std)
 
 
 def augment(xb: Tensor, aug: AugmentConfig, mean: Stats, std: Stats, generator: torch.Generator) -> Tensor:
@@ -422,9 +427,8 @@ def augment(xb: Tensor, aug: AugmentConfig, mean: Stats, std: Stats, generator: 
     return _normalise(xb, scale, shift, aug, mean, std)
 
 
-def _normalise(
-    xb: Tensor, scale: Tensor, shift: Tensor, aug: AugmentConfig, mean: Stats, std: Stats
-) -> Tensor:
+def _normalise(xb: Tensor, scale: Tensor, shift: Tensor, aug: AugmentConfig, mean: Stats,
+               std: Stats) -> Tensor:  # fmt: skip
     """Apply the per-image affine (scale, shift: (B, 1|3, 1, 1), [0,1] units) then `aug.normalize`."""
     if aug.normalize == "dataset":  # fold the channel normalisation into the affine: one pass over pixels
         mu, sd = stat_tensor(mean, xb.device), stat_tensor(std, xb.device)

@@ -76,6 +76,11 @@ class TrainDisplay:
         self._close_bar()
         self.console.print(f"[yellow]warning:[/] {d['message']}", highlight=False)
 
+    def _on_robustness(self, r: dict[str, Any]) -> None:
+        for kind, entries in r["results"].items():
+            accs = "  ".join(f"{e['level']:g}: {100 * e['acc']:.2f}%" for e in entries)
+            self.console.print(f"{self.prefix}robustness {kind} ({r['checkpoint']}): {accs}", highlight=False)
+
     def _on_end(self, s: dict[str, Any]) -> None:
         self._close_bar()
         status = s["status"]
@@ -94,6 +99,20 @@ class TrainDisplay:
             )
         else:
             self.console.print(f"{self.prefix}[red]{status}[/]: {s.get('error')}", highlight=False)
+
+
+def robustness_table(result: dict[str, Any], title: str = "") -> Table:
+    """robustness.json data: a row per noise level, a column per kind, test accuracy in %."""
+    results = result["results"]
+    levels = sorted({e["level"] for entries in results.values() for e in entries})
+    table = Table(title=title or None, title_justify="left")
+    table.add_column("level", justify="right")
+    for kind in results:
+        table.add_column(f"{kind} acc %", justify="right")
+    for level in levels:
+        accs = [{e["level"]: e["acc"] for e in entries}.get(level) for entries in results.values()]
+        table.add_row(f"{level:g}", *("—" if a is None else f"{100 * a:.2f}" for a in accs))
+    return table
 
 
 def plan_table(plan: Any) -> Table:

@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from actbench.report import Group, Report, ReportError, Run, layer_key
+from actbench.report import NOISE_UNITS, Group, Report, ReportError, Run, layer_key, robustness_curves
 
 CURVES = {
     "train_loss": "training loss",
@@ -209,6 +209,37 @@ def plot_shapes(report: Report, path: Path) -> tuple[Path | None, list[str]]:
     return _save(fig, path), warnings
 
 
+def plot_robustness(report: Report, kind: str, path: Path, band: str = "minmax") -> Path | None:
+    """Test accuracy vs `kind` noise level (robustness.json): a line per group, a band over its seeds."""
+    fig, (ax,) = _panels(1, 7.0, 4.5)
+    drawn = 0
+    for i, (group, row) in enumerate(zip(report.groups, report.rows, strict=True)):
+        st = (row.get("robustness") or {}).get(kind)
+        curves = robustness_curves(group.completed, kind, st["levels"]) if st else []
+        if not curves:
+            continue
+        stats = epoch_stats([dict(zip(st["levels"], accs, strict=True)) for _, accs in curves])
+        low, high = _spread(stats, band)
+        label = f"{group.label} (n={len(curves)}, AUC {st['auc_pct']['mean']:.2f})"
+        ax.plot(stats["epoch"], stats["mean"], color=f"C{i % 10}", label=label, lw=1.4, marker="o", ms=3)
+        ax.fill_between(stats["epoch"], low, high, color=f"C{i % 10}", alpha=0.2, lw=0)
+        drawn += 1
+    if not drawn:
+        return None
+    ax.set(xlabel=f"{kind} noise level ({NOISE_UNITS.get(kind, 'level')})", ylabel="test accuracy %")
+    ax.set_title(f"test accuracy under {kind} noise ({_band_name(band)})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _spread(stats: dict[str, list[float]], band: str) -> tuple[list[float], list[float]]:
+    if band == "minmax":
+        return stats["min"], stats["max"]
+    low = [m - s for m, s in zip(stats["mean"], stats["std"], strict=True)]
+    return low, [m + s for m, s in zip(stats["mean"], stats["std"], strict=True)]
+
+
 def write_figures(report: Report, out_dir: Path, band: str = "minmax") -> tuple[list[Path], list[str]]:
     """All report figures as PNG files in `out_dir`; returns the files written and warnings."""
     if band not in BANDS:
@@ -219,6 +250,8 @@ def write_figures(report: Report, out_dir: Path, band: str = "minmax") -> tuple[
         raise ReportError(f"{out_dir}: cannot create the plot folder ({exc.strerror})") from None
     files = [plot_curve(report, key, out_dir / f"{key}.png", band) for key in CURVES]
     files.append(plot_learned(report, out_dir / "learned_a.png", band))
+    kinds = sorted({k for row in report.rows for k in row.get("robustness") or {}})
+    files += [plot_robustness(report, kind, out_dir / f"robustness_{kind}.png", band) for kind in kinds]
     shapes, warnings = plot_shapes(report, out_dir / "activation_shapes.png")
     written = [f for f in [*files, shapes] if f is not None]
     if not written:

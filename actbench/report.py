@@ -41,10 +41,22 @@ IGNORED_KEYS = frozenset(
         "data.download",
         "data.cache",
         "data.cache_dir",
+        # evaluation after training (actbench.noise): never changes the trained model
+        "robustness.enabled",
+        "robustness.kinds",
+        "robustness.levels",
+        "robustness.seed",
+        "robustness.checkpoint",
     }
 )
-RUN_FILES = frozenset({R.CONFIG, R.METRICS, R.SUMMARY, R.ENV, R.CKPT_LAST, R.CKPT_BEST})
+RUN_FILES = frozenset({R.CONFIG, R.METRICS, R.SUMMARY, R.ENV, R.CKPT_LAST, R.CKPT_BEST, R.ROBUSTNESS})
 ALIASES = {"exp": "exponential"}
+# What a noise level means per kind (actbench.noise); for labels of tables and figures.
+NOISE_UNITS = {
+    "gaussian": "std in [0,1] pixel units",
+    "uniform": "half-width in [0,1] pixel units",
+    "salt_pepper": "fraction of pixels",
+}
 MEMORY_KINDS = {"max_rss": "rss", "cuda_max_allocated": "gpu"}  # peak_memory.kind -> short table label
 PAPER_ORDER = ("relu", "elu", "prelu", "rational", "exponential")
 # Paper Tables 2 (CIFAR-10) and 3 (CIFAR-100): test (loss, accuracy %), a single run each.
@@ -79,6 +91,7 @@ class Run:
     status: str  # completed | failed | interrupted | running | unknown (unreadable summary)
     summary: dict[str, Any]
     records: list[dict[str, Any]]  # metrics.jsonl, one per epoch
+    robustness: dict[str, Any] | None = None  # robustness.json (actbench.noise), when the run has one
 
 
 @dataclass
@@ -224,7 +237,21 @@ def load_run(path: Path) -> tuple[Run | None, list[str]]:
     except OSError as exc:
         records, warnings = [], [f"{path / R.METRICS}: unreadable ({exc.strerror}), curves skipped"]
     summary, status, more = _read_summary(path)
-    return Run(path, flat, status, summary, records), warnings + more
+    robustness, problems = _read_robustness(path)
+    return Run(path, flat, status, summary, records, robustness), warnings + more + problems
+
+
+def _read_robustness(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """robustness.json if present (most runs have none: no warning), with a `results` mapping."""
+    if not (path / R.ROBUSTNESS).exists():
+        return None, []
+    try:
+        data = R.read_json(path / R.ROBUSTNESS)
+    except R.RunError as exc:
+        return None, [f"{exc}; robustness skipped"]
+    if not isinstance(data.get("results"), dict):
+        return None, [f"{path / R.ROBUSTNESS}: no results, robustness skipped"]
+    return data, []
 
 
 def load_runs(paths: Sequence[str | Path]) -> tuple[list[Run], list[str]]:
@@ -420,6 +447,82 @@ def learned_stats(runs: list[Run]) -> dict[str, dict[str, dict[str, Any]]]:
     return {layer: {n: describe(v) for n, v in params.items()} for layer, params in per.items()}
 
 
+# --- robustness to input noise (robustness.json of actbench.noise) --------------------------------
+
+
+def robustness_curve(run: Run, kind: str) -> dict[float, float]:
+    """{noise level: test accuracy %} of one run under `kind` noise; {} when it has none."""
+    entries = _dict(_dict(run.robustness).get("results")).get(kind)
+    out: dict[float, float] = {}
+    for e in entries if isinstance(entries, list) else []:
+        level, acc = _mean([_dict(e).get("level")]), _mean([_dict(e).get("acc")])  # None unless a number
+        if level is not None and acc is not None:
+            out[round(level, 9)] = 100 * acc  # rounded: levels from JSON match as keys
+    return out
+
+
+def robustness_levels(runs: list[Run]) -> dict[str, list[float]]:
+    """Per noise kind, the levels that every run measuring that kind has, so AUCs compare like with like."""
+    kinds = sorted({k for r in runs for k in _dict(_dict(r.robustness).get("results"))})
+    out: dict[str, list[float]] = {}
+    for kind in kinds:
+        curves = [set(c) for c in (robustness_curve(r, kind) for r in runs) if c]
+        if curves:
+            out[kind] = sorted(set.intersection(*curves))
+    return out
+
+
+def auc(levels: Sequence[float], accs: Sequence[float]) -> float:
+    """Trapezoid area under accuracy vs level, divided by the level range: a mean accuracy over levels."""
+    if len(levels) == 1:
+        return accs[0]
+    steps = range(len(levels) - 1)
+    area = math.fsum((levels[i + 1] - levels[i]) * (accs[i] + accs[i + 1]) / 2 for i in steps)
+    return area / (levels[-1] - levels[0])
+
+
+def robustness_curves(runs: list[Run], kind: str, levels: list[float]) -> list[tuple[Run, list[float]]]:
+    """(run, accuracy % at each of `levels`) for the runs that measured all of them."""
+    pairs = [(r, robustness_curve(r, kind)) for r in runs]
+    return [(r, [c[lv] for lv in levels]) for r, c in pairs if levels and all(lv in c for lv in levels)]
+
+
+def robustness_stats(
+    runs: list[Run], kind: str, levels: list[float], base_runs: list[Run] | None
+) -> dict[str, Any]:
+    """Accuracy % per level and its AUC (describe over seeds), and the AUC vs the baseline's (Welch)."""
+    curves = robustness_curves(runs, kind, levels)
+    aucs = [auc(levels, accs) for _, accs in curves]
+    checkpoints = sorted({str(_dict(r.robustness).get("checkpoint")) for r, _ in curves})
+    base = [auc(levels, accs) for _, accs in robustness_curves(base_runs or [], kind, levels)]
+    return {
+        "levels": levels,
+        "n": len(curves),
+        "checkpoint": "/".join(checkpoints) or None,
+        "acc_pct": [describe([accs[i] for _, accs in curves]) for i in range(len(levels))],
+        "auc_pct": describe(aucs),
+        "vs_baseline": None if base_runs is None else compare(aucs, base),
+    }
+
+
+def _robustness_row(used: list[Run], base: Group | None, groups: list[Group]) -> dict[str, Any]:
+    levels = robustness_levels([r for g in groups for r in g.completed])  # report-wide: one grid per kind
+    base_runs = base.completed if base is not None else None
+    return {kind: robustness_stats(used, kind, lv, base_runs) for kind, lv in levels.items() if lv}
+
+
+def robustness_warnings(groups: list[Group]) -> list[str]:
+    """One line per noise kind whose levels differ between runs (only the shared levels are compared)."""
+    runs = [r for g in groups for r in g.completed]
+    out = []
+    for kind, levels in robustness_levels(runs).items():
+        dropped = sorted(set().union(*(robustness_curve(r, kind) for r in runs)) - set(levels))
+        if dropped:
+            listed = ", ".join(f"{x:g}" for x in dropped)
+            out.append(f"robustness {kind}: level(s) {listed} not measured in every run, left out")
+    return out
+
+
 def _excluded(group: Group, n_used: int) -> dict[str, int]:
     """Runs left out of the statistics, by reason: failed, interrupted, running, unknown, no result."""
     other = [r.status for r in group.runs if r.status != "completed"]
@@ -464,6 +567,7 @@ def group_row(group: Group, groups: list[Group], opts: dict[str, Any]) -> dict[s
         "learned": learned_stats(used),
         "init": group.flat.get("activation.init"),
         "paper": {"test_loss": paper[0], "test_acc_pct": paper[1]} if paper else None,
+        "robustness": _robustness_row(used, base, groups),
         "runs": [_run_entry(r, results.get(id(r))) for r in group.runs],
     }
 
@@ -552,6 +656,7 @@ def build_report(
             f"--paper {paper}: the paper's numbers are for {paper}, runs have data.name={datasets[0]}"
         )
     rows = [group_row(g, groups, opts) for g in groups]
+    warnings += robustness_warnings(groups)
     order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i], sort))
     rows, groups = [rows[i] for i in order], [groups[i] for i in order]
     return Report(groups, rows, learned_table(rows, paper), opts, warnings)

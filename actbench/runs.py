@@ -7,6 +7,7 @@ runs/<name>/
   checkpoint-best.pt     same, at the best validation accuracy so far
   summary.json           status running|completed|failed|interrupted, final metrics, timings
   env.json               python/torch/torchvision versions, device, git commit, host
+  robustness.json        optional: test accuracy under input noise per kind and level (actbench.noise)
   run.lock               held (flock) by the process training this run
 """
 
@@ -29,6 +30,7 @@ import torch
 
 CONFIG, METRICS, SUMMARY, ENV, LOCK = "config.yaml", "metrics.jsonl", "summary.json", "env.json", "run.lock"
 CKPT_LAST, CKPT_BEST = "checkpoint-last.pt", "checkpoint-best.pt"
+ROBUSTNESS = "robustness.json"  # accuracy under input noise (actbench.noise), optional
 STATUSES = ("running", "completed", "failed", "interrupted")
 
 
@@ -120,7 +122,19 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     torch.save(state, tmp)
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
+    maybe_fault("checkpoint", int(state.get("epoch", 0)))
     os.replace(tmp, path)
+
+
+def maybe_fault(point: str, epoch: int, batch: int = 0) -> None:
+    """Fault injection for the reliability tests: ACTBENCH_FAULT="<point>:<epoch>[:<batch>]" makes the
+    process SIGKILL itself there (points: batch, after_metrics, checkpoint). Unset in normal use."""
+    spec = os.environ.get("ACTBENCH_FAULT")
+    if not spec:
+        return
+    want = spec.split(":")
+    if want[0] == point and int(want[1]) == epoch and (len(want) < 3 or int(want[2]) == batch):
+        os.kill(os.getpid(), 9)
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

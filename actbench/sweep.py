@@ -20,11 +20,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import yaml
 
 from actbench import runs
+from actbench.activations import ACTIVATIONS
 from actbench.config import Config, ConfigError, dump_yaml, parse_override, replace, to_dict
 
 CLAIM, LOG, MANIFEST = "claim.lock", "train.log", "sweep.yaml"
@@ -84,6 +85,8 @@ def plan_sweep(
         overrides = {"activation.name": act, **dict(zip(keys, values, strict=True)), "train.seed": seed}
         if act != base.activation.name:  # another activation: its own default init and params
             overrides |= {"activation.init": None, "activation.params": {}}
+            if act in ACTIVATIONS and not ACTIVATIONS[act].supports_sharing:
+                overrides["activation.sharing"] = "layer"  # channel sharing has no meaning without `a`
         suffix = "".join(f"-{k.rsplit('.', 1)[-1]}{_slug(v)}" for k, v in zip(keys, values, strict=True))
         name = f"{act}{suffix}-s{seed}"
         overrides["run.name"] = name
@@ -109,7 +112,7 @@ def write_manifest(plan: Plan) -> None:
             old = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
             old = {}
-        if old.get("base") != manifest["base"]:
+        if _trained(old.get("base")) != _trained(manifest["base"]):
             raise runs.RunError(
                 f"{plan.sweep_dir}: holds a sweep with a different base config "
                 "(use another --name, or the same config and overrides)"
@@ -119,6 +122,12 @@ def write_manifest(plan: Plan) -> None:
         manifest["axes"] = {k: _union(old.get("axes", {}).get(k, []), v) for k, v in plan.axes.items()}
     runs.check_writable(plan.sweep_dir)
     runs.atomic_write_text(path, yaml.safe_dump(manifest, sort_keys=False))
+
+
+def _trained(base: Any) -> Any:
+    """A manifest's base config minus `robustness`: evaluation settings never change what is trained,
+    and manifests written before that section existed lack it."""
+    return {k: v for k, v in base.items() if k != "robustness"} if isinstance(base, dict) else base
 
 
 def _union(a: list[Any], b: list[Any]) -> list[Any]:
@@ -188,12 +197,20 @@ def worker_env(slot: int, workers: int, gpus: int, cpu_count: int) -> dict[str, 
     return env
 
 
-def launch(run_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def launch(
+    run_dir: Path, env: dict[str, str], preexec_fn: Callable[[], Any] | None = None
+) -> subprocess.Popen[bytes]:
     log = open(run_dir / LOG, "ab")  # noqa: SIM115 - owned by the child process
     cmd = [sys.executable, "-m", "actbench", "train", "--resume", str(run_dir), "--no-progress"]
     # A new session: a terminal Ctrl-C reaches only the sweep process, which forwards exactly one SIGINT.
     return subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+        cmd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+        preexec_fn=preexec_fn,
     )
 
 
@@ -236,6 +253,38 @@ def now_s() -> float:
     return time.monotonic()
 
 
+# --- launchers --------------------------------------------------------------------------------------
+
+
+class Launcher(Protocol):
+    """Starts and watches the process of one prepared, claimed run; the sweep loop around it (claims,
+    prepare, reaping, stop) is shared, so every launcher has the same skip/resume/retry semantics."""
+
+    def start(self, run_dir: Path, slot: int) -> Any: ...
+
+    def poll(self, handle: Any) -> int | None: ...  # exit code once the run's process ended, else None
+
+    def stop(self, handle: Any) -> None: ...  # ask the run to save and end `interrupted`
+
+
+@dataclass
+class LocalLauncher:
+    """Each run in a child process of this machine (`workers` slots: GPUs round robin, threads split)."""
+
+    workers: int
+    gpus: int = field(default_factory=count_gpus)
+    cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+    def start(self, run_dir: Path, slot: int) -> subprocess.Popen[bytes]:
+        return launch(run_dir, worker_env(slot, self.workers, self.gpus, self.cpus))
+
+    def poll(self, handle: subprocess.Popen[bytes]) -> int | None:
+        return handle.poll()
+
+    def stop(self, handle: subprocess.Popen[bytes]) -> None:
+        handle.send_signal(2)  # SIGINT: the run saves and marks itself interrupted
+
+
 # --- execution --------------------------------------------------------------------------------------
 
 
@@ -250,7 +299,7 @@ class RunStatus:
 
 @dataclass
 class _Active:
-    proc: subprocess.Popen[bytes]
+    handle: Any  # the launcher's handle of the run's process
     claim: Claim
     slot: int
 
@@ -262,25 +311,31 @@ def execute(
     on_update: Callable[[list[RunStatus]], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     poll_s: float = 0.5,
+    launcher: Launcher | None = None,
 ) -> list[RunStatus]:
-    """Run every planned run, up to `workers` at a time, each in its own process."""
+    """Run every planned run, up to `workers` at a time, each in its own process (local by default)."""
     statuses = {r.name: RunStatus(r.name, total=r.config.train.epochs) for r in plan.runs}
     pending, active = list(plan.runs), {}
     free = list(range(workers))
-    gpus, cpus = count_gpus(), os.cpu_count() or 1
+    launcher = launcher or LocalLauncher(workers)
     stopping = False
     while pending or active:
         if should_stop() and not stopping:
             stopping = True
             for a in active.values():
-                a.proc.send_signal(2)  # SIGINT: each run saves and marks itself interrupted
+                launcher.stop(a.handle)  # each run saves and marks itself interrupted
+        busy = []  # claimed by another sweep process: wait for it, then see what it left
         while pending and free and not stopping:
             spec = pending.pop(0)
-            _start(plan, spec, statuses[spec.name], free, active, retry_failed, gpus, workers, cpus)
+            _start(plan, spec, statuses[spec.name], free, active, retry_failed, launcher)
+            if statuses[spec.name].state == "busy":
+                busy.append(spec)
+        pending += busy
         for name, a in list(active.items()):
             statuses[name].epochs = epochs_done(a.claim.run_dir)
-            if a.proc.poll() is not None:
-                _reap(name, a, statuses[name])
+            returncode = launcher.poll(a.handle)
+            if returncode is not None:
+                _reap(a, statuses[name], returncode)
                 free.append(a.slot)
                 del active[name]
         if stopping:
@@ -289,7 +344,7 @@ def execute(
             pending = []
         if on_update:
             on_update(list(statuses.values()))
-        if active:
+        if active or busy:
             time.sleep(poll_s)
     return list(statuses.values())
 
@@ -301,14 +356,12 @@ def _start(
     free: list[int],
     active: dict[str, _Active],
     retry_failed: bool,
-    gpus: int,
-    workers: int,
-    cpus: int,
+    launcher: Launcher,
 ) -> None:
     run_dir = plan.sweep_dir / spec.name
     claim = try_claim(run_dir)
     if claim is None:
-        status.state = "busy"  # another sweep process is running it
+        status.state = "busy"  # another sweep process is running it (shown as such while we wait)
         return
     action = prepare(spec, run_dir, retry_failed)
     status.action = action
@@ -318,13 +371,12 @@ def _start(
         claim.release()
         return
     slot = free.pop(0)
-    proc = launch(run_dir, worker_env(slot, workers, gpus, cpus))
-    active[spec.name] = _Active(proc, claim, slot)
+    active[spec.name] = _Active(launcher.start(run_dir, slot), claim, slot)
     status.state = "running"
 
 
-def _reap(name: str, a: _Active, status: RunStatus) -> None:
-    if a.proc.returncode != 0:
-        record_crash(a.claim.run_dir, a.proc.returncode)
+def _reap(a: _Active, status: RunStatus, returncode: int) -> None:
+    if returncode != 0:
+        record_crash(a.claim.run_dir, returncode)
     status.state = runs.read_status(a.claim.run_dir) or "failed"
     a.claim.release()

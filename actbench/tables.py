@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from actbench.report import MEMORY_KINDS, Report, ReportError
+from actbench.report import MEMORY_KINDS, NOISE_UNITS, Report, ReportError
 
 # --- rendering --------------------------------------------------------------------------------------
 
@@ -75,6 +75,43 @@ def learned_cells(report: Report) -> tuple[list[str], list[list[str]]]:
     ]
 
 
+def robustness_kinds(report: Report) -> list[str]:
+    """Noise kinds with data in some group (robustness.json of actbench.noise)."""
+    return sorted({k for r in report.rows for k, st in (r.get("robustness") or {}).items() if st["n"]})
+
+
+def _robust_rows(report: Report, kind: str) -> list[dict[str, Any]]:
+    return [r for r in report.rows if ((r.get("robustness") or {}).get(kind) or {}).get("n")]
+
+
+def robustness_cells(report: Report, kind: str) -> tuple[list[str], list[list[str]]]:
+    """One noise kind: accuracy % per level, its AUC, and the AUC difference and p vs the baseline."""
+    o, rows = report.options, _robust_rows(report, kind)
+    levels = rows[0]["robustness"][kind]["levels"] if rows else []
+    heads = ["group", "n", *(f"{lv:g}" for lv in levels), "AUC acc %", f"ΔAUC vs {o['baseline']}", "p (AUC)"]
+    cells = []
+    for r in rows:
+        st = r["robustness"][kind]
+        vs = st["vs_baseline"] or {}
+        base = "baseline" if r["activation"] == o["baseline"] else _f(vs.get("diff"), "+.2f")
+        accs = [_pm(d, ".2f") for d in st["acc_pct"]]
+        auc, p = _pm(st["auc_pct"], ".2f"), _f(vs.get("p"), ".3g")
+        cells.append([r["group"], str(st["n"]), *accs, auc, base, p])
+    return heads, cells
+
+
+def robustness_title(report: Report, kind: str) -> str:
+    rows = _robust_rows(report, kind)
+    levels = rows[0]["robustness"][kind]["levels"] if rows else [0.0]
+    checkpoints = "/".join(sorted({str(r["robustness"][kind]["checkpoint"]) for r in rows}))
+    units = NOISE_UNITS.get(kind, "level")
+    return (
+        f"Test accuracy % under {kind} noise by level ({units}; mean ± std over seeds; "
+        f"AUC: mean accuracy over levels {levels[0]:g}–{levels[-1]:g}; p: Welch t-test of the AUC vs "
+        f"baseline; {checkpoints} checkpoint)"
+    )
+
+
 def _titles(report: Report) -> tuple[str, str]:
     o = report.options
     when = "final epoch" if o["metric"] == "last" else "best-validation epoch"
@@ -98,6 +135,8 @@ def to_markdown(report: Report) -> str:
     parts = [f"**{titles[0]}**\n\n{_md_table(*summary_table(report))}"]
     if report.learned["columns"]:
         parts.append(f"**{titles[1]}**\n\n{_md_table(*learned_cells(report))}")
+    for kind in robustness_kinds(report):
+        parts.append(f"**{robustness_title(report, kind)}**\n\n{_md_table(*robustness_cells(report, kind))}")
     return "\n\n".join(parts) + "\n"
 
 
@@ -144,6 +183,8 @@ def to_latex(report: Report) -> str:
     parts = [_tex_table(*summary_table(report), titles[0])]
     if report.learned["columns"]:
         parts.append(_tex_table(*learned_cells(report), titles[1]))
+    for kind in robustness_kinds(report):
+        parts.append(_tex_table(*robustness_cells(report, kind), robustness_title(report, kind)))
     return "\n\n".join(parts) + "\n"
 
 
@@ -166,7 +207,21 @@ def flat_row(row: dict[str, Any]) -> dict[str, Any]:
         out
         | row["timing"]
         | {"paper_test_loss": paper.get("test_loss"), "paper_test_acc_pct": paper.get("test_acc_pct")}
+        | _robust_flat(row)
     )
+
+
+def _robust_flat(row: dict[str, Any]) -> dict[str, Any]:
+    """robust_<kind>_* CSV columns: n, accuracy % per level, AUC, AUC vs baseline (same levels per kind)."""
+    out: dict[str, Any] = {}
+    for kind, st in (row.get("robustness") or {}).items():
+        pre, vs = f"robust_{kind}_", st["vs_baseline"] or {}
+        out[f"{pre}n"] = st["n"]
+        for level, d in zip(st["levels"], st["acc_pct"], strict=True):
+            out |= {f"{pre}acc_pct_at_{level:g}_{k}": d[k] for k in ("mean", "std")}
+        out |= {f"{pre}auc_pct_{k}": st["auc_pct"][k] for k in ("mean", "std", "ci_low", "ci_high")}
+        out |= {f"{pre}auc_pct_{k}_vs_baseline": vs.get(k) for k in ("diff", "p", "d")}
+    return out
 
 
 def to_csv(report: Report) -> str:
@@ -231,6 +286,8 @@ def rich_tables(report: Report) -> list[Any]:
     ]
     if report.learned["columns"]:
         tables.append(_rich_table(learned, *learned_cells(report)))
+    for kind in robustness_kinds(report):
+        tables.append(_rich_table(robustness_title(report, kind), *robustness_cells(report, kind)))
     return tables
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import math
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from actbench import runs
 from actbench.config import Config, ConfigError, from_dict, read_yaml
@@ -90,7 +90,9 @@ def build_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
     if o.name == "sgd":
         return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum)
     cls = torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam
-    return cls(groups, lr=o.lr, betas=o.betas)
+    # One fused kernel for the whole update on CUDA: a small model at batch 100 is launch-bound there.
+    fused = all(p.is_cuda for p in model.parameters())
+    return cls(groups, lr=o.lr, betas=o.betas, fused=fused or None)
 
 
 @dataclass
@@ -115,7 +117,7 @@ def make_session(cfg: Config) -> Session:
     model = build_model(cfg.model, cfg.activation, splits.num_classes, output_size(cfg.augment)).to(device)
     if t.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    net = torch.compile(model) if t.compile else model
+    net = torch.compile(model, mode=t.compile_mode) if t.compile else model
     return Session(cfg, device, splits, model, net, build_optimizer(cfg, model))
 
 
@@ -153,6 +155,7 @@ def train_epoch(s: Session, epoch: int, hooks: Hooks) -> dict[str, float]:
         losses[i] = loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
         hooks.on_event("batch", {"epoch": epoch, "batch": i + 1, "batches": n_batch})
+        runs.maybe_fault("batch", epoch, i + 1)
         if s.device.type == "cpu" and not math.isfinite(loss.item()):
             raise NonFiniteLoss(f"loss became {loss.item()} at epoch {epoch}, batch {i + 1}")
         if hooks.should_stop():
@@ -167,15 +170,22 @@ def train_epoch(s: Session, epoch: int, hooks: Hooks) -> dict[str, float]:
 @torch.no_grad()
 def evaluate(s: Session, split: str) -> dict[str, float]:
     x, y = {"val": (s.splits.val_x, s.splits.val_y), "test": (s.splits.test_x, s.splits.test_y)}[split]
+    batches = eval_batches(x, y, s.cfg.train.eval_batch_size, s.cfg.augment, s.splits.mean, s.splits.std)
+    return score_batches(s, batches, len(y))
+
+
+@torch.no_grad()
+def score_batches(s: Session, batches: Iterable[tuple[Tensor, Tensor]], n: int) -> dict[str, float]:
+    """Mean loss and accuracy of the model in eval mode over normalised (x, y) batches of n images."""
     s.net.eval()
     loss_sum = torch.zeros((), device=s.device, dtype=torch.float64)
     correct = torch.zeros((), device=s.device, dtype=torch.long)
-    for xb, yb in eval_batches(x, y, s.cfg.train.eval_batch_size, s.cfg.augment, s.splits.mean, s.splits.std):
+    for xb, yb in batches:
         with _autocast(s):
             logits = s.net(_prep(s, xb)).float()
         loss_sum += F.cross_entropy(logits, yb, reduction="sum")
         correct += (logits.argmax(1) == yb).sum()
-    n = max(1, len(y))
+    n = max(1, n)
     return {"loss": loss_sum.item() / n, "acc": correct.item() / n}
 
 
@@ -226,17 +236,41 @@ def _checkpoint_state(s: Session, epoch: int, best: dict[str, Any]) -> dict[str,
     }
 
 
-def _restore(s: Session, run_dir: Path, hooks: Hooks) -> tuple[int, dict[str, Any]]:
-    """Load the newest good checkpoint; fall back to the best one when the last is corrupt."""
-    state = None
+def _load_newest(run_dir: Path, device: torch.device, hooks: Hooks) -> dict[str, Any] | None:
+    """checkpoint-last, else checkpoint-best; a corrupt file is moved aside (never silently overwritten)."""
     for name in (runs.CKPT_LAST, runs.CKPT_BEST):
+        path = run_dir / name
+        if not path.exists():
+            continue
         try:
-            state = runs.load_checkpoint(run_dir / name, map_location=s.device)
-            break
+            return runs.load_checkpoint(path, map_location=device)
         except runs.RunError as exc:
-            if (run_dir / name).exists():
-                hooks.on_event("warning", {"message": f"{exc}; trying an older checkpoint"})
+            aside = path.with_name(f"{name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            path.rename(aside)
+            hooks.on_event(
+                "warning", {"message": f"{exc}; moved to {aside.name}, trying an older checkpoint"}
+            )
+    return None
+
+
+def _restore(s: Session, run_dir: Path, hooks: Hooks) -> tuple[int, dict[str, Any]]:
+    """Load the newest good checkpoint; returns (epochs done, best-so-far)."""
+    records, warnings = runs.read_metrics(run_dir)
+    for w in warnings:
+        hooks.on_event("warning", {"message": w})
+    had_checkpoint = any((run_dir / n).exists() for n in (runs.CKPT_LAST, runs.CKPT_BEST))
+    state = _load_newest(run_dir, s.device, hooks)
     if state is None:
+        if had_checkpoint and records:  # all checkpoints corrupt: restarting would discard real work
+            raise runs.RunError(
+                f"{run_dir}: cannot resume, no readable checkpoint for the {len(records)} logged epoch(s); "
+                f"start over with: actbench train --config {run_dir / runs.CONFIG} --out {run_dir.parent} "
+                f"--name {run_dir.name} --force"
+            )
+        if records:  # killed before its first checkpoint landed: redo from the start (deterministic)
+            hooks.on_event(
+                "warning", {"message": f"no checkpoint yet; redoing {len(records)} logged epoch(s)"}
+            )
         return 0, {}
     s.model.load_state_dict(state["model"])
     s.opt.load_state_dict(state["optimizer"])
@@ -244,6 +278,19 @@ def _restore(s: Session, run_dir: Path, hooks: Hooks) -> tuple[int, dict[str, An
     if state.get("rng_cuda") is not None and s.device.type == "cuda":
         torch.cuda.set_rng_state_all([t.cpu() for t in state["rng_cuda"]])
     return int(state["epoch"]), dict(state.get("best") or {})
+
+
+def _read_summary(run_dir: Path, hooks: Hooks) -> dict[str, Any]:
+    """summary.json is derived data: an unreadable one is reported and rebuilt, not fatal."""
+    if not (run_dir / runs.SUMMARY).exists():
+        return {}
+    try:
+        return runs.read_json(run_dir / runs.SUMMARY)
+    except runs.RunError as exc:
+        aside = run_dir / f"{runs.SUMMARY}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
+        (run_dir / runs.SUMMARY).rename(aside)
+        hooks.on_event("warning", {"message": f"{exc}; moved to {aside.name} and rebuilt"})
+        return {}
 
 
 def _final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, Any]:
@@ -258,10 +305,23 @@ def _final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, An
         }
     }
     if (run_dir / runs.CKPT_BEST).exists():
+        last = {k: v.clone() for k, v in s.model.state_dict().items()}
         s.model.load_state_dict(runs.load_checkpoint(run_dir / runs.CKPT_BEST, s.device)["model"])
         t = evaluate(s, "test")
         result["best"] = {**best, "test_loss": t["loss"], "test_acc": t["acc"]}
+        s.model.load_state_dict(last)  # the run ends on its last epoch (summary's learned `a` too)
     return result
+
+
+def _robustness(s: Session, run_dir: Path, hooks: Hooks) -> None:
+    """robustness.json for `robustness.checkpoint`; the model's current weights are put back afterwards."""
+    from actbench.noise import evaluate_checkpoint  # local: actbench.noise imports this module
+
+    kept = {k: v.clone() for k, v in s.model.state_dict().items()}
+    try:
+        hooks.on_event("robustness", evaluate_checkpoint(s, run_dir, s.cfg.robustness))
+    finally:
+        s.model.load_state_dict(kept)
 
 
 def run_training(run_dir: Path, resume: bool = False, hooks: Hooks | None = None) -> dict[str, Any]:
@@ -269,7 +329,7 @@ def run_training(run_dir: Path, resume: bool = False, hooks: Hooks | None = None
     hooks = hooks or Hooks()
     cfg = load_run_config(run_dir)
     with runs.run_lock(run_dir):
-        summary = runs.read_json(run_dir / runs.SUMMARY) if (run_dir / runs.SUMMARY).exists() else {}
+        summary = _read_summary(run_dir, hooks)
         if resume and summary.get("status") == "completed":
             raise runs.RunError(f"{run_dir}: run already completed (nothing to resume)")
         s = make_session(cfg)
@@ -305,25 +365,9 @@ def _loop(
     )
     try:
         for epoch in range(start + 1, cfg.train.epochs + 1):
-            e0 = time.perf_counter()
-            rec = {"epoch": epoch, **train_epoch(s, epoch, hooks)}
-            val = evaluate(s, "val")
-            elapsed = time.perf_counter() - e0
-            times.append(elapsed)
-            rec.update(
-                val_loss=val["loss"],
-                val_acc=val["acc"],
-                lr=lr_at(cfg, epoch),
-                epoch_time_s=elapsed,
-                images_per_s=len(s.splits.train_y) / elapsed,
-                act=act_summary(s.model),
-            )
-            if not best or val["acc"] > best["val_acc"]:
-                best = {"epoch": epoch, "val_acc": val["acc"], "val_loss": val["loss"]}
-                runs.save_checkpoint(run_dir / runs.CKPT_BEST, _checkpoint_state(s, epoch, best))
-            if epoch % cfg.run.checkpoint_every == 0 or epoch == cfg.train.epochs:
-                runs.save_checkpoint(run_dir / runs.CKPT_LAST, _checkpoint_state(s, epoch, best))
-            runs.append_metrics(run_dir, rec)
+            rec = _epoch(s, epoch, hooks)
+            times.append(rec["epoch_time_s"])
+            best = _persist(s, run_dir, rec, best)
             summary.update(epochs_done=epoch, epoch_times=times)
             runs.write_json(run_dir / runs.SUMMARY, summary)
             hooks.on_event("epoch", rec)
@@ -331,7 +375,40 @@ def _loop(
         status = "failed" if isinstance(exc, NonFiniteLoss) else "interrupted"
         return _finish(s, run_dir, summary, status, str(exc), times, t0, hooks)
     summary.update(_final_eval(s, run_dir, best))
+    if cfg.robustness.enabled:
+        _robustness(s, run_dir, hooks)
     return _finish(s, run_dir, summary, "completed", None, times, t0, hooks)
+
+
+def _epoch(s: Session, epoch: int, hooks: Hooks) -> dict[str, Any]:
+    """Train one epoch and validate; the metrics record of that epoch."""
+    e0 = time.perf_counter()
+    rec = {"epoch": epoch, **train_epoch(s, epoch, hooks)}
+    val = evaluate(s, "val")
+    elapsed = time.perf_counter() - e0
+    rec.update(
+        val_loss=val["loss"],
+        val_acc=val["acc"],
+        lr=lr_at(s.cfg, epoch),
+        epoch_time_s=elapsed,
+        images_per_s=len(s.splits.train_y) / elapsed,
+        act=act_summary(s.model),
+    )
+    return rec
+
+
+def _persist(s: Session, run_dir: Path, rec: dict[str, Any], best: dict[str, Any]) -> dict[str, Any]:
+    """Log the epoch, then checkpoint it. Order matters for crash safety: a checkpoint of epoch k only
+    exists once record k is on disk, so resuming from any checkpoint never leaves a gap in metrics.jsonl."""
+    epoch = rec["epoch"]
+    runs.append_metrics(run_dir, rec)
+    runs.maybe_fault("after_metrics", epoch)
+    if not best or rec["val_acc"] > best["val_acc"]:
+        best = {"epoch": epoch, "val_acc": rec["val_acc"], "val_loss": rec["val_loss"]}
+        runs.save_checkpoint(run_dir / runs.CKPT_BEST, _checkpoint_state(s, epoch, best))
+    if epoch % s.cfg.run.checkpoint_every == 0 or epoch == s.cfg.train.epochs:
+        runs.save_checkpoint(run_dir / runs.CKPT_LAST, _checkpoint_state(s, epoch, best))
+    return best
 
 
 def _finish(

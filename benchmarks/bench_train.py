@@ -137,9 +137,12 @@ def main(argv: list[str] | None = None) -> dict:
     splits = load_splits(DataConfig(train_size=n, test_size=100, val_size=0)).to(device)
     init = build_model(ModelConfig(), ActivationConfig(name="relu"), splits.num_classes).to(device)
     warm_up(init, splits)
-    t_data = min(data_only_actbench(splits) for _ in range(args.repeats))  # before plain: no exiting workers
-    t_act = min(epoch_actbench(copy.deepcopy(init), splits) for _ in range(args.repeats))
-    t_plain = min(epoch_plain(copy.deepcopy(init), splits, args.workers, device) for _ in range(args.repeats))
+    times: dict[str, list[float]] = {"data": [], "act": [], "plain": []}
+    for _ in range(args.repeats):  # interleaved, best of each: robust to load that drifts on a shared machine
+        times["data"].append(data_only_actbench(splits))
+        times["act"].append(epoch_actbench(copy.deepcopy(init), splits))
+        times["plain"].append(epoch_plain(copy.deepcopy(init), splits, args.workers, device))
+    t_data, t_act, t_plain = (min(times[k]) for k in ("data", "act", "plain"))
     res = {
         "images": n, "batch_size": BATCH, "threads": torch.get_num_threads(), "plain_workers": args.workers,
         "cpus": os.cpu_count(), "torch": torch.__version__, "device": str(device),

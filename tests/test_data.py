@@ -86,6 +86,9 @@ def test_synthetic_100_classes_and_speed() -> None:
 
 def test_synthetic_is_learnable_but_not_trivial() -> None:
     torch.manual_seed(0)
+    torch.set_num_threads(
+        1
+    )  # tiny convs: one thread is as fast and robust to a busy machine (fixture restores)
     s = D.load_splits(DataConfig(train_size=2000, test_size=500, val_size=0, noise=0.2))
     a = AugmentConfig(enabled=False)
     model = nn.Sequential(
@@ -309,15 +312,22 @@ def batch(small: D.Splits) -> torch.Tensor:
     return small.train_x[:64]  # (64, 3, 32, 32) uint8
 
 
-def test_num_batches_and_partial_last_batch(small: D.Splits) -> None:
+@pytest.mark.parametrize("group", [4096, 200, 1])  # images augmented together (GROUP_IMAGES)
+def test_num_batches_and_partial_last_batch(
+    small: D.Splits, group: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(D, "GROUP_IMAGES", group)
     assert D.num_batches(500, 100) == 5 and D.num_batches(501, 100) == 6 and D.num_batches(1, 100) == 1
-    sizes = [
-        len(y)
-        for _, y in D.train_batches(small.train_x, small.train_y, 96, PLAIN, small.mean, small.std, gen())
-    ]
-    assert sizes == [96] * 5 + [20]
-    x, y = collect(D.train_batches(small.train_x, small.train_y, 96, PLAIN, small.mean, small.std, gen()))
+    batches = list(
+        D.train_batches(small.train_x, small.train_y, 96, AugmentConfig(), small.mean, small.std, gen())
+    )
+    assert [len(y) for _, y in batches] == [96] * 5 + [20] and all(x.is_contiguous() for x, _ in batches)
+    y = torch.cat([y for _, y in batches])
     assert sorted(y.tolist()) == sorted(small.train_y.tolist())  # a permutation: every image once
+    again = collect(
+        D.train_batches(small.train_x, small.train_y, 96, AugmentConfig(), small.mean, small.std, gen())
+    )
+    assert torch.equal(again[0], torch.cat([x for x, _ in batches]))
 
 
 @pytest.mark.parametrize("crop,size", [("pad", 32), ("resize", 24), ("none", 32)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,9 @@ def _sweep_args(out: Path, *extra: str, seeds: str = "0,1") -> list[str]:
 
 
 def test_plan_expands_cross_product(tmp_path: Path) -> None:
-    plan = S.plan_sweep(tiny_config(), ["relu", "prelu"], [0, 1, 2], S.parse_grid(["optim.lr=0.001,0.01"]),
-                        tmp_path / "sw")
+    plan = S.plan_sweep(
+        tiny_config(), ["relu", "prelu"], [0, 1, 2], S.parse_grid(["optim.lr=0.001,0.01"]), tmp_path / "sw"
+    )
     names = [r.name for r in plan.runs]
     assert len(names) == 2 * 3 * 2 == len(set(names))
     assert "prelu-lr0.01-s2" in names
@@ -89,14 +91,23 @@ def test_failing_run_does_not_stop_sweep_and_retry(tmp_path: Path) -> None:
     assert res.output.count("failed") >= 2 and "skipped" not in res.output
 
 
-def test_claimed_run_is_not_started_twice(tmp_path: Path) -> None:
+def test_claimed_run_waits_for_the_other_sweep(tmp_path: Path) -> None:
+    import threading
+
     plan = S.plan_sweep(tiny_config("train.epochs=1"), ["relu"], [0], {}, tmp_path / "sw")
     claim = S.try_claim(plan.sweep_dir / "relu-s0")  # another sweep process holds it
     assert claim is not None and S.try_claim(plan.sweep_dir / "relu-s0") is None
-    statuses = S.execute(plan, workers=1)
-    assert statuses[0].state == "busy"
-    assert not (plan.sweep_dir / "relu-s0" / runs.CONFIG).exists()
-    claim.release()
+    seen: list[str] = []
+
+    def release_later() -> None:
+        time.sleep(1.0)
+        seen.append(S.run_state(plan.sweep_dir / "relu-s0"))  # still untouched while claimed
+        claim.release()
+
+    threading.Thread(target=release_later).start()
+    statuses = S.execute(plan, workers=1, poll_s=0.1)
+    assert seen == ["new"]
+    assert statuses[0].state == "completed"
 
 
 def test_manifest_refuses_different_base(tmp_path: Path) -> None:

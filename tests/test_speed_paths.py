@@ -1,0 +1,49 @@
+"""Speed features give the same training results as the plain path (CPU, a few steps)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from actbench import train as T
+
+from .conftest import tiny_config
+
+
+def _one_epoch(*sets: str) -> tuple[dict[str, float], T.Session]:
+    s = T.make_session(tiny_config("train.epochs=1", "activation.name=exponential", *sets))
+    return T.train_epoch(s, 1, T.Hooks()), s
+
+
+def _params(s: T.Session) -> torch.Tensor:
+    return torch.cat([p.detach().float().flatten() for p in s.model.parameters()])
+
+
+def test_channels_last_matches_contiguous() -> None:
+    ref, s_ref = _one_epoch()
+    got, s_got = _one_epoch("train.channels_last=true")
+    assert got["train_loss"] == pytest.approx(ref["train_loss"], rel=1e-4)
+    torch.testing.assert_close(_params(s_got), _params(s_ref), rtol=1e-3, atol=1e-4)
+
+
+def test_bf16_autocast_close_and_a_stays_float32() -> None:
+    ref, _ = _one_epoch()
+    got, s = _one_epoch("train.amp=bf16")
+    assert got["train_loss"] == pytest.approx(ref["train_loss"], rel=0.05)
+    for act in s.model.activations().values():
+        assert act.a.dtype == torch.float32 and act.a.grad is not None and act.a.grad.dtype == torch.float32
+
+
+@pytest.mark.parametrize("act", ["rational", "exponential"])
+def test_fused_activation_matches_eager_in_training(act: str) -> None:
+    ref, s_ref = _one_epoch(f"activation.name={act}")
+    got, s_got = _one_epoch(f"activation.name={act}", "activation.fused=true")
+    assert got["train_loss"] == pytest.approx(ref["train_loss"], rel=1e-4)
+    torch.testing.assert_close(_params(s_got), _params(s_ref), rtol=1e-3, atol=1e-4)
+
+
+def test_compiled_model_matches_eager() -> None:
+    ref, s_ref = _one_epoch()
+    got, s_got = _one_epoch("train.compile=true")
+    assert got["train_loss"] == pytest.approx(ref["train_loss"], rel=1e-4)
+    torch.testing.assert_close(_params(s_got), _params(s_ref), rtol=1e-3, atol=1e-4)
