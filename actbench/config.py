@@ -37,7 +37,7 @@ class DataConfig:
     train_size: int = 5000  # synthetic only: images in the train split (before val is carved out)
     test_size: int = 1000  # synthetic only
     noise: float = 0.35  # synthetic only: std of pixel noise in [0,1] units (task difficulty)
-    data_seed: int = 0  # synthetic only: which synthetic dataset (independent of train.seed)
+    data_seed: int = 0  # which synthetic dataset, and which images form the val split (not train.seed)
     val_size: int = 5000  # images carved from train (seeded); 0 = validate on the test split (as the paper)
     limit_train: int = 0  # >0: use only the first N training images (quick experiments)
     limit_test: int = 0  # >0: use only the first N test images
@@ -73,7 +73,9 @@ class ActivationConfig:
     sharing: Literal["layer", "channel"] = "layer"
     init: float | None = None  # None -> the activation's default (prelu 0.25, rational 1.0, exponential 0.0)
     params: dict[str, float] = field(default_factory=dict)  # extra constructor args, e.g. {alpha: 1.0}
-    fused: bool = False  # opt-in fused/compiled elementwise kernel for rational/exponential
+    # Compiled elementwise kernel for rational/exponential. null = auto: on for CPU runs whose model is not
+    # compiled as a whole (measured faster there); off on CUDA, where whole-model compile fuses it better.
+    fused: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,9 @@ class TrainConfig:
     eval_batch_size: int = 1000
     seed: int = 0
     device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | cuda:N | mps
-    compile: bool = False  # torch.compile the whole model
-    compile_mode: Literal["default", "reduce-overhead", "max-autotune-no-cudagraphs"] = (
-        "default"  # reduce-overhead: CUDA graphs
-    )
+    compile: bool | None = None  # torch.compile the whole model; null = auto: on for CUDA, off elsewhere
+    # auto: reduce-overhead (CUDA graphs) on CUDA, default elsewhere
+    compile_mode: Literal["auto", "default", "reduce-overhead", "max-autotune-no-cudagraphs"] = "auto"
     channels_last: bool = False
     amp: Literal["none", "bf16"] = "none"  # bf16 autocast (GPU); activation `a` stays float32
     threads: int = 0  # torch CPU threads; 0 = torch default

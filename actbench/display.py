@@ -38,6 +38,12 @@ class TrainDisplay:
     def _on_start(self, d: dict[str, Any]) -> None:
         self.epochs = d["epochs"]
         resumed = f", resuming after epoch {d['start_epoch']}" if d["start_epoch"] else ""
+        sp = d.get("speed") or {}
+        extras = [
+            f"compile={sp['compile_mode']}" if sp.get("compile") else "",
+            "fused act" if sp.get("fused") else "",
+        ]
+        resumed += "".join(f", {e}" for e in extras if e)
         self.console.print(
             f"{self.prefix}[bold]{d['run_dir']}[/] on {d['device']}: {d['train_images']} "
             f"train images, {d['batches']} batches/epoch{resumed}",

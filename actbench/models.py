@@ -24,7 +24,7 @@ from actbench.config import ActivationConfig, ModelConfig
 
 def _act(cfg: ActivationConfig, channels: int) -> nn.Module:
     return make_activation(
-        cfg.name, channels, sharing=cfg.sharing, init=cfg.init, fused=cfg.fused, **dict(cfg.params)
+        cfg.name, channels, sharing=cfg.sharing, init=cfg.init, fused=bool(cfg.fused), **dict(cfg.params)
     )
 
 

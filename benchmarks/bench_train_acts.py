@@ -4,7 +4,7 @@ For each activation: build a Session exactly as `actbench train` does, run `--wa
 allocator warm-up), then time `--epochs` steady epochs of `train.train_epoch`. Prints images/s, steady epoch
 seconds and the ratio of epoch time to ReLU's; `--json FILE` writes the same table.
 
-    python benchmarks/bench_train_acts.py                                  # CPU, 5k images, fused on
+    python benchmarks/bench_train_acts.py                                  # CPU, 5k images, auto
     python benchmarks/bench_train_acts.py --set activation.fused=false     # eager Rational/Exponential
     python benchmarks/bench_train_acts.py --device cuda --images 50000 --set train.compile=true
     python benchmarks/bench_train_acts.py --quick                          # CI smoke test
@@ -45,9 +45,10 @@ def measure(act: str, args: argparse.Namespace) -> dict:
         "data.val_size=100",
         f"activation.name={act}",
         f"train.device={args.device}",
-        f"activation.fused={str(args.fused).lower()}",
         *args.set,
     ]
+    if args.fused is not None:  # default: actbench's per-device auto choice
+        sets.append(f"activation.fused={str(args.fused).lower()}")
     cfg = load_config(None, sets)
     s = T.make_session(cfg)
     hooks = T.Hooks()
@@ -70,6 +71,7 @@ def measure(act: str, args: argparse.Namespace) -> dict:
         "epoch_s": epoch_s,
         "images_per_s": len(s.splits.train_y) / epoch_s,
         "device": str(s.device),
+        "effective": s.speed,
     }
 
 
@@ -80,7 +82,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3, help="timed steady-state epochs (median reported)")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--device", default="auto")
-    p.add_argument("--fused", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None, help="default: auto")
     p.add_argument("--set", action="append", default=[], help="config override, e.g. train.amp=bf16")
     p.add_argument("--json", type=Path)
     p.add_argument("--quick", action="store_true", help="tiny sizes for a CI smoke test")
@@ -99,7 +101,9 @@ def main() -> None:
         r["ratio_to_relu"] = r["epoch_s"] / base
         print(
             f"{r['activation']:<12} {r['images_per_s']:>9.0f} {r['epoch_s']:>9.3f} "
-            f"{r['ratio_to_relu']:>7.2f}x {r['warmup_s']:>10.2f}"
+            f"{r['ratio_to_relu']:>7.2f}x {r['warmup_s']:>10.2f}   "
+            f"compile={r['effective']['compile_mode'] if r['effective']['compile'] else 'off'} "
+            f"fused={r['effective']['fused']}"
         )
     if args.json:
         args.json.write_text(

@@ -6,6 +6,7 @@
 # Without CUDA it runs the same steps with tiny sizes (a smoke test; the numbers mean nothing).
 #
 #   bash benchmarks/gpu_check.sh [OUT_DIR]        # JSON results go to OUT_DIR (default /tmp/actbench-gpu)
+#   ONLY=protocol bash benchmarks/gpu_check.sh    # one part: acts | train | protocol
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -20,6 +21,8 @@ else
   DEV=cpu; IMAGES=300; EPOCHS=1; PROTO_EPOCHS=1; WORKERS=2; TIMEOUT=300
   DATA=(--set data.test_size=100 --set model.channels=[4,4,4])
 fi
+ONLY=${ONLY:-acts,train,protocol}
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
 step() { printf '\n=== %s ===\n' "$*"; }
 run() { timeout "$TIMEOUT" "$@" || echo "!!! step failed or timed out (rc=$?): $*"; }
 
@@ -28,9 +31,11 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
 $PY -c "import torch, platform; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'python', \
 platform.python_version(), 'device', torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu')"
 
-step "activation forward+backward vs ReLU, (100,32,32,32) float32 [$DEV]"
-QUICK=(); [ "$DEV" = cpu ] && QUICK=(--quick)
-run $PY benchmarks/bench_activations.py --device "$DEV" "${QUICK[@]}" --json "$OUT_DIR/acts.json"
+if want acts; then
+  step "activation forward+backward vs ReLU, (100,32,32,32) float32 [$DEV]"
+  QUICK=(); [ "$DEV" = cpu ] && QUICK=(--quick)
+  run $PY benchmarks/bench_activations.py --device "$DEV" "${QUICK[@]}" --json "$OUT_DIR/acts.json"
+fi
 
 bench() {  # bench NAME ACTS [overrides...]: steady epoch time per activation
   local name=$1 acts=$2; shift 2
@@ -39,9 +44,12 @@ bench() {  # bench NAME ACTS [overrides...]: steady epoch time per activation
     "${DATA[@]}" "$@" --json "$OUT_DIR/train_$name.json"
 }
 ALL=relu,elu,prelu,rational,exponential
-bench eager "$ALL"
-bench bf16_channels_last relu,exponential --set train.amp=bf16 --set train.channels_last=true
-bench compile_cudagraphs relu,exponential --set train.compile=true --set train.compile_mode=reduce-overhead
+if want train; then
+  bench auto "$ALL"  # actbench's per-device defaults (CUDA: compile + CUDA graphs)
+  bench eager "$ALL" --set train.compile=false
+  bench bf16_channels_last relu,exponential --set train.amp=bf16 --set train.channels_last=true
+fi
+want protocol || exit 0
 
 step "Table 2 protocol: 5 activations in $WORKERS concurrent workers on one device, $PROTO_EPOCHS epochs each"
 SWEEP_DIR=$(mktemp -d)
@@ -50,6 +58,7 @@ run $PY -m actbench sweep --acts "$ALL" --workers "$WORKERS" --out "$SWEEP_DIR" 
   --set data.train_size=$((IMAGES + 5000)) --set train.epochs="$PROTO_EPOCHS" --set train.device="$DEV" "${DATA[@]}" \
   > "$OUT_DIR/sweep.log" 2>&1
 T1=$(date +%s.%N)
+grep -h -i -B2 -A8 "error\|traceback" "$SWEEP_DIR"/proto/*/train.log | head -40
 $PY - "$SWEEP_DIR/proto" "$T0" "$T1" "$OUT_DIR/protocol.json" <<'EOF'
 import json, sys
 from pathlib import Path

@@ -23,8 +23,20 @@ def _sets(*items: str) -> list[str]:
 
 
 def test_train_then_eval(runs_dir: Path) -> None:
-    res = runner.invoke(app, ["train", "--config", "quickstart", *_sets(), "--out", str(runs_dir),
-                              "--name", "cli", "--no-progress"])
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            "--config",
+            "quickstart",
+            *_sets(),
+            "--out",
+            str(runs_dir),
+            "--name",
+            "cli",
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "completed" in res.output
     summary = json.loads((runs_dir / "cli" / "summary.json").read_text())
@@ -53,8 +65,9 @@ def test_existing_run_refused_then_forced(runs_dir: Path) -> None:
     ],
 )
 def test_user_errors_are_one_line(runs_dir: Path, args: list[str], needle: str) -> None:
-    res = runner.invoke(app, [*args, "--out", str(runs_dir)] if args[0] == "train" and "--resume" not in args
-                        else args)
+    res = runner.invoke(
+        app, [*args, "--out", str(runs_dir)] if args[0] == "train" and "--resume" not in args else args
+    )
     assert res.exit_code != 0
     assert needle in res.output and "Traceback" not in res.output
     assert res.output.strip().count("\n") == 0, res.output

@@ -47,3 +47,15 @@ def test_compiled_model_matches_eager() -> None:
     got, s_got = _one_epoch("train.compile=true")
     assert got["train_loss"] == pytest.approx(ref["train_loss"], rel=1e-4)
     torch.testing.assert_close(_params(s_got), _params(s_ref), rtol=1e-3, atol=1e-4)
+
+
+def test_auto_speed_settings_per_device() -> None:
+    cfg = tiny_config("activation.fused=null")
+    cpu = T.effective_speed(cfg, torch.device("cpu"))
+    assert cpu == {"device": "cpu", "compile": False, "compile_mode": None, "fused": True}
+    cuda = T.effective_speed(cfg, torch.device("cuda"))  # resolution only: nothing runs on the GPU
+    assert cuda == {"device": "cuda", "compile": True, "compile_mode": "reduce-overhead", "fused": False}
+    pinned = T.effective_speed(
+        tiny_config("train.compile=false", "activation.fused=true"), torch.device("cuda")
+    )
+    assert (pinned["compile"], pinned["fused"]) == (False, True)
