@@ -322,6 +322,21 @@ ACTIVATIONS: dict[str, ActSpec] = {
     ]
 }
 
+# Non-decreasing activations commute with max-pooling, forward and backward: max(f(x)) = f(max(x)), and the
+# pool routes the gradient (also that of a shared `a`, eqs. 9-10) only to the arg-max, which such an f does
+# not move. The model may then pool first and run the activation on 4x fewer values. PReLU is left out: its
+# learned slope can turn negative. Rational is non-decreasing because its effective a is floored at a_min.
+_NON_DECREASING = {"relu", "selu", "tanh", "softplus", "rational", "exponential", "elu", "leaky_relu"}
+
+
+def commutes_with_max_pool(name: str, params: Mapping[str, Any] | None = None) -> bool:
+    """True when pool(f(x)) == f(pool(x)) exactly (up to float ties) for max-pooling."""
+    if name not in _NON_DECREASING:
+        return False
+    p = {**ACTIVATIONS[name].defaults, **(params or {})}
+    return p.get("alpha", 0.0) >= 0 and p.get("negative_slope", 0.0) >= 0
+
+
 # Extra value rules for fixed params (name -> (check, requirement)); types come from the defaults.
 _PARAM_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "approximate": (lambda x: x in ("none", "tanh"), "one of none, tanh"),

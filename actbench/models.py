@@ -5,6 +5,7 @@ CIFAR-10 tutorial the paper's input pipeline matches, with three conv layers:
 
     input (N, 3, S, S)
     3 x [ Conv2d(c_in, c_i, k, padding=k//2) -> [BatchNorm2d] -> activation_i -> MaxPool2d(2) ]
+        (pooling runs before the activation when that is exact: see `resolve_pool_first`)
     flatten (N, c_3 * (S/8)^2)
     [ Linear(., h) -> activation -> Dropout ] for each h in `hidden`
     Linear(., num_classes)
@@ -18,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from actbench.activations import activation_parameters, make_activation
+from actbench.activations import activation_parameters, commutes_with_max_pool, make_activation
 from actbench.config import ActivationConfig, ModelConfig
 
 
@@ -33,6 +34,7 @@ class PaperCNN(nn.Module):
         super().__init__()
         pool = nn.MaxPool2d(2) if model.pool == "max" else nn.AvgPool2d(2)
         layers: list[nn.Module] = []
+        pool_first = resolve_pool_first(model, act)
         c_in, size = 3, image_size
         acts: dict[str, nn.Module] = {}  # "conv1", ... -> activation module, for logging learned `a`
         for i, c in enumerate(model.channels, start=1):
@@ -44,7 +46,7 @@ class PaperCNN(nn.Module):
             if model.batch_norm:
                 layers.append(nn.BatchNorm2d(c))
             acts[f"conv{i}"] = _act(act, c)
-            layers += [acts[f"conv{i}"], pool]
+            layers += [pool, acts[f"conv{i}"]] if pool_first else [acts[f"conv{i}"], pool]
             c_in, size = c, size // 2
         self.features = nn.Sequential(*layers)
         head: list[nn.Module] = [nn.Flatten()]
@@ -66,6 +68,13 @@ class PaperCNN(nn.Module):
     def activations(self) -> dict[str, nn.Module]:
         """Activation modules in network order, keyed conv1..conv3, fc1.."""
         return dict(self._acts)
+
+
+def resolve_pool_first(model: ModelConfig, act: ActivationConfig) -> bool:
+    """model.pool_first, with null resolved to "whenever it is exact" (see commutes_with_max_pool)."""
+    if model.pool_first is not None:
+        return model.pool_first
+    return model.pool == "max" and commutes_with_max_pool(act.name, act.params)
 
 
 def build_model(

@@ -52,9 +52,25 @@ def test_compiled_model_matches_eager() -> None:
 def test_auto_speed_settings_per_device() -> None:
     cfg = tiny_config("activation.fused=null")
     cpu = T.effective_speed(cfg, torch.device("cpu"))
-    assert cpu == {"device": "cpu", "compile": False, "compile_mode": None, "fused": True}
+    assert cpu == {
+        "device": "cpu",
+        "compile": False,
+        "compile_mode": None,
+        "fused": False,
+        "pool_first": True,
+    }
+    gelu = T.effective_speed(
+        tiny_config("activation.fused=null", "activation.name=gelu"), torch.device("cpu")
+    )
+    assert (gelu["pool_first"], gelu["fused"]) == (False, True)
     cuda = T.effective_speed(cfg, torch.device("cuda"))  # resolution only: nothing runs on the GPU
-    assert cuda == {"device": "cuda", "compile": True, "compile_mode": "reduce-overhead", "fused": False}
+    assert cuda == {
+        "device": "cuda",
+        "compile": True,
+        "compile_mode": "reduce-overhead",
+        "fused": False,
+        "pool_first": True,
+    }
     pinned = T.effective_speed(
         tiny_config("train.compile=false", "activation.fused=true"), torch.device("cuda")
     )

@@ -1,0 +1,49 @@
+"""paper_cnn: layout, one activation instance per layer, and the exact pool-first reordering."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from actbench.activations import ACTIVATIONS, commutes_with_max_pool
+from actbench.config import ActivationConfig, ConfigError, ModelConfig, load_config
+from actbench.models import build_model, learned_parameters, resolve_pool_first
+
+
+def _model(act: str, pool_first: bool | None, **model_kw) -> torch.nn.Module:
+    torch.manual_seed(0)
+    cfg = ModelConfig(channels=(4, 6, 8), pool_first=pool_first, **model_kw)
+    return build_model(cfg, ActivationConfig(name=act), num_classes=5).double()
+
+
+@pytest.mark.parametrize("act", list(ACTIVATIONS))
+def test_shapes_and_separate_activation_instances(act: str) -> None:
+    model = _model(act, False, hidden=(7,))
+    assert model(torch.randn(2, 3, 32, 32, dtype=torch.float64)).shape == (2, 5)
+    acts = list(model.activations().values())
+    assert len(acts) == 4 and len({id(a) for a in acts}) == 4  # never one module reused across layers
+    if ACTIVATIONS[act].params:
+        assert set(learned_parameters(model)) == {"conv1", "conv2", "conv3", "fc1"}
+
+
+@pytest.mark.parametrize("act", [a for a in ACTIVATIONS if commutes_with_max_pool(a)])
+def test_pool_first_is_exact_for_non_decreasing_activations(act: str) -> None:
+    x = torch.randn(3, 3, 32, 32, dtype=torch.float64)
+    ref, fast = _model(act, False), _model(act, True)
+    out_ref, out_fast = ref(x), fast(x)
+    torch.testing.assert_close(out_fast, out_ref)
+    out_ref.square().sum().backward()
+    out_fast.square().sum().backward()
+    for (name, p_ref), p_fast in zip(ref.named_parameters(), fast.parameters(), strict=True):
+        torch.testing.assert_close(p_fast.grad, p_ref.grad, msg=name)  # incl. the shared `a` of each layer
+
+
+def test_pool_first_auto_and_refusals() -> None:
+    assert resolve_pool_first(ModelConfig(), ActivationConfig(name="exponential"))
+    assert not resolve_pool_first(ModelConfig(), ActivationConfig(name="prelu"))  # slope may turn negative
+    assert not resolve_pool_first(ModelConfig(), ActivationConfig(name="gelu"))
+    assert not resolve_pool_first(ModelConfig(pool="avg"), ActivationConfig(name="relu"))
+    assert not commutes_with_max_pool("elu", {"alpha": -1.0})
+    for bad in (["activation.name=gelu"], ["model.pool=avg"]):
+        with pytest.raises(ConfigError, match="model.pool_first"):
+            load_config(None, ["model.pool_first=true", *bad])
