@@ -118,11 +118,17 @@ def _prepare(module: torch.nn.Module, x: torch.Tensor, g: torch.Tensor, track: b
     }
 
 
-def _median_ms(modules: list[torch.nn.Module], x: torch.Tensor, g: torch.Tensor, repeat: int) -> list[float]:
-    """Round-robin over all modules, ``repeat`` rounds: load from other processes hits every row alike."""
+def _median_ms(
+    modules: list[torch.nn.Module], x: torch.Tensor, g: torch.Tensor, repeat: int, sequential: bool = False
+) -> list[float]:
+    """Round-robin over all modules, ``repeat`` rounds: load from other processes hits every row alike.
+    ``sequential``: all repeats of one row back to back (warm caches and allocator, as inside a training
+    loop that calls the same layer every step; best on a quiet machine)."""
     times: list[list[float]] = [[] for _ in modules]
-    for _ in range(repeat):
-        for i, module in enumerate(modules):
+    order = [(i, m) for i, m in enumerate(modules) for _ in range(repeat)] if sequential else None
+    rounds = [order] if sequential else [list(enumerate(modules))] * repeat
+    for rnd in rounds:
+        for i, module in rnd:
             t0 = time.perf_counter()
             _step(module, x, g)
             times[i].append(time.perf_counter() - t0)
@@ -153,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shape", default="100,32,32,32", help="N,C,H,W of the float32 input")
     p.add_argument("--repeat", type=int, default=30, help="timed repetitions (median reported)")
+    p.add_argument("--sequential", action="store_true", help="time each row's repeats back to back")
     p.add_argument("--quick", action="store_true", help="tiny shape (4,8,8,8), 3 repeats, no fused rows")
     p.add_argument("--no-fused", action="store_true", help="skip the torch.compile'd rows")
     p.add_argument("--names", default=",".join(ACTIVATIONS), help="comma-separated activations")
@@ -178,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         {"name": name, "sharing": sharing, "mode": mode, **_prepare(m, x, g, track=mode != "fused")}
         for (name, sharing, mode), m in zip(cases, modules, strict=True)
     ]
-    for r, ms in zip(results, _median_ms(modules, x, g, repeat), strict=True):
+    for r, ms in zip(results, _median_ms(modules, x, g, repeat, args.sequential), strict=True):
         r["ms"] = ms
     relu_ms = next((r["ms"] for r in results if r["name"] == "relu"), None)
     for r in results:
