@@ -6,10 +6,16 @@ Only this module (and report rendering) touches rich/tqdm; library code returns 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:  # annotations only: commands import the library lazily
+    from rich.table import Table
+
+    from actbench.launchers import RayOptions
+    from actbench.sweep import Plan, RunStatus
 
 app = typer.Typer(
     help="actbench: benchmark activation functions for CNN image classifiers.",
@@ -66,8 +72,6 @@ def acts(
     ] = None,
 ) -> None:
     """List every registered activation; with --plot, draw its curves for several a."""
-    from rich.table import Table
-
     from actbench.activations import ACTIVATIONS
 
     chosen = [n.strip() for n in names.split(",") if n.strip()] if names else []
@@ -83,10 +87,19 @@ def acts(
         out = plot_activation_curves(chosen or ["rational", "exponential"], a_values, plot)
         console.print(f"wrote {out}")
         return
+    console.print(_acts_table(chosen or list(ACTIVATIONS)))
+
+
+def _acts_table(names: list[str]) -> Table:
+    """One row per activation in `names`: formula, learnable parameters, init, sharing, source."""
+    from rich.table import Table
+
+    from actbench.activations import ACTIVATIONS
+
     table = Table(title="Activations (sharing: layer = one a per layer, channel = one a per output channel)")
     for col in ("name", "formula", "learnable", "default init", "sharing", "fixed params", "source"):
         table.add_column(col)
-    for spec in (ACTIVATIONS[n] for n in chosen or ACTIVATIONS):
+    for spec in (ACTIVATIONS[n] for n in names):
         table.add_row(
             spec.name,
             spec.formula,
@@ -96,7 +109,7 @@ def acts(
             ", ".join(f"{k}={v}" for k, v in spec.defaults.items()) or "-",
             spec.ref,
         )
-    console.print(table)
+    return table
 
 
 # --- train / eval ----------------------------------------------------------------------------------
@@ -112,8 +125,8 @@ SetOpt = Annotated[
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from actbench.config import ConfigError
-    from actbench.data import DataError
     from actbench.runs import RunError
+    from actbench.sources import DataError
 
     return ConfigError, DataError, RunError
 
@@ -240,65 +253,109 @@ def eval_(
 # --- sweep -----------------------------------------------------------------------------------------
 
 
+ActsOpt = Annotated[str, typer.Option(help="Comma-separated activations.")]
+SeedsOpt = Annotated[str, typer.Option(help="Comma-separated seeds.")]
+GridOpt = Annotated[list[str] | None, typer.Option(help="key=v1,v2 axis (repeatable).")]
+SweepNameOpt = Annotated[str | None, typer.Option(help="Sweep folder name (default: from the config).")]
+SweepOutOpt = Annotated[Path | None, typer.Option(help="Parent folder (default: run.out).")]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(min=1, help="Runs at once, each in its own process [default: 1; ray: what fits]."),
+]
+RetryOpt = Annotated[bool, typer.Option("--retry-failed", help="Restart failed runs.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the planned runs and exit.")]
+RobustnessOpt = Annotated[
+    bool,
+    typer.Option(
+        "--robustness",
+        help="Evaluate each run under input noise at its end (= --set robustness.enabled=true).",
+    ),
+]
+LauncherOpt = Annotated[str, typer.Option(help="local (this machine) | ray (a Ray cluster).")]
+AddressOpt = Annotated[
+    str | None, typer.Option(help="Ray cluster: auto | HOST:PORT [default: RAY_ADDRESS, else local].")
+]
+CpusOpt = Annotated[int | None, typer.Option(min=1, help="Ray: CPUs/threads per run [1].")]
+GpusOpt = Annotated[float | None, typer.Option(min=0, help="Ray: GPUs per run [0].")]
+MaxRetriesOpt = Annotated[
+    int | None, typer.Option(min=0, help="Ray: resubmissions of a run whose worker/node died [2].")
+]
+
+
 @app.command()
 def sweep(
     config: ConfigOpt = None,
-    acts: Annotated[
-        str, typer.Option(help="Comma-separated activations.")
-    ] = "relu,elu,prelu,rational,exponential",
-    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
-    grid: Annotated[list[str] | None, typer.Option(help="key=v1,v2 axis (repeatable).")] = None,
+    acts: ActsOpt = "relu,elu,prelu,rational,exponential",
+    seeds: SeedsOpt = "0",
+    grid: GridOpt = None,
     set_: SetOpt = None,
-    name: Annotated[str | None, typer.Option(help="Sweep folder name (default: from the config).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Parent folder (default: run.out).")] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(min=1, help="Runs at once, each in its own process [default: 1; ray: what fits]."),
-    ] = None,
-    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Restart failed runs.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned runs and exit.")] = False,
-    robustness: Annotated[
-        bool,
-        typer.Option(
-            "--robustness",
-            help="Evaluate each run under input noise at its end (= --set robustness.enabled=true).",
-        ),
-    ] = False,
-    launcher: Annotated[str, typer.Option(help="local (this machine) | ray (a Ray cluster).")] = "local",
-    address: Annotated[
-        str | None, typer.Option(help="Ray cluster: auto | HOST:PORT [default: RAY_ADDRESS, else local].")
-    ] = None,
-    cpus_per_run: Annotated[int | None, typer.Option(min=1, help="Ray: CPUs/threads per run [1].")] = None,
-    gpus_per_run: Annotated[float | None, typer.Option(min=0, help="Ray: GPUs per run [0].")] = None,
-    max_retries: Annotated[
-        int | None, typer.Option(min=0, help="Ray: resubmissions of a run whose worker/node died [2].")
-    ] = None,
+    name: SweepNameOpt = None,
+    out: SweepOutOpt = None,
+    workers: WorkersOpt = None,
+    retry_failed: RetryOpt = False,
+    dry_run: DryRunOpt = False,
+    robustness: RobustnessOpt = False,
+    launcher: LauncherOpt = "local",
+    address: AddressOpt = None,
+    cpus_per_run: CpusOpt = None,
+    gpus_per_run: GpusOpt = None,
+    max_retries: MaxRetriesOpt = None,
 ) -> None:
     """Run activation x grid x seed; re-running skips completed runs and resumes partial ones."""
-    from contextlib import ExitStack
-
-    from actbench import config as C
     from actbench import sweep as S
-    from actbench.display import SweepDisplay, plan_table
-    from actbench.launchers import open_launcher, ray_options
-    from actbench.train import stop_on_signals
+    from actbench.display import plan_table
 
+    sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
+    ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
     try:
-        spec = config if config is not None else "quickstart"
-        base = C.load_config(spec, [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])])
-        act_list = S.parse_list(acts, "acts")
-        seed_list = S.parse_list(seeds, "seeds", int)
-        sweep_name = name or f"sweep-{Path(spec).stem}"
-        options = ray_options(launcher, address, cpus_per_run, gpus_per_run, max_retries)
-        plan = S.plan_sweep(
-            base, act_list, seed_list, S.parse_grid(grid or []), Path(out or base.run.out) / sweep_name
-        )
+        plan, options = _plan_sweep(config, sets, acts, seeds, grid, name, out, ray)
         if dry_run:
             console.print(plan_table(plan))
             return
         S.write_manifest(plan)
     except _user_errors() as exc:
         fail(str(exc))
+    _exit_after_sweep(plan, _run_sweep(plan, workers, options, retry_failed))
+
+
+def _plan_sweep(
+    config: str | None,
+    sets: list[str],
+    acts: str,
+    seeds: str,
+    grid: list[str] | None,
+    name: str | None,
+    out: Path | None,
+    ray: tuple[str, str | None, int | None, float | None, int | None],
+) -> tuple[Plan, RayOptions | None]:
+    """The planned runs and the Ray options (None for the local launcher); user errors raise."""
+    from actbench import config as C
+    from actbench import sweep as S
+    from actbench.launchers import ray_options
+
+    spec = config if config is not None else "quickstart"
+    base = C.load_config(spec, sets)
+    act_list = S.parse_list(acts, "acts")
+    seed_list = S.parse_list(seeds, "seeds", int)
+    sweep_name = name or f"sweep-{Path(spec).stem}"
+    options = ray_options(*ray)
+    plan = S.plan_sweep(
+        base, act_list, seed_list, S.parse_grid(grid or []), Path(out or base.run.out) / sweep_name
+    )
+    return plan, options
+
+
+def _run_sweep(
+    plan: Plan, workers: int | None, options: RayOptions | None, retry_failed: bool
+) -> list[RunStatus]:
+    """Execute the plan with a live display; the final status of each run."""
+    from contextlib import ExitStack
+
+    from actbench import sweep as S
+    from actbench.display import SweepDisplay
+    from actbench.launchers import open_launcher
+    from actbench.train import stop_on_signals
+
     display = SweepDisplay(console, plan)
     with ExitStack() as stack:
         try:
@@ -310,6 +367,11 @@ def sweep(
                 plan, slots, retry_failed, display.update, stop_on_signals(), launcher=run_launcher
             )
     display.final(statuses)
+    return statuses
+
+
+def _exit_after_sweep(plan: Plan, statuses: list[RunStatus]) -> None:
+    """Exit 130 when runs were interrupted or not started (with how to continue), 1 when any failed."""
     bad = [
         s for s in statuses if s.state not in ("completed",) and not s.state.startswith("skipped (completed")
     ]
@@ -346,7 +408,8 @@ def report(
     """Tables (mean ± std, 95% CI, Welch p-value vs the baseline) and plots from run folders."""
     from rich.markup import escape
 
-    from actbench.report import ReportError, report_main
+    from actbench.groups import ReportError
+    from actbench.report import report_main
 
     try:
         warnings = report_main(paths, baseline, metric, sort, where or [], paper, fmt, out, plots, console)

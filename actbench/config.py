@@ -259,12 +259,14 @@ def _positive(key: str, value: float, allow_zero: bool = False) -> None:
 
 def validate(cfg: Config) -> None:
     """Value checks that types alone cannot express; each error names its key."""
-    from actbench.activations import (
-        ACTIVATIONS,
-        commutes_with_max_pool,
-        validate_activation,
-    )  # local: keeps config import light
+    _validate_sizes(cfg)
+    _validate_model(cfg.model)
+    _validate_ranges(cfg)
+    _validate_robustness(cfg.robustness)
+    _validate_activation(cfg)
 
+
+def _validate_sizes(cfg: Config) -> None:
     d, a, m, o, t, r = cfg.data, cfg.augment, cfg.model, cfg.optim, cfg.train, cfg.run
     for key, value in [
         ("train.epochs", t.epochs),
@@ -297,12 +299,19 @@ def validate(cfg: Config) -> None:
         _positive(key, value, allow_zero=True)
     if d.num_classes < 2:
         raise ConfigError(f"data.num_classes: need at least 2 classes, got {d.num_classes}")
+
+
+def _validate_model(m: ModelConfig) -> None:
     if len(m.channels) != 3:
         raise ConfigError(f"model.channels: paper_cnn has three conv layers, got {len(m.channels)} values")
     for i, c in enumerate(m.channels + m.hidden):
         _positive(f"model.channels[{i}]" if i < len(m.channels) else "model.hidden", c)
     if m.dropout >= 1:
         raise ConfigError(f"model.dropout: must be < 1, got {m.dropout}")
+
+
+def _validate_ranges(cfg: Config) -> None:
+    a, o, t, r = cfg.augment, cfg.optim, cfg.train, cfg.run
     if not 0 < a.crop_size <= 32:
         raise ConfigError(f"augment.crop_size: must be in 1..32, got {a.crop_size}")
     if not 0 <= a.contrast_low <= a.contrast_high:
@@ -318,8 +327,16 @@ def validate(cfg: Config) -> None:
         )
     if r.name is not None and (not r.name or "/" in r.name or r.name in (".", "..")):
         raise ConfigError(f"run.name: {r.name!r} is not a valid folder name")
-    _validate_robustness(cfg.robustness)
-    act = cfg.activation
+
+
+def _validate_activation(cfg: Config) -> None:
+    from actbench.activations import (
+        ACTIVATIONS,
+        commutes_with_max_pool,
+        validate_activation,
+    )  # local: keeps config import light
+
+    m, act = cfg.model, cfg.activation
     if m.pool_first and not (m.pool == "max" and commutes_with_max_pool(act.name, act.params)):
         raise ConfigError(
             f"model.pool_first: true changes the model for {act.name} with {m.pool} pooling "

@@ -15,7 +15,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from actbench.report import NOISE_UNITS, Group, Report, ReportError, Run, layer_key, robustness_curves
+from actbench.groups import Group, ReportError, Run
+from actbench.report import Report, layer_key
+from actbench.robustness_report import NOISE_UNITS, robustness_curves
 
 CURVES = {
     "train_loss": "training loss",

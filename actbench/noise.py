@@ -35,7 +35,8 @@ from torch import Tensor
 from actbench import runs
 from actbench.config import NoiseKind, RobustnessConfig
 from actbench.data import Stats, eval_crop, normalise_unit, stat_tensor
-from actbench.train import Session, evaluate, load_run_config, make_session, score_batches
+from actbench.session import Session, make_session
+from actbench.train import evaluate, load_run_config, score_batches
 
 KINDS: tuple[str, ...] = typing.get_args(NoiseKind)
 

@@ -11,7 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from actbench.report import MEMORY_KINDS, NOISE_UNITS, Report, ReportError
+from actbench.groups import ReportError
+from actbench.report import MEMORY_KINDS, Report
+from actbench.robustness_report import NOISE_UNITS
 
 # --- rendering --------------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ so a run resumed after epoch k repeats exactly what an uninterrupted run does (o
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import resource
 import time
@@ -22,8 +21,9 @@ from torch import Tensor, nn
 
 from actbench import runs
 from actbench.config import Config, ConfigError, from_dict, read_yaml
-from actbench.data import Splits, eval_batches, load_splits, num_batches, output_size, train_batches
-from actbench.models import build_model, learned_parameters, resolve_pool_first
+from actbench.data import eval_batches, num_batches, train_batches
+from actbench.models import learned_parameters
+from actbench.session import Session, make_session
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -42,18 +42,6 @@ class Hooks:
 
     on_event: Event = field(default=lambda kind, data: None)
     should_stop: Callable[[], bool] = field(default=lambda: False)
-
-
-def select_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"train.device: {name!r} requested but CUDA is not available (use auto or cpu)")
-    return torch.device(name)
 
 
 def load_run_config(run_dir: Path) -> Config:
@@ -80,80 +68,6 @@ def lr_at(cfg: Config, epoch: int) -> float:
     return o.lr
 
 
-def build_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
-    o = cfg.optim
-    act_ids = {id(p) for m in model.activations().values() for p in m.parameters()}
-    act = [p for p in model.parameters() if id(p) in act_ids]
-    rest = [p for p in model.parameters() if id(p) not in act_ids]
-    groups = [{"params": rest, "weight_decay": o.weight_decay}]
-    if act:
-        groups.append({"params": act, "weight_decay": o.weight_decay if o.act_weight_decay else 0.0})
-    if o.name == "sgd":
-        return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum)
-    cls = torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam
-    # One fused kernel for the whole update on CUDA: a small model at batch 100 is launch-bound there.
-    fused = all(p.is_cuda for p in model.parameters())
-    return cls(groups, lr=o.lr, betas=o.betas, fused=fused or None)
-
-
-@dataclass
-class Session:
-    """Everything a run needs in memory: config, data on the device, model, optimizer."""
-
-    cfg: Config
-    device: torch.device
-    splits: Splits
-    model: nn.Module
-    net: nn.Module  # `model`, possibly torch.compile'd (same parameters)
-    opt: torch.optim.Optimizer
-    speed: dict[str, Any] = field(default_factory=dict)  # effective compile/fused choices (auto resolved)
-
-
-def make_session(cfg: Config) -> Session:
-    t = cfg.train
-    if t.threads:
-        torch.set_num_threads(t.threads)
-    device = select_device(t.device)
-    splits = load_splits(cfg.data).to(device)
-    torch.manual_seed(t.seed)
-    speed = effective_speed(cfg, device)
-    act = dataclasses.replace(cfg.activation, fused=speed["fused"])
-    model = build_model(cfg.model, act, splits.num_classes, output_size(cfg.augment)).to(device)
-    if t.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    net = torch.compile(model, mode=speed["compile_mode"]) if speed["compile"] else model
-    return Session(cfg, device, splits, model, net, build_optimizer(cfg, model), speed)
-
-
-def effective_speed(cfg: Config, device: torch.device) -> dict[str, Any]:
-    """Resolve the `auto` (null) speed settings for `device`; the choices follow benchmarks/results:
-    on an H200, whole-model compile with CUDA graphs took a 50k-image epoch from 1.2-2.5 s to 0.7-1.0 s;
-    on 2 CPU cores, pooling first brought Rational/Exponential epochs to 1.02-1.07x ReLU's (1.4x without),
-    and the compiled activation kernel only pays when the activation runs before the pool."""
-    t, cuda = cfg.train, device.type == "cuda"
-    compile_ = cuda if t.compile is None else t.compile
-    mode = t.compile_mode if t.compile_mode != "auto" else ("reduce-overhead" if cuda else "default")
-    fused, pool_first = cfg.activation.fused, resolve_pool_first(cfg.model, cfg.activation)
-    if fused is None:  # pool-first already makes the activation cheap; compiling it then buys nothing
-        fused = device.type == "cpu" and not compile_ and not pool_first
-    return {
-        "device": str(device),
-        "compile": compile_,
-        "compile_mode": mode if compile_ else None,
-        "fused": fused,
-        "pool_first": pool_first,
-    }
-
-
-def _autocast(s: Session) -> Any:
-    enabled = s.cfg.train.amp == "bf16"
-    return torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=enabled)
-
-
-def _prep(s: Session, x: torch.Tensor) -> torch.Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if s.cfg.train.channels_last else x
-
-
 def train_epoch(s: Session, epoch: int, hooks: Hooks) -> dict[str, float]:
     """One pass over the training split; returns mean loss/accuracy. Raises NonFiniteLoss/Interrupted."""
     cfg, splits = s.cfg, s.splits
@@ -168,8 +82,8 @@ def train_epoch(s: Session, epoch: int, hooks: Hooks) -> dict[str, float]:
         splits.train_x, splits.train_y, cfg.train.batch_size, cfg.augment, splits.mean, splits.std, gen
     )
     for i, (x, y) in enumerate(batches):
-        with _autocast(s):
-            logits = s.net(_prep(s, x))
+        with s.autocast():
+            logits = s.net(s.prep(x))
             loss = F.cross_entropy(logits.float(), y)
         s.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -205,8 +119,8 @@ def score_batches(s: Session, batches: Iterable[tuple[Tensor, Tensor]], n: int) 
     loss_sum = torch.zeros((), device=s.device, dtype=torch.float64)
     correct = torch.zeros((), device=s.device, dtype=torch.long)
     for xb, yb in batches:
-        with _autocast(s):
-            logits = s.net(_prep(s, xb)).float()
+        with s.autocast():
+            logits = s.net(s.prep(xb)).float()
         loss_sum += F.cross_entropy(logits, yb, reduction="sum")
         correct += (logits.argmax(1) == yb).sum()
     n = max(1, n)

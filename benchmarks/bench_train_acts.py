@@ -24,12 +24,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from actbench import session as S  # noqa: E402
 from actbench import train as T  # noqa: E402
 from actbench.config import load_config  # noqa: E402
 
 ACTS = "relu,elu,prelu,rational,exponential"
 # Same data for every activation: generate (or load) it once per process, not once per row.
-T.load_splits = functools.lru_cache(maxsize=1)(T.load_splits)
+S.load_splits = functools.lru_cache(maxsize=1)(S.load_splits)
 
 
 def sync(device: torch.device) -> None:
@@ -50,7 +51,7 @@ def measure(act: str, args: argparse.Namespace) -> dict:
     if args.fused is not None:  # default: actbench's per-device auto choice
         sets.append(f"activation.fused={str(args.fused).lower()}")
     cfg = load_config(None, sets)
-    s = T.make_session(cfg)
+    s = S.make_session(cfg)
     hooks = T.Hooks()
     t0 = time.perf_counter()
     for e in range(1, args.warmup + 1):

@@ -15,6 +15,7 @@ from PIL import Image
 from torch import nn
 
 from actbench import data as D
+from actbench import sources as SRC
 from actbench.config import AugmentConfig, DataConfig
 
 SMALL = DataConfig(train_size=600, test_size=200, val_size=100)
@@ -61,20 +62,20 @@ def test_synthetic_shapes_and_balance(small: D.Splits) -> None:
 
 
 def test_synthetic_is_deterministic_and_seeded() -> None:
-    a, b = D.synthetic(SMALL), D.synthetic(SMALL)
+    a, b = SRC.synthetic(SMALL), SRC.synthetic(SMALL)
     for ta, tb in zip(a[:4], b[:4], strict=True):
         assert torch.equal(ta, tb)
-    other = D.synthetic(dataclasses.replace(SMALL, data_seed=1))
+    other = SRC.synthetic(dataclasses.replace(SMALL, data_seed=1))
     assert not torch.equal(a[0], other[0])
-    bigger = D.synthetic(dataclasses.replace(SMALL, train_size=700))
+    bigger = SRC.synthetic(dataclasses.replace(SMALL, train_size=700))
     assert torch.equal(a[2], bigger[2]) and torch.equal(a[3], bigger[3])  # test set independent of train_size
-    noisy = D.synthetic(dataclasses.replace(SMALL, noise=0.5))
+    noisy = SRC.synthetic(dataclasses.replace(SMALL, noise=0.5))
     assert noisy[0].float().std() > a[0].float().std()
 
 
 def test_synthetic_100_classes_and_speed() -> None:
     t0 = time.perf_counter()
-    x, y, tx, ty, classes = D.synthetic(DataConfig(num_classes=100, train_size=5000, test_size=1000))
+    x, y, tx, ty, classes = SRC.synthetic(DataConfig(num_classes=100, train_size=5000, test_size=1000))
     assert time.perf_counter() - t0 < 5  # ~0.2 s here; generous for slow CI
     assert x.shape == (5000, 3, 32, 32) and len(classes) == 100 == len(set(classes))
     assert torch.bincount(y, minlength=100).tolist() == [50] * 100
@@ -123,7 +124,7 @@ def test_synthetic_is_learnable_but_not_trivial() -> None:
 
 def test_val_split_is_stratified_disjoint_and_seeded(small: D.Splits) -> None:
     assert torch.bincount(small.val_y, minlength=10).tolist() == [10] * 10
-    full_x = D.synthetic(SMALL)[0]
+    full_x = SRC.synthetic(SMALL)[0]
     rows = {bytes(img.numpy()) for img in full_x}
     train, val = {bytes(i.numpy()) for i in small.train_x}, {bytes(i.numpy()) for i in small.val_x}
     assert not train & val and train | val == rows
@@ -140,14 +141,14 @@ def test_val_split_is_stratified_disjoint_and_seeded(small: D.Splits) -> None:
 def test_val_size_zero_uses_test_and_limits() -> None:
     s = D.load_splits(dataclasses.replace(SMALL, val_size=0, limit_train=300, limit_test=50))
     assert s.val_is_test and s.val_x is s.test_x and len(s.train_x) == 300 and len(s.test_x) == 50
-    full = D.synthetic(SMALL)
+    full = SRC.synthetic(SMALL)
     assert torch.equal(s.train_x, full[0][:300]) and torch.equal(s.test_y, full[3][:50])
     moved = s.to("cpu")
     assert moved.val_x is moved.test_x and moved.train_x.device.type == "cpu"
 
 
 def test_val_size_too_large_names_the_key() -> None:
-    with pytest.raises(D.DataError, match=r"^data\.val_size: 300 must be smaller .*\(300 images\)"):
+    with pytest.raises(SRC.DataError, match=r"^data\.val_size: 300 must be smaller .*\(300 images\)"):
         D.load_splits(dataclasses.replace(SMALL, val_size=300, limit_train=300))
 
 
@@ -164,7 +165,7 @@ def test_channel_stats_match_float_computation(small: D.Splits) -> None:
     "name,folder", [("cifar10", "cifar-10-batches-py"), ("cifar100", "cifar-100-python")]
 )
 def test_cifar_missing_data_is_one_readable_line(tmp_path: Path, name: str, folder: str) -> None:
-    with pytest.raises(D.DataError) as err:
+    with pytest.raises(SRC.DataError) as err:
         D.load_splits(DataConfig(name=name, root=str(tmp_path)))
     msg = str(err.value)
     assert "\n" not in msg and str(tmp_path / folder) in msg and "data.download=true" in msg
@@ -180,7 +181,7 @@ def test_cifar_download_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr(datasets.CIFAR10, "__init__", offline)
-    with pytest.raises(D.DataError, match="download to .* failed .*name resolution.*cifar-10-batches-py"):
+    with pytest.raises(SRC.DataError, match="download to .* failed .*name resolution.*cifar-10-batches-py"):
         D.load_splits(DataConfig(name="cifar10", root=str(tmp_path), download=True))
 
 
@@ -233,7 +234,7 @@ def test_folder_loads_caches_and_invalidates(tmp_path: Path, monkeypatch: pytest
     def no_decode(*args):
         raise AssertionError("decoded although cached")
 
-    monkeypatch.setattr(D, "_decode", no_decode)
+    monkeypatch.setattr(SRC, "_decode", no_decode)
     again = D.load_splits(cfg)
     assert torch.equal(again.train_x, s.train_x) and again.classes == s.classes
     monkeypatch.undo()
@@ -257,25 +258,25 @@ def test_folder_cache_dir_default_and_off(tmp_path: Path, monkeypatch: pytest.Mo
 def test_folder_errors(tmp_path: Path) -> None:
     root = tmp_path / "imgs"
     cfg = DataConfig(name="folder", root=str(root), cache=False, val_size=0)
-    with pytest.raises(D.DataError, match="not a directory"):
+    with pytest.raises(SRC.DataError, match="not a directory"):
         D.load_splits(cfg)
     make_folder(root, {"a": 2, "b": 2})
     for f in (root / "test").rglob("*"):
         if f.is_file():
             f.unlink()
-    with pytest.raises(D.DataError, match=f"no images .* in {root / 'test'}"):
+    with pytest.raises(SRC.DataError, match=f"no images .* in {root / 'test'}"):
         D.load_splits(cfg)
     for d in sorted((root / "test").iterdir()):
         d.rmdir()
     (root / "test").rmdir()
-    with pytest.raises(D.DataError, match=f"missing directory {root / 'test'}"):
+    with pytest.raises(SRC.DataError, match=f"missing directory {root / 'test'}"):
         D.load_splits(cfg)
     make_folder(root, {"a": 2, "b": 2})
     Image.fromarray(np.zeros((28, 28, 3), np.uint8)).save(root / "train" / "b" / "odd.png")
-    with pytest.raises(D.DataError, match="same size; .*odd.png is 28x28"):
+    with pytest.raises(SRC.DataError, match="same size; .*odd.png is 28x28"):
         D.load_splits(cfg)
     (root / "train" / "b" / "odd.png").write_bytes(b"not a png")
-    with pytest.raises(D.DataError, match="cannot decode .*odd.png"):
+    with pytest.raises(SRC.DataError, match="cannot decode .*odd.png"):
         D.load_splits(cfg)
 
 

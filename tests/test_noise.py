@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from actbench import config as C
 from actbench import noise as N
 from actbench import runs
+from actbench import session as S
 from actbench import train as T
 from actbench.cli import app
 
@@ -44,8 +45,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def session(trained: Path) -> T.Session:
-    s = T.make_session(T.load_run_config(trained))
+def session(trained: Path) -> S.Session:
+    s = S.make_session(T.load_run_config(trained))
     N.load_weights(s, trained, "last")
     return s
 
@@ -112,7 +113,7 @@ def test_unknown_kind_and_bad_levels_are_rejected() -> None:
 # --- evaluation -------------------------------------------------------------------------------------
 
 
-def test_level_zero_reproduces_the_plain_evaluation_exactly(trained: Path, session: T.Session) -> None:
+def test_level_zero_reproduces_the_plain_evaluation_exactly(trained: Path, session: S.Session) -> None:
     result = N.robustness_eval(session, ["gaussian", "salt_pepper"], [0.0, 0.1], seed=0)
     plain = T.evaluate(session, "test")
     summary = runs.read_json(trained / runs.SUMMARY)["last"]
@@ -123,7 +124,7 @@ def test_level_zero_reproduces_the_plain_evaluation_exactly(trained: Path, sessi
         assert noisy["loss"] != zero["loss"]
 
 
-def test_results_do_not_depend_on_evaluation_order(session: T.Session) -> None:
+def test_results_do_not_depend_on_evaluation_order(session: S.Session) -> None:
     a = N.robustness_eval(session, ["gaussian", "uniform"], [0.3, 0.1], seed=7)
     b = N.robustness_eval(session, ["uniform"], [0.3], seed=7)
     assert a["results"]["uniform"][1] == b["results"]["uniform"][0]  # levels come back ascending
@@ -131,7 +132,7 @@ def test_results_do_not_depend_on_evaluation_order(session: T.Session) -> None:
     assert c["results"]["uniform"][0]["loss"] != b["results"]["uniform"][0]["loss"]
 
 
-def test_accuracy_falls_as_noise_rises(session: T.Session) -> None:
+def test_accuracy_falls_as_noise_rises(session: S.Session) -> None:
     result = N.robustness_eval(session, list(N.KINDS), [0.0, 0.3, 0.6], seed=0)
     for kind, entries in result["results"].items():
         acc = [e["acc"] for e in entries]
@@ -247,7 +248,7 @@ def test_sweep_robustness_flag_evaluates_every_run(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "skipped (completed)" in res.output, res.output
 
 
-def test_end_of_training_evaluation_puts_the_weights_back(trained: Path, session: T.Session) -> None:
+def test_end_of_training_evaluation_puts_the_weights_back(trained: Path, session: S.Session) -> None:
     with torch.no_grad():
         for p in session.model.parameters():
             p.add_(0.5)  # weights that differ from the checkpoint robustness.json measures

@@ -22,7 +22,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from actbench import config as C
+from actbench import groups as G
 from actbench import report as RP
+from actbench import stats as ST
 from actbench import tables as TB
 from actbench.figures import act_series, write_figures
 
@@ -184,11 +186,11 @@ def test_welch_p_value_and_cohens_d_against_hand_formulas(bench: Path) -> None:
 
 
 def test_compare_needs_two_per_side_and_handles_zero_spread() -> None:
-    one = RP.compare([80.0], [70.0, 72.0])
+    one = ST.compare([80.0], [70.0, 72.0])
     assert one["diff"] == pytest.approx(9.0) and one["p"] is None and one["d"] is None
-    flat = RP.compare([1.0, 1.0], [1.0, 1.0])
+    flat = ST.compare([1.0, 1.0], [1.0, 1.0])
     assert flat["diff"] == 0 and flat["d"] is None and flat["p"] is None
-    assert RP.describe([])["mean"] is None and RP.describe([2.0])["std"] is None
+    assert ST.describe([])["mean"] is None and ST.describe([2.0])["std"] is None
 
 
 def test_best_metric_uses_best_val_epoch(bench: Path) -> None:
@@ -244,7 +246,7 @@ def test_where_filters_sort_and_option_errors(bench: Path) -> None:
         {"sort": "speed"},
         {"paper": "mnist"},
     ):
-        with pytest.raises(RP.ReportError) as exc:
+        with pytest.raises(G.ReportError) as exc:
             RP.build_report([bench], **kwargs)
         assert "\n" not in str(exc.value)
 
@@ -280,7 +282,7 @@ def test_bad_paths_are_one_line_errors(tmp_path: Path, make: str) -> None:
     elif make == "only_junk":
         (tmp_path / "a").mkdir()
         (tmp_path / "a" / "metrics.jsonl").write_text("garbage\n")
-    with pytest.raises(RP.ReportError) as exc:
+    with pytest.raises(G.ReportError) as exc:
         RP.build_report(paths)
     assert isinstance(exc.value, ValueError) and str(exc.value) and "\n" not in str(exc.value)
 
@@ -405,7 +407,7 @@ def test_thin_typer_command(bench: Path) -> None:
         try:
             for w in RP.report_main(paths, fmt=fmt):
                 typer.echo(f"warning: {w}", err=True)
-        except RP.ReportError as exc:
+        except G.ReportError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 
+from actbench import session as S
 from actbench import train as T
 
 from .conftest import tiny_config
 
 
-def _one_epoch(*sets: str) -> tuple[dict[str, float], T.Session]:
-    s = T.make_session(tiny_config("train.epochs=1", "activation.name=exponential", *sets))
+def _one_epoch(*sets: str) -> tuple[dict[str, float], S.Session]:
+    s = S.make_session(tiny_config("train.epochs=1", "activation.name=exponential", *sets))
     return T.train_epoch(s, 1, T.Hooks()), s
 
 
-def _params(s: T.Session) -> torch.Tensor:
+def _params(s: S.Session) -> torch.Tensor:
     return torch.cat([p.detach().float().flatten() for p in s.model.parameters()])
 
 
@@ -51,7 +52,7 @@ def test_compiled_model_matches_eager() -> None:
 
 def test_auto_speed_settings_per_device() -> None:
     cfg = tiny_config("activation.fused=null")
-    cpu = T.effective_speed(cfg, torch.device("cpu"))
+    cpu = S.effective_speed(cfg, torch.device("cpu"))
     assert cpu == {
         "device": "cpu",
         "compile": False,
@@ -59,11 +60,11 @@ def test_auto_speed_settings_per_device() -> None:
         "fused": False,
         "pool_first": True,
     }
-    gelu = T.effective_speed(
+    gelu = S.effective_speed(
         tiny_config("activation.fused=null", "activation.name=gelu"), torch.device("cpu")
     )
     assert (gelu["pool_first"], gelu["fused"]) == (False, True)
-    cuda = T.effective_speed(cfg, torch.device("cuda"))  # resolution only: nothing runs on the GPU
+    cuda = S.effective_speed(cfg, torch.device("cuda"))  # resolution only: nothing runs on the GPU
     assert cuda == {
         "device": "cuda",
         "compile": True,
@@ -71,7 +72,7 @@ def test_auto_speed_settings_per_device() -> None:
         "fused": False,
         "pool_first": True,
     }
-    pinned = T.effective_speed(
+    pinned = S.effective_speed(
         tiny_config("train.compile=false", "activation.fused=true"), torch.device("cuda")
     )
     assert (pinned["compile"], pinned["fused"]) == (False, True)

@@ -1,0 +1,70 @@
+"""Statistics of the report: summaries over seeds and the comparison of two groups of seeds.
+
+Pure functions on plain sequences of floats; scipy supplies the t distribution. The comparison is
+Welch's unequal-variance t-test (B. L. Welch, "The generalization of 'Student's' problem when several
+different population variances are involved", Biometrika 34, 1947) with the Welch-Satterthwaite degrees
+of freedom (F. E. Satterthwaite, Biometrics Bulletin 2, 1946), and the effect size is Cohen's d with the
+pooled standard deviation (J. Cohen, "Statistical Power Analysis for the Behavioral Sciences", 1988).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+
+def describe(values: Sequence[float]) -> dict[str, Any]:
+    """n, mean, sample std (ddof=1) and the t-based 95% confidence interval of the mean (None if n<2)."""
+    from scipy import stats
+
+    n = len(values)
+    out: dict[str, Any] = {"n": n, "mean": None, "std": None, "ci_low": None, "ci_high": None}
+    if n:
+        out["mean"] = math.fsum(values) / n
+    if n >= 2:
+        std = statistics.stdev(values)
+        half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+        out.update(std=std, ci_low=out["mean"] - half, ci_high=out["mean"] + half)
+    return out
+
+
+def _finite(x: Any) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def compare(values: Sequence[float], base: Sequence[float]) -> dict[str, Any]:
+    """mean(values) - mean(base); two-sided Welch t-test and Cohen's d (pooled sd) when both n >= 2.
+
+    t = diff / sqrt(va/na + vb/nb) with Welch-Satterthwaite df; d = diff / pooled sd, where the pooled
+    variance is ((na-1) va + (nb-1) vb) / (na + nb - 2) (Cohen 1988). Undefined parts are None.
+    """
+    from scipy import stats
+
+    out: dict[str, Any] = {"diff": None, "t": None, "df": None, "p": None, "d": None}
+    if not values or not base:
+        return out
+    na, nb = len(values), len(base)
+    out["diff"] = math.fsum(values) / na - math.fsum(base) / nb
+    if na < 2 or nb < 2:
+        return out
+    va, vb = statistics.variance(values), statistics.variance(base)
+    pooled = math.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))
+    out["d"] = out["diff"] / pooled if pooled > 0 else None
+    se2 = va / na + vb / nb
+    if se2 > 0:  # no spread on either side: the test is undefined, leave t/df/p empty
+        t = out["diff"] / math.sqrt(se2)
+        df = se2**2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))  # Welch-Satterthwaite
+        out.update(t=t, df=df, p=_finite(2 * stats.t.sf(abs(t), df)))
+    return out
+
+
+def finite_mean(values: Sequence[Any]) -> float | None:
+    """Mean of the finite real numbers among `values` (other entries ignored); None when there are none."""
+    nums = [
+        float(v)
+        for v in values
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    ]
+    return math.fsum(nums) / len(nums) if nums else None
