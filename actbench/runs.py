@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import json
 import os
 import platform
@@ -129,12 +130,16 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 def maybe_fault(point: str, epoch: int, batch: int = 0) -> None:
     """Fault injection for the reliability tests: ACTBENCH_FAULT="<point>:<epoch>[:<batch>]" makes the
     process SIGKILL itself there (points: batch, after_metrics, checkpoint). Unset in normal use."""
-    spec = os.environ.get("ACTBENCH_FAULT")
-    if not spec:
-        return
-    want = spec.split(":")
-    if want[0] == point and int(want[1]) == epoch and (len(want) < 3 or int(want[2]) == batch):
+    want = _fault_spec()
+    if want and want[0] == point and int(want[1]) == epoch and (len(want) < 3 or int(want[2]) == batch):
         os.kill(os.getpid(), 9)
+
+
+@functools.cache
+def _fault_spec() -> list[str] | None:
+    """Read once per process: maybe_fault sits on the per-batch hot path."""
+    spec = os.environ.get("ACTBENCH_FAULT")
+    return spec.split(":") if spec else None
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -246,7 +246,13 @@ def _final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, An
         last = {k: v.clone() for k, v in s.model.state_dict().items()}
         s.model.load_state_dict(runs.load_checkpoint(run_dir / runs.CKPT_BEST, s.device)["model"])
         t = evaluate(s, "test")
-        result["best"] = {**best, "test_loss": t["loss"], "test_acc": t["acc"]}
+        # data.val_size 0: "validation" is the test split, so flag that this choice saw test data.
+        result["best"] = {
+            **best,
+            "test_loss": t["loss"],
+            "test_acc": t["acc"],
+            "selected_on_test": s.splits.val_is_test,
+        }
         s.model.load_state_dict(last)  # the run ends on its last epoch (summary's learned `a` too)
     return result
 

@@ -38,6 +38,7 @@ def test_run_folder_contents(runs_dir: Path) -> None:
     on_disk = json.loads((run_dir / runs.SUMMARY).read_text())
     assert on_disk["status"] == "completed" and 0 <= on_disk["last"]["test_acc"] <= 1
     assert on_disk["best"]["epoch"] in (1, 2) and "test_acc" in on_disk["best"]
+    assert on_disk["best"]["selected_on_test"] is False
     assert on_disk["peak_memory"]["bytes"] > 0 and on_disk["timing"]["first_epoch_s"] > 0
     last_a = records[-1]["act"]["conv1"]["a"]
     assert on_disk["learned"]["conv1"]["a"] == [pytest.approx(last_a)]  # the last epoch's, not the best's

@@ -1,0 +1,40 @@
+"""Smoke tests: every benchmark script runs end to end with tiny sizes and writes parseable JSON.
+They check that the scripts work, never how fast anything is (timings come from the scripts' output)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(args: list[str], timeout: int = 300, env: dict[str, str] | None = None) -> str:
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    proc = subprocess.run(args, cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.parametrize(
+    "script", ["bench_activations.py", "bench_train.py", "bench_train_acts.py", "bench_sweep.py"]
+)
+def test_benchmark_script_quick(tmp_path: Path, script: str) -> None:
+    out = tmp_path / "out.json"
+    stdout = _run([sys.executable, f"benchmarks/{script}", "--quick", "--json", str(out)])
+    assert stdout.strip()
+    assert json.loads(out.read_text())
+
+
+def test_gpu_check_runs_on_cpu_with_tiny_sizes(tmp_path: Path) -> None:
+    stdout = _run(
+        ["bash", "benchmarks/gpu_check.sh", str(tmp_path)], env={"ONLY": "protocol", "PYTHON": sys.executable}
+    )
+    assert "ESTIMATE: Table 2 protocol" in stdout and "!!! step failed" not in stdout
+    rows = json.loads((tmp_path / "protocol.json").read_text())["rows"]
+    assert len(rows) == 5 and all(r["status"] == "completed" for r in rows)
