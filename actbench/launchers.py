@@ -389,12 +389,7 @@ class RayLauncher:
 def settle_stopped(run_dir: Path) -> int:
     """After Ctrl-C, a run that did not get to train (still queued, or its process never started) is
     `interrupted`, like the ones that were stopped while training: re-running the sweep continues it."""
-    status = runs.read_status(run_dir)
-    if status not in ("completed", "failed", "interrupted"):
-        summary = runs.read_json(run_dir / runs.SUMMARY) if (run_dir / runs.SUMMARY).exists() else {}
-        summary.update(status="interrupted", error="stopped before it trained", finished_at=runs.now())
-        runs.write_json(run_dir / runs.SUMMARY, summary)
-        status = "interrupted"
+    status = runs.settle_status(run_dir, "interrupted", "stopped before it trained")
     return {"completed": 0, "interrupted": 130}.get(status, 1)
 
 

@@ -36,7 +36,7 @@ from actbench import runs
 from actbench.config import NoiseKind, RobustnessConfig
 from actbench.data import Stats, eval_crop, normalise_unit, stat_tensor
 from actbench.session import Session, make_session
-from actbench.train import evaluate, load_run_config, score_batches
+from actbench.train import evaluate, load_run_config, load_weights, score_batches
 
 KINDS: tuple[str, ...] = typing.get_args(NoiseKind)
 
@@ -152,14 +152,6 @@ def parse_levels(text: str, option: str = "--levels") -> list[float]:
 
 
 # --- run folders ------------------------------------------------------------------------------------
-
-
-def load_weights(s: Session, run_dir: Path, checkpoint: str) -> int:
-    """Load `checkpoint` (last | best) of the run into the session's model; returns its epoch."""
-    name = runs.CKPT_LAST if checkpoint == "last" else runs.CKPT_BEST
-    state = runs.load_checkpoint(run_dir / name, map_location=s.device)
-    s.model.load_state_dict(state["model"])
-    return int(state["epoch"])
 
 
 def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ CONFIG, METRICS, SUMMARY, ENV, LOCK = "config.yaml", "metrics.jsonl", "summary.j
 CKPT_LAST, CKPT_BEST = "checkpoint-last.pt", "checkpoint-best.pt"
 ROBUSTNESS = "robustness.json"  # accuracy under input noise (actbench.noise), optional
 STATUSES = ("running", "completed", "failed", "interrupted")
+FINAL = STATUSES[1:]  # a run in one of these wrote its own end
 
 
 class RunError(RuntimeError):
@@ -140,6 +141,13 @@ def _fault_spec() -> list[str] | None:
     """Read once per process: maybe_fault sits on the per-batch hot path."""
     spec = os.environ.get("ACTBENCH_FAULT")
     return spec.split(":") if spec else None
+
+
+def move_aside(path: Path) -> Path:
+    """Rename an unreadable file to `<name>.corrupt-<time>` so nothing overwrites it; returns the new path."""
+    aside = path.with_name(f"{path.name}.corrupt-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    path.rename(aside)
+    return aside
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -268,3 +276,18 @@ def read_status(run_dir: Path) -> str | None:
         return read_json(run_dir / SUMMARY).get("status")
     except RunError:
         return None
+
+
+def settle_status(run_dir: Path, status: str, error: str) -> str:
+    """Give a run whose process ended without writing a final status (killed, never started) `status`;
+    returns the run's final status. An unreadable summary.json is replaced: it holds no final status."""
+    current = read_status(run_dir)
+    if current in FINAL:
+        return current
+    try:
+        summary = read_json(run_dir / SUMMARY)
+    except RunError:
+        summary = {}
+    summary.update(status=status, error=error, finished_at=now())
+    write_json(run_dir / SUMMARY, summary)
+    return status

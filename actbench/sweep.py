@@ -216,21 +216,13 @@ def launch(
 
 def record_crash(run_dir: Path, returncode: int) -> None:
     """A worker that died without writing its own final status (killed, segfault) is marked failed."""
-    status = runs.read_status(run_dir)
-    if status in ("completed", "failed", "interrupted"):
+    if runs.read_status(run_dir) in runs.FINAL:
         return
     tail = ""
     if (run_dir / LOG).exists():
         lines = (run_dir / LOG).read_text(encoding="utf-8", errors="replace").strip().splitlines()
         tail = lines[-1][:300] if lines else ""
-    try:
-        summary = runs.read_json(run_dir / runs.SUMMARY)
-    except runs.RunError:
-        summary = {}
-    summary.update(
-        status="failed", error=f"worker exited with code {returncode}: {tail}", finished_at=runs.now()
-    )
-    runs.write_json(run_dir / runs.SUMMARY, summary)
+    runs.settle_status(run_dir, "failed", f"worker exited with code {returncode}: {tail}")
 
 
 def epochs_done(run_dir: Path) -> int:

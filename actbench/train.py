@@ -7,10 +7,11 @@ so a run resumed after epoch k repeats exactly what an uninterrupted run does (o
 
 from __future__ import annotations
 
+import contextlib
 import math
 import resource
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,8 +184,7 @@ def _load_newest(run_dir: Path, device: torch.device, hooks: Hooks) -> dict[str,
         try:
             return runs.load_checkpoint(path, map_location=device)
         except runs.RunError as exc:
-            aside = path.with_name(f"{name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-            path.rename(aside)
+            aside = runs.move_aside(path)
             hooks.on_event(
                 "warning", {"message": f"{exc}; moved to {aside.name}, trying an older checkpoint"}
             )
@@ -225,8 +225,7 @@ def _read_summary(run_dir: Path, hooks: Hooks) -> dict[str, Any]:
     try:
         return runs.read_json(run_dir / runs.SUMMARY)
     except runs.RunError as exc:
-        aside = run_dir / f"{runs.SUMMARY}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
-        (run_dir / runs.SUMMARY).rename(aside)
+        aside = runs.move_aside(run_dir / runs.SUMMARY)
         hooks.on_event("warning", {"message": f"{exc}; moved to {aside.name} and rebuilt"})
         return {}
 
@@ -243,9 +242,9 @@ def _final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, An
         }
     }
     if (run_dir / runs.CKPT_BEST).exists():
-        last = {k: v.clone() for k, v in s.model.state_dict().items()}
-        s.model.load_state_dict(runs.load_checkpoint(run_dir / runs.CKPT_BEST, s.device)["model"])
-        t = evaluate(s, "test")
+        with weights_kept(s.model):  # the run ends on its last epoch (summary's learned `a` too)
+            load_weights(s, run_dir, "best")
+            t = evaluate(s, "test")
         # data.val_size 0: "validation" is the test split, so flag that this choice saw test data.
         result["best"] = {
             **best,
@@ -253,19 +252,33 @@ def _final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, An
             "test_acc": t["acc"],
             "selected_on_test": s.splits.val_is_test,
         }
-        s.model.load_state_dict(last)  # the run ends on its last epoch (summary's learned `a` too)
     return result
+
+
+@contextlib.contextmanager
+def weights_kept(model: nn.Module) -> Iterator[None]:
+    """Evaluate other weights inside the block; the model's current ones are put back afterwards."""
+    kept = {k: v.clone() for k, v in model.state_dict().items()}
+    try:
+        yield
+    finally:
+        model.load_state_dict(kept)
+
+
+def load_weights(s: Session, run_dir: Path, checkpoint: str) -> int:
+    """Load `checkpoint` (last | best) of the run into the session's model; returns its epoch."""
+    name = runs.CKPT_LAST if checkpoint == "last" else runs.CKPT_BEST
+    state = runs.load_checkpoint(run_dir / name, map_location=s.device)
+    s.model.load_state_dict(state["model"])
+    return int(state["epoch"])
 
 
 def _robustness(s: Session, run_dir: Path, hooks: Hooks) -> None:
     """robustness.json for `robustness.checkpoint`; the model's current weights are put back afterwards."""
     from actbench.noise import evaluate_checkpoint  # local: actbench.noise imports this module
 
-    kept = {k: v.clone() for k, v in s.model.state_dict().items()}
-    try:
+    with weights_kept(s.model):
         hooks.on_event("robustness", evaluate_checkpoint(s, run_dir, s.cfg.robustness))
-    finally:
-        s.model.load_state_dict(kept)
 
 
 def run_training(run_dir: Path, resume: bool = False, hooks: Hooks | None = None) -> dict[str, Any]:
@@ -391,10 +404,8 @@ def evaluate_run(run_dir: Path, checkpoint: str = "last", split: str = "test") -
     """Evaluate a saved checkpoint of a run on a split; returns loss/acc and which epoch it was."""
     cfg = load_run_config(run_dir)
     s = make_session(cfg)
-    name = runs.CKPT_LAST if checkpoint == "last" else runs.CKPT_BEST
-    state = runs.load_checkpoint(run_dir / name, map_location=s.device)
-    s.model.load_state_dict(state["model"])
-    return {"checkpoint": checkpoint, "epoch": state["epoch"], "split": split, **evaluate(s, split)}
+    epoch = load_weights(s, run_dir, checkpoint)
+    return {"checkpoint": checkpoint, "epoch": epoch, "split": split, **evaluate(s, split)}
 
 
 def stop_on_signals() -> Callable[[], bool]:

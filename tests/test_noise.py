@@ -47,7 +47,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def session(trained: Path) -> S.Session:
     s = S.make_session(T.load_run_config(trained))
-    N.load_weights(s, trained, "last")
+    T.load_weights(s, trained, "last")
     return s
 
 
