@@ -226,7 +226,7 @@ def eval_(
     seed: Annotated[int | None, typer.Option(help="Seed of the noise (with --noise) [default: 0].")] = None,
 ) -> None:
     """Evaluate a run's checkpoint on the test (or validation) split, optionally under input noise."""
-    from actbench.train import evaluate_run
+    from actbench.evaluation import evaluate_run
 
     if checkpoint not in ("last", "best"):
         fail(f"--checkpoint: {checkpoint!r} is not allowed (allowed: last, best)")

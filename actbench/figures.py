@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from actbench.groups import Group, ReportError, Run
-from actbench.report import Report, layer_key
+from actbench.report_model import Report, layer_key
 from actbench.robustness_report import NOISE_UNITS, robustness_curves
 
 CURVES = {

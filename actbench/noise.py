@@ -12,7 +12,7 @@ the normalisation the model was trained with:
 
 and the result is clamped to [0,1]. Each (seed, kind, level) has its own generator, so results do not
 depend on which other kinds/levels are evaluated, or in which order. Level 0 applies no noise at all: it
-is exactly `train.evaluate(session, "test")`.
+is exactly `evaluation.evaluate(session, "test")`.
 
 robustness.json (in the run folder; accuracies are fractions, as in summary.json):
 
@@ -35,8 +35,8 @@ from torch import Tensor
 from actbench import runs
 from actbench.config import NoiseKind, RobustnessConfig
 from actbench.data import Stats, eval_crop, normalise_unit, stat_tensor
+from actbench.evaluation import evaluate, load_run_config, load_weights, score_batches
 from actbench.session import Session, make_session
-from actbench.train import evaluate, load_run_config, load_weights, score_batches
 
 KINDS: tuple[str, ...] = typing.get_args(NoiseKind)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,47 +24,19 @@ from actbench.groups import (
     group_runs,
     load_runs,
 )
+from actbench.report_model import (
+    FORMATS,
+    METRICS,
+    PAPER,
+    PAPER_LEARNED,
+    PAPER_ORDER,
+    SORTS,
+    Report,
+    layer_key,
+)
 from actbench.robustness_report import robustness_row, robustness_warnings
 from actbench.stats import compare, describe, finite_mean
-
-METRICS = ("last", "best")
-SORTS = ("paper", "name", "acc", "loss", "p")
-FORMATS = ("table", "md", "csv", "latex", "json")
-MEMORY_KINDS = {"max_rss": "rss", "cuda_max_allocated": "gpu"}  # peak_memory.kind -> short table label
-PAPER_ORDER = ("relu", "elu", "prelu", "rational", "exponential")
-# Paper Tables 2 (CIFAR-10) and 3 (CIFAR-100): test (loss, accuracy %), a single run each.
-PAPER = {
-    "cifar10": {
-        "relu": (0.591, 77.7),
-        "elu": (0.504, 80.4),
-        "prelu": (0.547, 79.8),
-        "rational": (0.389, 80.2),
-        "exponential": (0.399, 80.8),
-    },
-    "cifar100": {
-        "relu": (1.83, 55.0),
-        "elu": (1.72, 56.1),
-        "prelu": (1.81, 56.6),
-        "rational": (1.66, 56.9),
-        "exponential": (1.55, 56.5),
-    },
-}
-# Paper Table 1: learned `a` per layer after CIFAR-10 training (shared per layer).
-PAPER_LEARNED = {
-    "prelu": {"init": 0.25, "conv1": 0.056, "conv2": 0.027, "conv3": 0.030},
-    "rational": {"init": 1.0, "conv1": 0.118, "conv2": 0.103, "conv3": 0.206},
-    "exponential": {"init": 0.0, "conv1": -2.11, "conv2": -2.03, "conv3": -1.66},
-}
-
-
-@dataclass
-class Report:
-    groups: list[Group]  # in display order, parallel to rows
-    rows: list[dict[str, Any]]  # one plain dict per group (what JSON/CSV export)
-    learned: dict[str, Any]  # Table-1 layout of learned activation parameters
-    options: dict[str, Any]
-    warnings: list[str]
-
+from actbench.tables import render_report
 
 # --- one row per group ------------------------------------------------------------------------------
 
@@ -158,13 +129,6 @@ def group_row(group: Group, groups: list[Group], opts: dict[str, Any]) -> dict[s
 
 
 # --- the report -------------------------------------------------------------------------------------
-
-
-def layer_key(layer: str) -> tuple[int, int, str]:
-    """conv1 < conv2 < conv10 < fc1 < anything else."""
-    kind = next((i for i, p in enumerate(("conv", "fc")) if layer.startswith(p)), 2)
-    digits = layer.lstrip("abcdefghijklmnopqrstuvwxyz_")
-    return kind, int(digits) if digits.isdigit() else 0, layer
 
 
 def learned_table(rows: list[dict[str, Any]], paper: str | None = None) -> dict[str, Any]:
@@ -264,7 +228,7 @@ def report_main(
     report = build_report(paths, baseline, metric, sort, where, paper)
     warnings, files = list(report.warnings), []
     if plots is not None:
-        from actbench.figures import write_figures
+        from actbench.figures import write_figures  # local: loads matplotlib only when plots are asked for
 
         files, more = write_figures(report, Path(plots))
         warnings += more
@@ -272,8 +236,6 @@ def report_main(
         from rich.console import Console
 
         console = Console()
-    from actbench.tables import render_report
-
     render_report(report, fmt, console, out)
     if files and fmt == "table" and out is None:  # stdout carries nothing but an export otherwise
         console.print(f"{len(files)} figures written to {plots}", highlight=False)

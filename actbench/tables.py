@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from actbench.groups import ReportError
-from actbench.report import MEMORY_KINDS, Report
+from actbench.report_model import MEMORY_KINDS, Report
 from actbench.robustness_report import NOISE_UNITS
 
 # --- rendering --------------------------------------------------------------------------------------

@@ -7,23 +7,24 @@ so a run resumed after epoch k repeats exactly what an uninterrupted run does (o
 
 from __future__ import annotations
 
-import contextlib
 import math
 import resource
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
 from actbench import runs
-from actbench.config import Config, ConfigError, from_dict, read_yaml
-from actbench.data import eval_batches, num_batches, train_batches
+from actbench.config import Config
+from actbench.data import num_batches, train_batches
+from actbench.evaluation import evaluate, load_run_config, load_weights, weights_kept
 from actbench.models import learned_parameters
+from actbench.noise import evaluate_checkpoint
 from actbench.session import Session, make_session
 
 Event = Callable[[str, dict[str, Any]], None]
@@ -43,13 +44,6 @@ class Hooks:
 
     on_event: Event = field(default=lambda kind, data: None)
     should_stop: Callable[[], bool] = field(default=lambda: False)
-
-
-def load_run_config(run_dir: Path) -> Config:
-    try:
-        return from_dict(read_yaml(run_dir / runs.CONFIG), str(run_dir / runs.CONFIG))
-    except ConfigError as exc:
-        raise ConfigError(f"{run_dir / runs.CONFIG}: {exc}") from None
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -104,28 +98,6 @@ def train_epoch(s: Session, epoch: int, hooks: Hooks) -> dict[str, float]:
         raise NonFiniteLoss(f"loss became non-finite at epoch {epoch}, batch {int(bad[0]) + 1}")
     n = len(splits.train_y)
     return {"train_loss": losses.sum().item() / n, "train_acc": correct.item() / n}
-
-
-@torch.no_grad()
-def evaluate(s: Session, split: str) -> dict[str, float]:
-    x, y = {"val": (s.splits.val_x, s.splits.val_y), "test": (s.splits.test_x, s.splits.test_y)}[split]
-    batches = eval_batches(x, y, s.cfg.train.eval_batch_size, s.cfg.augment, s.splits.mean, s.splits.std)
-    return score_batches(s, batches, len(y))
-
-
-@torch.no_grad()
-def score_batches(s: Session, batches: Iterable[tuple[Tensor, Tensor]], n: int) -> dict[str, float]:
-    """Mean loss and accuracy of the model in eval mode over normalised (x, y) batches of n images."""
-    s.net.eval()
-    loss_sum = torch.zeros((), device=s.device, dtype=torch.float64)
-    correct = torch.zeros((), device=s.device, dtype=torch.long)
-    for xb, yb in batches:
-        with s.autocast():
-            logits = s.net(s.prep(xb)).float()
-        loss_sum += F.cross_entropy(logits, yb, reduction="sum")
-        correct += (logits.argmax(1) == yb).sum()
-    n = max(1, n)
-    return {"loss": loss_sum.item() / n, "acc": correct.item() / n}
 
 
 def act_summary(model: nn.Module) -> dict[str, dict[str, Any]]:
@@ -255,28 +227,8 @@ def _final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, An
     return result
 
 
-@contextlib.contextmanager
-def weights_kept(model: nn.Module) -> Iterator[None]:
-    """Evaluate other weights inside the block; the model's current ones are put back afterwards."""
-    kept = {k: v.clone() for k, v in model.state_dict().items()}
-    try:
-        yield
-    finally:
-        model.load_state_dict(kept)
-
-
-def load_weights(s: Session, run_dir: Path, checkpoint: str) -> int:
-    """Load `checkpoint` (last | best) of the run into the session's model; returns its epoch."""
-    name = runs.CKPT_LAST if checkpoint == "last" else runs.CKPT_BEST
-    state = runs.load_checkpoint(run_dir / name, map_location=s.device)
-    s.model.load_state_dict(state["model"])
-    return int(state["epoch"])
-
-
 def _robustness(s: Session, run_dir: Path, hooks: Hooks) -> None:
     """robustness.json for `robustness.checkpoint`; the model's current weights are put back afterwards."""
-    from actbench.noise import evaluate_checkpoint  # local: actbench.noise imports this module
-
     with weights_kept(s.model):
         hooks.on_event("robustness", evaluate_checkpoint(s, run_dir, s.cfg.robustness))
 
@@ -398,14 +350,6 @@ def _finish(
     runs.write_json(run_dir / runs.SUMMARY, summary)
     hooks.on_event("end", summary)
     return summary
-
-
-def evaluate_run(run_dir: Path, checkpoint: str = "last", split: str = "test") -> dict[str, Any]:
-    """Evaluate a saved checkpoint of a run on a split; returns loss/acc and which epoch it was."""
-    cfg = load_run_config(run_dir)
-    s = make_session(cfg)
-    epoch = load_weights(s, run_dir, checkpoint)
-    return {"checkpoint": checkpoint, "epoch": epoch, "split": split, **evaluate(s, split)}
 
 
 def stop_on_signals() -> Callable[[], bool]:

@@ -12,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from actbench import config as C
+from actbench import evaluation as E
 from actbench import noise as N
 from actbench import runs
 from actbench import session as S
@@ -46,8 +47,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def session(trained: Path) -> S.Session:
-    s = S.make_session(T.load_run_config(trained))
-    T.load_weights(s, trained, "last")
+    s = S.make_session(E.load_run_config(trained))
+    E.load_weights(s, trained, "last")
     return s
 
 
@@ -115,7 +116,7 @@ def test_unknown_kind_and_bad_levels_are_rejected() -> None:
 
 def test_level_zero_reproduces_the_plain_evaluation_exactly(trained: Path, session: S.Session) -> None:
     result = N.robustness_eval(session, ["gaussian", "salt_pepper"], [0.0, 0.1], seed=0)
-    plain = T.evaluate(session, "test")
+    plain = E.evaluate(session, "test")
     summary = runs.read_json(trained / runs.SUMMARY)["last"]
     for kind in ("gaussian", "salt_pepper"):
         zero, noisy = result["results"][kind]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from actbench import evaluation as E
 from actbench import runs
 from actbench import train as T
 from actbench.config import Config, dump_yaml
@@ -94,9 +95,9 @@ def test_resume_completed_run_refused(runs_dir: Path) -> None:
 
 def test_evaluate_run_matches_summary(runs_dir: Path) -> None:
     run_dir, summary = _train(tiny_config(), runs_dir, "e")
-    last = T.evaluate_run(run_dir, "last", "test")
+    last = E.evaluate_run(run_dir, "last", "test")
     assert last["acc"] == pytest.approx(summary["last"]["test_acc"])
-    best = T.evaluate_run(run_dir, "best", "test")
+    best = E.evaluate_run(run_dir, "best", "test")
     assert best["epoch"] == summary["best"]["epoch"]
     assert best["acc"] == pytest.approx(summary["best"]["test_acc"])
 

@@ -1,0 +1,76 @@
+"""Evaluating a model: loss/accuracy over batches, loading a run's config and checkpoint weights.
+
+Shared by training (per-epoch validation, the final test evaluation), `actbench eval` and the noise
+robustness evaluation, so none of them has to import another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from actbench import runs
+from actbench.config import Config, ConfigError, from_dict, read_yaml
+from actbench.data import eval_batches
+from actbench.session import Session, make_session
+
+
+def load_run_config(run_dir: Path) -> Config:
+    try:
+        return from_dict(read_yaml(run_dir / runs.CONFIG), str(run_dir / runs.CONFIG))
+    except ConfigError as exc:
+        raise ConfigError(f"{run_dir / runs.CONFIG}: {exc}") from None
+
+
+@torch.no_grad()
+def evaluate(s: Session, split: str) -> dict[str, float]:
+    x, y = {"val": (s.splits.val_x, s.splits.val_y), "test": (s.splits.test_x, s.splits.test_y)}[split]
+    batches = eval_batches(x, y, s.cfg.train.eval_batch_size, s.cfg.augment, s.splits.mean, s.splits.std)
+    return score_batches(s, batches, len(y))
+
+
+@torch.no_grad()
+def score_batches(s: Session, batches: Iterable[tuple[Tensor, Tensor]], n: int) -> dict[str, float]:
+    """Mean loss and accuracy of the model in eval mode over normalised (x, y) batches of n images."""
+    s.net.eval()
+    loss_sum = torch.zeros((), device=s.device, dtype=torch.float64)
+    correct = torch.zeros((), device=s.device, dtype=torch.long)
+    for xb, yb in batches:
+        with s.autocast():
+            logits = s.net(s.prep(xb)).float()
+        loss_sum += F.cross_entropy(logits, yb, reduction="sum")
+        correct += (logits.argmax(1) == yb).sum()
+    n = max(1, n)
+    return {"loss": loss_sum.item() / n, "acc": correct.item() / n}
+
+
+@contextlib.contextmanager
+def weights_kept(model: nn.Module) -> Iterator[None]:
+    """Evaluate other weights inside the block; the model's current ones are put back afterwards."""
+    kept = {k: v.clone() for k, v in model.state_dict().items()}
+    try:
+        yield
+    finally:
+        model.load_state_dict(kept)
+
+
+def load_weights(s: Session, run_dir: Path, checkpoint: str) -> int:
+    """Load `checkpoint` (last | best) of the run into the session's model; returns its epoch."""
+    name = runs.CKPT_LAST if checkpoint == "last" else runs.CKPT_BEST
+    state = runs.load_checkpoint(run_dir / name, map_location=s.device)
+    s.model.load_state_dict(state["model"])
+    return int(state["epoch"])
+
+
+def evaluate_run(run_dir: Path, checkpoint: str = "last", split: str = "test") -> dict[str, Any]:
+    """Evaluate a saved checkpoint of a run on a split; returns loss/acc and which epoch it was."""
+    cfg = load_run_config(run_dir)
+    s = make_session(cfg)
+    epoch = load_weights(s, run_dir, checkpoint)
+    return {"checkpoint": checkpoint, "epoch": epoch, "split": split, **evaluate(s, split)}
