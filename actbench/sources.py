@@ -1,9 +1,10 @@
 """Dataset sources: where the raw uint8 images and labels of a `data.name` come from.
 
 `synthetic` (generated here, deterministic), `cifar10` / `cifar100` (torchvision), `folder` (ImageFolder
-layout root/{train,test}/<class>/*, decoded once and cached as uint8 tensors). Each returns the train and
-test images as uint8 (N, 3, H, W) tensors with int64 labels and the class names; splitting off the
-validation set, statistics and augmentation happen in `actbench.data`.
+layout root/{train,test}/<class>/*, as a directory or inside a .tar/.tar.gz/.tgz/.zip archive, decoded once
+and cached as uint8 tensors). Each returns the train and test images as uint8 (N, 3, H, W) tensors with int64
+labels and the class names; splitting off the validation set, statistics and augmentation happen in
+`actbench.data`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import hashlib
 import math
 import os
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from actbench.archives import ARCHIVE_SUFFIXES, ArchiveError, content_key, is_archive, read_members
 from actbench.config import DataConfig
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")  # what torchvision.io.decode_image reads
@@ -173,38 +177,52 @@ def _list_split(split_dir: Path, classes: list[str] | None) -> tuple[list[str], 
         if not entries:
             raise DataError(f"folder: no images ({', '.join(IMAGE_EXTENSIONS)}) in {split_dir / name}")
         per_class.append([(e.path, e.stat().st_size, e.stat().st_mtime_ns) for e in entries])
-    # Round-robin over classes so that limit_train/limit_test (first N) stay class-balanced.
-    order = sorted((i, k) for k, files in enumerate(per_class) for i in range(len(files)))
-    return found, [per_class[k][i] for i, k in order], [k for _, k in order]
+    files, labels = interleave(per_class)
+    return found, files, labels
 
 
-def _decode(files: Files, threads: int = min(8, 2 * (os.cpu_count() or 1))) -> Tensor:
-    """Read and decode image files with a few threads (decoding releases the GIL) -> (N, 3, H, W) uint8."""
+def interleave(per_class: list[list[Any]]) -> tuple[list[Any], list[int]]:
+    """Round-robin over classes (i-th item of each class in turn), so that limit_train/limit_test (the
+    first N images) stay class-balanced -> (items, class index of each)."""
+    order = sorted((i, k) for k, items in enumerate(per_class) for i in range(len(items)))
+    return [per_class[k][i] for i, k in order], [k for _, k in order]
+
+
+def _decode(
+    names: list[str], read: Callable[[int], bytes], threads: int = min(8, 2 * (os.cpu_count() or 1))
+) -> Tensor:
+    """Decode image i from the bytes `read(i)` (named names[i] in errors) with a few threads (decoding
+    releases the GIL) -> (N, 3, H, W) uint8."""
     from torchvision.io import ImageReadMode, decode_image  # deprecated in 0.29 for torchcodec, still works
 
-    def chunk(paths: list[str]) -> list[Tensor]:
+    def chunk(indices: range) -> list[Tensor]:
         out = []
-        for path in paths:
+        for i in indices:
             try:
-                raw = torch.frombuffer(bytearray(Path(path).read_bytes()), dtype=torch.uint8)
+                raw = torch.frombuffer(bytearray(read(i)), dtype=torch.uint8)
                 out.append(decode_image(raw, mode=ImageReadMode.RGB))
-            except (RuntimeError, OSError) as exc:
-                raise DataError(f"folder: cannot decode {path} ({_first_line(exc)})") from None
+            except (RuntimeError, OSError, ValueError) as exc:
+                raise DataError(f"folder: cannot decode {names[i]} ({_first_line(exc)})") from None
         return out
 
-    paths = [f[0] for f in files]
+    n = len(names)
     with warnings.catch_warnings(), ThreadPoolExecutor(threads) as pool:
         warnings.filterwarnings("ignore", "The image decoding", DeprecationWarning)
-        parts = pool.map(chunk, [paths[i : i + 512] for i in range(0, len(paths), 512)])
+        parts = pool.map(chunk, [range(i, min(i + 512, n)) for i in range(0, n, 512)])
         images = [im for part in parts for im in part]
     shape = images[0].shape
     if shape[1] != shape[2]:
-        raise DataError(f"folder: images must be square, {paths[0]} is {shape[2]}x{shape[1]}")
-    for path, im in zip(paths, images, strict=True):
+        raise DataError(f"folder: images must be square, {names[0]} is {shape[2]}x{shape[1]}")
+    for name, im in zip(names, images, strict=True):
         if im.shape != shape:
-            size = f"{im.shape[2]}x{im.shape[1]}, {paths[0]} is {shape[2]}x{shape[1]}"
-            raise DataError(f"folder: all images must have the same size; {path} is {size}")
+            size = f"{im.shape[2]}x{im.shape[1]}, {names[0]} is {shape[2]}x{shape[1]}"
+            raise DataError(f"folder: all images must have the same size; {name} is {size}")
     return torch.stack(images)
+
+
+def _decode_files(files: Files) -> Tensor:
+    paths = [f[0] for f in files]
+    return _decode(paths, lambda i: Path(paths[i]).read_bytes())
 
 
 def cache_dir(data: DataConfig) -> Path:
@@ -221,32 +239,80 @@ def _cache_key(root: Path, files: Files) -> str:
 
 
 def _load_folder(data: DataConfig) -> Raw:
-    """Decode root/{train,test}/<class>/* once; later loads read the cached uint8 tensors.
+    """Decode root/{train,test}/<class>/* (a folder or an archive) once; later loads read the cache.
 
     Images are stored class-interleaved (i-th image of each class in turn), not ImageFolder's
     class-sorted order, so the first N images of a split cover all classes.
     """
     root = Path(data.root).expanduser()
+    if is_archive(root):
+        return _load_archive(data, root)
     if not root.is_dir():
-        raise DataError(f"folder: data.root {root} is not a directory")
+        allowed = ", ".join(ARCHIVE_SUFFIXES)
+        raise DataError(f"folder: data.root {root} is not a directory or an archive ({allowed})")
     classes, train_files, train_y = _list_split(root / "train", None)
     _, test_files, test_y = _list_split(root / "test", classes)
     path = cache_dir(data) / f"folder-{root.resolve().name}-{_cache_key(root, train_files + test_files)}.pt"
-    if data.cache and path.is_file():
-        try:
-            c = torch.load(path, weights_only=True)
-            return c["train_x"], c["train_y"], c["test_x"], c["test_y"], list(c["classes"])
-        except Exception as exc:  # a truncated/corrupt cache is rebuilt, never fatal
-            warnings.warn(f"ignoring unreadable cache {path}: {exc}", stacklevel=2)
-    train_x, test_x = _decode(train_files), _decode(test_files)
+    cached = _read_cache(path) if data.cache else None
+    if cached is not None:
+        return cached
+    train_x, test_x = _decode_files(train_files), _decode_files(test_files)
+    return _finish_folder(data, path, train_x, torch.tensor(train_y), test_x, torch.tensor(test_y), classes)
+
+
+def _load_archive(data: DataConfig, archive: Path) -> Raw:
+    """The folder layout inside a .tar/.tar.gz/.tgz/.zip, keyed in the cache by the archive's content hash.
+
+    Same order as a folder (classes sorted, files sorted by name within a class, then interleaved), so an
+    archive of a folder yields the same tensors as the folder itself.
+    """
+    key = hashlib.sha256(f"v{CACHE_VERSION}\0archive\0{content_key(archive)}".encode()).hexdigest()[:20]
+    stem = archive.name[: -len(next(s for s in ARCHIVE_SUFFIXES if archive.name.lower().endswith(s)))]
+    path = cache_dir(data) / f"folder-{stem}-{key}.pt"
+    cached = _read_cache(path) if data.cache else None
+    if cached is not None:
+        return cached
+    try:
+        members = read_members(archive, IMAGE_EXTENSIONS)
+    except ArchiveError as exc:
+        raise DataError(f"folder: {exc}") from None
+    classes = sorted(members["train"])
+    if sorted(members["test"]) != classes:
+        diff = sorted(set(members["test"]) ^ set(classes))
+        raise DataError(f"folder: class folders of test/ in {archive} differ from train/ (e.g. {diff[0]!r})")
+    decoded = []
+    for split in ("train", "test"):
+        per_class = [sorted(members[split][c], key=lambda m: PurePosixPath(m[0]).name) for c in classes]
+        items, labels = interleave(per_class)
+        names = [f"{archive}:{name}" for name, _ in items]
+        decoded += [_decode(names, lambda i, items=items: items[i][1]), torch.tensor(labels)]
+    return _finish_folder(data, path, *decoded, classes)
+
+
+def _read_cache(path: Path) -> Raw | None:
+    """The cached tensors, or None when absent or unreadable (a corrupt cache is rebuilt, never fatal)."""
+    if not path.is_file():
+        return None
+    try:
+        c = torch.load(path, weights_only=True)
+        return c["train_x"], c["train_y"], c["test_x"], c["test_y"], list(c["classes"])
+    except Exception as exc:
+        warnings.warn(f"ignoring unreadable cache {path}: {exc}", stacklevel=3)
+        return None
+
+
+def _finish_folder(
+    data: DataConfig, path: Path, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor,
+    classes: list[str],
+) -> Raw:  # fmt: skip
+    """Check that both splits have one image shape, then write the cache (only complete, checked data)."""
     if test_x.shape[1:] != train_x.shape[1:]:
         shapes = f"{tuple(test_x.shape[1:])}, train {tuple(train_x.shape[1:])}"
         raise DataError(f"folder: test images are {shapes}")
-    train_yt, test_yt = torch.tensor(train_y), torch.tensor(test_y)
     if data.cache:
-        payload = dict(train_x=train_x, train_y=train_yt, test_x=test_x, test_y=test_yt, classes=classes)
+        payload = dict(train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y, classes=classes)
         _write_cache(path, payload)
-    return train_x, train_yt, test_x, test_yt, classes
+    return train_x, train_y, test_x, test_y, classes
 
 
 def _write_cache(path: Path, payload: dict) -> None:
