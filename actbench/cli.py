@@ -404,6 +404,9 @@ def report(
     fmt: Annotated[str, typer.Option("--format", help="table | md | csv | latex | json")] = "table",
     out: Annotated[Path | None, typer.Option(help="Write the export to this file instead of stdout.")] = None,
     plots: Annotated[Path | None, typer.Option(help="Write PNG figures into this folder.")] = None,
+    provenance: Annotated[
+        bool, typer.Option(help="md/json: add versions, device, epochs and wall time read from the runs.")
+    ] = False,
 ) -> None:
     """Tables (mean ± std, 95% CI, Welch p-value vs the baseline) and plots from run folders."""
     from rich.markup import escape
@@ -412,7 +415,9 @@ def report(
     from actbench.report import report_main
 
     try:
-        warnings = report_main(paths, baseline, metric, sort, where or [], paper, fmt, out, plots, console)
+        warnings = report_main(
+            paths, baseline, metric, sort, where or [], paper, fmt, out, plots, console, provenance
+        )
     except ReportError as exc:
         fail(str(exc))
     for w in warnings:

@@ -24,6 +24,7 @@ from actbench.groups import (
     group_runs,
     load_runs,
 )
+from actbench.provenance import provenance
 from actbench.report_model import (
     FORMATS,
     METRICS,
@@ -185,6 +186,7 @@ def build_report(
     sort: str = "paper",
     where: Sequence[str] = (),
     paper: str | None = None,
+    with_provenance: bool = False,
 ) -> Report:
     """Load, filter, group and summarise the runs under `paths`; raises ReportError on user errors."""
     _check_options(metric, sort, paper, "table")
@@ -208,7 +210,8 @@ def build_report(
     warnings += robustness_warnings(groups)
     order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i], sort))
     rows, groups = [rows[i] for i in order], [groups[i] for i in order]
-    return Report(groups, rows, learned_table(rows, paper), opts, warnings)
+    used = provenance([r for g in groups for r in g.runs]) if with_provenance else None
+    return Report(groups, rows, learned_table(rows, paper), opts, warnings, used)
 
 
 def report_main(
@@ -222,10 +225,11 @@ def report_main(
     out: Path | None = None,
     plots: Path | None = None,
     console: Any = None,
+    with_provenance: bool = False,
 ) -> list[str]:
     """`actbench report`: build the report, render it, write figures to `plots`; returns the warnings."""
     _check_options(metric, sort, paper, fmt)
-    report = build_report(paths, baseline, metric, sort, where, paper)
+    report = build_report(paths, baseline, metric, sort, where, paper, with_provenance)
     warnings, files = list(report.warnings), []
     if plots is not None:
         from actbench.figures import write_figures  # local: loads matplotlib only when plots are asked for

@@ -48,6 +48,7 @@ class Report:
     learned: dict[str, Any]  # Table-1 layout of learned activation parameters
     options: dict[str, Any]
     warnings: list[str]
+    provenance: dict[str, Any] | None = None  # actbench.provenance, with --provenance
 
 
 def layer_key(layer: str) -> tuple[int, int, str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from actbench.groups import ReportError
+from actbench.provenance import provenance_markdown
 from actbench.report_model import MEMORY_KINDS, Report
 from actbench.robustness_report import NOISE_UNITS
 
@@ -139,6 +140,8 @@ def to_markdown(report: Report) -> str:
         parts.append(f"**{titles[1]}**\n\n{_md_table(*learned_cells(report))}")
     for kind in robustness_kinds(report):
         parts.append(f"**{robustness_title(report, kind)}**\n\n{_md_table(*robustness_cells(report, kind))}")
+    if report.provenance is not None:
+        parts.append(provenance_markdown(report.provenance))
     return "\n\n".join(parts) + "\n"
 
 
@@ -242,6 +245,8 @@ def to_json(report: Report) -> str:
         "learned": report.learned,
         "warnings": report.warnings,
     }
+    if report.provenance is not None:
+        doc["provenance"] = report.provenance
     return json.dumps(doc, indent=2, default=str) + "\n"
 
 
