@@ -11,6 +11,7 @@ re-running a sweep skips completed runs, resumes partial ones and retries failed
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import itertools
 import os
@@ -26,7 +27,7 @@ import yaml
 
 from actbench import runs
 from actbench.activations import ACTIVATIONS
-from actbench.config import Config, ConfigError, dump_yaml, parse_override, replace, to_dict
+from actbench.config import Config, ConfigError, dump_yaml, from_dict, parse_override, replace, to_dict
 
 CLAIM, LOG, MANIFEST = "claim.lock", "train.log", "sweep.yaml"
 
@@ -125,9 +126,14 @@ def write_manifest(plan: Plan) -> None:
 
 
 def _trained(base: Any) -> Any:
-    """A manifest's base config minus `robustness`: evaluation settings never change what is trained,
-    and manifests written before that section existed lack it."""
-    return {k: v for k, v in base.items() if k != "robustness"} if isinstance(base, dict) else base
+    """A manifest's base config with today's defaults filled in, minus `robustness`: evaluation settings
+    never change what is trained, and a manifest written before a key existed lacks it (so a sweep
+    started by an older actbench still resumes)."""
+    if not isinstance(base, dict):
+        return base
+    with contextlib.suppress(ConfigError):
+        base = to_dict(from_dict(base))
+    return {k: v for k, v in base.items() if k != "robustness"}
 
 
 def _union(a: list[Any], b: list[Any]) -> list[Any]:

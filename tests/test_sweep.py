@@ -115,3 +115,18 @@ def test_manifest_refuses_different_base(tmp_path: Path) -> None:
     other = S.plan_sweep(tiny_config("optim.lr=0.5"), ["relu"], [0], {}, tmp_path / "sw")
     with pytest.raises(runs.RunError, match="different base config"):
         S.write_manifest(other)
+
+
+def test_manifest_from_an_older_actbench_still_matches(tmp_path: Path) -> None:
+    """A manifest written before a config key existed lacks it; today's default fills it in."""
+    plan = S.plan_sweep(tiny_config(), ["relu"], [0], {}, tmp_path / "sw")
+    S.write_manifest(plan)
+    path = plan.sweep_dir / S.MANIFEST
+    doc = yaml.safe_load(path.read_text())
+    del doc["base"]["train"]["grad_clip"]  # as if written by an actbench before grad_clip existed
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    S.write_manifest(S.plan_sweep(tiny_config(), ["relu"], [1], {}, tmp_path / "sw"))
+    assert [r["name"] for r in yaml.safe_load(path.read_text())["runs"]] == ["relu-s0", "relu-s1"]
+    S.write_manifest(plan)  # the same base config is accepted, a changed one still refused
+    with pytest.raises(runs.RunError, match="different base config"):
+        S.write_manifest(S.plan_sweep(tiny_config("train.grad_clip=1.0"), ["relu"], [0], {}, tmp_path / "sw"))
