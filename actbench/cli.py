@@ -12,8 +12,6 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:  # annotations only: commands import the library lazily
-    from rich.table import Table
-
     from actbench.launchers import RayOptions
     from actbench.sweep import Plan, RunStatus
 
@@ -36,7 +34,6 @@ def fail(message: str, code: int = 2) -> None:
 
 
 # --- acts ------------------------------------------------------------------------------------------
-# (activation listing / plotting command goes here)
 
 _ACTS_DEFAULT_A = "-3,-1,0,0.25,1,3"  # Fig. 1 style spread; Rational skips a <= 0 (its pole)
 
@@ -70,9 +67,14 @@ def acts(
             "--names", help="Comma-separated activations (table: all; --plot: rational,exponential)."
         ),
     ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | md | csv | json")] = "table",
 ) -> None:
     """List every registered activation; with --plot, draw its curves for several a."""
     from actbench.activations import ACTIVATIONS
+    from actbench.acts_listing import ACTS_FORMATS, acts_tables, acts_text
+
+    if fmt not in ACTS_FORMATS:
+        fail(f"--format: {fmt!r} is not allowed (allowed: {', '.join(ACTS_FORMATS)})")
 
     chosen = [n.strip() for n in names.split(",") if n.strip()] if names else []
     unknown = [n for n in chosen if n not in ACTIVATIONS]
@@ -87,29 +89,12 @@ def acts(
         out = plot_activation_curves(chosen or ["rational", "exponential"], a_values, plot)
         console.print(f"wrote {out}")
         return
-    console.print(_acts_table(chosen or list(ACTIVATIONS)))
-
-
-def _acts_table(names: list[str]) -> Table:
-    """One row per activation in `names`: formula, learnable parameters, init, sharing, source."""
-    from rich.table import Table
-
-    from actbench.activations import ACTIVATIONS
-
-    table = Table(title="Activations (sharing: layer = one a per layer, channel = one a per output channel)")
-    for col in ("name", "formula", "learnable", "default init", "sharing", "fixed params", "source"):
-        table.add_column(col)
-    for spec in (ACTIVATIONS[n] for n in names):
-        table.add_row(
-            spec.name,
-            spec.formula,
-            ", ".join(spec.params) or "-",
-            "-" if spec.init is None else f"{spec.init:g}",
-            "layer, channel" if spec.supports_sharing else "-",
-            ", ".join(f"{k}={v}" for k, v in spec.defaults.items()) or "-",
-            spec.ref,
-        )
-    return table
+    listed = chosen or list(ACTIVATIONS)
+    if fmt == "table":
+        for table in acts_tables(listed, console.width):
+            console.print(table)
+    else:  # exports go out verbatim: no markup, no wrapping
+        console.print(acts_text(listed, fmt), markup=False, highlight=False, soft_wrap=True, end="")
 
 
 # --- train / eval ----------------------------------------------------------------------------------
