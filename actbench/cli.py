@@ -256,6 +256,13 @@ RobustnessOpt = Annotated[
         help="Evaluate each run under input noise at its end (= --set robustness.enabled=true).",
     ),
 ]
+TensorBoardOpt = Annotated[
+    bool,
+    typer.Option(
+        "--tensorboard",
+        help="Write TensorBoard event files into each run folder (= --set run.tensorboard=true).",
+    ),
+]
 LauncherOpt = Annotated[str, typer.Option(help="local (this machine) | ray (a Ray cluster).")]
 AddressOpt = Annotated[
     str | None, typer.Option(help="Ray cluster: auto | HOST:PORT [default: RAY_ADDRESS, else local].")
@@ -280,6 +287,7 @@ def sweep(
     retry_failed: RetryOpt = False,
     dry_run: DryRunOpt = False,
     robustness: RobustnessOpt = False,
+    tensorboard: TensorBoardOpt = False,
     launcher: LauncherOpt = "local",
     address: AddressOpt = None,
     cpus_per_run: CpusOpt = None,
@@ -291,12 +299,17 @@ def sweep(
     from actbench.display import plan_table
 
     sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
+    sets += ["run.tensorboard=true"] if tensorboard else []
     ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
     try:
         plan, options = _plan_sweep(config, sets, acts, seeds, grid, name, out, ray)
         if dry_run:
             console.print(plan_table(plan))
             return
+        if plan.base.run.tensorboard:  # refuse before any run starts, not once per run
+            from actbench.trackers import require
+
+            require("tensorboard", "tensorboard")
         S.write_manifest(plan)
     except _user_errors() as exc:
         fail(str(exc))
@@ -389,6 +402,9 @@ def report(
     fmt: Annotated[str, typer.Option("--format", help="table | md | csv | latex | json")] = "table",
     out: Annotated[Path | None, typer.Option(help="Write the export to this file instead of stdout.")] = None,
     plots: Annotated[Path | None, typer.Option(help="Write PNG figures into this folder.")] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write the whole report as one self-contained HTML file.")
+    ] = None,
 ) -> None:
     """Tables (mean ± std, 95% CI, Welch p-value vs the baseline) and plots from run folders."""
     from rich.markup import escape
@@ -397,8 +413,42 @@ def report(
     from actbench.report import report_main
 
     try:
-        warnings = report_main(paths, baseline, metric, sort, where or [], paper, fmt, out, plots, console)
+        warnings = report_main(
+            paths, baseline, metric, sort, where or [], paper, fmt, out, plots, console, html=html
+        )
     except ReportError as exc:
         fail(str(exc))
     for w in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+
+
+# --- export ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    target: Annotated[str, typer.Argument(help="tensorboard | mlflow")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Run folders or folders holding runs (searched recursively).")
+    ],
+    to: Annotated[
+        str | None,
+        typer.Option(
+            help="tensorboard: a folder [./tensorboard]; mlflow: a tracking URI or folder [./mlruns]."
+        ),
+    ] = None,
+) -> None:
+    """Turn run folders into TensorBoard event files or MLflow runs (again: no duplicates)."""
+    from rich.markup import escape
+
+    from actbench.groups import ReportError
+    from actbench.runs import RunError
+    from actbench.trackers import export as export_runs
+
+    try:
+        message, warnings = export_runs(target, paths, to)
+    except (ReportError, RunError) as exc:
+        fail(str(exc))
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+    console.print(message, highlight=False, markup=False, soft_wrap=True)

@@ -116,6 +116,7 @@ class RunConfig:
     name: str | None = None  # run folder name; None -> <dataset>-<activation>-s<seed>-<timestamp>
     out: str = "runs"
     checkpoint_every: int = 1  # epochs between checkpoint-last.pt writes
+    tensorboard: bool = False  # also write TensorBoard event files into <run>/tensorboard (an extra)
 
 
 NoiseKind = Literal["gaussian", "uniform", "salt_pepper"]  # input corruptions of actbench.noise

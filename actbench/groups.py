@@ -32,6 +32,7 @@ IGNORED_KEYS = frozenset(
         "run.name",
         "run.out",
         "run.checkpoint_every",
+        "run.tensorboard",
         "data.root",
         "data.download",
         "data.cache",

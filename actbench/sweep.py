@@ -125,9 +125,14 @@ def write_manifest(plan: Plan) -> None:
 
 
 def _trained(base: Any) -> Any:
-    """A manifest's base config minus `robustness`: evaluation settings never change what is trained,
-    and manifests written before that section existed lack it."""
-    return {k: v for k, v in base.items() if k != "robustness"} if isinstance(base, dict) else base
+    """A manifest's base config minus `robustness` and `run.tensorboard`: evaluation and logging settings
+    never change what is trained, and manifests written before they existed lack them."""
+    if not isinstance(base, dict):
+        return base
+    out = {k: v for k, v in base.items() if k != "robustness"}
+    if isinstance(out.get("run"), dict):
+        out["run"] = {k: v for k, v in out["run"].items() if k != "tensorboard"}
+    return out
 
 
 def _union(a: list[Any], b: list[Any]) -> list[Any]:

@@ -233,10 +233,29 @@ def _robustness(s: Session, run_dir: Path, hooks: Hooks) -> None:
         hooks.on_event("robustness", evaluate_checkpoint(s, run_dir, s.cfg.robustness))
 
 
+def _with_tensorboard(hooks: Hooks, run_dir: Path) -> Hooks:
+    """`run.tensorboard`: the caller's hooks plus an observer writing event files (optional extra,
+    imported only here; missing, it fails before training with the install command)."""
+    from actbench.trackers import require
+
+    require("tensorboard", "tensorboard")
+    from actbench.trackers.tensorboard import TensorBoardObserver
+
+    observer, display = TensorBoardObserver(run_dir), hooks.on_event
+
+    def on_event(kind: str, data: dict[str, Any]) -> None:
+        display(kind, data)
+        observer(kind, data)
+
+    return Hooks(on_event=on_event, should_stop=hooks.should_stop)
+
+
 def run_training(run_dir: Path, resume: bool = False, hooks: Hooks | None = None) -> dict[str, Any]:
     """Train the run in `run_dir` to completion (or failure/interruption); returns summary.json's dict."""
     hooks = hooks or Hooks()
     cfg = load_run_config(run_dir)
+    if cfg.run.tensorboard:
+        hooks = _with_tensorboard(hooks, run_dir)
     with runs.run_lock(run_dir):
         summary = _read_summary(run_dir, hooks)
         if resume and summary.get("status") == "completed":
@@ -281,7 +300,7 @@ def _loop(
             best = _persist(s, run_dir, rec, best)
             summary.update(epochs_done=epoch, epoch_times=times)
             runs.write_json(run_dir / runs.SUMMARY, summary)
-            hooks.on_event("epoch", rec)
+            hooks.on_event("epoch", {**rec, "learned": learned_parameters(s.model)})  # + per-channel values
     except (NonFiniteLoss, Interrupted) as exc:
         status = "failed" if isinstance(exc, NonFiniteLoss) else "interrupted"
         return _finish(s, run_dir, summary, status, str(exc), times, t0, hooks)
