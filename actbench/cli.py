@@ -98,7 +98,6 @@ def acts(
 
 
 # --- train / eval ----------------------------------------------------------------------------------
-# (written by the lead; `acts` above is owned by the activations work)
 
 ConfigOpt = Annotated[
     str | None, typer.Option("--config", "-c", help="YAML file, or a shipped preset name (e.g. cifar10_exp).")
@@ -128,6 +127,7 @@ def train(
 ) -> None:
     """Train one model. `actbench train --config quickstart` or `actbench train --resume runs/NAME`."""
     from actbench import config as C
+    from actbench import runs
     from actbench import train as T
     from actbench.display import TrainDisplay
 
@@ -137,8 +137,8 @@ def train(
             if config or set_:
                 fail("--resume takes the run's own config.yaml; drop --config/--set")
             run_dir = resume
-            if not (run_dir / "config.yaml").is_file():
-                fail(f"{run_dir}: not a run folder (no config.yaml)")
+            if not (run_dir / runs.CONFIG).is_file():
+                fail(f"{run_dir}: not a run folder (no {runs.CONFIG})")
         else:
             cfg = C.load_config(config if config is not None else "quickstart", set_ or [])
             run_dir = created = T.create_run(cfg, out, name, force)
@@ -147,10 +147,10 @@ def train(
     except _user_errors() as exc:
         _discard_unstarted(created)
         fail(str(exc))
-    if summary["status"] == "interrupted":
+    if summary["status"] == runs.INTERRUPTED:
         console.print(f"resume with: actbench train --resume {run_dir}", highlight=False, soft_wrap=True)
         raise typer.Exit(130)
-    if summary["status"] != "completed":
+    if summary["status"] != runs.COMPLETED:
         raise typer.Exit(1)
 
 
@@ -164,22 +164,30 @@ def _discard_unstarted(run_dir: Path | None) -> None:  # noqa: UP007
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-_NOISE_LEVELS = "0,0.02,0.05,0.1,0.2"  # robustness.levels' default, in [0,1] pixel units
+def _noise_levels() -> str:
+    """robustness.levels' default (config.py), as the --levels text: "0,0.02,0.05,0.1,0.2"."""
+    from actbench.config import RobustnessConfig
+
+    return ",".join(f"{level:g}" for level in RobustnessConfig().levels)
 
 
 def _eval_noise(run_dir: Path, checkpoint: str, split: str, kinds: str, levels: str, seed: int) -> None:
     """`eval --noise`: accuracy under input noise per kind and level, saved into robustness.json."""
     from actbench import noise as N
     from actbench.display import robustness_table
+    from actbench.runs import ROBUSTNESS
 
     if split != "test":
         fail("--noise evaluates the test split; drop --split val")
+    from actbench.config import robustness_options
+
+    names = {"kinds": "--noise", "levels": "--levels", "checkpoint": "--checkpoint"}
     try:
-        kind_list, level_list = N.parse_kinds(kinds), N.parse_levels(levels)
+        rc = robustness_options(N.parse_kinds(kinds), N.parse_levels(levels), seed, checkpoint, names)
     except ValueError as exc:
         fail(str(exc))
     try:
-        r = N.robustness_run(run_dir, kind_list, level_list, seed, checkpoint)
+        r = N.robustness_run(run_dir, rc)
     except _user_errors() as exc:
         fail(str(exc))
     console.print(
@@ -190,7 +198,7 @@ def _eval_noise(run_dir: Path, checkpoint: str, split: str, kinds: str, levels: 
         soft_wrap=True,
     )
     console.print(robustness_table(r))
-    console.print(f"wrote {run_dir / 'robustness.json'}", highlight=False)
+    console.print(f"wrote {run_dir / ROBUSTNESS}", highlight=False, soft_wrap=True)
 
 
 @app.command("eval")
@@ -206,21 +214,25 @@ def eval_(
         ),
     ] = None,
     levels: Annotated[
-        str | None, typer.Option(help=f"Noise levels in [0,1] image units [default: {_NOISE_LEVELS}].")
+        str | None,
+        typer.Option(help="Noise levels in [0,1] image units [default: robustness.levels of the config]."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the noise (with --noise) [default: 0].")] = None,
 ) -> None:
     """Evaluate a run's checkpoint on the test (or validation) split, optionally under input noise."""
+    from actbench import config as C
     from actbench.evaluation import evaluate_run
+    from actbench.runs import CONFIG
 
-    if checkpoint not in ("last", "best"):
-        fail(f"--checkpoint: {checkpoint!r} is not allowed (allowed: last, best)")
-    if split not in ("test", "val"):
-        fail(f"--split: {split!r} is not allowed (allowed: test, val)")
-    if not (run_dir / "config.yaml").is_file():
-        fail(f"{run_dir}: not a run folder (no config.yaml)")
+    try:
+        C.check_choice("--checkpoint", checkpoint, C.Checkpoint)
+        C.check_choice("--split", split, C.Split)
+    except C.ConfigError as exc:
+        fail(str(exc))
+    if not (run_dir / CONFIG).is_file():
+        fail(f"{run_dir}: not a run folder (no {CONFIG})")
     if noise is not None:
-        _eval_noise(run_dir, checkpoint, split, noise, levels or _NOISE_LEVELS, seed or 0)
+        _eval_noise(run_dir, checkpoint, split, noise, levels or _noise_levels(), seed or 0)
         return
     if levels is not None or seed is not None:
         fail("--levels and --seed only apply with --noise KINDS (e.g. --noise gaussian)")

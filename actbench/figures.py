@@ -196,10 +196,6 @@ def plot_shapes(report: Report, path: Path) -> tuple[Path | None, list[str]]:
     items = [(g, values) for g, values in items if values]
     if not items:
         return None, []
-    try:
-        import actbench.activations  # noqa: F401 - written alongside; report without shapes if absent
-    except ImportError as exc:
-        return None, [f"activation shapes not drawn: actbench.activations is not importable ({exc})"]
     fig, axes = _panels(len(items))
     warnings = []
     for ax, (group, values) in zip(axes, items, strict=True):

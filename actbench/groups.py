@@ -71,7 +71,7 @@ class Group:
 
     @property
     def completed(self) -> list[Run]:
-        return [r for r in self.runs if r.status == "completed"]
+        return [r for r in self.runs if r.status == R.COMPLETED]
 
 
 def act_name(name: Any) -> str:
@@ -178,7 +178,7 @@ def _read_summary(path: Path) -> tuple[dict[str, Any], str, list[str]]:
     status = summary.get("status")
     if status not in R.STATUSES:
         return summary, "unknown", [f"{path / R.SUMMARY}: unknown status {status!r}, run marked unknown"]
-    if status == "completed" and not isinstance(summary.get("last"), dict):
+    if status == R.COMPLETED and not isinstance(summary.get("last"), dict):
         return (
             summary,
             "unknown",

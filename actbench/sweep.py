@@ -148,7 +148,7 @@ def run_state(run_dir: Path) -> str:
         return "new"
     if runs.is_locked(run_dir):
         return "locked"
-    return runs.read_status(run_dir) or "running"
+    return runs.read_status(run_dir) or runs.RUNNING
 
 
 @dataclass
@@ -176,16 +176,14 @@ def try_claim(run_dir: Path) -> Claim | None:
 def prepare(spec: RunSpec, run_dir: Path, retry_failed: bool) -> str:
     """Decide what to do with one run (call with its claim held): skip | start | resume | restart."""
     state = run_state(run_dir)
-    if state in ("completed", "locked") or (state == "failed" and not retry_failed):
+    if state in (runs.COMPLETED, "locked") or (state == runs.FAILED and not retry_failed):
         return "skip"
-    if state == "new" or state == "failed":  # a diverged run restarts from scratch when retried
+    if state == "new" or state == runs.FAILED:  # a diverged run restarts from scratch when retried
         for child in run_dir.iterdir():
             if child.name not in (CLAIM,) and child.is_file():
                 child.unlink()
         runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(spec.config))
-        runs.write_json(
-            run_dir / runs.SUMMARY, {"status": "running", "created_at": runs.now(), "epochs_done": 0}
-        )
+        runs.write_json(run_dir / runs.SUMMARY, runs.new_summary())
         return "start" if state == "new" else "restart"
     return "resume"
 
@@ -227,7 +225,7 @@ def record_crash(run_dir: Path, returncode: int) -> None:
     if (run_dir / LOG).exists():
         lines = (run_dir / LOG).read_text(encoding="utf-8", errors="replace").strip().splitlines()
         tail = lines[-1][:300] if lines else ""
-    runs.settle_status(run_dir, "failed", f"worker exited with code {returncode}: {tail}")
+    runs.settle_status(run_dir, runs.FAILED, f"worker exited with code {returncode}: {tail}")
 
 
 def epochs_done(run_dir: Path) -> int:
@@ -244,10 +242,6 @@ def count_gpus() -> int:
         return torch.cuda.device_count()
     except Exception:  # noqa: BLE001 - no usable CUDA means CPU workers
         return 0
-
-
-def now_s() -> float:
-    return time.monotonic()
 
 
 # --- launchers --------------------------------------------------------------------------------------
@@ -369,11 +363,11 @@ def _start(
         return
     slot = free.pop(0)
     active[spec.name] = _Active(launcher.start(run_dir, slot), claim, slot)
-    status.state = "running"
+    status.state = runs.RUNNING
 
 
 def _reap(a: _Active, status: RunStatus, returncode: int) -> None:
     if returncode != 0:
         record_crash(a.claim.run_dir, returncode)
-    status.state = runs.read_status(a.claim.run_dir) or "failed"
+    status.state = runs.read_status(a.claim.run_dir) or runs.FAILED
     a.claim.release()
