@@ -138,18 +138,14 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 @functools.cache
 def _defaults() -> dict[str, Any]:
     """Today's config defaults, so a run written before a key existed still groups with newer ones."""
-    try:
-        from actbench.config import Config, to_dict
-    except ImportError:
-        return {}
+    from actbench.config import Config, to_dict
+
     return flatten(to_dict(Config()))
 
 
 def _default_init(name: str) -> float | None:
-    try:
-        from actbench.activations import ACTIVATIONS
-    except ImportError:
-        return None
+    from actbench.activations import ACTIVATIONS
+
     spec = ACTIVATIONS.get(name)
     return spec.init if spec is not None else None
 
