@@ -148,6 +148,9 @@ def html_document(report: Report, figures: list[Path], title: str = "actbench re
     parts.append("<h2>Configuration</h2>")
     if cfg_rows:
         parts.append(html_table("Config keys that differ between groups", cfg_heads, cfg_rows, "config"))
+    parts.append("<h2>Software and devices</h2>")
+    parts.append(html_table("Versions and devices recorded in env.json", *environments(report.groups), "env"))
+    parts.append("<h2>Shared settings</h2>")
     parts.append(
         html_table(
             "Settings shared by every group",
@@ -156,8 +159,6 @@ def html_document(report: Report, figures: list[Path], title: str = "actbench re
             "shared",
         )
     )
-    parts.append("<h2>Software and devices</h2>")
-    parts.append(html_table("Versions and devices recorded in env.json", *environments(report.groups), "env"))
     body = "\n".join(parts)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
