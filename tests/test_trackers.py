@@ -159,3 +159,21 @@ def test_export_mlflow_runs_params_metrics_parent_and_idempotence(sweep_runs: Pa
     assert len(now) == 6 and now["relu-s0"].info.run_id != first["relu-s0"].info.run_id
     steps = [m.step for m in client.get_metric_history(now["relu-s0"].info.run_id, "loss/train")]
     assert steps == [1, 2, 3, 4]
+
+
+def test_tensorboard_setting_does_not_make_another_sweep_or_group(tmp_path: Path) -> None:
+    from actbench import config as C
+    from actbench import report as RP
+    from actbench import sweep as S
+
+    base = tiny_config()
+    S.write_manifest(S.plan_sweep(base, ["relu"], [0], {}, tmp_path / "sw"))
+    logged = S.plan_sweep(C.replace(base, **{"run.tensorboard": True}), ["relu"], [0], {}, tmp_path / "sw")
+    S.write_manifest(logged)  # the same sweep, now with event files: accepted
+    assert logged.runs[0].config.run.tensorboard
+    other = S.plan_sweep(C.replace(base, **{"train.epochs": 3}), ["relu"], [0], {}, tmp_path / "sw")
+    with pytest.raises(R.RunError, match="different base config"):
+        S.write_manifest(other)
+    write_run(tmp_path / "g", "a-s0", "relu", 0, run__tensorboard=True)
+    write_run(tmp_path / "g", "a-s1", "relu", 1)
+    assert [len(g.runs) for g in RP.build_report([tmp_path / "g"]).groups] == [2]
