@@ -12,8 +12,6 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:  # annotations only: commands import the library lazily
-    from rich.table import Table
-
     from actbench.launchers import RayOptions
     from actbench.sweep import Plan, RunStatus
 
@@ -36,7 +34,6 @@ def fail(message: str, code: int = 2) -> None:
 
 
 # --- acts ------------------------------------------------------------------------------------------
-# (activation listing / plotting command goes here)
 
 _ACTS_DEFAULT_A = "-3,-1,0,0.25,1,3"  # Fig. 1 style spread; Rational skips a <= 0 (its pole)
 
@@ -70,9 +67,14 @@ def acts(
             "--names", help="Comma-separated activations (table: all; --plot: rational,exponential)."
         ),
     ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | md | csv | json")] = "table",
 ) -> None:
     """List every registered activation; with --plot, draw its curves for several a."""
     from actbench.activations import ACTIVATIONS
+    from actbench.acts_listing import ACTS_FORMATS, acts_tables, acts_text
+
+    if fmt not in ACTS_FORMATS:
+        fail(f"--format: {fmt!r} is not allowed (allowed: {', '.join(ACTS_FORMATS)})")
 
     chosen = [n.strip() for n in names.split(",") if n.strip()] if names else []
     unknown = [n for n in chosen if n not in ACTIVATIONS]
@@ -87,33 +89,15 @@ def acts(
         out = plot_activation_curves(chosen or ["rational", "exponential"], a_values, plot)
         console.print(f"wrote {out}")
         return
-    console.print(_acts_table(chosen or list(ACTIVATIONS)))
-
-
-def _acts_table(names: list[str]) -> Table:
-    """One row per activation in `names`: formula, learnable parameters, init, sharing, source."""
-    from rich.table import Table
-
-    from actbench.activations import ACTIVATIONS
-
-    table = Table(title="Activations (sharing: layer = one a per layer, channel = one a per output channel)")
-    for col in ("name", "formula", "learnable", "default init", "sharing", "fixed params", "source"):
-        table.add_column(col)
-    for spec in (ACTIVATIONS[n] for n in names):
-        table.add_row(
-            spec.name,
-            spec.formula,
-            ", ".join(spec.params) or "-",
-            "-" if spec.init is None else f"{spec.init:g}",
-            "layer, channel" if spec.supports_sharing else "-",
-            ", ".join(f"{k}={v}" for k, v in spec.defaults.items()) or "-",
-            spec.ref,
-        )
-    return table
+    listed = chosen or list(ACTIVATIONS)
+    if fmt == "table":
+        for table in acts_tables(listed, console.width):
+            console.print(table)
+    else:  # exports go out verbatim: no markup, no wrapping
+        console.print(acts_text(listed, fmt), markup=False, highlight=False, soft_wrap=True, end="")
 
 
 # --- train / eval ----------------------------------------------------------------------------------
-# (written by the lead; `acts` above is owned by the activations work)
 
 ConfigOpt = Annotated[
     str | None, typer.Option("--config", "-c", help="YAML file, or a shipped preset name (e.g. cifar10_exp).")
@@ -143,6 +127,7 @@ def train(
 ) -> None:
     """Train one model. `actbench train --config quickstart` or `actbench train --resume runs/NAME`."""
     from actbench import config as C
+    from actbench import runs
     from actbench import train as T
     from actbench.display import TrainDisplay
 
@@ -152,8 +137,8 @@ def train(
             if config or set_:
                 fail("--resume takes the run's own config.yaml; drop --config/--set")
             run_dir = resume
-            if not (run_dir / "config.yaml").is_file():
-                fail(f"{run_dir}: not a run folder (no config.yaml)")
+            if not (run_dir / runs.CONFIG).is_file():
+                fail(f"{run_dir}: not a run folder (no {runs.CONFIG})")
         else:
             cfg = C.load_config(config if config is not None else "quickstart", set_ or [])
             run_dir = created = T.create_run(cfg, out, name, force)
@@ -162,10 +147,10 @@ def train(
     except _user_errors() as exc:
         _discard_unstarted(created)
         fail(str(exc))
-    if summary["status"] == "interrupted":
+    if summary["status"] == runs.INTERRUPTED:
         console.print(f"resume with: actbench train --resume {run_dir}", highlight=False, soft_wrap=True)
         raise typer.Exit(130)
-    if summary["status"] != "completed":
+    if summary["status"] != runs.COMPLETED:
         raise typer.Exit(1)
 
 
@@ -179,22 +164,30 @@ def _discard_unstarted(run_dir: Path | None) -> None:  # noqa: UP007
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-_NOISE_LEVELS = "0,0.02,0.05,0.1,0.2"  # robustness.levels' default, in [0,1] pixel units
+def _noise_levels() -> str:
+    """robustness.levels' default (config.py), as the --levels text: "0,0.02,0.05,0.1,0.2"."""
+    from actbench.config import RobustnessConfig
+
+    return ",".join(f"{level:g}" for level in RobustnessConfig().levels)
 
 
 def _eval_noise(run_dir: Path, checkpoint: str, split: str, kinds: str, levels: str, seed: int) -> None:
     """`eval --noise`: accuracy under input noise per kind and level, saved into robustness.json."""
     from actbench import noise as N
     from actbench.display import robustness_table
+    from actbench.runs import ROBUSTNESS
 
     if split != "test":
         fail("--noise evaluates the test split; drop --split val")
+    from actbench.config import robustness_options
+
+    names = {"kinds": "--noise", "levels": "--levels", "checkpoint": "--checkpoint"}
     try:
-        kind_list, level_list = N.parse_kinds(kinds), N.parse_levels(levels)
+        rc = robustness_options(N.parse_kinds(kinds), N.parse_levels(levels), seed, checkpoint, names)
     except ValueError as exc:
         fail(str(exc))
     try:
-        r = N.robustness_run(run_dir, kind_list, level_list, seed, checkpoint)
+        r = N.robustness_run(run_dir, rc)
     except _user_errors() as exc:
         fail(str(exc))
     console.print(
@@ -205,7 +198,7 @@ def _eval_noise(run_dir: Path, checkpoint: str, split: str, kinds: str, levels: 
         soft_wrap=True,
     )
     console.print(robustness_table(r))
-    console.print(f"wrote {run_dir / 'robustness.json'}", highlight=False)
+    console.print(f"wrote {run_dir / ROBUSTNESS}", highlight=False, soft_wrap=True)
 
 
 @app.command("eval")
@@ -221,21 +214,25 @@ def eval_(
         ),
     ] = None,
     levels: Annotated[
-        str | None, typer.Option(help=f"Noise levels in [0,1] image units [default: {_NOISE_LEVELS}].")
+        str | None,
+        typer.Option(help="Noise levels in [0,1] image units [default: robustness.levels of the config]."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the noise (with --noise) [default: 0].")] = None,
 ) -> None:
     """Evaluate a run's checkpoint on the test (or validation) split, optionally under input noise."""
+    from actbench import config as C
     from actbench.evaluation import evaluate_run
+    from actbench.runs import CONFIG
 
-    if checkpoint not in ("last", "best"):
-        fail(f"--checkpoint: {checkpoint!r} is not allowed (allowed: last, best)")
-    if split not in ("test", "val"):
-        fail(f"--split: {split!r} is not allowed (allowed: test, val)")
-    if not (run_dir / "config.yaml").is_file():
-        fail(f"{run_dir}: not a run folder (no config.yaml)")
+    try:
+        C.check_choice("--checkpoint", checkpoint, C.Checkpoint)
+        C.check_choice("--split", split, C.Split)
+    except C.ConfigError as exc:
+        fail(str(exc))
+    if not (run_dir / CONFIG).is_file():
+        fail(f"{run_dir}: not a run folder (no {CONFIG})")
     if noise is not None:
-        _eval_noise(run_dir, checkpoint, split, noise, levels or _NOISE_LEVELS, seed or 0)
+        _eval_noise(run_dir, checkpoint, split, noise, levels or _noise_levels(), seed or 0)
         return
     if levels is not None or seed is not None:
         fail("--levels and --seed only apply with --noise KINDS (e.g. --noise gaussian)")
@@ -271,6 +268,13 @@ RobustnessOpt = Annotated[
         help="Evaluate each run under input noise at its end (= --set robustness.enabled=true).",
     ),
 ]
+TensorBoardOpt = Annotated[
+    bool,
+    typer.Option(
+        "--tensorboard",
+        help="Write TensorBoard event files into each run folder (= --set run.tensorboard=true).",
+    ),
+]
 LauncherOpt = Annotated[str, typer.Option(help="local (this machine) | ray (a Ray cluster).")]
 AddressOpt = Annotated[
     str | None, typer.Option(help="Ray cluster: auto | HOST:PORT [default: RAY_ADDRESS, else local].")
@@ -295,6 +299,7 @@ def sweep(
     retry_failed: RetryOpt = False,
     dry_run: DryRunOpt = False,
     robustness: RobustnessOpt = False,
+    tensorboard: TensorBoardOpt = False,
     launcher: LauncherOpt = "local",
     address: AddressOpt = None,
     cpus_per_run: CpusOpt = None,
@@ -306,12 +311,17 @@ def sweep(
     from actbench.display import plan_table
 
     sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
+    sets += ["run.tensorboard=true"] if tensorboard else []
     ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
     try:
         plan, options = _plan_sweep(config, sets, acts, seeds, grid, name, out, ray)
         if dry_run:
             console.print(plan_table(plan))
             return
+        if plan.base.run.tensorboard:  # refuse before any run starts, not once per run
+            from actbench.trackers import require
+
+            require("tensorboard", "tensorboard")
         S.write_manifest(plan)
     except _user_errors() as exc:
         fail(str(exc))
@@ -407,6 +417,9 @@ def report(
     provenance: Annotated[
         bool, typer.Option(help="md/json: add versions, device, epochs and wall time read from the runs.")
     ] = False,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write the whole report as one self-contained HTML file.")
+    ] = None,
 ) -> None:
     """Tables (mean ± std, 95% CI, Welch p-value vs the baseline) and plots from run folders."""
     from rich.markup import escape
@@ -416,9 +429,41 @@ def report(
 
     try:
         warnings = report_main(
-            paths, baseline, metric, sort, where or [], paper, fmt, out, plots, console, provenance
+            paths, baseline, metric, sort, where or [], paper, fmt, out, plots, console, provenance, html=html
         )
     except ReportError as exc:
         fail(str(exc))
     for w in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+
+
+# --- export ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    target: Annotated[str, typer.Argument(help="tensorboard | mlflow")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Run folders or folders holding runs (searched recursively).")
+    ],
+    to: Annotated[
+        str | None,
+        typer.Option(
+            help="tensorboard: a folder [./tensorboard]; mlflow: a tracking URI or folder [./mlruns]."
+        ),
+    ] = None,
+) -> None:
+    """Turn run folders into TensorBoard event files or MLflow runs (again: no duplicates)."""
+    from rich.markup import escape
+
+    from actbench.groups import ReportError
+    from actbench.runs import RunError
+    from actbench.trackers import export as export_runs
+
+    try:
+        message, warnings = export_runs(target, paths, to)
+    except (ReportError, RunError) as exc:
+        fail(str(exc))
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+    console.print(message, highlight=False, markup=False, soft_wrap=True)

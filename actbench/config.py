@@ -116,9 +116,12 @@ class RunConfig:
     name: str | None = None  # run folder name; None -> <dataset>-<activation>-s<seed>-<timestamp>
     out: str = "runs"
     checkpoint_every: int = 1  # epochs between checkpoint-last.pt writes
+    tensorboard: bool = False  # also write TensorBoard event files into <run>/tensorboard (an extra)
 
 
 NoiseKind = Literal["gaussian", "uniform", "salt_pepper"]  # input corruptions of actbench.noise
+Checkpoint = Literal["last", "best"]  # a run's final epoch | its best-validation epoch (runs.CKPT_*)
+Split = Literal["test", "val"]  # evaluation splits
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,7 @@ class RobustnessConfig:
     kinds: tuple[NoiseKind, ...] = ("gaussian",)
     levels: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.2)  # noise strength in [0,1] pixel units
     seed: int = 0  # seeds the noise (per kind and level), independent of train.seed
-    checkpoint: Literal["last", "best"] = "last"
+    checkpoint: Checkpoint = "last"
 
 
 @dataclass(frozen=True)
@@ -368,6 +371,33 @@ def _validate_robustness(r: RobustnessConfig) -> None:
     bad = [x for x in r.levels if not 0 <= x <= 1]
     if bad:
         raise ConfigError(f"robustness.levels: each must be in [0, 1] ([0,1] pixel units), got {bad[0]}")
+
+
+def check_choice(key: str, value: Any, choices: Any) -> Any:
+    """`value` if it is one of the Literal type `choices` (e.g. Checkpoint), else ConfigError naming `key`
+    and the allowed values: command-line options are checked with the config's own definitions."""
+    return _coerce(key, value, choices)
+
+
+def robustness_options(
+    kinds: list[str],
+    levels: list[float],
+    seed: int = 0,
+    checkpoint: str = "last",
+    names: dict[str, str] | None = None,
+) -> RobustnessConfig:
+    """A validated RobustnessConfig for `actbench eval --noise`: the checks of the config file, with
+    errors naming the command-line option (`names`: key -> option) instead of `robustness.<key>`."""
+    raw = {"enabled": True, "kinds": kinds, "levels": levels, "seed": seed, "checkpoint": checkpoint}
+    try:
+        rc = _build_section("robustness", RobustnessConfig, raw)
+        _validate_robustness(rc)
+    except ConfigError as exc:
+        message = str(exc)
+        for key, option in (names or {}).items():
+            message = re.sub(rf"^robustness\.{key}(\[\d+\])?", option, message)
+        raise ConfigError(message) from None
+    return rc
 
 
 def to_dict(cfg: Config) -> dict[str, Any]:

@@ -10,7 +10,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from tqdm import tqdm
 
 
@@ -27,8 +29,8 @@ def fmt_act(act: dict[str, Any]) -> str:
 class TrainDisplay:
     """Callable event sink for `train.Hooks.on_event`."""
 
-    def __init__(self, console: Console, progress: bool = True, prefix: str = ""):
-        self.console, self.progress, self.prefix = console, progress, prefix
+    def __init__(self, console: Console, progress: bool = True):
+        self.console, self.progress = console, progress
         self.bar: tqdm | None = None
         self.epochs = 0
 
@@ -45,9 +47,10 @@ class TrainDisplay:
         ]
         resumed += "".join(f", {e}" for e in extras if e)
         self.console.print(
-            f"{self.prefix}[bold]{d['run_dir']}[/] on {d['device']}: {d['train_images']} "
+            f"[bold]{escape(d['run_dir'])}[/] on {d['device']}: {d['train_images']} "
             f"train images, {d['batches']} batches/epoch{resumed}",
             highlight=False,
+            soft_wrap=True,
         )
 
     def _on_batch(self, d: dict[str, Any]) -> None:
@@ -71,21 +74,24 @@ class TrainDisplay:
     def _on_epoch(self, r: dict[str, Any]) -> None:
         self._close_bar()
         self.console.print(
-            f"{self.prefix}epoch {r['epoch']:>3}/{self.epochs}  train {r['train_loss']:.4f} "
+            f"epoch {r['epoch']:>3}/{self.epochs}  train {r['train_loss']:.4f} "
             f"{100 * r['train_acc']:5.2f}%  val {r['val_loss']:.4f} {100 * r['val_acc']:5.2f}%  "
             f"lr {r['lr']:.2g}  {r['epoch_time_s']:.1f}s ({r['images_per_s']:.0f} img/s)  "
             f"{fmt_act(r['act'])}",
             highlight=False,
+            soft_wrap=True,
         )
 
     def _on_warning(self, d: dict[str, Any]) -> None:
         self._close_bar()
-        self.console.print(f"[yellow]warning:[/] {d['message']}", highlight=False)
+        self.console.print(f"[yellow]warning:[/] {escape(d['message'])}", highlight=False, soft_wrap=True)
 
     def _on_robustness(self, r: dict[str, Any]) -> None:
         for kind, entries in r["results"].items():
             accs = "  ".join(f"{e['level']:g}: {100 * e['acc']:.2f}%" for e in entries)
-            self.console.print(f"{self.prefix}robustness {kind} ({r['checkpoint']}): {accs}", highlight=False)
+            self.console.print(
+                f"robustness {kind} ({r['checkpoint']}): {accs}", highlight=False, soft_wrap=True
+            )
 
     def _on_end(self, s: dict[str, Any]) -> None:
         self._close_bar()
@@ -99,12 +105,94 @@ class TrainDisplay:
                 else ""
             )
             self.console.print(
-                f"{self.prefix}[green]completed[/]: test loss {last['test_loss']:.4f}, "
+                f"[green]completed[/]: test loss {last['test_loss']:.4f}, "
                 f"accuracy {100 * last['test_acc']:.2f}%{best_txt}",
                 highlight=False,
+                soft_wrap=True,
             )
         else:
-            self.console.print(f"{self.prefix}[red]{status}[/]: {s.get('error')}", highlight=False)
+            self.console.print(
+                f"[red]{status}[/]: {escape(str(s.get('error')))}", highlight=False, soft_wrap=True
+            )
+
+
+CELL_PAD = 2  # characters a column adds besides its text (collapsed padding, box.SIMPLE_HEAD)
+
+
+def _min_width(texts: list[str]) -> int:
+    """Width below which a column would have to cut a word (a number, a name) in two."""
+    return max((len(w) for t in texts for w in t.split()), default=1)
+
+
+def column_chunks(
+    heads: list[str], rows: list[list[str]], width: int | None, ids: int = 1, whole_heads: bool = False
+) -> list[list[int]]:
+    """Split the non-identifier columns into consecutive runs that fit `width` next to the identifier
+    columns (which every chunk repeats); one chunk for all when `width` is None or everything fits."""
+    rest = list(range(ids, len(heads)))
+    if width is None:
+        return [rest]
+    cells = [[row[i] for row in rows] for i in range(len(heads))]
+    need = [
+        max(len(heads[i]) if whole_heads or i < ids else _min_width([heads[i]]), _min_width(cells[i]))
+        + CELL_PAD
+        for i in range(len(heads))
+    ]
+    need[:ids] = [max([len(heads[i]), *map(len, cells[i])]) + CELL_PAD for i in range(ids)]
+    budget = width - 1 - sum(need[:ids])  # 1: the table's left edge
+    chunks: list[list[int]] = [[]]
+    for i in rest:
+        if chunks[-1] and sum(need[j] for j in chunks[-1]) + need[i] > budget:
+            chunks.append([])
+        chunks[-1].append(i)
+    return chunks
+
+
+def fitted_tables(
+    title: str,
+    heads: list[str],
+    rows: list[list[str]],
+    width: int | None = None,
+    ids: int = 1,
+    caption: str | None = None,
+    whole_heads: bool = False,
+    justify: str = "left",
+) -> list[Table]:
+    """Tables for a terminal `width` columns wide (None: one table, as wide as it needs).
+
+    The first `ids` columns are identifiers (activation, group, layer names, paths): full width, never
+    wrapped or cut, repeated in every table, so they stay greppable. The other columns wrap at spaces
+    and, when too many for one table, continue in further tables instead of being cropped.
+    `whole_heads`: the headers are identifiers too (group labels as column names)."""
+    from rich import box
+
+    chunks = column_chunks(heads, rows, width, ids, whole_heads)
+    tables = []
+    for n, chunk in enumerate(chunks):
+        table = Table(
+            title=title if n == 0 else f"{title.split(' (')[0]} (continued)",
+            caption=caption if n == len(chunks) - 1 else None,
+            title_justify="left",
+            caption_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        for i in [*range(ids), *chunk]:
+            texts = (
+                [heads[i], *(row[i] for row in rows)] if i < ids or whole_heads else [row[i] for row in rows]
+            )
+            table.add_column(
+                heads[i],
+                justify="left" if i < ids else justify,  # type: ignore[arg-type]
+                no_wrap=i < ids,
+                overflow="fold",  # only when a single word is wider than the whole terminal
+                min_width=max(map(len, texts)) if i < ids else _min_width(texts + [heads[i]] * whole_heads),
+            )
+        for row in rows:
+            table.add_row(*(Text(row[i]) for i in [*range(ids), *chunk]))  # Text: data, never markup
+        tables.append(table)
+    return tables
 
 
 def robustness_table(result: dict[str, Any], title: str = "") -> Table:
@@ -126,8 +214,9 @@ def plan_table(plan: Any) -> Table:
     from actbench.sweep import run_state
 
     table = Table(title=f"{len(plan.runs)} runs in {plan.sweep_dir}")
-    for col in ("run", "overrides", "epochs", "state"):
-        table.add_column(col)
+    table.add_column("run", no_wrap=True, min_width=max((len(r.name) for r in plan.runs), default=3))
+    for col in ("overrides", "epochs", "state"):
+        table.add_column(col, overflow="fold")
     for r in plan.runs:
         ov = ", ".join(f"{k}={v}" for k, v in r.overrides.items() if k not in ("run.name",))
         table.add_row(r.name, ov, str(r.config.train.epochs), run_state(plan.sweep_dir / r.name))
@@ -170,8 +259,9 @@ class SweepDisplay:
             + f" | epochs {done}/{total} | elapsed {elapsed:.0f}s | ETA {eta}"
         )
         table = Table(title=title, title_justify="left")
-        for col in ("run", "state", "epochs"):
-            table.add_column(col)
+        table.add_column("run", no_wrap=True, min_width=max((len(s.name) for s in statuses), default=3))
+        for col in ("state", "epochs"):
+            table.add_column(col, overflow="fold")
         for s in statuses:
             style = {"completed": "green", "failed": "red", "running": "cyan"}.get(s.state, "")
             table.add_row(s.name, f"[{style}]{s.state}[/]" if style else s.state, f"{s.epochs}/{s.total}")
@@ -181,6 +271,7 @@ class SweepDisplay:
         failed = [s for s in statuses if s.state == "failed"]
         for s in failed:
             self.console.print(
-                f"[red]failed[/]: {self.plan.sweep_dir / s.name} (see summary.json, train.log)",
+                f"[red]failed[/]: {escape(str(self.plan.sweep_dir / s.name))} (see summary.json, train.log)",
                 highlight=False,
+                soft_wrap=True,
             )

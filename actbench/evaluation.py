@@ -62,8 +62,7 @@ def weights_kept(model: nn.Module) -> Iterator[None]:
 
 def load_weights(s: Session, run_dir: Path, checkpoint: str) -> int:
     """Load `checkpoint` (last | best) of the run into the session's model; returns its epoch."""
-    name = runs.CKPT_LAST if checkpoint == "last" else runs.CKPT_BEST
-    state = runs.load_checkpoint(run_dir / name, map_location=s.device)
+    state = runs.load_checkpoint(run_dir / runs.CKPT_FILES[checkpoint], map_location=s.device)
     s.model.load_state_dict(state["model"])
     return int(state["epoch"])
 

@@ -104,6 +104,14 @@ def _panels(n: int, width: float = 4.2, height: float = 3.4) -> tuple[Figure, li
     return fig, axes[:n]
 
 
+def _suptitle(fig: Figure, text: str, panels: int) -> None:
+    """A figure title wrapped to the width of the panel row: one 4.2-inch panel holds ~45 characters
+    at the default font size, and a longer line is clipped at the figure's edges."""
+    import textwrap
+
+    fig.suptitle("\n".join(textwrap.wrap(text, 45 * min(3, panels))))
+
+
 def _save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)  # attach an Agg canvas: renders without any display
     try:
@@ -149,7 +157,7 @@ def plot_learned(report: Report, path: Path, band: str = "minmax") -> Path | Non
         ax.set(xlabel="epoch", ylabel=name, title=f"{layer} {name}" if multi else f"{layer}: learned {name}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"learned activation parameters ({_band_name(band)})")
+    _suptitle(fig, f"learned activation parameters ({_band_name(band)})", len(keys))
     return _save(fig, path)
 
 
@@ -196,10 +204,6 @@ def plot_shapes(report: Report, path: Path) -> tuple[Path | None, list[str]]:
     items = [(g, values) for g, values in items if values]
     if not items:
         return None, []
-    try:
-        import actbench.activations  # noqa: F401 - written alongside; report without shapes if absent
-    except ImportError as exc:
-        return None, [f"activation shapes not drawn: actbench.activations is not importable ({exc})"]
     fig, axes = _panels(len(items))
     warnings = []
     for ax, (group, values) in zip(axes, items, strict=True):
@@ -207,7 +211,8 @@ def plot_shapes(report: Report, path: Path) -> tuple[Path | None, list[str]]:
             _draw_shape(ax, group, values)
         except (ValueError, TypeError, KeyError, RuntimeError) as exc:
             warnings.append(f"{group.label}: activation shape not drawn ({exc})")
-    fig.suptitle(f"learned activations h(v) on v in [{V_RANGE[0]:g}, {V_RANGE[1]:g}] (mean a over seeds)")
+    title = f"learned activations h(v) on v in [{V_RANGE[0]:g}, {V_RANGE[1]:g}] (mean a over seeds)"
+    _suptitle(fig, title, len(items))
     return _save(fig, path), warnings
 
 

@@ -32,6 +32,7 @@ IGNORED_KEYS = frozenset(
         "run.name",
         "run.out",
         "run.checkpoint_every",
+        "run.tensorboard",
         "data.root",
         "data.download",
         "data.cache",
@@ -70,7 +71,7 @@ class Group:
 
     @property
     def completed(self) -> list[Run]:
-        return [r for r in self.runs if r.status == "completed"]
+        return [r for r in self.runs if r.status == R.COMPLETED]
 
 
 def act_name(name: Any) -> str:
@@ -137,18 +138,14 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 @functools.cache
 def _defaults() -> dict[str, Any]:
     """Today's config defaults, so a run written before a key existed still groups with newer ones."""
-    try:
-        from actbench.config import Config, to_dict
-    except ImportError:
-        return {}
+    from actbench.config import Config, to_dict
+
     return flatten(to_dict(Config()))
 
 
 def _default_init(name: str) -> float | None:
-    try:
-        from actbench.activations import ACTIVATIONS
-    except ImportError:
-        return None
+    from actbench.activations import ACTIVATIONS
+
     spec = ACTIVATIONS.get(name)
     return spec.init if spec is not None else None
 
@@ -177,7 +174,7 @@ def _read_summary(path: Path) -> tuple[dict[str, Any], str, list[str]]:
     status = summary.get("status")
     if status not in R.STATUSES:
         return summary, "unknown", [f"{path / R.SUMMARY}: unknown status {status!r}, run marked unknown"]
-    if status == "completed" and not isinstance(summary.get("last"), dict):
+    if status == R.COMPLETED and not isinstance(summary.get("last"), dict):
         return (
             summary,
             "unknown",

@@ -246,7 +246,7 @@ def run_task(run_dir: str, attempt: int, threads: int) -> int:
         wait_unlocked(path, LOCK_WAIT_S)
         if (path / STOP).exists():
             return 130
-        if runs.read_status(path) == "completed":  # finished by the process of a lost attempt
+        if runs.read_status(path) == runs.COMPLETED:  # finished by the process of a lost attempt
             return 0
         child = sweep.launch(path, child_env(threads), preexec_fn=child_setup())
         while child.poll() is None:
@@ -389,8 +389,8 @@ class RayLauncher:
 def settle_stopped(run_dir: Path) -> int:
     """After Ctrl-C, a run that did not get to train (still queued, or its process never started) is
     `interrupted`, like the ones that were stopped while training: re-running the sweep continues it."""
-    status = runs.settle_status(run_dir, "interrupted", "stopped before it trained")
-    return {"completed": 0, "interrupted": 130}.get(status, 1)
+    status = runs.settle_status(run_dir, runs.INTERRUPTED, "stopped before it trained")
+    return {runs.COMPLETED: 0, runs.INTERRUPTED: 130}.get(status, 1)
 
 
 def note_in_log(run_dir: Path, line: str) -> None:

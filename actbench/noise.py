@@ -23,7 +23,6 @@ robustness.json (in the run folder; accuracies are fractions, as in summary.json
 from __future__ import annotations
 
 import hashlib
-import math
 import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -107,7 +106,6 @@ def robustness_eval(
     epoch: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate the session's model (holding `checkpoint` of `epoch`) at every kind x level (ascending)."""
-    check(kinds, levels)
     results = {
         kind: [{"level": float(lv), **noisy_evaluate(s, kind, lv, seed)} for lv in sorted(set(levels))]
         for kind in kinds
@@ -115,39 +113,21 @@ def robustness_eval(
     return {"checkpoint": checkpoint, "epoch": epoch, "seed": seed, "split": "test", "results": results}
 
 
-def check(
-    kinds: Sequence[str], levels: Sequence[float], kinds_key: str = "kinds", levels_key: str = "levels"
-) -> None:
-    """Raise ValueError naming the key when a kind is unknown or a level is outside [0, 1]."""
-    allowed = ", ".join(KINDS)
-    if not kinds:
-        raise ValueError(f"{kinds_key}: no noise kind given (allowed: {allowed})")
-    for kind in kinds:
-        if kind not in KINDS:
-            raise ValueError(f"{kinds_key}: {kind!r} is not allowed (allowed: {allowed})")
-    if not levels:
-        raise ValueError(f"{levels_key}: no noise level given (levels in [0, 1], e.g. 0,0.05,0.1)")
-    for lv in levels:
-        if not (math.isfinite(lv) and 0 <= lv <= 1):
-            raise ValueError(f"{levels_key}: {lv} is not a noise level in [0, 1] (units of the [0,1] image)")
-
-
-def parse_kinds(text: str, option: str = "--noise") -> list[str]:
-    """Comma-separated kinds, e.g. gaussian,uniform -> ["gaussian", "uniform"] (checked; repeats dropped)."""
-    kinds = list(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
-    check(kinds, [0.0], kinds_key=option)
-    return kinds
+def parse_kinds(text: str) -> list[str]:
+    """Comma-separated kinds, e.g. gaussian,uniform -> ["gaussian", "uniform"] (repeats dropped; checked
+    by config.robustness_options)."""
+    return list(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
 
 
 def parse_levels(text: str, option: str = "--levels") -> list[float]:
-    """Comma-separated levels, e.g. 0,0.05,0.1 -> [0.0, 0.05, 0.1] (checked, ascending, repeats dropped)."""
+    """Comma-separated levels, e.g. 0,0.05,0.1 -> [0.0, 0.05, 0.1] (ascending, repeats dropped; checked
+    by config.robustness_options)."""
     try:
         levels = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise ValueError(
             f"{option}: cannot parse {text!r} (expected e.g. {option} 0,0.02,0.05,0.1)"
         ) from None
-    check(KINDS[:1], levels, levels_key=option)
     return sorted(set(levels))
 
 
@@ -189,15 +169,8 @@ def evaluate_checkpoint(s: Session, run_dir: Path, rc: RobustnessConfig) -> dict
     return result
 
 
-def robustness_run(
-    run_dir: Path, kinds: Sequence[str], levels: Sequence[float], seed: int = 0, checkpoint: str = "last"
-) -> dict[str, Any]:
-    """`actbench eval RUN --noise ...`: a fresh session on the run's config, evaluated and saved."""
-    check(kinds, levels)
-    if checkpoint not in ("last", "best"):
-        raise ValueError(f"checkpoint: {checkpoint!r} is not allowed (allowed: last, best)")
+def robustness_run(run_dir: Path, rc: RobustnessConfig) -> dict[str, Any]:
+    """`actbench eval RUN --noise ...`: a fresh session on the run's config, evaluated and saved
+    (`rc` from config.robustness_options, so kinds, levels and checkpoint are already checked)."""
     s = make_session(load_run_config(run_dir))
-    rc = RobustnessConfig(
-        enabled=True, kinds=tuple(kinds), levels=tuple(levels), seed=seed, checkpoint=checkpoint
-    )  # type: ignore[arg-type] - kinds and checkpoint are checked above
     return evaluate_checkpoint(s, run_dir, rc)

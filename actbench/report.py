@@ -226,8 +226,10 @@ def report_main(
     plots: Path | None = None,
     console: Any = None,
     with_provenance: bool = False,
+    html: Path | None = None,
 ) -> list[str]:
-    """`actbench report`: build the report, render it, write figures to `plots`; returns the warnings."""
+    """`actbench report`: build the report, render it, write figures to `plots` and a self-contained
+    page to `html`; returns the warnings."""
     _check_options(metric, sort, paper, fmt)
     report = build_report(paths, baseline, metric, sort, where, paper, with_provenance)
     warnings, files = list(report.warnings), []
@@ -240,7 +242,13 @@ def report_main(
         from rich.console import Console
 
         console = Console()
+    if html is not None:
+        from actbench.html_report import write_html  # local: draws figures (matplotlib)
+
+        warnings += [w for w in write_html(report, Path(html)) if w not in warnings]
     render_report(report, fmt, console, out)
     if files and fmt == "table" and out is None:  # stdout carries nothing but an export otherwise
         console.print(f"{len(files)} figures written to {plots}", highlight=False)
+    if html is not None and fmt == "table" and out is None:
+        console.print(f"wrote {html}", highlight=False, soft_wrap=True)
     return warnings

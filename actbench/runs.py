@@ -33,7 +33,9 @@ CONFIG, METRICS, SUMMARY, ENV, LOCK = "config.yaml", "metrics.jsonl", "summary.j
 CKPT_LAST, CKPT_BEST = "checkpoint-last.pt", "checkpoint-best.pt"
 ROBUSTNESS = "robustness.json"  # accuracy under input noise (actbench.noise), optional
 STATUSES = ("running", "completed", "failed", "interrupted")
+RUNNING, COMPLETED, FAILED, INTERRUPTED = STATUSES
 FINAL = STATUSES[1:]  # a run in one of these wrote its own end
+CKPT_FILES = {"last": CKPT_LAST, "best": CKPT_BEST}  # config.Checkpoint -> its file
 
 
 class RunError(RuntimeError):
@@ -42,6 +44,11 @@ class RunError(RuntimeError):
 
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_summary() -> dict[str, Any]:
+    """summary.json of a run folder that has not trained yet."""
+    return {"status": RUNNING, "created_at": now(), "epochs_done": 0}
 
 
 def is_run_dir(path: Path) -> bool:

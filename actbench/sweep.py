@@ -126,14 +126,17 @@ def write_manifest(plan: Plan) -> None:
 
 
 def _trained(base: Any) -> Any:
-    """A manifest's base config with today's defaults filled in, minus `robustness`: evaluation settings
-    never change what is trained, and a manifest written before a key existed lacks it (so a sweep
-    started by an older actbench still resumes)."""
+    """A manifest's base config with today's defaults filled in, minus `robustness` and `run.tensorboard`:
+    evaluation and logging settings never change what is trained, and a manifest written before a key
+    existed lacks it (so a sweep started by an older actbench still resumes)."""
     if not isinstance(base, dict):
         return base
     with contextlib.suppress(ConfigError):
         base = to_dict(from_dict(base))
-    return {k: v for k, v in base.items() if k != "robustness"}
+    out = {k: v for k, v in base.items() if k != "robustness"}
+    if isinstance(out.get("run"), dict):
+        out["run"] = {k: v for k, v in out["run"].items() if k != "tensorboard"}
+    return out
 
 
 def _union(a: list[Any], b: list[Any]) -> list[Any]:
@@ -149,7 +152,7 @@ def run_state(run_dir: Path) -> str:
         return "new"
     if runs.is_locked(run_dir):
         return "locked"
-    return runs.read_status(run_dir) or "running"
+    return runs.read_status(run_dir) or runs.RUNNING
 
 
 @dataclass
@@ -177,16 +180,14 @@ def try_claim(run_dir: Path) -> Claim | None:
 def prepare(spec: RunSpec, run_dir: Path, retry_failed: bool) -> str:
     """Decide what to do with one run (call with its claim held): skip | start | resume | restart."""
     state = run_state(run_dir)
-    if state in ("completed", "locked") or (state == "failed" and not retry_failed):
+    if state in (runs.COMPLETED, "locked") or (state == runs.FAILED and not retry_failed):
         return "skip"
-    if state == "new" or state == "failed":  # a diverged run restarts from scratch when retried
+    if state == "new" or state == runs.FAILED:  # a diverged run restarts from scratch when retried
         for child in run_dir.iterdir():
             if child.name not in (CLAIM,) and child.is_file():
                 child.unlink()
         runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(spec.config))
-        runs.write_json(
-            run_dir / runs.SUMMARY, {"status": "running", "created_at": runs.now(), "epochs_done": 0}
-        )
+        runs.write_json(run_dir / runs.SUMMARY, runs.new_summary())
         return "start" if state == "new" else "restart"
     return "resume"
 
@@ -228,7 +229,7 @@ def record_crash(run_dir: Path, returncode: int) -> None:
     if (run_dir / LOG).exists():
         lines = (run_dir / LOG).read_text(encoding="utf-8", errors="replace").strip().splitlines()
         tail = lines[-1][:300] if lines else ""
-    runs.settle_status(run_dir, "failed", f"worker exited with code {returncode}: {tail}")
+    runs.settle_status(run_dir, runs.FAILED, f"worker exited with code {returncode}: {tail}")
 
 
 def epochs_done(run_dir: Path) -> int:
@@ -245,10 +246,6 @@ def count_gpus() -> int:
         return torch.cuda.device_count()
     except Exception:  # noqa: BLE001 - no usable CUDA means CPU workers
         return 0
-
-
-def now_s() -> float:
-    return time.monotonic()
 
 
 # --- launchers --------------------------------------------------------------------------------------
@@ -370,11 +367,11 @@ def _start(
         return
     slot = free.pop(0)
     active[spec.name] = _Active(launcher.start(run_dir, slot), claim, slot)
-    status.state = "running"
+    status.state = runs.RUNNING
 
 
 def _reap(a: _Active, status: RunStatus, returncode: int) -> None:
     if returncode != 0:
         record_crash(a.claim.run_dir, returncode)
-    status.state = runs.read_status(a.claim.run_dir) or "failed"
+    status.state = runs.read_status(a.claim.run_dir) or runs.FAILED
     a.claim.release()

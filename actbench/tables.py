@@ -258,43 +258,32 @@ def _columns(heads: list[str], rows: list[list[str]], keep: Any) -> tuple[list[s
     return [heads[i] for i in idx], [[row[i] for i in idx] for row in rows]
 
 
-def _rich_table(title: str, heads: list[str], rows: list[list[str]]) -> Any:
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
+def _rich_tables(
+    title: str, heads: list[str], rows: list[list[str]], width: int | None, **kw: Any
+) -> list[Any]:
+    """Group (or layer) names whole in the first column; numbers never cut, continued tables when narrow."""
+    from actbench.display import fitted_tables
 
-    table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
-    )
-    for i, head in enumerate(heads):
-        # narrow terminals: cells wrap at spaces ("72.33 ±/2.52") but a number is never cut short
-        words = [w for row in rows for w in row[i].split()] or [head]
-        table.add_column(
-            head,
-            justify="left" if i == 0 else "right",
-            min_width=max(map(len, words)),
-            no_wrap=head in ("group", "n"),
-        )
-    for row in rows:
-        table.add_row(*map(Text, row))  # Text: a label like "x=[a]" is data, not rich markup
-    return table
+    return fitted_tables(title, heads, rows, width, justify="right", **kw)
 
 
-def rich_tables(report: Report) -> list[Any]:
-    """Results, cost (timing, memory) and, when there are learnable activations, the parameter table."""
+def rich_tables(report: Report, width: int | None = None) -> list[Any]:
+    """Results, cost (timing, memory) and, when there are learnable activations, the parameter table,
+    each split into continued tables that fit a terminal `width` columns wide (None: no limit)."""
     heads, rows = summary_table(report)
     results, learned = _titles(report)
     tables = [
-        _rich_table(results, *_columns(heads, rows, lambda h: h not in COST_HEADS)),
-        _rich_table(
+        *_rich_tables(results, *_columns(heads, rows, lambda h: h not in COST_HEADS), width),
+        *_rich_tables(
             "Cost (steady epoch seconds, training images/s, peak memory)",
             *_columns(heads, rows, lambda h: h in COST_HEADS),
+            width,
         ),
     ]
     if report.learned["columns"]:
-        tables.append(_rich_table(learned, *learned_cells(report)))
+        tables += _rich_tables(learned, *learned_cells(report), width, whole_heads=True)
     for kind in robustness_kinds(report):
-        tables.append(_rich_table(robustness_title(report, kind), *robustness_cells(report, kind)))
+        tables += _rich_tables(robustness_title(report, kind), *robustness_cells(report, kind), width)
     return tables
 
 
@@ -329,5 +318,5 @@ def render_report(report: Report, fmt: str = "table", console: Any = None, out: 
     if text is not None:  # exports go out verbatim: no markup, no wrapping
         console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True, end="")
         return
-    for table in rich_tables(report):
+    for table in rich_tables(report, console.width):
         console.print(table)

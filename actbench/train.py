@@ -132,7 +132,7 @@ def create_run(cfg: Config, out: Path | None = None, name: str | None = None, fo
     out = Path(out if out is not None else cfg.run.out)
     run_dir = runs.prepare_run_dir(out / (name or cfg.run.name or default_run_name(cfg)), force=force)
     runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(cfg))
-    runs.write_json(run_dir / runs.SUMMARY, {"status": "running", "created_at": runs.now(), "epochs_done": 0})
+    runs.write_json(run_dir / runs.SUMMARY, runs.new_summary())
     return run_dir
 
 
@@ -233,20 +233,39 @@ def _robustness(s: Session, run_dir: Path, hooks: Hooks) -> None:
         hooks.on_event("robustness", evaluate_checkpoint(s, run_dir, s.cfg.robustness))
 
 
+def _with_tensorboard(hooks: Hooks, run_dir: Path) -> Hooks:
+    """`run.tensorboard`: the caller's hooks plus an observer writing event files (optional extra,
+    imported only here; missing, it fails before training with the install command)."""
+    from actbench.trackers import require
+
+    require("tensorboard", "tensorboard")
+    from actbench.trackers.tensorboard import TensorBoardObserver
+
+    observer, display = TensorBoardObserver(run_dir), hooks.on_event
+
+    def on_event(kind: str, data: dict[str, Any]) -> None:
+        display(kind, data)
+        observer(kind, data)
+
+    return Hooks(on_event=on_event, should_stop=hooks.should_stop)
+
+
 def run_training(run_dir: Path, resume: bool = False, hooks: Hooks | None = None) -> dict[str, Any]:
     """Train the run in `run_dir` to completion (or failure/interruption); returns summary.json's dict."""
     hooks = hooks or Hooks()
     cfg = load_run_config(run_dir)
+    if cfg.run.tensorboard:
+        hooks = _with_tensorboard(hooks, run_dir)
     with runs.run_lock(run_dir):
         summary = _read_summary(run_dir, hooks)
-        if resume and summary.get("status") == "completed":
+        if resume and summary.get("status") == runs.COMPLETED:
             raise runs.RunError(f"{run_dir}: run already completed (nothing to resume)")
         s = make_session(cfg)
         start, best = _restore(s, run_dir, hooks) if resume else (0, {})
         runs.truncate_metrics(run_dir, start)
         runs.write_json(run_dir / runs.ENV, {**runs.environment(s.device), "effective": s.speed})
         summary.update(
-            status="running",
+            status=runs.RUNNING,
             started_at=summary.get("started_at", runs.now()),
             error=None,
             epochs_done=start,
@@ -281,14 +300,14 @@ def _loop(
             best = _persist(s, run_dir, rec, best)
             summary.update(epochs_done=epoch, epoch_times=times)
             runs.write_json(run_dir / runs.SUMMARY, summary)
-            hooks.on_event("epoch", rec)
+            hooks.on_event("epoch", {**rec, "learned": learned_parameters(s.model)})  # + per-channel values
     except (NonFiniteLoss, Interrupted) as exc:
-        status = "failed" if isinstance(exc, NonFiniteLoss) else "interrupted"
+        status = runs.FAILED if isinstance(exc, NonFiniteLoss) else runs.INTERRUPTED
         return _finish(s, run_dir, summary, status, str(exc), times, t0, hooks)
     summary.update(_final_eval(s, run_dir, best))
     if cfg.robustness.enabled:
         _robustness(s, run_dir, hooks)
-    return _finish(s, run_dir, summary, "completed", None, times, t0, hooks)
+    return _finish(s, run_dir, summary, runs.COMPLETED, None, times, t0, hooks)
 
 
 def _epoch(s: Session, epoch: int, hooks: Hooks) -> dict[str, Any]:

@@ -282,6 +282,8 @@ def test_fused_equals_eager() -> None:
                 out.append((y, *torch.autograd.grad(y, (xi, m.a), g)))
             for e, f in zip(*out, strict=True):
                 torch.testing.assert_close(f, e, rtol=1e-5, atol=1e-5)
+    # the compiled kernels ran: no silent fallback to eager (then this would compare eager with eager)
+    assert not A._COMPILE_FAILED and {"forward", "backward"} <= set(A._COMPILED)
 
 
 def test_fused_falls_back_to_eager_when_compile_fails(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -73,10 +73,8 @@ def test_synthetic_is_deterministic_and_seeded() -> None:
     assert noisy[0].float().std() > a[0].float().std()
 
 
-def test_synthetic_100_classes_and_speed() -> None:
-    t0 = time.perf_counter()
+def test_synthetic_100_classes() -> None:
     x, y, tx, ty, classes = SRC.synthetic(DataConfig(num_classes=100, train_size=5000, test_size=1000))
-    assert time.perf_counter() - t0 < 5  # ~0.2 s here; generous for slow CI
     assert x.shape == (5000, 3, 32, 32) and len(classes) == 100 == len(set(classes))
     assert torch.bincount(y, minlength=100).tolist() == [50] * 100
     assert set(ty.tolist()) == set(range(100))
