@@ -250,6 +250,8 @@ class SweepProgress:
         return None
 
     def update(self, statuses: list[Any]) -> None:
+        if self.first_epochs is None:
+            self.first_epochs = sum(min(s.epochs, s.total) for s in statuses)
         for s in statuses:
             self._follow(s)
         if self.log.clock() - self.last_summary >= self.log.options.summary_every_s:
@@ -324,10 +326,8 @@ class SweepProgress:
         n_done = sum(finished.values())
         done = sum(min(s.epochs, s.total) for s in statuses)
         total = sum(s.total for s in statuses)
-        if self.first_epochs is None:
-            self.first_epochs = done
         elapsed = now - self.t0
-        eta = eta_s(done - self.first_epochs, total - done, elapsed)
+        eta = eta_s(done - (self.first_epochs or 0), total - done, elapsed)
         detail = ", ".join(f"{v} {k}" for k, v in sorted(finished.items()))
         others = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()) if k not in finished)
         text = (
