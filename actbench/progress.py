@@ -284,9 +284,9 @@ class SweepProgress:
         self.sinks[s.name] = self.log.run(s.name, s.total)
         self.where[s.name] = s.where
         verb = {"resume": f"resumed after epoch {done}", "restart": "restarted"}.get(s.action, "started")
-        where = f" on {s.where}" if s.where else ""
+        where = f"{s.where}; " if s.where else ""
         self.log.emit(
-            "start", s.name, f"{verb}{where} ({s.total} epochs)", action=s.action, where=s.where,
+            "start", s.name, f"{verb} ({where}{s.total} epochs)", action=s.action, where=s.where,
             epochs_done=done, epochs=s.total, run_dir=str(run_dir),
         )  # fmt: skip
 

@@ -282,7 +282,8 @@ class LocalLauncher:
     def where(self, handle: subprocess.Popen[bytes], slot: int) -> str:
         """Where the run trains, for progress logs: `worker 2/4, GPU 1` or `worker 1/2, cpu, 1 thread`."""
         threads = max(1, self.cpus // self.workers)
-        device = f"GPU {gpu_of(slot, self.gpus)}" if self.gpus > 0 else f"cpu, {threads} thread(s)"
+        cpu = f"cpu, {threads} thread{'s' if threads > 1 else ''}"
+        device = f"GPU {gpu_of(slot, self.gpus)}" if self.gpus > 0 else cpu
         return f"worker {slot + 1}/{self.workers}, {device}"
 
 

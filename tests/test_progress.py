@@ -171,7 +171,7 @@ def test_sweep_progress_tails_run_folders(tmp_path: Path, fmt: str) -> None:
         assert (
             "sweep: 1/2 runs done (1 skipped), 1 running | epochs 3/4 | elapsed 1m01s | ETA 1m01s" in lines[5]
         )
-        assert "b-s0 skipped (completed)" in lines[2] and "a-s0 started on node n1 (2 epochs)" in lines[1]
+        assert "b-s0 skipped (completed)" in lines[2] and "a-s0 started (node n1; 2 epochs)" in lines[1]
         assert "sweep finished: 2/2 runs done (1 completed, 1 skipped) | epochs 4/4" in lines[-1]
     assert [e[:2] for e in events] == [
         ("sweep", None) if fmt == "json" else ["sweep", f"{tmp_path}:"],
