@@ -133,7 +133,7 @@ LogFormatOpt = Annotated[
     typer.Option(
         "--log-format",
         help="text | json: one timestamped line (or JSON object) per event on stdout, flushed at once "
-        "[default: live display on a terminal, text otherwise].",
+        "(without it: the live display on a terminal, text lines otherwise).",
     ),
 ]
 ProgressEveryOpt = Annotated[

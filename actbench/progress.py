@@ -108,7 +108,8 @@ class ProgressLog:
         """One event: `text` is its message in text format; `data` its fields in JSON format."""
         t = self.clock()
         if self.json:
-            record = {"time": timestamp(t), "event": event, **({"run": run} if run else {}), **data}
+            head = {"time": timestamp(t), "event": event, **({"run": run} if run else {})}
+            record = head | {k: v for k, v in data.items() if k not in head}  # the head always wins
             line = json.dumps(_jsonable(record), ensure_ascii=False, allow_nan=False)
         else:
             line = f"{timestamp(t)} {run + ' ' if run else ''}{one_line(text)}"

@@ -22,11 +22,12 @@ from typer.testing import CliRunner
 
 from actbench import progress as P
 from actbench import runs
+from actbench import train as T
 from actbench.cli import app
 from actbench.config import ConfigError
 from actbench.sweep import RunStatus
 
-from .conftest import TINY
+from .conftest import TINY, tiny_config
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -257,3 +258,17 @@ def test_sweep_into_a_file_logs_runs_epochs_and_summaries_as_json(tmp_path: Path
     assert next(d for d in docs if d["event"] == "end")["status"] == "interrupted"
     run_log = (tmp_path / "sw" / "relu-s0" / "train.log").read_text().splitlines()
     assert run_log and all(STAMP.match(line) for line in run_log), run_log  # the run's own log too
+
+
+def test_eval_noise_logs_start_and_end_lines_around_its_table(runs_dir: Path) -> None:
+    run_dir = T.create_run(tiny_config("train.epochs=1"), runs_dir, "e")
+    assert T.run_training(run_dir)["status"] == "completed"
+    res = runner.invoke(app, ["eval", str(run_dir), "--noise", "gaussian", "--levels", "0,0.1"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert (
+        STAMP.match(lines[0])
+        and "e robustness evaluation started: noise gaussian at levels 0,0.1" in lines[0]
+    )
+    done = next(i for i, line in enumerate(lines) if "robustness evaluation finished" in line)
+    assert STAMP.match(lines[done]) and done > 0 and "gaussian acc %" in res.output
