@@ -286,8 +286,7 @@ def rich_tables(report: Report) -> list[Any]:
     tables = [
         _rich_table(results, *_columns(heads, rows, lambda h: h not in COST_HEADS)),
         _rich_table(
-            "Cost (training epoch seconds: median and min–max over the steady epochs of all seeds, epoch 1 "
-            "left out; training images/s: median; peak memory)",
+            "Cost (training epoch s: median and min–max of all seeds' epochs after the first; img/s: median)",
             *_columns(heads, rows, lambda h: h in COST_HEADS),
         ),
     ]
