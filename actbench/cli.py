@@ -11,8 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from actbench.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S  # light: no torch
+
 if TYPE_CHECKING:  # annotations only: commands import the library lazily
+    from collections.abc import Callable
+
     from actbench.launchers import RayOptions
+    from actbench.progress import ProgressLog
     from actbench.sweep import Plan, RunStatus
 
 app = typer.Typer(
@@ -107,6 +112,19 @@ SetOpt = Annotated[
 ]
 
 
+LogFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--log-format",
+        help="text | json: one timestamped line (or JSON object) per event on stdout, flushed at once "
+        "(without it: the live display on a terminal, text lines otherwise).",
+    ),
+]
+ProgressEveryOpt = Annotated[
+    float, typer.Option(help="Logs: seconds between two epoch lines of one run at most (0: every epoch).")
+]
+
+
 def _user_errors() -> tuple[type[Exception], ...]:
     from actbench.config import ConfigError
     from actbench.runs import RunError
@@ -124,14 +142,16 @@ def train(
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar per epoch.")] = True,
+    log_format: LogFormatOpt = None,
+    progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
 ) -> None:
     """Train one model. `actbench train --config quickstart` or `actbench train --resume runs/NAME`."""
     from actbench import config as C
     from actbench import runs
     from actbench import train as T
-    from actbench.display import TrainDisplay
 
     created = None
+    log = _progress_log(log_format, progress_every)
     try:
         if resume is not None:
             if config or set_:
@@ -142,16 +162,44 @@ def train(
         else:
             cfg = C.load_config(config if config is not None else "quickstart", set_ or [])
             run_dir = created = T.create_run(cfg, out, name, force)
-        hooks = T.Hooks(on_event=TrainDisplay(console, progress), should_stop=T.stop_on_signals())
+        hooks = T.Hooks(on_event=_train_sink(log, run_dir, progress), should_stop=T.stop_on_signals())
         summary = T.run_training(run_dir, resume=resume is not None, hooks=hooks)
     except _user_errors() as exc:
         _discard_unstarted(created)
         fail(str(exc))
     if summary["status"] == runs.INTERRUPTED:
-        console.print(f"resume with: actbench train --resume {run_dir}", highlight=False, soft_wrap=True)
+        _say(log, f"resume with: actbench train --resume {run_dir}")
         raise typer.Exit(130)
     if summary["status"] != runs.COMPLETED:
         raise typer.Exit(1)
+
+
+def _progress_log(
+    log_format: str | None, every_s: float = PROGRESS_EVERY_S, summary_every_s: float = SUMMARY_EVERY_S
+) -> ProgressLog | None:
+    """The plain log of progress (stdout not a terminal, or --log-format given); None: live display."""
+    from actbench.config import ConfigError
+    from actbench.progress import ProgressLog, log_options
+
+    try:
+        options = log_options(log_format, every_s, summary_every_s)
+    except ConfigError as exc:
+        fail(str(exc))
+    return ProgressLog(options) if options else None
+
+
+def _train_sink(log: ProgressLog | None, run_dir: Path, progress: bool) -> Callable[[str, dict], None]:
+    from actbench.display import TrainDisplay
+
+    return log.run(run_dir.name) if log else TrainDisplay(console, progress)
+
+
+def _say(log: ProgressLog | None, text: str) -> None:
+    """A closing message: a log line in log mode (keeps JSON output parseable), else a console line."""
+    if log:
+        log.note(text)
+    else:
+        console.print(text, highlight=False, soft_wrap=True)
 
 
 def _discard_unstarted(run_dir: Path | None) -> None:  # noqa: UP007
@@ -186,10 +234,16 @@ def _eval_noise(run_dir: Path, checkpoint: str, split: str, kinds: str, levels: 
         rc = robustness_options(N.parse_kinds(kinds), N.parse_levels(levels), seed, checkpoint, names)
     except ValueError as exc:
         fail(str(exc))
+    log = _progress_log(None)  # plain timestamped lines around the evaluation when not on a terminal
+    if log:
+        what = f"noise {','.join(rc.kinds)} at levels {','.join(f'{lv:g}' for lv in rc.levels)}"
+        log.emit("eval", run_dir.name, f"robustness evaluation started: {what} ({checkpoint} checkpoint)")
     try:
         r = N.robustness_run(run_dir, rc)
     except _user_errors() as exc:
         fail(str(exc))
+    if log:
+        log.emit("eval", run_dir.name, f"robustness evaluation finished: {run_dir / ROBUSTNESS}")
     console.print(
         f"{run_dir} ({checkpoint} checkpoint, epoch {r['epoch']}) test accuracy % under input noise "
         f"(noise seed {seed}):",
@@ -305,11 +359,17 @@ def sweep(
     cpus_per_run: CpusOpt = None,
     gpus_per_run: GpusOpt = None,
     max_retries: MaxRetriesOpt = None,
+    log_format: LogFormatOpt = None,
+    progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
+    summary_every: Annotated[
+        float, typer.Option(help="Logs: seconds between two sweep summary lines (done/total, elapsed, ETA).")
+    ] = SUMMARY_EVERY_S,
 ) -> None:
     """Run activation x grid x seed; re-running skips completed runs and resumes partial ones."""
     from actbench import sweep as S
     from actbench.display import plan_table
 
+    log = _progress_log(log_format, progress_every, summary_every)
     sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
     sets += ["run.tensorboard=true"] if tensorboard else []
     ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
@@ -325,7 +385,7 @@ def sweep(
         S.write_manifest(plan)
     except _user_errors() as exc:
         fail(str(exc))
-    _exit_after_sweep(plan, _run_sweep(plan, workers, options, retry_failed))
+    _exit_after_sweep(plan, _run_sweep(plan, workers, options, retry_failed, log), log)
 
 
 def _plan_sweep(
@@ -356,22 +416,27 @@ def _plan_sweep(
 
 
 def _run_sweep(
-    plan: Plan, workers: int | None, options: RayOptions | None, retry_failed: bool
+    plan: Plan,
+    workers: int | None,
+    options: RayOptions | None,
+    retry_failed: bool,
+    log: ProgressLog | None = None,
 ) -> list[RunStatus]:
-    """Execute the plan with a live display; the final status of each run."""
+    """Execute the plan with a live display (or log lines); the final status of each run."""
     from contextlib import ExitStack
 
     from actbench import sweep as S
     from actbench.display import SweepDisplay
     from actbench.launchers import open_launcher
+    from actbench.progress import SweepProgress
     from actbench.train import stop_on_signals
 
-    display = SweepDisplay(console, plan)
     with ExitStack() as stack:
         try:
             run_launcher, slots = stack.enter_context(open_launcher(plan.sweep_dir, workers, options))
         except _user_errors() as exc:
             fail(str(exc))
+        display = SweepProgress(log, plan, slots) if log else SweepDisplay(console, plan)
         with display:
             statuses = S.execute(
                 plan, slots, retry_failed, display.update, stop_on_signals(), launcher=run_launcher
@@ -380,17 +445,13 @@ def _run_sweep(
     return statuses
 
 
-def _exit_after_sweep(plan: Plan, statuses: list[RunStatus]) -> None:
+def _exit_after_sweep(plan: Plan, statuses: list[RunStatus], log: ProgressLog | None = None) -> None:
     """Exit 130 when runs were interrupted or not started (with how to continue), 1 when any failed."""
     bad = [
         s for s in statuses if s.state not in ("completed",) and not s.state.startswith("skipped (completed")
     ]
     if any(s.state in ("interrupted", "not started") for s in statuses):
-        console.print(
-            f"interrupted; re-run the same command to continue ({plan.sweep_dir})",
-            highlight=False,
-            soft_wrap=True,
-        )
+        _say(log, f"interrupted; re-run the same command to continue ({plan.sweep_dir})")
         raise typer.Exit(130)
     if bad:
         raise typer.Exit(1)

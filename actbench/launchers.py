@@ -338,6 +338,18 @@ class RayLauncher:
         self._submit(run)
         return run
 
+    def where(self, run: RayRun, slot: int) -> str:
+        """Where the run trains, for the driver's log: `node HOST (IP), attempt N` once its task has
+        started on a node (attempts.jsonl), `queued on Ray, attempt N` before."""
+        start = [
+            r
+            for r in read_attempts(run.run_dir)
+            if r.get("attempt") == run.attempt and r.get("event") == "start"
+        ]
+        if not start:
+            return f"queued on Ray, attempt {run.attempt}"
+        return f"node {start[-1].get('host')} ({start[-1].get('node_ip')}), attempt {run.attempt}"
+
     def _submit(self, run: RayRun) -> None:
         run.attempt += 1
         run.ref = self.task.remote(str(run.run_dir), run.attempt, max(1, self.options.cpus_per_run))

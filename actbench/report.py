@@ -38,6 +38,7 @@ from actbench.report_model import (
 from actbench.robustness_report import robustness_row, robustness_warnings
 from actbench.stats import compare, describe, finite_mean
 from actbench.tables import render_report
+from actbench.timing import finite, robust, steady
 
 # --- one row per group ------------------------------------------------------------------------------
 
@@ -54,15 +55,28 @@ def run_result(run: Run, metric: str) -> dict[str, float] | None:
     return {"acc": 100 * acc, "loss": loss, "epoch": part.get("epoch")}
 
 
+def steady_epoch_times(run: Run) -> list[float]:
+    """A run's steady epoch seconds (epoch 1 is warm-up): metrics.jsonl, else summary.json's epoch_times;
+    an old or foreign summary with only an aggregate `timing.steady_epoch_s` gives that one value."""
+    for times in ([r.get("epoch_time_s") for r in run.records], run.summary.get("epoch_times") or []):
+        nums = finite(times)
+        if nums and len(nums) == len(times):  # every epoch timed: a partial list would skew the median
+            return steady(nums)
+    return finite([as_dict(run.summary.get("timing")).get("steady_epoch_s")])
+
+
 def timing_stats(runs: list[Run]) -> dict[str, Any]:
-    """Mean steady epoch seconds and images/s (epoch 1 is warm-up), largest peak memory of the runs."""
-    ips = [finite_mean([r.get("images_per_s") for r in run.records[1:] or run.records]) for run in runs]
-    steady = [as_dict(run.summary.get("timing")).get("steady_epoch_s") for run in runs]
+    """Median and min-max of the steady epoch seconds of all the runs' epochs together, median images/s
+    of those epochs, largest peak memory of the runs (robust: one slow epoch hardly moves a median)."""
+    epoch_s = robust(t for run in runs for t in steady_epoch_times(run))
+    ips = robust(x for run in runs for x in steady([r.get("images_per_s") for r in run.records]))
     mems = [as_dict(run.summary.get("peak_memory")) for run in runs]
     mems = [m for m in mems if finite_mean([m.get("bytes")]) is not None]
     return {
-        "steady_epoch_s": finite_mean(steady),
-        "images_per_s": finite_mean(ips),
+        "steady_epoch_s": epoch_s["median"],
+        "steady_epoch_min_s": epoch_s["min"],
+        "steady_epoch_max_s": epoch_s["max"],
+        "images_per_s": ips["median"],
         "peak_memory_bytes": max((m["bytes"] for m in mems), default=None),
         "peak_memory_kind": "/".join(sorted({str(m.get("kind")) for m in mems})) or None,
     }

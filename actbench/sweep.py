@@ -197,11 +197,14 @@ def worker_env(slot: int, workers: int, gpus: int, cpu_count: int) -> dict[str, 
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = str(max(1, cpu_count // workers))
     if gpus > 0:
-        env["CUDA_VISIBLE_DEVICES"] = env.get("ACTBENCH_GPU_LIST", ",".join(map(str, range(gpus)))).split(
-            ","
-        )[slot % gpus]
+        env["CUDA_VISIBLE_DEVICES"] = gpu_of(slot, gpus)
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def gpu_of(slot: int, gpus: int) -> str:
+    """CUDA_VISIBLE_DEVICES of worker `slot`: round robin over ACTBENCH_GPU_LIST, else 0..gpus-1."""
+    return os.environ.get("ACTBENCH_GPU_LIST", ",".join(map(str, range(gpus)))).split(",")[slot % gpus]
 
 
 def launch(
@@ -279,6 +282,13 @@ class LocalLauncher:
     def stop(self, handle: subprocess.Popen[bytes]) -> None:
         handle.send_signal(2)  # SIGINT: the run saves and marks itself interrupted
 
+    def where(self, handle: subprocess.Popen[bytes], slot: int) -> str:
+        """Where the run trains, for progress logs: `worker 2/4, GPU 1` or `worker 1/2, cpu, 1 thread`."""
+        threads = max(1, self.cpus // self.workers)
+        cpu = f"cpu, {threads} thread{'s' if threads > 1 else ''}"
+        device = f"GPU {gpu_of(slot, self.gpus)}" if self.gpus > 0 else cpu
+        return f"worker {slot + 1}/{self.workers}, {device}"
+
 
 # --- execution --------------------------------------------------------------------------------------
 
@@ -290,6 +300,7 @@ class RunStatus:
     action: str = ""  # start | resume | restart | skip
     epochs: int = 0
     total: int = 0
+    where: str = ""  # worker / node running it, from the launcher's optional `where` (progress logs)
 
 
 @dataclass
@@ -328,6 +339,8 @@ def execute(
         pending += busy
         for name, a in list(active.items()):
             statuses[name].epochs = epochs_done(a.claim.run_dir)
+            where = getattr(launcher, "where", None)
+            statuses[name].where = where(a.handle, a.slot) if where else ""
             returncode = launcher.poll(a.handle)
             if returncode is not None:
                 _reap(a, statuses[name], returncode)

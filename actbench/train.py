@@ -26,6 +26,7 @@ from actbench.evaluation import evaluate, load_run_config, load_weights, weights
 from actbench.models import learned_parameters
 from actbench.noise import evaluate_checkpoint
 from actbench.session import Session, make_session
+from actbench.timing import epoch_timing
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -351,17 +352,12 @@ def _finish(
     t0: float,
     hooks: Hooks,
 ) -> dict[str, Any]:
-    steady = times[1:] or times
     summary.update(
         status=status,
         error=error,
         finished_at=runs.now(),
         wall_time_s=summary.get("wall_time_s", 0.0) + time.perf_counter() - t0,
-        timing={
-            "first_epoch_s": times[0] if times else None,
-            "steady_epoch_s": sum(steady) / len(steady) if steady else None,
-            "warmup_s": (times[0] - sum(steady) / len(steady)) if len(times) > 1 else None,
-        },
+        timing=epoch_timing(times),  # median of the steady epochs, with min-max (actbench.timing)
         peak_memory=peak_memory(s.device),
         learned=learned_parameters(s.model),
         parameters=sum(p.numel() for p in s.model.parameters()),

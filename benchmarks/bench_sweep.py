@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from actbench import runs  # noqa: E402
+from actbench import timing as TM  # noqa: E402
 
 
 def run_sweep(workers: int, args: argparse.Namespace, out: Path) -> dict:
@@ -49,16 +50,19 @@ def run_sweep(workers: int, args: argparse.Namespace, out: Path) -> dict:
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"sweep with {workers} workers failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    steady = []
+    steady, n_runs = [], 0
     for summary in (out / f"w{workers}").glob("*/summary.json"):
-        timing = runs.read_json(summary).get("timing") or {}
-        if timing.get("steady_epoch_s"):
-            steady.append(timing["steady_epoch_s"])
+        epoch_times = runs.read_json(summary).get("epoch_times") or []
+        steady += TM.steady(epoch_times)  # epoch 1 is warm-up
+        n_runs += bool(epoch_times)
+    epoch_s = TM.robust(steady)  # median of all runs' steady epochs, with min-max
     return {
         "workers": workers,
         "wall_s": wall,
-        "runs": len(steady),
-        "mean_steady_epoch_s": sum(steady) / len(steady) if steady else None,
+        "runs": n_runs,
+        "median_steady_epoch_s": epoch_s["median"],
+        "min_steady_epoch_s": epoch_s["min"],
+        "max_steady_epoch_s": epoch_s["max"],
     }
 
 
@@ -88,13 +92,15 @@ def main() -> None:
             rows.append(run_sweep(w, args, Path(tmp)))
     one = rows[0]["wall_s"]
     print(f"sweep of {args.acts} x seeds {args.seeds} ({' '.join(args.set)})")
-    print(f"{'workers':>7} {'wall s':>8} {'speed-up':>9} {'steady epoch s':>15}")
+    print(f"{'workers':>7} {'wall s':>8} {'speed-up':>9} {'median epoch s':>15} {'min–max':>13}")
     for r in rows:
         r["speedup"] = one / r["wall_s"]
+        spread = TM.fmt_range(r["min_steady_epoch_s"], r["max_steady_epoch_s"], ".3f")
         print(
             f"{r['workers']:>7} {r['wall_s']:>8.1f} {r['speedup']:>8.2f}x "
-            f"{r['mean_steady_epoch_s'] or 0:>15.3f}"
+            f"{r['median_steady_epoch_s'] or 0:>15.3f} {spread:>13}"
         )
+    print("epoch s: median (and min–max) of the steady epochs (epoch 1 left out) of every run of the sweep")
     if args.json:
         args.json.write_text(json.dumps({"sets": args.set, "rows": rows}, indent=2))
 

@@ -1,8 +1,9 @@
 """Training throughput of paper_cnn per activation (and per speed feature), with the real training loop.
 
 For each activation: build a Session exactly as `actbench train` does, run `--warmup` epochs (compilation,
-allocator warm-up), then time `--epochs` steady epochs of `train.train_epoch`. Prints images/s, steady epoch
-seconds and the ratio of epoch time to ReLU's; `--json FILE` writes the same table.
+allocator warm-up), then time `--epochs` steady epochs of `train.train_epoch`. Prints images/s, the median
+(and min–max) of the steady epoch seconds and the ratio of epoch time to ReLU's; `--json FILE` writes the
+same table.
 
     python benchmarks/bench_train_acts.py                                  # CPU, 5k images, auto
     python benchmarks/bench_train_acts.py --set activation.fused=false     # eager Rational/Exponential
@@ -70,6 +71,8 @@ def measure(act: str, args: argparse.Namespace) -> dict:
         "images": len(s.splits.train_y),
         "warmup_s": warmup,
         "epoch_s": epoch_s,
+        "epoch_min_s": min(times),
+        "epoch_max_s": max(times),
         "images_per_s": len(s.splits.train_y) / epoch_s,
         "device": str(s.device),
         "effective": s.speed,
@@ -94,7 +97,7 @@ def main() -> None:
     rows = [measure(a, args) for a in args.acts.split(",")]
     base = next((r["epoch_s"] for r in rows if r["activation"] == "relu"), rows[0]["epoch_s"])
     print(
-        f"{'activation':<12} {'img/s':>9} {'epoch s':>9} {'vs relu':>8} {'warm-up s':>10}   "
+        f"{'activation':<12} {'img/s':>9} {'epoch s':>9} {'min–max':>13} {'vs relu':>8} {'warm-up s':>10}   "
         f"({rows[0]['device']}, {rows[0]['images']} images, "
         f"overrides: {' '.join(args.set) or 'none'}, fused={args.fused})"
     )
@@ -102,6 +105,7 @@ def main() -> None:
         r["ratio_to_relu"] = r["epoch_s"] / base
         print(
             f"{r['activation']:<12} {r['images_per_s']:>9.0f} {r['epoch_s']:>9.3f} "
+            f"{r['epoch_min_s']:>6.3f}–{r['epoch_max_s']:<6.3f} "
             f"{r['ratio_to_relu']:>7.2f}x {r['warmup_s']:>10.2f}   "
             f"compile={r['effective']['compile_mode'] if r['effective']['compile'] else 'off'} "
             f"fused={r['effective']['fused']}"

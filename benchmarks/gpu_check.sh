@@ -70,7 +70,7 @@ for s in sorted(sweep.glob("*/summary.json")):
     rows.append({"run": s.parent.name, "status": d["status"], "epochs": d.get("epochs_done"),
                  "first_epoch_s": t.get("first_epoch_s"), "steady_epoch_s": t.get("steady_epoch_s"),
                  "wall_s": d.get("wall_time_s"), "peak_memory": (d.get("peak_memory") or {}).get("bytes")})
-    print(f"{s.parent.name:<16} {d['status']:<10} first epoch {t.get('first_epoch_s') or 0:7.2f}s  steady "
+    print(f"{s.parent.name:<16} {d['status']:<10} first epoch {t.get('first_epoch_s') or 0:7.2f}s  median steady "
           f"{t.get('steady_epoch_s') or 0:7.3f}s (incl. val)  peak {((d.get('peak_memory') or {}).get('bytes') or 0) / 2**20:7.0f} MiB")
 wall = t1 - t0
 steady = max((r["steady_epoch_s"] or 0) for r in rows) if rows else 0

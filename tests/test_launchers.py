@@ -112,3 +112,12 @@ def test_run_stopped_before_it_trained_is_interrupted_not_failed(tmp_path: Path)
     assert L.settle_stopped(run_dir) == 130
     assert runs.read_status(run_dir) == "interrupted"
     assert S.prepare(plan.runs[0], run_dir, retry_failed=False) == "resume"  # the next sweep continues it
+
+
+def test_ray_driver_log_names_the_node_of_each_attempt(tmp_path: Path) -> None:
+    launcher = L.RayLauncher(_FakeRay(), L.RayOptions())
+    (tmp_path / "relu-s0").mkdir()
+    run = launcher.start(tmp_path / "relu-s0", 0)
+    assert launcher.where(run, 0) == "queued on Ray, attempt 1"
+    L.append_attempt(run.run_dir, {"attempt": 1, "event": "start", "host": "gpu07", "node_ip": "10.0.0.7"})
+    assert launcher.where(run, 0) == "node gpu07 (10.0.0.7), attempt 1"

@@ -8,6 +8,7 @@ the whole module; the node-loss test removes its worker node, so it runs last.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,6 +113,7 @@ def _log(out: Path) -> str:
 def test_ray_sweep_matches_local_launcher(cluster: Cluster, tmp_path: Path, drivers: list) -> None:
     out = tmp_path / "ray"
     assert _finish(_start(drivers, cluster, out), out) == 0, _log(out)
+    assert re.search(r"Z \S+ .*node \S+ \(\S+\), attempt 1", _log(out)), _log(out)  # which node runs what
     res = runner.invoke(app, _args(tmp_path / "local", "--workers", "2"))  # the local launcher, same seeds
     assert res.exit_code == 0, res.output
     nodes = set()

@@ -89,7 +89,7 @@ def _record(epoch: int, seed: int, learned: dict[str, float] | None) -> dict[str
         "val_loss": 2.1 - 0.2 * epoch,
         "val_acc": 0.2 * epoch - 0.01 * seed,
         "lr": 1e-3,
-        "epoch_time_s": 2.0,
+        "epoch_time_s": 2.0 + seed,
         "images_per_s": 1000.0 * epoch,
         "act": act,
     }
@@ -406,3 +406,29 @@ def test_cli_report_exports_and_one_line_errors(bench: Path) -> None:
     assert list(csv.DictReader(io.StringIO(result.stdout)))[0]["group"] == "relu"
     result = CliRunner().invoke(app, ["report", str(bench / "missing")])
     assert result.exit_code == 2 and result.output.count("\n") == 1 and "no such file" in result.output
+
+
+def test_cost_is_the_median_of_steady_epochs_with_min_max(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    for seed in range(2):
+        run = write_run(root, f"elu-s{seed}", "elu", seed, epochs=5)
+        records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        for rec, t in zip(records, [50.0, 28.0, 28.0, 73.0 if seed else 28.0, 28.0], strict=True):
+            rec["epoch_time_s"] = t  # epoch 1 warm-up; one epoch of seed 1 slowed by a busy machine
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    report = RP.build_report([root], baseline="elu")
+    t = row_of(report, "elu")["timing"]
+    assert (t["steady_epoch_s"], t["steady_epoch_min_s"], t["steady_epoch_max_s"]) == (28.0, 28.0, 73.0)
+    heads, rows = TB.summary_table(report)
+    assert rows[0][heads.index("median epoch s")] == "28.00"
+    assert rows[0][heads.index("min–max epoch s")] == "28.00–73.00"
+
+
+def test_cost_reads_old_summaries_without_epoch_times(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "runs", "relu-s0", "relu", 0)  # summary: timing.steady_epoch_s 2.0 (a mean)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    (run / "metrics.jsonl").write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "epoch_time_s"}) + "\n" for r in records)
+    )
+    t = row_of(RP.build_report([tmp_path / "runs"]), "relu")["timing"]
+    assert t["steady_epoch_s"] == 2.0 and (t["steady_epoch_min_s"], t["steady_epoch_max_s"]) == (2.0, 2.0)
