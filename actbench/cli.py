@@ -211,7 +211,7 @@ def _eval_noise(run_dir: Path, checkpoint: str, split: str, kinds: str, levels: 
 @app.command("eval")
 def eval_(
     run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
-    checkpoint: Annotated[str, typer.Option(help="last | best")] = "last",
+    checkpoint: Annotated[str, typer.Option(help="last | best | last,best (both, one session)")] = "last",
     split: Annotated[str, typer.Option(help="test | val")] = "test",
     noise: Annotated[
         str | None,
@@ -224,30 +224,43 @@ def eval_(
         str | None, typer.Option(help=f"Noise levels in [0,1] image units [default: {_NOISE_LEVELS}].")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the noise (with --noise) [default: 0].")] = None,
+    predictions: Annotated[
+        bool, typer.Option(help="On the test split, write per-example predictions into predictions.npz.")
+    ] = True,
 ) -> None:
     """Evaluate a run's checkpoint on the test (or validation) split, optionally under input noise."""
-    from actbench.evaluation import evaluate_run
+    from actbench.predictions import evaluate_checkpoints, parse_checkpoints
 
-    if checkpoint not in ("last", "best"):
-        fail(f"--checkpoint: {checkpoint!r} is not allowed (allowed: last, best)")
+    try:
+        checkpoints = parse_checkpoints(checkpoint)
+    except ValueError as exc:
+        fail(str(exc))
     if split not in ("test", "val"):
         fail(f"--split: {split!r} is not allowed (allowed: test, val)")
     if not (run_dir / "config.yaml").is_file():
         fail(f"{run_dir}: not a run folder (no config.yaml)")
     if noise is not None:
-        _eval_noise(run_dir, checkpoint, split, noise, levels or _NOISE_LEVELS, seed or 0)
+        if len(checkpoints) != 1:
+            fail("--noise evaluates one checkpoint (robustness.json holds one): --checkpoint last or best")
+        _eval_noise(run_dir, checkpoints[0], split, noise, levels or _NOISE_LEVELS, seed or 0)
         return
     if levels is not None or seed is not None:
         fail("--levels and --seed only apply with --noise KINDS (e.g. --noise gaussian)")
     try:
-        r = evaluate_run(run_dir, checkpoint, split)
+        results = evaluate_checkpoints(run_dir, checkpoints, split, write=predictions)
     except _user_errors() as exc:
         fail(str(exc))
-    console.print(
-        f"{run_dir} ({r['checkpoint']} checkpoint, epoch {r['epoch']}) {r['split']}: "
-        f"loss {r['loss']:.4f}, accuracy {100 * r['acc']:.2f}%",
-        highlight=False,
-    )
+    for r in results:
+        console.print(
+            f"{run_dir} ({r['checkpoint']} checkpoint, epoch {r['epoch']}) {r['split']}: "
+            f"loss {r['loss']:.4f}, accuracy {100 * r['acc']:.2f}%",
+            highlight=False,
+        )
+        if r.get("warning"):
+            err_console.print(f"warning: {r['warning']}", highlight=False, markup=False, soft_wrap=True)
+    if any(r.get("written") for r in results):
+        done = ",".join(r["checkpoint"] for r in results if r.get("written"))
+        console.print(f"wrote {run_dir / 'predictions.npz'} ({done})", highlight=False)
 
 
 # --- sweep -----------------------------------------------------------------------------------------
@@ -404,15 +417,24 @@ def report(
     fmt: Annotated[str, typer.Option("--format", help="table | md | csv | latex | json")] = "table",
     out: Annotated[Path | None, typer.Option(help="Write the export to this file instead of stdout.")] = None,
     plots: Annotated[Path | None, typer.Option(help="Write PNG figures into this folder.")] = None,
+    tests: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated: welch, paired, power, ensemble, calibration [default: all]."),
+    ] = None,
+    bootstrap: Annotated[
+        int | None, typer.Option(min=0, help="Resamples of the paired bootstrap CI; 0: none [default: 2000].")
+    ] = None,
 ) -> None:
-    """Tables (mean ± std, 95% CI, Welch p-value vs the baseline) and plots from run folders."""
+    """Tables (mean ± std, 95% CI, Welch and paired tests vs the baseline, power) and plots from runs."""
     from rich.markup import escape
 
     from actbench.groups import ReportError
     from actbench.report import report_main
 
     try:
-        warnings = report_main(paths, baseline, metric, sort, where or [], paper, fmt, out, plots, console)
+        warnings = report_main(
+            paths, baseline, metric, sort, where or [], paper, fmt, out, plots, console, tests, bootstrap
+        )
     except ReportError as exc:
         fail(str(exc))
     for w in warnings:
