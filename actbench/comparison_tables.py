@@ -24,8 +24,8 @@ def _power_cell(power: dict[str, Any] | None) -> str:
         return "—"  # baseline, or fewer than 2 seeds: no spread to plan with
     needed = power["seeds_needed"]
     if needed is None:
-        return "—" if power["diff"] == 0 else f">{MAX_SEEDS}"
-    return f"{needed} (have {power['n']})"
+        return "—"  # no difference observed: nothing to detect
+    return f">{MAX_SEEDS}" if needed > MAX_SEEDS else f"{needed} (have {power['n']})"
 
 
 def _cells(r: dict[str, Any], o: dict[str, Any], preds: bool) -> list[str]:

@@ -147,7 +147,7 @@ def seeds_needed(
 ) -> int | None:
     """Smallest n >= 2 (seeds per group) whose t-test has `power` for a true difference `diff` with
     seed standard deviation `sd` (of the per-seed differences when paired, else within a group).
-    None when diff is 0 (nothing to detect) or more than MAX_SEEDS would be needed."""
+    None when diff is 0 (nothing to detect); MAX_SEEDS + 1 when more than MAX_SEEDS would be needed."""
     from scipy import stats
 
     if not (math.isfinite(diff) and math.isfinite(sd)) or diff == 0:
@@ -161,7 +161,7 @@ def seeds_needed(
         if t_power(effect, n, paired, alpha) >= power:
             return n
         n += 1
-    return None
+    return MAX_SEEDS + 1
 
 
 def seed_spread(values: Sequence[float], base: Sequence[float], paired: bool) -> float | None:
@@ -242,8 +242,8 @@ def verdict(
     alpha: float = ALPHA,
 ) -> str:
     """One plain sentence: "<name> vs <baseline>: +2.1 points [1.4, 2.8], p(Holm) = 0.003: better", or
-    why it is not distinguishable and about how many seeds would be. Better/worse needs p(Holm) < alpha
-    and a CI (when there is one) that excludes 0."""
+    why it is not distinguishable and about how many seeds would be (`needed`: seeds_needed's answer,
+    None when unknown). Better/worse needs p(Holm) < alpha and a CI (when there is one) excluding 0."""
     head = f"{name} vs {baseline}: {diff:+.1f} points"
     if ci is not None:
         head += f" [{ci[0]:.1f}, {ci[1]:.1f}]"
@@ -251,15 +251,16 @@ def verdict(
         head += f", p(Holm) = {p_holm:.2g}"
     ci_clear = ci is None or ci[0] > 0 or ci[1] < 0
     if p_holm is not None and p_holm < alpha and ci_clear and diff != 0:
-        return f"{head}: {'better' if diff > 0 else 'worse'}"
+        once = " (1 seed: another seed may differ)" if n == 1 else ""
+        return f"{head}: {'better' if diff > 0 else 'worse'}{once}"
     if p_holm is not None and p_holm < alpha:
         head += " on these test images, but the 95% CI over seeds and images includes 0"
     if diff == 0:
         return f"{head}: no difference observed with {_seeds(n)}"
     if n < 2:
         return f"{head}: not distinguishable with {_seeds(n)}; a seed spread needs 2 or more per group"
-    if needed is None:
+    if needed is not None and needed > MAX_SEEDS:
         return f"{head}: not distinguishable with {_seeds(n)}; more than {MAX_SEEDS} would be needed"
-    if needed > n:
+    if needed is not None and needed > n:
         return f"{head}: not distinguishable with {_seeds(n)}; about {needed} would be needed"
     return f"{head}: not distinguishable with {_seeds(n)}"

@@ -68,7 +68,7 @@ def test_seeds_needed_approaches_the_normal_formula_and_edge_cases() -> None:
     assert abs(P.seeds_needed(0.1, 1.0, False) - 2 * z**2 / 0.01) <= 3  # large n: t -> normal
     assert P.seeds_needed(0.0, 1.0, False) is None
     assert P.seeds_needed(1.0, 0.0, True) == 2
-    assert P.seeds_needed(1e-4, 1.0, False) is None  # beyond MAX_SEEDS
+    assert P.seeds_needed(1e-4, 1.0, False) == P.MAX_SEEDS + 1  # beyond MAX_SEEDS
 
 
 def test_seed_spread_paired_and_pooled() -> None:
@@ -170,8 +170,18 @@ def test_ece_hand_value_and_per_bin_loop() -> None:
         ),
         (
             ("r", "relu", 0.4, None, 0.3, 1, None),
-            "r vs relu: +0.4 points, p(Holm) = 0.3: not distinguishable with 1 seed",
+            "r vs relu: +0.4 points, p(Holm) = 0.3: not distinguishable with 1 seed; a seed spread needs 2",
         ),
+        (
+            ("r", "relu", 0.4, None, 0.3, 3, None),
+            "r vs relu: +0.4 points, p(Holm) = 0.3: not distinguishable with 3 seeds",
+        ),
+        (
+            ("r", "relu", 0.01, None, 0.9, 3, 10_001),
+            "r vs relu: +0.0 points, p(Holm) = 0.9: not distinguishable with 3 seeds; more than 10000 would "
+            "be needed",
+        ),
+        (("r", "relu", 1.0, None, 0.01, 1, None), "r vs relu: +1.0 points, p(Holm) = 0.01: better"),
     ],
 )
 def test_verdict_sentences(args: tuple, expected: str) -> None:
