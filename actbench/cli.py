@@ -230,6 +230,7 @@ def eval_(
 ) -> None:
     """Evaluate a run's checkpoint on the test (or validation) split, optionally under input noise."""
     from actbench.predictions import evaluate_checkpoints, parse_checkpoints
+    from actbench.runs import PREDICTIONS
 
     try:
         checkpoints = parse_checkpoints(checkpoint)
@@ -255,12 +256,13 @@ def eval_(
             f"{run_dir} ({r['checkpoint']} checkpoint, epoch {r['epoch']}) {r['split']}: "
             f"loss {r['loss']:.4f}, accuracy {100 * r['acc']:.2f}%",
             highlight=False,
+            soft_wrap=True,
         )
         if r.get("warning"):
             err_console.print(f"warning: {r['warning']}", highlight=False, markup=False, soft_wrap=True)
     if any(r.get("written") for r in results):
         done = ",".join(r["checkpoint"] for r in results if r.get("written"))
-        console.print(f"wrote {run_dir / 'predictions.npz'} ({done})", highlight=False)
+        console.print(f"wrote {run_dir / PREDICTIONS} ({done})", highlight=False, soft_wrap=True)
 
 
 # --- sweep -----------------------------------------------------------------------------------------
