@@ -139,7 +139,10 @@ def t_power(effect: float, n: int, paired: bool, alpha: float = ALPHA) -> float:
     df = n - 1 if paired else 2 * n - 2
     ncp = effect * math.sqrt(n if paired else n / 2)
     crit = float(stats.t.ppf(1 - alpha / 2, df))
-    return float(stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp))
+    power = float(stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp))
+    if not math.isfinite(power):  # scipy gives nan far in the tail (huge effect): the limit is 0 or 1
+        return 1.0 if abs(ncp) > crit else 0.0
+    return power
 
 
 def seeds_needed(

@@ -68,6 +68,7 @@ def test_seeds_needed_approaches_the_normal_formula_and_edge_cases() -> None:
     assert abs(P.seeds_needed(0.1, 1.0, False) - 2 * z**2 / 0.01) <= 3  # large n: t -> normal
     assert P.seeds_needed(0.0, 1.0, False) is None
     assert P.seeds_needed(1.0, 0.0, True) == 2
+    assert P.seeds_needed(1.5, 1e-15, True) == 2  # rounding-level spread: scipy's tail is nan there
     assert P.seeds_needed(1e-4, 1.0, False) == P.MAX_SEEDS + 1  # beyond MAX_SEEDS
 
 
