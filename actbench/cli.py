@@ -258,7 +258,7 @@ def _eval_noise(run_dir: Path, checkpoint: str, split: str, kinds: str, levels: 
 @app.command("eval")
 def eval_(
     run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
-    checkpoint: Annotated[str, typer.Option(help="last | best")] = "last",
+    checkpoint: Annotated[str, typer.Option(help="last | best | last,best (both, one session)")] = "last",
     split: Annotated[str, typer.Option(help="test | val")] = "test",
     noise: Annotated[
         str | None,
@@ -272,33 +272,45 @@ def eval_(
         typer.Option(help="Noise levels in [0,1] image units [default: robustness.levels of the config]."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the noise (with --noise) [default: 0].")] = None,
+    predictions: Annotated[
+        bool, typer.Option(help="On the test split, write per-example predictions into predictions.npz.")
+    ] = True,
 ) -> None:
     """Evaluate a run's checkpoint on the test (or validation) split, optionally under input noise."""
     from actbench import config as C
-    from actbench.evaluation import evaluate_run
-    from actbench.runs import CONFIG
+    from actbench.predictions import evaluate_checkpoints, parse_checkpoints
+    from actbench.runs import CONFIG, PREDICTIONS
 
     try:
-        C.check_choice("--checkpoint", checkpoint, C.Checkpoint)
+        checkpoints = parse_checkpoints(checkpoint)
         C.check_choice("--split", split, C.Split)
-    except C.ConfigError as exc:
+    except (ValueError, C.ConfigError) as exc:
         fail(str(exc))
     if not (run_dir / CONFIG).is_file():
         fail(f"{run_dir}: not a run folder (no {CONFIG})")
     if noise is not None:
-        _eval_noise(run_dir, checkpoint, split, noise, levels or _noise_levels(), seed or 0)
+        if len(checkpoints) != 1:
+            fail("--noise evaluates one checkpoint (robustness.json holds one): --checkpoint last or best")
+        _eval_noise(run_dir, checkpoints[0], split, noise, levels or _noise_levels(), seed or 0)
         return
     if levels is not None or seed is not None:
         fail("--levels and --seed only apply with --noise KINDS (e.g. --noise gaussian)")
     try:
-        r = evaluate_run(run_dir, checkpoint, split)
+        results = evaluate_checkpoints(run_dir, checkpoints, split, write=predictions)
     except _user_errors() as exc:
         fail(str(exc))
-    console.print(
-        f"{run_dir} ({r['checkpoint']} checkpoint, epoch {r['epoch']}) {r['split']}: "
-        f"loss {r['loss']:.4f}, accuracy {100 * r['acc']:.2f}%",
-        highlight=False,
-    )
+    for r in results:
+        console.print(
+            f"{run_dir} ({r['checkpoint']} checkpoint, epoch {r['epoch']}) {r['split']}: "
+            f"loss {r['loss']:.4f}, accuracy {100 * r['acc']:.2f}%",
+            highlight=False,
+            soft_wrap=True,
+        )
+        if r.get("warning"):
+            err_console.print(f"warning: {r['warning']}", highlight=False, markup=False, soft_wrap=True)
+    if any(r.get("written") for r in results):
+        done = ",".join(r["checkpoint"] for r in results if r.get("written"))
+        console.print(f"wrote {run_dir / PREDICTIONS} ({done})", highlight=False, soft_wrap=True)
 
 
 # --- sweep -----------------------------------------------------------------------------------------
@@ -481,8 +493,15 @@ def report(
     html: Annotated[
         Path | None, typer.Option(help="Also write the whole report as one self-contained HTML file.")
     ] = None,
+    tests: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated: welch, paired, power, ensemble, calibration [default: all]."),
+    ] = None,
+    bootstrap: Annotated[
+        int | None, typer.Option(min=0, help="Resamples of the paired bootstrap CI; 0: none [default: 2000].")
+    ] = None,
 ) -> None:
-    """Tables (mean ± std, 95% CI, Welch p-value vs the baseline) and plots from run folders."""
+    """Tables (mean ± std, 95% CI, Welch and paired tests vs the baseline, power) and plots from runs."""
     from rich.markup import escape
 
     from actbench.groups import ReportError
@@ -490,7 +509,8 @@ def report(
 
     try:
         warnings = report_main(
-            paths, baseline, metric, sort, where or [], paper, fmt, out, plots, console, provenance, html=html
+            paths, baseline, metric, sort, where or [], paper, fmt, out, plots, console,
+            with_provenance=provenance, html=html, tests=tests, bootstrap=bootstrap,
         )
     except ReportError as exc:
         fail(str(exc))

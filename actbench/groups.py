@@ -45,7 +45,9 @@ IGNORED_KEYS = frozenset(
         "robustness.checkpoint",
     }
 )
-RUN_FILES = frozenset({R.CONFIG, R.METRICS, R.SUMMARY, R.ENV, R.CKPT_LAST, R.CKPT_BEST, R.ROBUSTNESS})
+RUN_FILES = frozenset(
+    {R.CONFIG, R.METRICS, R.SUMMARY, R.ENV, R.CKPT_LAST, R.CKPT_BEST, R.ROBUSTNESS, R.PREDICTIONS}
+)
 ALIASES = {"exp": "exponential"}
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from actbench.comparisons import comparison_row, finish, parse_tests
 from actbench.groups import (
     Group,
     ReportError,
@@ -26,12 +27,14 @@ from actbench.groups import (
 )
 from actbench.provenance import provenance
 from actbench.report_model import (
+    BOOTSTRAP,
     FORMATS,
     METRICS,
     PAPER,
     PAPER_LEARNED,
     PAPER_ORDER,
     SORTS,
+    TESTS,
     Report,
     layer_key,
 )
@@ -140,6 +143,7 @@ def group_row(group: Group, groups: list[Group], opts: dict[str, Any]) -> dict[s
         "paper": {"test_loss": paper[0], "test_acc_pct": paper[1]} if paper else None,
         "robustness": robustness_row(used, base, groups),
         "runs": [_run_entry(r, results.get(id(r))) for r in group.runs],
+        **comparison_row(group, used, base, opts, run_result),  # paired, power, welch_ci, verdict
     }
 
 
@@ -201,9 +205,16 @@ def build_report(
     where: Sequence[str] = (),
     paper: str | None = None,
     with_provenance: bool = False,
+    tests: str | Sequence[str] | None = None,
+    bootstrap: int | None = None,
 ) -> Report:
-    """Load, filter, group and summarise the runs under `paths`; raises ReportError on user errors."""
+    """Load, filter, group and summarise the runs under `paths`; raises ReportError on user errors.
+    `tests`: which comparisons (report_model.TESTS, all when None); `bootstrap`: resamples of the CI."""
     _check_options(metric, sort, paper, "table")
+    bootstrap = BOOTSTRAP if bootstrap is None else bootstrap
+    if bootstrap < 0:
+        raise ReportError(f"--bootstrap: {bootstrap} is not allowed (resamples: 0 = no CI, or e.g. 2000)")
+    chosen = parse_tests(TESTS if tests is None else tests)
     runs, warnings = load_runs(paths)
     groups = group_runs(filter_runs(runs, where))
     opts = {
@@ -212,6 +223,8 @@ def build_report(
         "sort": sort,
         "where": list(where),
         "paper": paper,
+        "tests": list(chosen),
+        "bootstrap": bootstrap,
     }
     if not any(g.activation == opts["baseline"] for g in groups):
         warnings.append(f"--baseline {baseline}: no such runs, so no comparisons")
@@ -221,6 +234,7 @@ def build_report(
             f"--paper {paper}: the paper's numbers are for {paper}, runs have data.name={datasets[0]}"
         )
     rows = [group_row(g, groups, opts) for g in groups]
+    warnings += finish(rows, opts)  # Holm over the report's comparisons, verdicts
     warnings += robustness_warnings(groups)
     order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i], sort))
     rows, groups = [rows[i] for i in order], [groups[i] for i in order]
@@ -241,11 +255,13 @@ def report_main(
     console: Any = None,
     with_provenance: bool = False,
     html: Path | None = None,
+    tests: str | Sequence[str] | None = None,
+    bootstrap: int | None = None,
 ) -> list[str]:
     """`actbench report`: build the report, render it, write figures to `plots` and a self-contained
     page to `html`; returns the warnings."""
     _check_options(metric, sort, paper, fmt)
-    report = build_report(paths, baseline, metric, sort, where, paper, with_provenance)
+    report = build_report(paths, baseline, metric, sort, where, paper, with_provenance, tests, bootstrap)
     warnings, files = list(report.warnings), []
     if plots is not None:
         from actbench.figures import write_figures  # local: loads matplotlib only when plots are asked for

@@ -14,6 +14,9 @@ from actbench.groups import Group
 METRICS = ("last", "best")
 SORTS = ("paper", "name", "acc", "loss", "p")
 FORMATS = ("table", "md", "csv", "latex", "json")
+# --tests: which comparisons a report computes and shows (actbench.comparisons); all by default
+TESTS = ("welch", "paired", "power", "ensemble", "calibration")
+BOOTSTRAP = 2000  # --bootstrap default: resamples of the paired bootstrap CI
 MEMORY_KINDS = {"max_rss": "rss", "cuda_max_allocated": "gpu"}  # peak_memory.kind -> short table label
 PAPER_ORDER = ("relu", "elu", "prelu", "rational", "exponential")
 # Paper Tables 2 (CIFAR-10) and 3 (CIFAR-100): test (loss, accuracy %), a single run each.

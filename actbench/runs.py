@@ -8,6 +8,8 @@ runs/<name>/
   summary.json           status running|completed|failed|interrupted, final metrics, timings
   env.json               python/torch/torchvision versions, device, git commit, host
   robustness.json        optional: test accuracy under input noise per kind and level (actbench.noise)
+  predictions.npz        test-split predicted classes and softmax probabilities of the last and best
+                         checkpoints (actbench.predictions); absent in runs made before it existed
   run.lock               held (flock) by the process training this run
 """
 
@@ -32,6 +34,8 @@ import torch
 CONFIG, METRICS, SUMMARY, ENV, LOCK = "config.yaml", "metrics.jsonl", "summary.json", "env.json", "run.lock"
 CKPT_LAST, CKPT_BEST = "checkpoint-last.pt", "checkpoint-best.pt"
 ROBUSTNESS = "robustness.json"  # accuracy under input noise (actbench.noise), optional
+PREDICTIONS = "predictions.npz"  # per-example test predictions (actbench.predictions), optional
+CHECKPOINTS = ("last", "best")  # which checkpoint: the final epoch, the best-validation epoch
 STATUSES = ("running", "completed", "failed", "interrupted")
 RUNNING, COMPLETED, FAILED, INTERRUPTED = STATUSES
 FINAL = STATUSES[1:]  # a run in one of these wrote its own end

@@ -11,9 +11,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from actbench.comparison_tables import (
+    VERDICT_TITLE,
+    WELCH_HEADS,
+    comparison_flat,
+    comparison_table,
+    verdict_lines,
+)
 from actbench.groups import ReportError
 from actbench.provenance import provenance_markdown
-from actbench.report_model import MEMORY_KINDS, Report
+from actbench.report_model import MEMORY_KINDS, TESTS, Report
 from actbench.robustness_report import NOISE_UNITS
 from actbench.timing import fmt_range
 
@@ -43,6 +50,7 @@ def _summary_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
         f"{a['ci_low']:.2f} – {a['ci_high']:.2f}" if a["ci_low"] is not None else "—",
         "baseline" if r["activation"] == o["baseline"] else _f(ca.get("diff"), "+.2f"),
         _f(ca.get("p"), ".3g"),
+        _f(ca.get("p_holm"), ".3g"),
         _f(ca.get("d"), "+.2f"),
         _f(cl.get("diff"), "+.4f"),
         _f(cl.get("p"), ".3g"),
@@ -64,13 +72,15 @@ def _summary_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
 def summary_table(report: Report) -> tuple[list[str], list[list[str]]]:
     """Header and formatted cells of the per-group results table."""
     o = report.options
-    heads = ["group", "n", "test loss", "test acc %", "95% CI acc %", f"Δacc vs {o['baseline']}", "p", "d"]
-    heads += ["Δloss", "p (loss)", *COST_HEADS]
+    heads = ["group", "n", "test loss", "test acc %", "95% CI acc %", f"Δacc vs {o['baseline']}", "p"]
+    heads += ["p (Holm)", "d", "Δloss", "p (loss)", *COST_HEADS]
     if o["metric"] == "best":
         heads.insert(2, "best epoch")
     if o["paper"]:
         heads += ["paper loss", "paper acc %"]
-    return heads, [_summary_cells(r, o) for r in report.rows]
+    welch = "welch" in o.get("tests", TESTS)  # without it, the Welch columns go
+    cells = [_summary_cells(r, o) for r in report.rows]
+    return _columns(heads, cells, lambda h: welch or h not in WELCH_HEADS)
 
 
 def learned_cells(report: Report) -> tuple[list[str], list[list[str]]]:
@@ -123,8 +133,8 @@ def _titles(report: Report) -> tuple[str, str]:
     table = {"cifar10": "Table 2", "cifar100": "Table 3"}.get(o["paper"] or "")
     paper = f"; paper: {table} ({o['paper']}, one run)" if table else ""
     return (
-        f"Test results at the {when} (mean ± std over seeds; p: Welch t-test vs baseline; d: Cohen's d"
-        f"{paper})",
+        f"Test results at the {when} (mean ± std over seeds; p: Welch t-test vs baseline; p (Holm): "
+        f"adjusted over the report's comparisons; d: Cohen's d{paper})",
         "Learned activation parameters per layer (mean ± std over seeds)",
     )
 
@@ -138,6 +148,10 @@ def _md_table(heads: list[str], rows: list[list[str]]) -> str:
 def to_markdown(report: Report) -> str:
     titles = _titles(report)
     parts = [f"**{titles[0]}**\n\n{_md_table(*summary_table(report))}"]
+    if comparisons := comparison_table(report):
+        parts.append(f"**{comparisons[0]}**\n\n{_md_table(*comparisons[1:])}")
+    if verdicts := verdict_lines(report):
+        parts.append(f"**{VERDICT_TITLE}**\n\n" + "\n".join(f"- {v}" for v in verdicts))
     if report.learned["columns"]:
         parts.append(f"**{titles[1]}**\n\n{_md_table(*learned_cells(report))}")
     for kind in robustness_kinds(report):
@@ -188,6 +202,12 @@ def _tex_table(heads: list[str], rows: list[list[str]], caption: str) -> str:
 def to_latex(report: Report) -> str:
     titles = _titles(report)
     parts = [_tex_table(*summary_table(report), titles[0])]
+    if comparisons := comparison_table(report):
+        parts.append(_tex_table(*comparisons[1:], comparisons[0]))
+    if verdicts := verdict_lines(report):
+        tex = lambda s: "".join(_TEX.get(c, c) for c in str(s))  # noqa: E731
+        items = [rf"\item {tex(v)}" for v in verdicts]
+        parts.append("\n".join([tex(VERDICT_TITLE) + ":", r"\begin{itemize}", *items, r"\end{itemize}"]))
     if report.learned["columns"]:
         parts.append(_tex_table(*learned_cells(report), titles[1]))
     for kind in robustness_kinds(report):
@@ -215,6 +235,7 @@ def flat_row(row: dict[str, Any]) -> dict[str, Any]:
         | row["timing"]
         | {"paper_test_loss": paper.get("test_loss"), "paper_test_acc_pct": paper.get("test_acc_pct")}
         | _robust_flat(row)
+        | comparison_flat(row)
     )
 
 
@@ -276,14 +297,18 @@ def rich_tables(report: Report, width: int | None = None) -> list[Any]:
     each split into continued tables that fit a terminal `width` columns wide (None: no limit)."""
     heads, rows = summary_table(report)
     results, learned = _titles(report)
-    tables = [
-        *_rich_tables(results, *_columns(heads, rows, lambda h: h not in COST_HEADS), width),
-        *_rich_tables(
-            "Cost (training epoch s: median and min–max of all seeds' epochs after the first; img/s: median)",
-            *_columns(heads, rows, lambda h: h in COST_HEADS),
-            width,
-        ),
-    ]
+    tables = _rich_tables(results, *_columns(heads, rows, lambda h: h not in COST_HEADS), width)
+    if comparisons := comparison_table(report):
+        tables += _rich_tables(*comparisons, width)
+    if verdicts := verdict_lines(report):
+        from rich.text import Text
+
+        tables.append(Text("\n".join([VERDICT_TITLE + ":", *verdicts, ""])))
+    tables += _rich_tables(
+        "Cost (training epoch s: median and min–max of all seeds' epochs after the first; img/s: median)",
+        *_columns(heads, rows, lambda h: h in COST_HEADS),
+        width,
+    )
     if report.learned["columns"]:
         tables += _rich_tables(learned, *learned_cells(report), width, whole_heads=True)
     for kind in robustness_kinds(report):

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actbench import runs
+from actbench import predictions, runs
 from actbench.config import Config
 from actbench.data import num_batches, train_batches
 from actbench.evaluation import evaluate, load_run_config, load_weights, weights_kept
@@ -204,7 +204,8 @@ def _read_summary(run_dir: Path, hooks: Hooks) -> dict[str, Any]:
 
 
 def _final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, Any]:
-    last_val, last_test = evaluate(s, "val"), evaluate(s, "test")
+    last_val, last_test = evaluate(s, "val"), predictions.predict(s)  # predict: evaluate's test loss/acc
+    predictions.save(run_dir, "last", s.cfg.train.epochs, last_test)
     result = {
         "last": {
             "epoch": s.cfg.train.epochs,
@@ -216,8 +217,9 @@ def _final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, An
     }
     if (run_dir / runs.CKPT_BEST).exists():
         with weights_kept(s.model):  # the run ends on its last epoch (summary's learned `a` too)
-            load_weights(s, run_dir, "best")
-            t = evaluate(s, "test")
+            epoch = load_weights(s, run_dir, "best")
+            t = predictions.predict(s)
+            predictions.save(run_dir, "best", epoch, t)
         # data.val_size 0: "validation" is the test split, so flag that this choice saw test data.
         result["best"] = {
             **best,

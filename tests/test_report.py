@@ -344,12 +344,12 @@ def test_every_export_format_parses(bench: Path, tmp_path: Path) -> None:
     doc = json.loads(TB.to_json(report))
     assert doc["groups"][2]["vs_baseline"]["acc_pct"]["p"] > 0 and doc["learned"]["columns"]
     tables = [b for b in TB.to_markdown(report).split("\n\n") if b.startswith("|")]
-    assert len(tables) == 2
+    assert len(tables) == 3  # results, comparisons (seeds for 80% power: no predictions here), learned
     for table in tables:
         lines = table.splitlines()
         assert set(lines[1]) <= set("|-: ") and len({line.count("|") for line in lines}) == 1
     tex = TB.to_latex(report)
-    assert tex.count(r"\begin{tabular}") == 2 and r"\%" in tex and "±" not in tex
+    assert tex.count(r"\begin{tabular}") == 3 and r"\%" in tex and "±" not in tex
     out = tmp_path / "report.md"
     TB.render_report(report, out=out)  # format from the suffix
     assert out.read_text().startswith("**Test results")

@@ -129,8 +129,8 @@ def test_tables_and_exports_include_robustness(noisy: Path) -> None:
     )
     md = TB.to_markdown(report)
     assert "under gaussian noise" in md and "under salt_pepper noise" in md
-    assert len([b for b in md.split("\n\n") if b.startswith("|")]) == 3  # results + two noise kinds
-    assert TB.to_latex(report).count(r"\begin{tabular}") == 3
+    assert len([b for b in md.split("\n\n") if b.startswith("|")]) == 4  # results, power, two noise kinds
+    assert TB.to_latex(report).count(r"\begin{tabular}") == 4
     rows = list(csv.DictReader(io.StringIO(TB.to_csv(report))))
     aucs = [auc_pct(a) for a in ACC["elu"]]
     assert float(rows[1]["robust_gaussian_auc_pct_mean"]) == pytest.approx(statistics.mean(aucs))

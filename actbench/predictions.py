@@ -1,0 +1,177 @@
+"""Per-example test predictions of a run: the data paired tests, seed ensembles and calibration need.
+
+predictions.npz (numpy .npz in the run folder, test split in test-set order, written atomically):
+
+    labels            int32 (N,)       true class of each test image, stored once
+    <ckpt>_pred       int32 (N,)       predicted class: argmax of the float32 logits
+    <ckpt>_prob       float16 (N, C)   softmax probabilities (float16: 2 bytes each, 4 MB for two
+                                       checkpoints of CIFAR-100's 10,000 x 100)
+    <ckpt>_epoch      int64 ()         the epoch that checkpoint holds
+
+for <ckpt> in last (the final epoch) and best (the best-validation epoch). Training writes both at its
+end; `actbench eval RUN --checkpoint last,best` writes them for any run, also one trained before this
+file existed. Writing one checkpoint keeps the other's arrays when the labels agree (same test set).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from actbench import runs
+from actbench.data import eval_batches
+from actbench.evaluation import evaluate, load_run_config, load_weights
+from actbench.session import Session, make_session
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """One checkpoint's predictions on the test split (N images, C classes)."""
+
+    checkpoint: str  # last | best
+    epoch: int
+    labels: np.ndarray = field(repr=False)  # int (N,)
+    pred: np.ndarray = field(repr=False)  # int (N,)
+    prob: np.ndarray = field(repr=False)  # float16 (N, C)
+
+    @property
+    def correct(self) -> np.ndarray:
+        """bool (N,): whether each test image was classified correctly."""
+        return self.pred == self.labels
+
+
+# --- computing --------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def predict(s: Session) -> dict[str, Any]:
+    """Test loss/accuracy (exactly as `evaluation.evaluate(s, "test")`) plus per-image pred/prob/labels."""
+    s.net.eval()
+    x, y = s.splits.test_x, s.splits.test_y
+    batches = eval_batches(x, y, s.cfg.train.eval_batch_size, s.cfg.augment, s.splits.mean, s.splits.std)
+    loss_sum = torch.zeros((), device=s.device, dtype=torch.float64)
+    correct = torch.zeros((), device=s.device, dtype=torch.long)
+    preds, probs = [], []
+    for xb, yb in batches:
+        with s.autocast():
+            logits = s.net(s.prep(xb)).float()
+        loss_sum += F.cross_entropy(logits, yb, reduction="sum")
+        pred = logits.argmax(1)  # new tensors now: a CUDA-graph output buffer is reused by the next call
+        correct += (pred == yb).sum()
+        preds.append(pred)
+        probs.append(logits.softmax(1).half())
+    n = max(1, len(y))
+    return {
+        "loss": loss_sum.item() / n,
+        "acc": correct.item() / n,
+        "pred": torch.cat(preds).cpu().numpy().astype(np.int32),
+        "prob": torch.cat(probs).cpu().numpy(),
+        "labels": y.cpu().numpy().astype(np.int32),
+    }
+
+
+# --- the file ---------------------------------------------------------------------------------------
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of predictions.npz; RunError when it is unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise runs.RunError(f"{path}: missing") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise runs.RunError(f"{path}: unreadable ({type(exc).__name__})") from None
+
+
+def save(run_dir: Path, checkpoint: str, epoch: int, result: dict[str, Any]) -> Path:
+    """Write `checkpoint`'s predictions (a `predict` result) into predictions.npz, atomically, keeping
+    the other checkpoint's when the labels agree. RunError (one line) when the folder is not writable."""
+    path = run_dir / runs.PREDICTIONS
+    labels = np.asarray(result["labels"], dtype=np.int32)
+    arrays: dict[str, np.ndarray] = {}
+    if path.exists():
+        try:
+            old = _read_arrays(path)
+        except runs.RunError:
+            old = {}  # unreadable: replaced by the new predictions
+        if "labels" in old and np.array_equal(old["labels"], labels):
+            arrays = {k: v for k, v in old.items() if not k.startswith(f"{checkpoint}_")}
+    arrays |= {
+        "labels": labels,
+        f"{checkpoint}_pred": np.asarray(result["pred"], dtype=np.int32),
+        f"{checkpoint}_prob": np.asarray(result["prob"], dtype=np.float16),
+        f"{checkpoint}_epoch": np.asarray(epoch, dtype=np.int64),
+    }
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    try:
+        runs.atomic_write_bytes(path, buf.getvalue())
+    except OSError as exc:
+        raise runs.RunError(f"{path}: cannot write ({exc.strerror})") from None
+    return path
+
+
+def load(run_dir: Path, checkpoint: str) -> Predictions | None:
+    """`checkpoint`'s predictions of the run; None when the run has none for it (older runs).
+    RunError when the file is unreadable or inconsistent."""
+    path = run_dir / runs.PREDICTIONS
+    if not path.exists():
+        return None
+    arrays = _read_arrays(path)
+    keys = ("labels", f"{checkpoint}_pred", f"{checkpoint}_prob", f"{checkpoint}_epoch")
+    if not all(k in arrays for k in keys):
+        return None
+    labels, pred, prob, epoch = (arrays[k] for k in keys)
+    if not (labels.ndim == pred.ndim == 1 and prob.ndim == 2 and len(labels) == len(pred) == len(prob)):
+        raise runs.RunError(f"{path}: {checkpoint} arrays have inconsistent shapes")
+    return Predictions(checkpoint, int(epoch), labels, pred, prob)
+
+
+# --- `actbench eval` --------------------------------------------------------------------------------
+
+
+def parse_checkpoints(text: str, option: str = "--checkpoint") -> list[str]:
+    """ "last", "best" or "last,best" -> checked list in the given order (repeats dropped)."""
+    names = list(dict.fromkeys(c.strip() for c in text.split(",") if c.strip()))
+    allowed = ", ".join(runs.CHECKPOINTS)
+    for name in names or [text]:
+        if name not in runs.CHECKPOINTS:
+            raise ValueError(f"{option}: {name!r} is not allowed (allowed: {allowed}, or last,best)")
+    return names
+
+
+def evaluate_checkpoints(
+    run_dir: Path, checkpoints: Sequence[str] = ("last",), split: str = "test", write: bool = True
+) -> list[dict[str, Any]]:
+    """Evaluate each checkpoint (checked by parse_checkpoints) of a run on `split` with one session; on
+    the test split, also write its predictions into predictions.npz (unless `write` is false). One dict
+    per checkpoint: checkpoint, epoch, split, loss, acc, and `written` (the file) or `warning` (why it
+    was not written)."""
+    s = make_session(load_run_config(run_dir))
+    out = []
+    for ckpt in checkpoints:
+        epoch = load_weights(s, run_dir, ckpt)
+        entry: dict[str, Any] = {"checkpoint": ckpt, "epoch": epoch, "split": split}
+        if split != "test":
+            out.append(entry | evaluate(s, split))
+            continue
+        result = predict(s)
+        entry |= {"loss": result["loss"], "acc": result["acc"]}
+        if write and runs.is_locked(run_dir):
+            entry["warning"] = f"{run_dir}: in use by another process; {runs.PREDICTIONS} not written"
+        elif write:
+            try:
+                entry["written"] = str(save(run_dir, ckpt, epoch, result))
+            except runs.RunError as exc:
+                entry["warning"] = str(exc)
+        out.append(entry)
+    return out
