@@ -72,12 +72,15 @@ def acts(
     ] = None,
 ) -> None:
     """List every registered activation; with --plot, draw its curves for several a."""
-    from actbench.activations import ACTIVATIONS
+    from actbench.activations import get_spec
+    from actbench.plugins import all_names
 
     chosen = [n.strip() for n in names.split(",") if n.strip()] if names else []
-    unknown = [n for n in chosen if n not in ACTIVATIONS]
-    if unknown:
-        fail(f"--names: unknown activation {unknown[0]!r} (valid: {', '.join(ACTIVATIONS)})")
+    for name in chosen:
+        try:
+            get_spec(name)
+        except ValueError as exc:
+            fail(f"--names: {exc}")
     if a is not None and plot is None:
         fail("--a only applies with --plot FILE.png")
     if plot is not None:
@@ -87,26 +90,28 @@ def acts(
         out = plot_activation_curves(chosen or ["rational", "exponential"], a_values, plot)
         console.print(f"wrote {out}")
         return
-    console.print(_acts_table(chosen or list(ACTIVATIONS)))
+    console.print(_acts_table(chosen or all_names()))
 
 
 def _acts_table(names: list[str]) -> Table:
     """One row per activation in `names`: formula, learnable parameters, init, sharing, source."""
     from rich.table import Table
 
-    from actbench.activations import ACTIVATIONS
+    from actbench.activations import get_spec
+    from actbench.plugins import learnable_names
 
     table = Table(title="Activations (sharing: layer = one a per layer, channel = one a per output channel)")
-    for col in ("name", "formula", "learnable", "default init", "sharing", "fixed params", "source"):
+    for col in ("name", "formula", "learnable", "default init", "sharing", "fixed params", "from", "source"):
         table.add_column(col)
-    for spec in (ACTIVATIONS[n] for n in names):
+    for spec in (get_spec(n) for n in names):
         table.add_row(
             spec.name,
             spec.formula,
-            ", ".join(spec.params) or "-",
+            ", ".join(learnable_names(spec)) or "-",
             "-" if spec.init is None else f"{spec.init:g}",
             "layer, channel" if spec.supports_sharing else "-",
             ", ".join(f"{k}={v}" for k, v in spec.defaults.items()) or "-",
+            spec.origin,
             spec.ref,
         )
     return table
