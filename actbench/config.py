@@ -28,7 +28,10 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: Literal["synthetic", "cifar10", "cifar100", "folder"] = "synthetic"
+    # mnist, fashion_mnist (1x28x28), svhn: actbench.tv_datasets; synthetic_mnist: synthetic at 1x28x28
+    name: Literal[
+        "synthetic", "cifar10", "cifar100", "folder", "mnist", "fashion_mnist", "svhn", "synthetic_mnist"
+    ] = "synthetic"
     root: str = "data"  # cifar: torchvision root; folder: dir holding train/ and test/
     download: bool = False  # cifar only: fetch from the internet when missing
     cache: bool = True  # folder only: cache the decoded uint8 tensors (decode the JPEGs once)

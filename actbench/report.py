@@ -60,6 +60,8 @@ def timing_stats(runs: list[Run]) -> dict[str, Any]:
     mems = [as_dict(run.summary.get("peak_memory")) for run in runs]
     mems = [m for m in mems if finite_mean([m.get("bytes")]) is not None]
     return {
+        "parameters": finite_mean([run.summary.get("parameters") for run in runs]),
+        "macs_per_image": finite_mean([run.summary.get("macs_per_image") for run in runs]),
         "steady_epoch_s": finite_mean(steady),
         "images_per_s": finite_mean(ips),
         "peak_memory_bytes": max((m["bytes"] for m in mems), default=None),

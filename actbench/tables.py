@@ -28,6 +28,16 @@ def _pm(d: dict[str, Any] | None, spec: str) -> str:
     return f"{d['mean']:{spec}} ± {d['std']:{spec}}" if d.get("std") is not None else format(d["mean"], spec)
 
 
+def _count(x: float | None) -> str:
+    """12345678 -> "12.3M": parameter and MAC counts."""
+    if x is None:
+        return "—"
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if x >= div:
+            return f"{x / div:.3g}{unit}"
+    return f"{x:.0f}"
+
+
 def _summary_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
     a, t, vs = r["test_acc_pct"], r["timing"], r["vs_baseline"] or {}
     ca, cl = vs.get("acc_pct") or {}, vs.get("loss") or {}
@@ -44,6 +54,8 @@ def _summary_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
         _f(ca.get("d"), "+.2f"),
         _f(cl.get("diff"), "+.4f"),
         _f(cl.get("p"), ".3g"),
+        _count(t.get("parameters")),
+        _count(t.get("macs_per_image")),
         _f(t["steady_epoch_s"], ".2f"),
         _f(t["images_per_s"], ".0f"),
         "—"
@@ -62,7 +74,7 @@ def summary_table(report: Report) -> tuple[list[str], list[list[str]]]:
     """Header and formatted cells of the per-group results table."""
     o = report.options
     heads = ["group", "n", "test loss", "test acc %", "95% CI acc %", f"Δacc vs {o['baseline']}", "p", "d"]
-    heads += ["Δloss", "p (loss)", "epoch s", "img/s", "peak mem"]
+    heads += ["Δloss", "p (loss)", "params", "MACs/img", "epoch s", "img/s", "peak mem"]
     if o["metric"] == "best":
         heads.insert(2, "best epoch")
     if o["paper"]:
@@ -245,7 +257,8 @@ def to_json(report: Report) -> str:
     return json.dumps(doc, indent=2, default=str) + "\n"
 
 
-COST_HEADS = ("epoch s", "img/s", "peak mem")  # terminal: timing/memory go to a table of their own
+# terminal: size, timing and memory go to a table of their own
+COST_HEADS = ("params", "MACs/img", "epoch s", "img/s", "peak mem")
 
 
 def _columns(heads: list[str], rows: list[list[str]], keep: Any) -> tuple[list[str], list[list[str]]]:
@@ -282,7 +295,8 @@ def rich_tables(report: Report) -> list[Any]:
     tables = [
         _rich_table(results, *_columns(heads, rows, lambda h: h not in COST_HEADS)),
         _rich_table(
-            "Cost (steady epoch seconds, training images/s, peak memory)",
+            "Cost (parameters, multiply-accumulates per image, steady epoch seconds, training images/s, "
+            "peak memory)",
             *_columns(heads, rows, lambda h: h in COST_HEADS),
         ),
     ]
