@@ -198,3 +198,11 @@ def test_sweep_accepts_a_custom_name(my_acts: Path, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "my_acts.Snake-s0" in result.output
+
+
+def test_example_activation_validates_and_pools_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "examples"))
+    plugins.refresh()
+    cfg = tiny_config("activation.name=custom_activation:Snake", "activation.sharing=channel")
+    assert resolve_pool_first(cfg.model, cfg.activation)
+    assert learned_parameters(build_model(cfg.model, cfg.activation, 10))["conv1"] == {"alpha": [1.0] * 4}
