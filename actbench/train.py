@@ -23,7 +23,7 @@ from actbench import runs
 from actbench.config import Config
 from actbench.data import num_batches, train_batches
 from actbench.evaluation import evaluate, load_run_config, load_weights, weights_kept
-from actbench.models import learned_parameters, macs_per_image, parameter_count
+from actbench.models import learned_parameters, parameter_count, try_macs_per_image
 from actbench.noise import evaluate_checkpoint
 from actbench.session import Session, make_session
 
@@ -346,7 +346,7 @@ def _finish(
         peak_memory=peak_memory(s.device),
         learned=learned_parameters(s.model),
         parameters=parameter_count(s.model),
-        macs_per_image=macs_per_image(s.model, s.image_shape()),
+        macs_per_image=try_macs_per_image(s.model, s.image_shape()),
     )
     runs.write_json(run_dir / runs.SUMMARY, summary)
     hooks.on_event("end", summary)

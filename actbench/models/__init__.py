@@ -19,7 +19,7 @@ from torch import nn
 
 from actbench.config import ActivationConfig, ModelConfig
 from actbench.models.common import learned_parameters, make_act, resolve_pool_first
-from actbench.models.cost import macs_per_image, parameter_count
+from actbench.models.cost import macs_per_image, parameter_count, try_macs_per_image
 from actbench.models.mlp import MLP
 from actbench.models.paper_cnn import PaperCNN
 from actbench.models.resnet import ResNet20
@@ -33,6 +33,7 @@ __all__ = [
     "make_act",
     "parameter_count",
     "resolve_pool_first",
+    "try_macs_per_image",
 ]
 
 ModelBuilder = Callable[[ModelConfig, ActivationConfig, int, int, int], nn.Module]

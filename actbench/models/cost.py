@@ -38,3 +38,11 @@ def macs_per_image(model: nn.Module, input_shape: tuple[int, int, int]) -> int:
         for h in handles:
             h.remove()
     return int(total)
+
+
+def try_macs_per_image(model: nn.Module, input_shape: tuple[int, int, int]) -> int | None:
+    """macs_per_image, or None when the forward pass fails (a run that ends `failed` still gets a summary)."""
+    try:
+        return macs_per_image(model, input_shape)
+    except Exception:  # whatever broke training may break this forward too; the cost is then unknown
+        return None
