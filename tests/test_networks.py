@@ -97,3 +97,12 @@ def test_widths_validation() -> None:
         load_config(None, ["model.name=resnet20", "model.widths=[8,8]"])
     with pytest.raises(ConfigError, match="model.widths"):
         load_config(None, ["model.name=mlp", "model.widths=[0]"])
+
+
+def test_pool_first_only_where_there_is_a_pool() -> None:
+    """resnet20 and mlp never pool after an activation, so pool-first (and its speed choices) never apply."""
+    from actbench.models import resolve_pool_first
+
+    for name in ("resnet20", "mlp"):
+        assert not resolve_pool_first(ModelConfig(name=name), ActivationConfig(name="rational"))
+    assert resolve_pool_first(ModelConfig(name="vgg_small"), ActivationConfig(name="rational"))

@@ -15,8 +15,14 @@ def make_act(cfg: ActivationConfig, channels: int) -> nn.Module:
     )
 
 
+POOLED = ("paper_cnn", "vgg_small")  # networks with a pooling right after an activation
+
+
 def resolve_pool_first(model: ModelConfig, act: ActivationConfig) -> bool:
-    """model.pool_first, with null resolved to "whenever it is exact" (see commutes_with_max_pool)."""
+    """model.pool_first, with null resolved to "whenever it is exact" (see commutes_with_max_pool); always
+    False for networks with no pooling after an activation (resnet20, mlp): there is nothing to reorder."""
+    if model.name not in POOLED:
+        return False
     if model.pool_first is not None:
         return model.pool_first
     return model.pool == "max" and commutes_with_max_pool(act.name, act.params)
