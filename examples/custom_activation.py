@@ -20,7 +20,8 @@
    after which ``pip install my-package`` makes ``actbench acts`` list ``snake`` and
    ``activation.name: snake`` work.
 
-Run this file to train the quick-start model with Snake for 2 epochs and print the learned α per layer:
+Run this file to train the quick-start model with Snake (2,000 images, 2 epochs) and print the
+learned α per layer:
 ``PYTHONPATH=. python examples/custom_activation.py`` (from the repository root).
 """
 
@@ -55,7 +56,8 @@ def main(out: str = "runs") -> None:
     from actbench.config import load_config
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # so "custom_activation:Snake" imports
-    cfg = load_config("quickstart", ["activation.name=custom_activation:Snake", "train.epochs=2"])
+    sets = ["activation.name=custom_activation:Snake", "train.epochs=2", "data.train_size=2000"]
+    cfg = load_config("quickstart", sets)
     run_dir = train.create_run(cfg, Path(out), "custom-snake", force=True)
     summary = train.run_training(run_dir)
     print(f"{summary['status']}: test accuracy {summary['last']['test_acc']:.3f}")
