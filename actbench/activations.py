@@ -40,6 +40,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from actbench.learnable import PAU, SwishBeta
+
 __all__ = [
     "ACTIVATIONS",
     "SHARING",
@@ -49,6 +51,7 @@ __all__ = [
     "Rational",
     "activation_parameters",
     "exponential",
+    "get_spec",
     "make_activation",
     "rational",
     "validate_activation",
@@ -282,6 +285,9 @@ class ActSpec:
     supports_sharing: bool = False  # layer/channel scope applies (learnable activations)
     defaults: Mapping[str, Any] = field(default_factory=dict)  # fixed constructor params, e.g. ELU alpha
     ref: str = ""  # where it comes from: the paper's equation or the torch module
+    origin: str = "built-in"  # built-in | "import" (a "pkg.module:Name") | "entry point (<dist>)"
+    non_decreasing: bool = False  # declared by a custom activation: max-pooling may then run first
+    checked: bool = True  # built-ins check params/init here; a custom factory checks its own
 
 
 def _builtin(name: str, formula: str, cls: type[nn.Module], **defaults: Any) -> ActSpec:
@@ -319,6 +325,24 @@ ACTIVATIONS: dict[str, ActSpec] = {
         _builtin("tanh", "tanh(v)", nn.Tanh),
         _unit("rational", "v (v>=0); a·v/(a − v) (v<0)", Rational, 1.0, f"{_P}, eq. 5", a_min=RATIONAL_A_MIN),
         _unit("exponential", "v (v>=0); e^a·v/(e^a − v) (v<0)", Exponential, 0.0, f"{_P}, eq. 6"),
+        ActSpec(
+            "pau",
+            "Σ p_j·v^j / (1 + Σ |q_k|·|v|^k)",
+            lambda channels, sharing, init, fused: PAU(channels, sharing),
+            ("p", "q"),
+            None,
+            True,
+            ref="Molina et al. 2020, safe PAU (5, 4), leaky-ReLU init",
+        ),
+        ActSpec(
+            "swish_beta",
+            "v·σ(β·v)",
+            lambda channels, sharing, init, fused: SwishBeta(channels, sharing, init),
+            ("beta",),
+            1.0,
+            True,
+            ref="Ramachandran et al. 2017, trainable β",
+        ),
     ]
 }
 
@@ -331,9 +355,10 @@ _NON_DECREASING = {"relu", "selu", "tanh", "softplus", "rational", "exponential"
 
 def commutes_with_max_pool(name: str, params: Mapping[str, Any] | None = None) -> bool:
     """True when pool(f(x)) == f(pool(x)) exactly (up to float ties) for max-pooling."""
-    if name not in _NON_DECREASING:
+    spec = ACTIVATIONS.get(name) or _custom_spec(name, quiet=True)
+    if spec is None or not (name in _NON_DECREASING or spec.non_decreasing):
         return False
-    p = {**ACTIVATIONS[name].defaults, **(params or {})}
+    p = {**spec.defaults, **(params or {})}
     return p.get("alpha", 0.0) >= 0 and p.get("negative_slope", 0.0) >= 0
 
 
@@ -361,6 +386,8 @@ def _check_params(spec: ActSpec, params: Mapping[str, Any]) -> None:
 def _check_init(spec: ActSpec, init: float) -> None:
     if not spec.params:
         raise ValueError(f"{spec.name} has no learnable parameter, so init must be null (got {init!r})")
+    if spec.init is None:
+        raise ValueError(f"{spec.name}: init must be null (its coefficients start as published: {spec.ref})")
     if isinstance(init, bool) or not isinstance(init, (int, float)) or not math.isfinite(init):
         raise ValueError(f"{spec.name}: init must be a finite number, got {init!r}")
     if spec.name == "rational" and init <= 0:
@@ -383,30 +410,61 @@ def make_activation(
     ``fused``: use the torch.compile'd kernel (rational/exponential only; ignored elsewhere, where the
     activation is already a single torch kernel). ``params``: fixed constructor params, e.g. ELU ``alpha``.
     """
-    spec = ACTIVATIONS.get(name)
-    if spec is None:
-        raise ValueError(f"unknown activation {name!r} (valid: {', '.join(ACTIVATIONS)})")
+    spec = get_spec(name)
     if sharing not in SHARING:
         raise ValueError(f"{name}: sharing must be one of {', '.join(SHARING)}, got {sharing!r}")
     if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
         raise ValueError(f"{name}: channels must be a positive int, got {channels!r}")
+    if not spec.checked:  # a custom activation: its own factory judges init and params
+        return spec.builder(channels, sharing, init, fused, **params)
     _check_params(spec, params)
     if init is not None:
         _check_init(spec, init)
     kwargs = {**spec.defaults, **params}
-    return spec.builder(channels, sharing, spec.init if init is None else float(init), fused, **kwargs)
+    init = spec.init if init is None else float(init)
+    return spec.builder(channels, sharing, init, fused, **kwargs)
+
+
+def _custom_spec(name: str, quiet: bool = False) -> ActSpec | None:
+    """A "pkg.module:Name" or entry-point activation (actbench.plugins); None if `name` is neither."""
+    from actbench.plugins import custom_spec  # local: plugins imports this module
+
+    try:
+        return custom_spec(name)
+    except ValueError:
+        if quiet:
+            return None
+        raise
+
+
+def get_spec(name: str) -> ActSpec:
+    """The registered activation ``name``: built-in, an entry point, or an importable "pkg.module:Name"."""
+    spec = ACTIVATIONS.get(name) or _custom_spec(name)
+    if spec is None:
+        from actbench.plugins import entry_point_names
+
+        valid = ", ".join([*ACTIVATIONS, *entry_point_names()])
+        raise ValueError(f"unknown activation {name!r} (valid: {valid}, or importable package.module:Name)")
+    return spec
 
 
 def validate_activation(
     name: str, sharing: str = "layer", init: float | None = None, params: Mapping[str, Any] | None = None
 ) -> None:
-    """Raise a one-line ValueError naming the bad value and the allowed ones if the combination is invalid."""
-    make_activation(name, 1, sharing, init, **dict(params or {}))
+    """Raise a one-line ValueError naming the bad value and the allowed ones if the combination is invalid.
+
+    A custom activation is also built and probed once (actbench.plugins.check_activation)."""
+    if get_spec(name).checked:
+        make_activation(name, 1, sharing, init, **dict(params or {}))
+    else:
+        from actbench.plugins import check_activation
+
+        check_activation(name, sharing, init, params)
 
 
 def activation_parameters(module: nn.Module) -> dict[str, torch.Tensor]:
-    """Learnable parameters of one activation module, e.g. {"a": Parameter of shape (1,) or (C,)}.
-
-    Empty for parameter-free activations. These are the live parameters: detach before storing.
+    """Learnable parameters of one activation module (any module: its own ``nn.Parameter``s, dotted names
+    for submodules), e.g. {"a": Parameter of shape (1,) or (C,)}. Frozen ones (requires_grad False) are
+    left out. Empty for parameter-free activations. These are the live parameters: detach before storing.
     """
-    return dict(module.named_parameters(recurse=False)) if isinstance(module, _Learnable) else {}
+    return {k: p for k, p in module.named_parameters() if p.requires_grad}

@@ -11,11 +11,12 @@ import io
 import json
 from typing import Any
 
-from actbench.activations import ACTIVATIONS
+from actbench.activations import get_spec
+from actbench.plugins import learnable_names
 from actbench.tables import _md_table
 
 ACTS_FORMATS = ("table", "md", "csv", "json")
-ACTS_HEADS = ("name", "formula", "learnable", "default init", "sharing", "fixed params", "source")
+ACTS_HEADS = ("name", "formula", "learnable", "default init", "sharing", "fixed params", "from", "source")
 SHARING_NOTE = "sharing: layer = one a per layer, channel = one a per output channel"
 
 
@@ -25,13 +26,14 @@ def acts_records(names: list[str]) -> list[dict[str, Any]]:
         {
             "name": spec.name,
             "formula": spec.formula,
-            "learnable": list(spec.params),
+            "learnable": list(learnable_names(spec)),
             "default_init": spec.init,
             "sharing": ["layer", "channel"] if spec.supports_sharing else [],
             "fixed_params": dict(spec.defaults),
+            "from": spec.origin,
             "source": spec.ref,
         }
-        for spec in (ACTIVATIONS[n] for n in names)
+        for spec in (get_spec(n) for n in names)
     ]
 
 
@@ -45,6 +47,7 @@ def acts_cells(names: list[str]) -> list[list[str]]:
             "-" if r["default_init"] is None else f"{r['default_init']:g}",
             ", ".join(r["sharing"]) or "-",
             ", ".join(f"{k}={v}" for k, v in r["fixed_params"].items()) or "-",
+            r["from"],
             r["source"],
         ]
         for r in acts_records(names)

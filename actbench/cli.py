@@ -75,16 +75,19 @@ def acts(
     fmt: Annotated[str, typer.Option("--format", help="table | md | csv | json")] = "table",
 ) -> None:
     """List every registered activation; with --plot, draw its curves for several a."""
-    from actbench.activations import ACTIVATIONS
+    from actbench.activations import get_spec
     from actbench.acts_listing import ACTS_FORMATS, acts_tables, acts_text
+    from actbench.plugins import all_names
 
     if fmt not in ACTS_FORMATS:
         fail(f"--format: {fmt!r} is not allowed (allowed: {', '.join(ACTS_FORMATS)})")
 
     chosen = [n.strip() for n in names.split(",") if n.strip()] if names else []
-    unknown = [n for n in chosen if n not in ACTIVATIONS]
-    if unknown:
-        fail(f"--names: unknown activation {unknown[0]!r} (valid: {', '.join(ACTIVATIONS)})")
+    for name in chosen:
+        try:
+            get_spec(name)
+        except ValueError as exc:
+            fail(f"--names: {exc}")
     if a is not None and plot is None:
         fail("--a only applies with --plot FILE.png")
     if plot is not None:
@@ -94,7 +97,7 @@ def acts(
         out = plot_activation_curves(chosen or ["rational", "exponential"], a_values, plot)
         console.print(f"wrote {out}")
         return
-    listed = chosen or list(ACTIVATIONS)
+    listed = chosen or all_names()
     if fmt == "table":
         for table in acts_tables(listed, console.width):
             console.print(table)

@@ -28,7 +28,10 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: Literal["synthetic", "cifar10", "cifar100", "folder"] = "synthetic"
+    # mnist, fashion_mnist (1x28x28), svhn: actbench.tv_datasets; synthetic_mnist: synthetic at 1x28x28
+    name: Literal[
+        "synthetic", "cifar10", "cifar100", "folder", "mnist", "fashion_mnist", "svhn", "synthetic_mnist"
+    ] = "synthetic"
     root: str = "data"  # cifar: torchvision root; folder: dir holding train/ and test/
     download: bool = False  # cifar only: fetch from the internet when missing
     cache: bool = True  # folder only: cache the decoded uint8 tensors (decode the JPEGs once)
@@ -56,10 +59,13 @@ class AugmentConfig:
     normalize: Literal["dataset", "per_image", "none"] = "dataset"  # channel mean/std | per-image standardize
 
 
+ModelName = Literal["paper_cnn", "resnet20", "vgg_small", "mlp"]  # networks of actbench.models.MODELS
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    name: Literal["paper_cnn"] = "paper_cnn"
-    channels: tuple[int, ...] = (32, 32, 32)  # output channels of the three conv layers
+    name: ModelName = "paper_cnn"
+    channels: tuple[int, ...] = (32, 32, 32)  # paper_cnn: output channels of the three conv layers
     kernel_size: int = 5
     pool: Literal["max", "avg"] = "max"
     hidden: tuple[int, ...] = ()  # sizes of hidden fully-connected layers (each followed by the activation)
@@ -68,6 +74,9 @@ class ModelConfig:
     # Max-pool before the activation: exact for non-decreasing activations (same outputs and gradients) and
     # 4x less activation work. null = auto: whenever exact. true for any other activation is refused.
     pool_first: bool | None = None
+    # resnet20: three stage widths (16, 32, 64); vgg_small: one width per stage (64, 128, 256); mlp: hidden
+    # layer sizes (512, 256). Empty = the network's default; paper_cnn uses channels and hidden instead.
+    widths: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -305,7 +314,11 @@ def _validate_sizes(cfg: Config) -> None:
 
 
 def _validate_model(m: ModelConfig) -> None:
-    if len(m.channels) != 3:
+    if m.name == "resnet20" and m.widths and len(m.widths) != 3:
+        raise ConfigError(f"model.widths: resnet20 has three stages, got {len(m.widths)} values")
+    for w in m.widths:
+        _positive("model.widths", w)
+    if m.name == "paper_cnn" and len(m.channels) != 3:
         raise ConfigError(f"model.channels: paper_cnn has three conv layers, got {len(m.channels)} values")
     for i, c in enumerate(m.channels + m.hidden):
         _positive(f"model.channels[{i}]" if i < len(m.channels) else "model.hidden", c)

@@ -1,6 +1,6 @@
 """Dataset splits and the on-device augmentation pipeline (airbench style).
 
-Images live as uint8 (N, 3, H, W) tensors, moved to the training device once (`Splits.to`). Each
+Images live as uint8 (N, C, H, W) tensors, moved to the training device once (`Splits.to`). Each
 image is cropped, flipped, colour-jittered and normalised there, vectorised over a group of batches
 (no Python loop over images; one group of ~GROUP_IMAGES is then sliced into batches):
 
@@ -30,12 +30,12 @@ from actbench.sources import DataError, load_raw
 
 GROUP_IMAGES = 4096  # images augmented together, then sliced into batches (amortises GPU kernel launches)
 
-Stats = Sequence[float] | Tensor  # per-channel mean or std: Splits.mean/std, or a (1, 3, 1, 1) tensor
+Stats = Sequence[float] | Tensor  # per-channel mean or std: Splits.mean/std, or a (1, C, 1, 1) tensor
 
 
 @dataclass
 class Splits:
-    train_x: Tensor  # (N, 3, H, W) uint8, contiguous
+    train_x: Tensor  # (N, C, H, W) uint8, contiguous
     train_y: Tensor  # (N,) int64
     val_x: Tensor  # carved from train, or the test split itself when val_is_test
     val_y: Tensor
@@ -43,8 +43,8 @@ class Splits:
     test_y: Tensor
     num_classes: int
     classes: list[str]
-    mean: tuple[float, float, float]  # per-channel mean of train_x in [0,1] units
-    std: tuple[float, float, float]
+    mean: tuple[float, ...]  # per-channel mean of train_x in [0,1] units (3 values, or 1 for grey images)
+    std: tuple[float, ...]
     val_is_test: bool
 
     def to(self, device: torch.device | str) -> Splits:
@@ -98,9 +98,9 @@ def _stratified_split(y: Tensor, val_size: int, num_classes: int, seed: int) -> 
 
 
 def channel_stats(x: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of uint8 (N, 3, H, W) images in [0,1] units, exact via 256-bin histograms."""
-    hist = torch.stack([torch.bincount(x[:, c].reshape(-1), minlength=256) for c in range(3)])
-    hist = hist.to("cpu", torch.float64)  # (3, 256) pixel counts per value
+    """Per-channel mean and std of uint8 (N, C, H, W) images in [0,1] units, exact via 256-bin histograms."""
+    hist = torch.stack([torch.bincount(x[:, c].reshape(-1), minlength=256) for c in range(x.shape[1])])
+    hist = hist.to("cpu", torch.float64)  # (C, 256) pixel counts per value
     v = torch.arange(256, dtype=torch.float64) / 255
     n = hist.sum(1)
     mean = hist @ v / n
@@ -200,8 +200,8 @@ def _normalise(xb: Tensor, scale: Tensor, shift: Tensor, aug: AugmentConfig, mea
 
 
 def stat_tensor(values: Sequence[float] | Tensor, device: torch.device) -> Tensor:
-    """Per-channel stats as a float32 (1, 3, 1, 1) tensor on `device` (no copy when it already is one)."""
-    return torch.as_tensor(values, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    """Per-channel stats as a float32 (1, C, 1, 1) tensor on `device` (no copy when it already is one)."""
+    return torch.as_tensor(values, dtype=torch.float32, device=device).view(1, -1, 1, 1)
 
 
 def crop_flip(xb: Tensor, aug: AugmentConfig, generator: torch.Generator) -> Tensor:

@@ -77,7 +77,8 @@ class Group:
 
 
 def act_name(name: Any) -> str:
-    text = str(name).lower() if name is not None else "?"
+    text = str(name) if name is not None else "?"
+    text = text if ":" in text else text.lower()  # "pkg.module:Name" is case-sensitive
     return ALIASES.get(text, text)
 
 

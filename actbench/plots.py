@@ -9,7 +9,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from actbench.activations import ACTIVATIONS, make_activation, validate_activation
+from actbench.activations import get_spec, make_activation, validate_activation
 
 
 def plot_activation_curves(names: list[str], a_values: list[float], path: str | Path) -> Path:
@@ -25,11 +25,12 @@ def plot_activation_curves(names: list[str], a_values: list[float], path: str | 
     fig = Figure(figsize=(4.2 * cols, 3.4 * rows), layout="constrained")
     FigureCanvasAgg(fig)
     for i, name in enumerate(names):
-        spec = ACTIVATIONS[name]
+        spec = get_spec(name)
         ax = fig.add_subplot(rows, cols, i + 1)
         ax.axhline(0, color="0.8", lw=0.8)
         ax.axvline(0, color="0.8", lw=0.8)
-        inits: list[float | None] = list(a_values) if spec.params else [None]
+        one_a = spec.params and spec.init is not None  # PAU's coefficients are not one `a`
+        inits: list[float | None] = list(a_values) if one_a else [None]
         skipped = [a for a in inits if a is not None and not _valid(name, a)]
         for a in (a for a in inits if a not in skipped):
             with torch.no_grad():
@@ -44,7 +45,7 @@ def plot_activation_curves(names: list[str], a_values: list[float], path: str | 
         ax.set_xlabel("v")
         ax.set_ylabel("h(v)")
         ax.set_ylim(-4, 4)
-        if spec.params and len(skipped) < len(inits):
+        if one_a and len(skipped) < len(inits):
             ax.legend(fontsize=8, loc="upper left")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

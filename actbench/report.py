@@ -76,6 +76,8 @@ def timing_stats(runs: list[Run]) -> dict[str, Any]:
     mems = [as_dict(run.summary.get("peak_memory")) for run in runs]
     mems = [m for m in mems if finite_mean([m.get("bytes")]) is not None]
     return {
+        "parameters": finite_mean([run.summary.get("parameters") for run in runs]),
+        "macs_per_image": finite_mean([run.summary.get("macs_per_image") for run in runs]),
         "steady_epoch_s": epoch_s["median"],
         "steady_epoch_min_s": epoch_s["min"],
         "steady_epoch_max_s": epoch_s["max"],

@@ -63,9 +63,18 @@ class Session:
         enabled = self.cfg.train.amp == "bf16"
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
+    def image_shape(self) -> tuple[int, int, int]:
+        return image_shape(self.cfg, self.splits)
+
     def prep(self, x: torch.Tensor) -> torch.Tensor:
         """A batch in the memory format the model runs in (channels_last when train.channels_last)."""
         return x.contiguous(memory_format=torch.channels_last) if self.cfg.train.channels_last else x
+
+
+def image_shape(cfg: Config, splits: Splits) -> tuple[int, int, int]:
+    """(C, S, S) of one model input: the data's channels (3, or 1 for MNIST-like), the size the model sees."""
+    size = output_size(cfg.augment, splits.train_x.shape[-1])
+    return splits.train_x.shape[1], size, size
 
 
 def make_session(cfg: Config) -> Session:
@@ -77,7 +86,8 @@ def make_session(cfg: Config) -> Session:
     torch.manual_seed(t.seed)
     speed = effective_speed(cfg, device)
     act = dataclasses.replace(cfg.activation, fused=speed["fused"])
-    model = build_model(cfg.model, act, splits.num_classes, output_size(cfg.augment)).to(device)
+    channels, size, _ = image_shape(cfg, splits)
+    model = build_model(cfg.model, act, splits.num_classes, size, channels).to(device)
     if t.channels_last:
         model = model.to(memory_format=torch.channels_last)
     net = torch.compile(model, mode=speed["compile_mode"]) if speed["compile"] else model

@@ -38,7 +38,10 @@ class DataError(ValueError):
 
 def load_raw(data: DataConfig) -> Raw:
     """(train_x, train_y, test_x, test_y, classes) of `data.name`, before limits and the val split."""
+    from actbench.tv_datasets import LOADERS  # local: tv_datasets imports this module
+
     fns = {"synthetic": synthetic, "cifar10": _load_cifar, "cifar100": _load_cifar, "folder": _load_folder}
+    fns |= LOADERS  # mnist, fashion_mnist, svhn, synthetic_mnist
     if data.name not in fns:
         raise DataError(f"data.name: unknown dataset {data.name!r} (allowed: {', '.join(fns)})")
     return fns[data.name](data)

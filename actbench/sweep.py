@@ -89,7 +89,7 @@ def plan_sweep(
             if act in ACTIVATIONS and not ACTIVATIONS[act].supports_sharing:
                 overrides["activation.sharing"] = "layer"  # channel sharing has no meaning without `a`
         suffix = "".join(f"-{k.rsplit('.', 1)[-1]}{_slug(v)}" for k, v in zip(keys, values, strict=True))
-        name = f"{act}{suffix}-s{seed}"
+        name = f"{_slug(act).replace(':', '.')}{suffix}-s{seed}"  # "pkg.mod:Name" -> a plain folder name
         overrides["run.name"] = name
         try:
             cfg = replace(base, **overrides)

@@ -37,6 +37,16 @@ def _pm(d: dict[str, Any] | None, spec: str) -> str:
     return f"{d['mean']:{spec}} ± {d['std']:{spec}}" if d.get("std") is not None else format(d["mean"], spec)
 
 
+def _count(x: float | None) -> str:
+    """12345678 -> "12.3M": parameter and MAC counts."""
+    if x is None:
+        return "—"
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if x >= div:
+            return f"{x / div:.3g}{unit}"
+    return f"{x:.0f}"
+
+
 def _summary_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
     a, t, vs = r["test_acc_pct"], r["timing"], r["vs_baseline"] or {}
     ca, cl = vs.get("acc_pct") or {}, vs.get("loss") or {}
@@ -54,6 +64,8 @@ def _summary_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
         _f(ca.get("d"), "+.2f"),
         _f(cl.get("diff"), "+.4f"),
         _f(cl.get("p"), ".3g"),
+        _count(t.get("parameters")),
+        _count(t.get("macs_per_image")),
         _f(t["steady_epoch_s"], ".2f"),
         fmt_range(t.get("steady_epoch_min_s"), t.get("steady_epoch_max_s")),
         _f(t["images_per_s"], ".0f"),
@@ -273,9 +285,9 @@ def to_json(report: Report) -> str:
     return json.dumps(doc, indent=2, default=str) + "\n"
 
 
-# terminal: timing/memory go to a table of their own. Epoch seconds: median of the steady epochs of all
-# the group's runs (epoch 1 left out), with their min-max (actbench.timing).
-COST_HEADS = ("median epoch s", "min–max epoch s", "img/s", "peak mem")
+# terminal: size, timing and memory go to a table of their own. Epoch seconds: median of the steady epochs
+# of all the group's runs (epoch 1 left out), with their min-max (actbench.timing).
+COST_HEADS = ("params", "MACs/img", "median epoch s", "min–max epoch s", "img/s", "peak mem")
 
 
 def _columns(heads: list[str], rows: list[list[str]], keep: Any) -> tuple[list[str], list[list[str]]]:
@@ -305,7 +317,8 @@ def rich_tables(report: Report, width: int | None = None) -> list[Any]:
 
         tables.append(Text("\n".join([VERDICT_TITLE + ":", *verdicts, ""])))
     tables += _rich_tables(
-        "Cost (training epoch s: median and min–max of all seeds' epochs after the first; img/s: median)",
+        "Cost (parameters, multiply-accumulates per image; training epoch s: median and min–max of all "
+        "seeds' epochs after the first; img/s: median; peak memory)",
         *_columns(heads, rows, lambda h: h in COST_HEADS),
         width,
     )

@@ -23,7 +23,7 @@ from actbench import predictions, runs
 from actbench.config import Config
 from actbench.data import num_batches, train_batches
 from actbench.evaluation import evaluate, load_run_config, load_weights, weights_kept
-from actbench.models import learned_parameters
+from actbench.models import learned_parameters, parameter_count, try_macs_per_image
 from actbench.noise import evaluate_checkpoint
 from actbench.session import Session, make_session
 from actbench.timing import epoch_timing
@@ -362,7 +362,8 @@ def _finish(
         timing=epoch_timing(times),  # median of the steady epochs, with min-max (actbench.timing)
         peak_memory=peak_memory(s.device),
         learned=learned_parameters(s.model),
-        parameters=sum(p.numel() for p in s.model.parameters()),
+        parameters=parameter_count(s.model),
+        macs_per_image=try_macs_per_image(s.model, s.image_shape()),
     )
     runs.write_json(run_dir / runs.SUMMARY, summary)
     hooks.on_event("end", summary)

@@ -206,10 +206,12 @@ def test_shape_and_dtype_preserved(name: str, dtype: torch.dtype) -> None:
 def test_every_learnable_parameter_gets_a_gradient(name: str, sharing: str) -> None:
     torch.manual_seed(0)
     m = A.make_activation(name, 4, sharing=sharing)
-    params = A.activation_parameters(m)
-    assert set(params) == set(A.ACTIVATIONS[name].params) == {"a"}
-    assert m.a.shape == ((4,) if sharing == "channel" else (1,)) and m.a.dtype == torch.float32
-    assert m.a.tolist() == [A.ACTIVATIONS[name].init] * m.a.numel()
+    params, spec = A.activation_parameters(m), A.ACTIVATIONS[name]
+    assert set(params) == set(spec.params)
+    for p in params.values():  # dim 0 is the sharing group (the layout learned_parameters reads)
+        assert p.shape[0] == (4 if sharing == "channel" else 1) and p.dtype == torch.float32
+        if spec.init is not None:
+            assert p.tolist() == [spec.init] * p.numel()
     grads = torch.autograd.grad(
         (m(torch.randn(8, 4, 3, 3)) * torch.randn(8, 4, 3, 3)).sum(), list(params.values())
     )
@@ -233,7 +235,8 @@ def test_bf16_autocast_keeps_a_float32() -> None:
             y = act(conv(torch.randn(2, 3, 6, 6)))
         assert y.dtype == torch.bfloat16
         y.float().sum().backward()
-        assert act.a.dtype == act.a.grad.dtype == torch.float32 and torch.isfinite(act.a.grad).all()
+        for p in act.parameters():
+            assert p.dtype == p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all()
 
 
 def test_factory_errors() -> None:

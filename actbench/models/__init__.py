@@ -1,0 +1,59 @@
+"""Networks (`model.name`), one registry: every nonlinearity comes from the activation factory.
+
+| name        | module                      | activation names                  |
+|-------------|-----------------------------|-----------------------------------|
+| paper_cnn   | actbench.models.paper_cnn   | conv1..conv3, fc1..               |
+| resnet20    | actbench.models.resnet      | conv1..conv19                     |
+| vgg_small   | actbench.models.vgg         | conv1..conv6                      |
+| mlp         | actbench.models.mlp         | fc1..                             |
+
+Each network takes (model config, activation config, num_classes, image_size, in_channels) and has
+``activations()``: {layer name: activation module} in network order, the names reports use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from actbench.config import ActivationConfig, ModelConfig
+from actbench.models.common import learned_parameters, make_act, resolve_pool_first
+from actbench.models.cost import macs_per_image, parameter_count, try_macs_per_image
+from actbench.models.mlp import MLP
+from actbench.models.paper_cnn import PaperCNN
+from actbench.models.resnet import ResNet20
+from actbench.models.vgg import VGGSmall
+
+__all__ = [
+    "MODELS",
+    "build_model",
+    "learned_parameters",
+    "macs_per_image",
+    "make_act",
+    "parameter_count",
+    "resolve_pool_first",
+    "try_macs_per_image",
+]
+
+ModelBuilder = Callable[[ModelConfig, ActivationConfig, int, int, int], nn.Module]
+MODELS: dict[str, ModelBuilder] = {
+    "paper_cnn": PaperCNN,
+    "resnet20": ResNet20,
+    "vgg_small": VGGSmall,
+    "mlp": MLP,
+}
+
+
+def build_model(
+    model: ModelConfig,
+    act: ActivationConfig,
+    num_classes: int,
+    image_size: int = 32,
+    in_channels: int = 3,
+) -> nn.Module:
+    """The network `model.name` for (N, in_channels, image_size, image_size) inputs."""
+    builder = MODELS.get(model.name)
+    if builder is None:
+        raise ValueError(f"model.name: unknown network {model.name!r} (valid: {', '.join(MODELS)})")
+    return builder(model, act, num_classes, image_size, in_channels)

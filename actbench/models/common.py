@@ -1,0 +1,51 @@
+"""Helpers every network shares: the activation factory call, pool-first resolution, learned parameters."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from actbench.activations import activation_parameters, commutes_with_max_pool, make_activation
+from actbench.config import ActivationConfig, ModelConfig
+
+
+def make_act(cfg: ActivationConfig, channels: int) -> nn.Module:
+    """A fresh activation for a layer with `channels` outputs: sharing, init and params from the config."""
+    return make_activation(
+        cfg.name, channels, sharing=cfg.sharing, init=cfg.init, fused=bool(cfg.fused), **dict(cfg.params)
+    )
+
+
+POOLED = ("paper_cnn", "vgg_small")  # networks with a pooling right after an activation
+
+
+def resolve_pool_first(model: ModelConfig, act: ActivationConfig) -> bool:
+    """model.pool_first, with null resolved to "whenever it is exact" (see commutes_with_max_pool); always
+    False for networks with no pooling after an activation (resnet20, mlp): there is nothing to reorder."""
+    if model.name not in POOLED:
+        return False
+    if model.pool_first is not None:
+        return model.pool_first
+    return model.pool == "max" and commutes_with_max_pool(act.name, act.params)
+
+
+def learned_parameters(model: nn.Module) -> dict[str, dict[str, list[float]]]:
+    """{"conv1": {"a": [values...]}, ...}: every learnable parameter of every activation (CPU floats).
+
+    Layout convention: dim 0 of a parameter is its sharing group (1 per layer, or C per channel); a
+    parameter with more dims holds several coefficients, each logged on its own as ``name[k]`` (k indexes
+    the flattened remaining dims), e.g. PAU's ``p[0]`` ... ``p[5]``. A 0-dim parameter is one value.
+    """
+    out: dict[str, dict[str, list[float]]] = {}
+    base = getattr(model, "_orig_mod", model)  # torch.compile wrapper
+    for layer, mod in base.activations().items():
+        values: dict[str, list[float]] = {}
+        for name, p in activation_parameters(mod).items():
+            t = p.detach().float().cpu()
+            if t.dim() <= 1:
+                values[name] = t.flatten().tolist()
+                continue
+            t = t.reshape(t.shape[0], -1)  # (groups, coefficients)
+            values |= {f"{name}[{k}]": t[:, k].tolist() for k in range(t.shape[1])}
+        if values:
+            out[layer] = values
+    return out

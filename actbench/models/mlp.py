@@ -1,0 +1,48 @@
+"""`mlp`: a multi-layer perceptron on flattened images.
+
+    input (N, C_in, S, S) -> flatten (N, C_in * S * S)
+    [ Linear(., h) -> activation -> Dropout ] for each h in model.widths (default 512, 256)
+    Linear(., num_classes)
+
+Activation names: fc1, fc2, ...
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from actbench.config import ActivationConfig, ModelConfig
+from actbench.models.common import make_act
+
+MLP_WIDTHS = (512, 256)
+
+
+class MLP(nn.Module):
+    def __init__(
+        self,
+        model: ModelConfig,
+        act: ActivationConfig,
+        num_classes: int,
+        image_size: int = 32,
+        in_channels: int = 3,
+    ):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        acts: dict[str, nn.Module] = {}
+        width = in_channels * image_size * image_size
+        for j, h in enumerate(model.widths or MLP_WIDTHS, start=1):
+            acts[f"fc{j}"] = make_act(act, h)
+            layers += [nn.Linear(width, h), acts[f"fc{j}"]]
+            if model.dropout > 0:
+                layers.append(nn.Dropout(model.dropout))
+            width = h
+        layers.append(nn.Linear(width, num_classes))
+        self.net = nn.Sequential(*layers)
+        self.__dict__["_acts"] = acts
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def activations(self) -> dict[str, nn.Module]:
+        return dict(self._acts)
