@@ -177,12 +177,12 @@ def _end(m: Member, status: str, error: str | None) -> None:
     m.summary = _finish(m.s, m.run_dir, m.summary, status, error, m.times, m.t0, m.hooks)
 
 
-def build_packed(members: Sequence[Member]) -> PackedCNN:
-    """The packed model of `members` (in the order given; see `order_members`)."""
-    cfgs = [m.s.cfg for m in members]
+def build_packed(sessions: Sequence[Session]) -> PackedCNN:
+    """The packed model of the sessions' models, in the order given (see `order_members`)."""
+    cfgs = [s.cfg for s in sessions]
     pool_first = [resolve_pool_first(c.model, c.activation) for c in cfgs]
     keys = [act_group_key(c, pf) for c, pf in zip(cfgs, pool_first, strict=True)]
-    return PackedCNN([m.s.model for m in members], keys, cfgs[0].model.pool, pool_first)
+    return PackedCNN([s.model for s in sessions], keys, cfgs[0].model.pool, pool_first)
 
 
 def order_members(members: Sequence[Member]) -> list[Member]:
@@ -198,7 +198,7 @@ def order_members(members: Sequence[Member]) -> list[Member]:
 
 
 def _net(members: list[Member]) -> nn.Module:
-    packed = build_packed(members)
+    packed = build_packed([m.s for m in members])
     speed = members[0].s.speed
     return torch.compile(packed, mode=speed["compile_mode"]) if speed["compile"] else packed
 
