@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
 from typer.testing import CliRunner
 
 from actbench import pack as PK
+from actbench import pack_plan as PP
 from actbench import pack_train as P
 from actbench import runs
+from actbench import sweep as S
 from actbench import train as T
 from actbench.cli import app
 from actbench.config import ConfigError, replace
@@ -25,7 +28,7 @@ from actbench.evaluation import evaluate_run, load_run_config
 from actbench.models import build_model
 from actbench.session import session_for
 
-from .conftest import tiny_config
+from .conftest import TINY, tiny_config
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -236,3 +239,55 @@ def test_run_pack_refuses_incompatible_runs(tmp_path: Path) -> None:
     dirs = _create([tiny_config("run.name=a"), tiny_config("run.name=b", "train.epochs=3")], tmp_path)
     with pytest.raises(ConfigError, match="train.epochs"):
         P.run_pack(dirs)
+
+
+def _specs(*configs: list[str]) -> list:
+    return [S.RunSpec(f"r{i}", {}, tiny_config(f"run.name=r{i}", *sets)) for i, sets in enumerate(configs)]
+
+
+def test_assign_packs_groups_compatible_runs_in_plan_order() -> None:
+    specs = _specs(
+        ["activation.name=relu"],
+        ["activation.name=elu", "train.seed=3"],
+        ["train.batch_size=40"],  # other shapes: another pack
+        ["model.batch_norm=true"],  # never packed
+        ["activation.name=prelu", "optim.lr=0.01"],
+        ["train.batch_size=40", "train.seed=1"],
+    )
+    assert PP.assign_packs(specs, 2) == [["r0", "r1"], ["r2", "r5"]]
+    assert PP.assign_packs(specs, 8) == [["r0", "r1", "r4"], ["r2", "r5"]]
+    assert [[r.name for r in u] for u in PP.units(specs, [["r0", "r1", "r4"]])] == [
+        ["r0", "r1", "r4"],
+        ["r2"],
+        ["r3"],
+        ["r5"],
+    ]
+    assert PP.auto_size(specs[:2], workers=1) == 2  # host memory holds both: capped by the runs
+    with pytest.raises(ConfigError, match="--pack"):
+        PP.parse_pack("0")
+
+
+def _sweep_args(out: Path, *extra: str) -> list[str]:
+    args = ["sweep", "--acts", "relu,rational", "--seeds", "0,1", "--out", str(out), "--name", "sw"]
+    for item in [*TINY, "train.epochs=1"]:
+        args += ["--set", item]
+    return [*args, *extra]
+
+
+def test_sweep_trains_a_pack_in_one_process(tmp_path: Path) -> None:
+    dry = runner.invoke(app, _sweep_args(tmp_path, "--pack", "3", "--dry-run"))
+    assert dry.exit_code == 0, dry.output
+    assert "pack 1 (3 runs): relu-s0, relu-s1, rational-s0" in dry.output
+    assert not (tmp_path / "sw").exists()
+    result = runner.invoke(app, _sweep_args(tmp_path, "--pack", "4"))
+    assert result.exit_code == 0, result.output
+    sweep_dir = tmp_path / "sw"
+    names = ["relu-s0", "relu-s1", "rational-s0", "rational-s1"]
+    assert yaml.safe_load((sweep_dir / S.MANIFEST).read_text())["packs"] == [names]
+    for name in names:
+        assert runs.read_status(sweep_dir / name) == "completed"
+        env = runs.read_json(sweep_dir / name / runs.ENV)
+        assert sorted(env["packed_with"]) == sorted(n for n in names if n != name)
+        assert "epoch   1/1" in (sweep_dir / name / S.LOG).read_text()
+    again = runner.invoke(app, _sweep_args(tmp_path, "--pack", "4"))
+    assert again.exit_code == 0 and again.output.count("skipped (completed)") == 4
