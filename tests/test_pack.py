@@ -84,6 +84,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], list[
 
 def test_packed_steps_match_lone_steps() -> None:
     """20 optimizer steps, members with their own lr: per-batch losses as when each trains alone."""
+    torch.set_num_threads(1)  # as TINY's train.threads (restored by conftest)
     cfgs = [replace(c, **{"optim.lr": lr}) for c, lr in zip(_cfgs(), (1e-3, 3e-3, 2e-3), strict=True)]
     splits, dev = load_splits(cfgs[0].data), torch.device("cpu")
     lone = [session_for(c, dev, splits) for c in cfgs]
