@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -185,10 +184,6 @@ def member_losses(logits: Tensor, ys: Tensor) -> Tensor:
     return per.view(k, b).mean(1)
 
 
-def describe(packs: Sequence[Sequence[Any]]) -> list[str]:
-    """One line per pack of more than one run: 'pack 1 (3 runs): a, b, c'."""
-    lines = []
-    for i, p in enumerate((p for p in packs if len(p) > 1), start=1):
-        names = [getattr(r, "name", r) for r in p]
-        lines.append(f"pack {i} ({len(names)} runs): {', '.join(names)}")
-    return lines
+def describe(packs: Sequence[Sequence[str]]) -> list[str]:
+    """One line per pack of run names: 'pack 1 (3 runs): a, b, c'."""
+    return [f"pack {i} ({len(p)} runs): {', '.join(p)}" for i, p in enumerate(packs, start=1)]
