@@ -165,8 +165,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.acts, args.images, args.val, args.epochs, args.engines = "relu,rational", 200, 50, 2, True
-        args.set += ["model.channels=[4,4,4]", "train.batch_size=50", "train.device=cpu"]
+        args.set += ["model.channels=[4,4,4]", "train.batch_size=50", "train.device=cpu", "train.threads=1"]
         args.batch, args.channels, args.steps, args.rounds = 8, 4, 1, 1
+    threads = next((int(s.split("=")[1]) for s in args.set if s.startswith("train.threads=")), 0)
+    if threads:  # the engines comparison runs at the same thread count as the runs
+        torch.set_num_threads(threads)
     threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory() as tmp:
         seq = sequential(args, Path(tmp) / "sequential")
