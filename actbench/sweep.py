@@ -3,7 +3,8 @@
     runs/<sweep>/sweep.yaml                      manifest: base config, axes, run list
     runs/<sweep>/<act>[-<grid values>]-s<seed>/  one ordinary run folder per run (+ train.log, claim.lock)
 
-Each run trains in its own process (`python -m actbench train --resume RUN_DIR`), so a crash, a diverging
+Each run trains in its own process (`python -m actbench train --resume RUN_DIR`; with `--pack`, one
+process per pack of runs: `actbench.pack_plan`, `actbench train-pack`), so a crash, a diverging
 run or a killed worker never takes the sweep down; it is recorded as failed. A per-run claim lock keeps
 two sweeps on the same folder from running the same run twice. The folder is the single source of truth:
 re-running a sweep skips completed runs, resumes partial ones and retries failed ones on request.
