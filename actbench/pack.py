@@ -10,12 +10,14 @@ packed forward concatenates the members' weights on the fly and runs each layer 
             C_i times), so the autograd sums route each member's gradient back to its own `a`
     head    (K, B, F) batched matmul with the stacked Linear weights -> logits (K, B, classes)
 
-Grouped convolution rather than torch.func (`stack_module_state` + `functional_call` + `vmap`): measured
-on 2 CPU cores (K=5, batch 100, 32 channels, forward + backward; benchmarks/bench_pack.py --engines, log in
-benchmarks/results/cpu-pack.log) vmap was the slowest of the three (K separate models, grouped, vmap),
-and vmap cannot run actbench's Rational/Exponential at all: their autograd Function has the classic
-`forward(ctx, ...)` form, which functorch transforms refuse. Grouped convolution also keeps every
-member an ordinary module, so its state_dict is exactly that of a run trained alone.
+Grouped convolution rather than torch.func (`stack_module_state` + `functional_call` + `vmap`): on 2 CPU
+cores (K=5 ReLU CNNs, batch 100, 32 channels, forward + backward; benchmarks/results/cpu-pack.log) one
+step took 1.23 s as K separate models, 1.49 s grouped and 2.39 s with vmap, so vmap was the slowest; and
+vmap cannot run actbench's Rational/Exponential at all: their autograd Function has the classic
+`forward(ctx, ...)` form, which functorch transforms refuse ("must override the setup_context
+staticmethod"). Grouped convolution also keeps every member an ordinary module, so its state_dict is
+exactly that of a run trained alone. (On CPU packing is slower than separate models; it is meant for GPUs,
+where a small model's step is launch-bound.)
 
 Which runs can share a pack: everything that fixes tensor shapes, the data and the training schedule
 must be equal (`pack_key`); seed, activation (name, sharing, init, params), learning rate and weight
