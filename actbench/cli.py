@@ -215,6 +215,26 @@ def _discard_unstarted(run_dir: Path | None) -> None:  # noqa: UP007
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+@app.command("train-pack")
+def train_pack(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders to train together (same shapes).")],
+    quiet: Annotated[bool, typer.Option("--quiet", help="Log only into each run's train.log.")] = False,
+) -> None:
+    """Train several prepared run folders as one packed model (what `sweep --pack` runs per pack).
+    Each member resumes from its own checkpoints and logs its progress into its own train.log."""
+    from actbench import runs
+    from actbench.pack_cli import train_pack_main
+
+    try:
+        statuses = train_pack_main(run_dirs, console, quiet)
+    except _user_errors() as exc:
+        fail(str(exc))
+    if runs.INTERRUPTED in statuses:
+        raise typer.Exit(130)
+    if any(s != runs.COMPLETED for s in statuses):
+        raise typer.Exit(1)
+
+
 def _noise_levels() -> str:
     """robustness.levels' default (config.py), as the --levels text: "0,0.02,0.05,0.1,0.2"."""
     from actbench.config import RobustnessConfig
@@ -353,6 +373,13 @@ GpusOpt = Annotated[float | None, typer.Option(min=0, help="Ray: GPUs per run [0
 MaxRetriesOpt = Annotated[
     int | None, typer.Option(min=0, help="Ray: resubmissions of a run whose worker/node died [2].")
 ]
+PackOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Train up to K compatible runs (differing in seed, activation, lr, weight decay) as one "
+        "packed model per process: K, or auto (as many as fit the device's memory)."
+    ),
+]
 
 
 @app.command()
@@ -379,6 +406,7 @@ def sweep(
     summary_every: Annotated[
         float, typer.Option(help="Logs: seconds between two sweep summary lines (done/total, elapsed, ETA).")
     ] = SUMMARY_EVERY_S,
+    pack: PackOpt = None,
 ) -> None:
     """Run activation x grid x seed; re-running skips completed runs and resumes partial ones."""
     from actbench import sweep as S
@@ -390,8 +418,11 @@ def sweep(
     ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
     try:
         plan, options = _plan_sweep(config, sets, acts, seeds, grid, name, out, ray)
+        plan.packs = _packs(plan, pack, workers)
         if dry_run:
             console.print(plan_table(plan))
+            for line in _pack_lines(plan):
+                console.print(line, highlight=False, soft_wrap=True)
             return
         if plan.base.run.tensorboard:  # refuse before any run starts, not once per run
             from actbench.trackers import require
@@ -401,6 +432,19 @@ def sweep(
     except _user_errors() as exc:
         fail(str(exc))
     _exit_after_sweep(plan, _run_sweep(plan, workers, options, retry_failed, log), log)
+
+
+def _packs(plan: Plan, pack: str | None, workers: int | None) -> list[list[str]]:
+    from actbench.pack_plan import parse_pack, plan_packs
+
+    return plan_packs(plan.runs, parse_pack(pack), workers or 1)
+
+
+def _pack_lines(plan: Plan) -> list[str]:
+    from actbench.pack import describe
+
+    lines = describe(plan.packs)
+    return lines and [*lines, f"{sum(map(len, plan.packs))} runs in {len(plan.packs)} packs"]
 
 
 def _plan_sweep(

@@ -238,17 +238,21 @@ def attempt_started(run_dir: Path, attempt: int) -> bool:
 # --- the Ray task (runs on a cluster node) ----------------------------------------------------------
 
 
-def run_task(run_dir: str, attempt: int, threads: int) -> int:
-    """Train one run in a child process on this node, as the local launcher does; returns its exit code."""
+def run_task(run_dir: str, attempt: int, threads: int, members: list[str] | None = None) -> int:
+    """Train one run (or, with `members`, one pack whose first member is `run_dir`) in a child process on
+    this node, as the local launcher does; returns its exit code."""
     path, child = Path(run_dir), None
+    dirs = [Path(m) for m in members] if members else [path]
     try:
-        append_attempt(path, {"attempt": attempt, "event": "start", **node_info(), "time": runs.now()})
-        wait_unlocked(path, LOCK_WAIT_S)
+        for d in dirs:
+            append_attempt(d, {"attempt": attempt, "event": "start", **node_info(), "time": runs.now()})
+        for d in dirs:
+            wait_unlocked(d, LOCK_WAIT_S)
         if (path / STOP).exists():
             return 130
-        if runs.read_status(path) == runs.COMPLETED:  # finished by the process of a lost attempt
+        if all(runs.read_status(d) == runs.COMPLETED for d in dirs):  # finished by a lost attempt's process
             return 0
-        child = sweep.launch(path, child_env(threads), preexec_fn=child_setup())
+        child = sweep.launch(path, child_env(threads), preexec_fn=child_setup(), members=members and dirs)
         while child.poll() is None:
             if (path / STOP).exists():
                 return interrupt(child)
@@ -317,6 +321,11 @@ class RayRun:
     retries_left: int
     ref: Any = None
     stopping: bool = False
+    members: list[Path] | None = None  # a pack (run_dir is its first member), trained by one task
+
+    @property
+    def dirs(self) -> list[Path]:
+        return self.members or [self.run_dir]
 
 
 class RayLauncher:
@@ -349,10 +358,19 @@ class RayLauncher:
         if not start:
             return f"queued on Ray, attempt {run.attempt}"
         return f"node {start[-1].get('host')} ({start[-1].get('node_ip')}), attempt {run.attempt}"
+    def start_pack(self, run_dirs: list[Path], slot: int) -> RayRun:
+        """A pack is one task (with the resources of one run): one process trains all its members."""
+        dirs = [d.resolve() for d in run_dirs]
+        (dirs[0] / STOP).unlink(missing_ok=True)
+        last = max((int(r.get("attempt", 0)) for d in dirs for r in read_attempts(d)), default=0)
+        run = RayRun(dirs[0], last, self.options.max_retries, members=dirs)
+        self._submit(run)
+        return run
 
     def _submit(self, run: RayRun) -> None:
         run.attempt += 1
-        run.ref = self.task.remote(str(run.run_dir), run.attempt, max(1, self.options.cpus_per_run))
+        pack = [[str(d) for d in run.members]] if run.members else []
+        run.ref = self.task.remote(str(run.run_dir), run.attempt, max(1, self.options.cpus_per_run), *pack)
 
     def stop(self, run: RayRun) -> None:
         run.stopping = True
@@ -370,11 +388,12 @@ class RayLauncher:
             self._submit(run)
             return None
         if run.stopping:
-            if runs.is_locked(run.run_dir):  # the run is still saving
+            if any(runs.is_locked(d) for d in run.dirs):  # the run is still saving
                 return None
-            code = settle_stopped(run.run_dir)
+            code = max(settle_stopped(d) for d in run.dirs)
         elif kind != "exit":
-            note_in_log(run.run_dir, f"{detail} on attempt {run.attempt}; no retries left")
+            for d in run.dirs:
+                note_in_log(d, f"{detail} on attempt {run.attempt}; no retries left")
             code = 1  # the sweep loop marks the run failed with that line
         self._record(run, detail, code)
         (run.run_dir / STOP).unlink(missing_ok=True)
@@ -395,7 +414,8 @@ class RayLauncher:
 
     def _record(self, run: RayRun, outcome: str, code: int | None) -> None:
         record = {"attempt": run.attempt, "event": "end", "outcome": outcome, "returncode": code}
-        append_attempt(run.run_dir, {**record, "time": runs.now()})
+        for d in run.dirs:
+            append_attempt(d, {**record, "time": runs.now()})
 
 
 def settle_stopped(run_dir: Path) -> int:

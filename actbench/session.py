@@ -82,7 +82,13 @@ def make_session(cfg: Config) -> Session:
     if t.threads:
         torch.set_num_threads(t.threads)
     device = select_device(t.device)
-    splits = load_splits(cfg.data).to(device)
+    return session_for(cfg, device, load_splits(cfg.data).to(device))
+
+
+def session_for(cfg: Config, device: torch.device, splits: Splits) -> Session:
+    """A session on data already loaded (several runs on one dataset share `splits`): the model is
+    initialised from `train.seed` exactly as a run alone initialises it."""
+    t = cfg.train
     torch.manual_seed(t.seed)
     speed = effective_speed(cfg, device)
     act = dataclasses.replace(cfg.activation, fused=speed["fused"])

@@ -3,7 +3,8 @@
     runs/<sweep>/sweep.yaml                      manifest: base config, axes, run list
     runs/<sweep>/<act>[-<grid values>]-s<seed>/  one ordinary run folder per run (+ train.log, claim.lock)
 
-Each run trains in its own process (`python -m actbench train --resume RUN_DIR`), so a crash, a diverging
+Each run trains in its own process (`python -m actbench train --resume RUN_DIR`; with `--pack`, one
+process per pack of runs: `actbench.pack_plan`, `actbench train-pack`), so a crash, a diverging
 run or a killed worker never takes the sweep down; it is recorded as failed. A per-run claim lock keeps
 two sweeps on the same folder from running the same run twice. The folder is the single source of truth:
 re-running a sweep skips completed runs, resumes partial ones and retries failed ones on request.
@@ -45,6 +46,7 @@ class Plan:
     base: Config
     axes: dict[str, list[Any]]
     runs: list[RunSpec]
+    packs: list[list[str]] = field(default_factory=list)  # run names trained together (sweep --pack)
 
 
 def parse_grid(items: list[str]) -> dict[str, list[Any]]:
@@ -108,6 +110,8 @@ def write_manifest(plan: Plan) -> None:
         "axes": plan.axes,
         "runs": [{"name": r.name, "overrides": r.overrides} for r in plan.runs],
     }
+    if plan.packs:  # this invocation's packing (actbench.pack_plan); a later one may pack differently
+        manifest["packs"] = plan.packs
     if path.exists():
         try:
             old = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -208,10 +212,15 @@ def gpu_of(slot: int, gpus: int) -> str:
 
 
 def launch(
-    run_dir: Path, env: dict[str, str], preexec_fn: Callable[[], Any] | None = None
+    run_dir: Path,
+    env: dict[str, str],
+    preexec_fn: Callable[[], Any] | None = None,
+    members: list[Path] | None = None,
 ) -> subprocess.Popen[bytes]:
     log = open(run_dir / LOG, "ab")  # noqa: SIM115 - owned by the child process
     cmd = [sys.executable, "-m", "actbench", "train", "--resume", str(run_dir), "--no-progress"]
+    if members:  # a pack: one process trains them all (its own output goes to the first one's log)
+        cmd = [sys.executable, "-m", "actbench", "train-pack", *map(str, members), "--quiet"]
     # A new session: a terminal Ctrl-C reaches only the sweep process, which forwards exactly one SIGINT.
     return subprocess.Popen(
         cmd,
@@ -260,6 +269,8 @@ class Launcher(Protocol):
 
     def start(self, run_dir: Path, slot: int) -> Any: ...
 
+    def start_pack(self, run_dirs: list[Path], slot: int) -> Any: ...  # one process for a whole pack
+
     def poll(self, handle: Any) -> int | None: ...  # exit code once the run's process ended, else None
 
     def stop(self, handle: Any) -> None: ...  # ask the run to save and end `interrupted`
@@ -275,6 +286,10 @@ class LocalLauncher:
 
     def start(self, run_dir: Path, slot: int) -> subprocess.Popen[bytes]:
         return launch(run_dir, worker_env(slot, self.workers, self.gpus, self.cpus))
+
+    def start_pack(self, run_dirs: list[Path], slot: int) -> subprocess.Popen[bytes]:
+        env = worker_env(slot, self.workers, self.gpus, self.cpus)
+        return launch(run_dirs[0], env, members=run_dirs)
 
     def poll(self, handle: subprocess.Popen[bytes]) -> int | None:
         return handle.poll()
@@ -305,8 +320,8 @@ class RunStatus:
 
 @dataclass
 class _Active:
-    handle: Any  # the launcher's handle of the run's process
-    claim: Claim
+    handle: Any  # the launcher's handle of the process (one run, or one pack of runs)
+    claims: list[Claim]
     slot: int
 
 
@@ -319,9 +334,12 @@ def execute(
     poll_s: float = 0.5,
     launcher: Launcher | None = None,
 ) -> list[RunStatus]:
-    """Run every planned run, up to `workers` at a time, each in its own process (local by default)."""
+    """Run every planned run, up to `workers` processes at a time (local by default); each process
+    trains one run, or one pack of `plan.packs` (actbench.pack_train)."""
+    from actbench.pack_plan import units
+
     statuses = {r.name: RunStatus(r.name, total=r.config.train.epochs) for r in plan.runs}
-    pending, active = list(plan.runs), {}
+    pending, active = units(plan.runs, plan.packs), {}
     free = list(range(workers))
     launcher = launcher or LocalLauncher(workers)
     stopping = False
@@ -332,22 +350,25 @@ def execute(
                 launcher.stop(a.handle)  # each run saves and marks itself interrupted
         busy = []  # claimed by another sweep process: wait for it, then see what it left
         while pending and free and not stopping:
-            spec = pending.pop(0)
-            _start(plan, spec, statuses[spec.name], free, active, retry_failed, launcher)
-            if statuses[spec.name].state == "busy":
-                busy.append(spec)
+            unit = pending.pop(0)
+            _start(plan, unit, statuses, free, active, retry_failed, launcher)
+            waiting = [spec for spec in unit if statuses[spec.name].state == "busy"]
+            if waiting:
+                busy.append(waiting)
         pending += busy
-        for name, a in list(active.items()):
-            statuses[name].epochs = epochs_done(a.claim.run_dir)
-            where = getattr(launcher, "where", None)
-            statuses[name].where = where(a.handle, a.slot) if where else ""
+        where = getattr(launcher, "where", None)
+        for key, a in list(active.items()):
+            for c in a.claims:
+                statuses[c.run_dir.name].epochs = epochs_done(c.run_dir)
+                statuses[c.run_dir.name].where = where(a.handle, a.slot) if where else ""
             returncode = launcher.poll(a.handle)
             if returncode is not None:
-                _reap(a, statuses[name], returncode)
+                for c in a.claims:
+                    _reap(c, statuses[c.run_dir.name], returncode)
                 free.append(a.slot)
-                del active[name]
+                del active[key]
         if stopping:
-            for spec in pending:
+            for spec in (spec for unit in pending for spec in unit):
                 statuses[spec.name].state = "not started"
             pending = []
         if on_update:
@@ -359,32 +380,41 @@ def execute(
 
 def _start(
     plan: Plan,
-    spec: RunSpec,
-    status: RunStatus,
+    unit: list[RunSpec],
+    statuses: dict[str, RunStatus],
     free: list[int],
     active: dict[str, _Active],
     retry_failed: bool,
     launcher: Launcher,
 ) -> None:
-    run_dir = plan.sweep_dir / spec.name
-    claim = try_claim(run_dir)
-    if claim is None:
-        status.state = "busy"  # another sweep process is running it (shown as such while we wait)
-        return
-    action = prepare(spec, run_dir, retry_failed)
-    status.action = action
-    if action == "skip":
-        status.state = f"skipped ({run_state(run_dir)})"
-        status.epochs = epochs_done(run_dir)
-        claim.release()
+    """Claim and prepare the unit's runs; start one process for those that need training."""
+    claims = []
+    for spec in unit:
+        run_dir, status = plan.sweep_dir / spec.name, statuses[spec.name]
+        claim = try_claim(run_dir)
+        if claim is None:
+            status.state = "busy"  # another sweep process is running it (shown as such while we wait)
+            continue
+        action = prepare(spec, run_dir, retry_failed)
+        status.action = action
+        if action == "skip":
+            status.state = f"skipped ({run_state(run_dir)})"
+            status.epochs = epochs_done(run_dir)
+            claim.release()
+            continue
+        claims.append(claim)
+    if not claims:
         return
     slot = free.pop(0)
-    active[spec.name] = _Active(launcher.start(run_dir, slot), claim, slot)
-    status.state = runs.RUNNING
+    dirs = [c.run_dir for c in claims]
+    handle = launcher.start(dirs[0], slot) if len(dirs) == 1 else launcher.start_pack(dirs, slot)
+    active[dirs[0].name] = _Active(handle, claims, slot)
+    for d in dirs:
+        statuses[d.name].state = runs.RUNNING
 
 
-def _reap(a: _Active, status: RunStatus, returncode: int) -> None:
+def _reap(claim: Claim, status: RunStatus, returncode: int) -> None:
     if returncode != 0:
-        record_crash(a.claim.run_dir, returncode)
-    status.state = runs.read_status(a.claim.run_dir) or runs.FAILED
-    a.claim.release()
+        record_crash(claim.run_dir, returncode)
+    status.state = runs.read_status(claim.run_dir) or runs.FAILED
+    claim.release()

@@ -23,7 +23,14 @@ def _run(args: list[str], timeout: int = 300, env: dict[str, str] | None = None)
 
 @pytest.mark.parametrize(
     "script",
-    ["bench_activations.py", "bench_train.py", "bench_train_acts.py", "bench_sweep.py", "bench_resnet.py"],
+    [
+        "bench_activations.py",
+        "bench_train.py",
+        "bench_train_acts.py",
+        "bench_sweep.py",
+        "bench_resnet.py",
+        "bench_pack.py",
+    ],
 )
 def test_benchmark_script_quick(tmp_path: Path, script: str) -> None:
     out = tmp_path / "out.json"
@@ -39,3 +46,14 @@ def test_gpu_check_runs_on_cpu_with_tiny_sizes(tmp_path: Path) -> None:
     assert "ESTIMATE: Table 2 protocol" in stdout and "!!! step failed" not in stdout
     rows = json.loads((tmp_path / "protocol.json").read_text())["rows"]
     assert len(rows) == 5 and all(r["status"] == "completed" for r in rows)
+
+
+def test_gpu_check_pack_section_runs_on_cpu_with_tiny_sizes(tmp_path: Path) -> None:
+    stdout = _run(
+        ["bash", "benchmarks/gpu_check.sh", str(tmp_path)], env={"ONLY": "pack", "PYTHON": sys.executable}
+    )
+    assert "ESTIMATE: Table 2 x seeds packed" in stdout and "!!! step failed" not in stdout
+    for k, mates in ((5, {4}), (25, {9})):  # on CPU: 5 activations x 2 seeds
+        rows = json.loads((tmp_path / f"pack{k}.json").read_text())["rows"]
+        assert len(rows) == 10 and all(r["status"] == "completed" for r in rows)
+        assert {r["packed_with"] for r in rows} == mates

@@ -121,3 +121,15 @@ def test_ray_driver_log_names_the_node_of_each_attempt(tmp_path: Path) -> None:
     assert launcher.where(run, 0) == "queued on Ray, attempt 1"
     L.append_attempt(run.run_dir, {"attempt": 1, "event": "start", "host": "gpu07", "node_ip": "10.0.0.7"})
     assert launcher.where(run, 0) == "node gpu07 (10.0.0.7), attempt 1"
+def test_a_pack_is_one_ray_task_with_every_member_recorded(tmp_path: Path) -> None:
+    fake = _FakeRay()
+    launcher = L.RayLauncher(fake, L.RayOptions(max_retries=1))
+    plan = S.plan_sweep(tiny_config(), ["relu", "elu"], [0], {}, tmp_path / "sw")
+    plan.packs = [["relu-s0", "elu-s0"]]
+    statuses = S.execute(plan, workers=1, poll_s=0.01, launcher=launcher)
+    dirs = [str((plan.sweep_dir / n).resolve()) for n in ("relu-s0", "elu-s0")]
+    assert fake.submitted == [(dirs[0], 1, 1, dirs), (dirs[0], 2, 1, dirs)]
+    for status, d in zip(statuses, dirs, strict=True):
+        ends = [r["outcome"] for r in L.read_attempts(Path(d)) if r["event"] == "end"]
+        assert ends == ["worker lost (_Lost), retrying", "worker lost (_Lost)"]
+        assert status.state == "failed" == runs.read_status(Path(d))

@@ -1,0 +1,116 @@
+"""Which runs of a sweep share a pack (`actbench sweep --pack K|auto`).
+
+Runs with equal `pack.pack_key` (same data, shapes, schedule; seed, activation, lr, weight decay free)
+are packed together in plan order (activation-major, so a pack usually holds one or two activations),
+at most K per pack; runs that cannot be packed (batch norm, dropout) stay alone. `auto` picks K from
+the free memory of the device the runs train on, split between the sweep's workers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from actbench.config import Config, ConfigError
+from actbench.data import GROUP_IMAGES, output_size
+from actbench.pack import pack_key, unpackable_reason
+
+AUTO = "auto"
+MEMORY_SHARE = 0.8  # of the free device memory a sweep's packs may plan to use
+
+
+def parse_pack(text: str | None) -> int | str | None:
+    """--pack: None (no packing), a positive integer K, or "auto"."""
+    if text is None:
+        return None
+    if text.strip() == AUTO:
+        return AUTO
+    try:
+        k = int(text)
+    except ValueError:
+        k = 0
+    if k < 1:
+        raise ConfigError(f"--pack: {text!r} is not allowed (allowed: a positive integer, or auto)")
+    return k
+
+
+def assign_packs(runs: Sequence[Any], size: int) -> list[list[str]]:
+    """Names of the runs (RunSpec: .name, .config) per pack of 2..`size` members, in plan order."""
+    groups: dict[str, list[str]] = {}
+    for r in runs:
+        if unpackable_reason(r.config) is None:
+            groups.setdefault(pack_key(r.config), []).append(r.name)
+    packs = []
+    for names in groups.values():
+        packs += [names[i : i + size] for i in range(0, len(names), size)]
+    return [p for p in packs if len(p) > 1]
+
+
+def units(runs: Sequence[Any], packs: Sequence[Sequence[str]]) -> list[list[Any]]:
+    """The sweep's units of work in plan order: each pack as one, every other run on its own."""
+    by_name = {r.name: r for r in runs}
+    packed = {name: i for i, p in enumerate(packs) for name in p}
+    out: list[list[Any]] = []
+    seen: set[int] = set()
+    for r in runs:
+        i = packed.get(r.name)
+        if i is None:
+            out.append([r])
+        elif i not in seen:
+            seen.add(i)
+            out.append([by_name[n] for n in packs[i] if n in by_name])
+    return out
+
+
+def member_bytes(cfg: Config) -> int:
+    """Rough training memory of one member (float32): weights with grads and Adam state, one batch's
+    saved activations (conv output, activation, pool per layer, forward and backward) and its share of
+    the augmented image group. An over-estimate on purpose: `auto` must not run out of memory."""
+    s, c_in, b = output_size(cfg.augment), 3, cfg.train.batch_size
+    params = acts = 0
+    for c in cfg.model.channels:
+        params += c * c_in * cfg.model.kernel_size**2 + c
+        acts += 3 * b * c * s * s
+        c_in, s = c, s // 2
+    width = c_in * s * s
+    for h in (*cfg.model.hidden, cfg.data.num_classes):
+        params += width * h + h
+        acts += 2 * b * h
+        width = h
+    images = 2 * GROUP_IMAGES * 3 * output_size(cfg.augment) ** 2
+    return 4 * (4 * params + 2 * acts + images)
+
+
+def free_bytes(device: str) -> int:
+    """Free memory of the device runs of this config train on (CUDA: the card; else host RAM)."""
+    import torch
+
+    from actbench.session import select_device
+
+    dev = select_device(device)
+    if dev.type == "cuda":
+        return int(torch.cuda.mem_get_info(dev)[0])
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return 8 * 2**30
+
+
+def auto_size(runs: Sequence[Any], workers: int) -> int:
+    """K for `--pack auto`: as many members as fit in each worker's share of the free memory, and no
+    more than the runs divided between the workers."""
+    if not runs:
+        return 1
+    cfg = runs[0].config
+    share = MEMORY_SHARE * free_bytes(cfg.train.device) / max(1, workers)
+    per_worker = -(-len(runs) // max(1, workers))  # one pack per worker process keeps every worker busy
+    return max(1, min(per_worker, int(share // member_bytes(cfg))))
+
+
+def plan_packs(runs: Sequence[Any], pack: int | str | None, workers: int) -> list[list[str]]:
+    """The packs of a sweep for --pack (None: no packs)."""
+    if pack is None:
+        return []
+    size = auto_size(runs, workers) if pack == AUTO else int(pack)
+    return assign_packs(runs, size) if size > 1 else []

@@ -1,0 +1,290 @@
+"""Training a pack: K run folders trained together as one `PackedCNN`, each still an ordinary run.
+
+Every member is the run it would have been alone (`actbench.train`):
+  * its model is built and initialised from its own seed (`session_for`), its optimizer is the ordinary
+    one over its own parameters (own lr, weight decay, gradient clipping, Adam state);
+  * each epoch draws its own batch order and augmentation from its own (seed, epoch) generator;
+  * the packed loss is the sum of the members' mean losses, so each member's gradient is that of its own
+    loss (the groups never mix);
+  * it validates, logs metrics.jsonl (fsynced) and checkpoints (atomic) in its own folder with the same
+    helpers as a lone run, keeps its own best epoch and final evaluation; its checkpoints are ordinary
+    ones (`train --resume`, `eval` work on them unchanged), env.json names the other members.
+Faults stay per member: a member whose loss turns NaN/Inf is marked failed (epoch and batch in its
+summary) and leaves the pack; the others go on. A stop request (Ctrl-C) interrupts every member at the
+next batch. After a kill, members may be at different epochs (the kill landed between their checkpoint
+writes): the ones behind train on their own (a smaller pack) until they catch up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from actbench import runs
+from actbench.config import ConfigError
+from actbench.data import load_splits, num_batches, train_batches
+from actbench.evaluation import evaluate, load_run_config
+from actbench.models import resolve_pool_first
+from actbench.pack import PackedCNN, act_group_key, member_losses, pack_inputs, pack_mismatch
+from actbench.session import Session, select_device, session_for
+from actbench.train import (
+    Hooks,
+    _final_eval,
+    _finish,
+    _persist,
+    _read_summary,
+    _restore,
+    _robustness,
+    act_summary,
+    epoch_seed,
+    lr_at,
+)
+
+
+@dataclass
+class Member:
+    """One run of the pack and its training state (what `train._loop` keeps in locals for a lone run)."""
+
+    run_dir: Path
+    s: Session  # own model (uncompiled) and optimizer; `splits` shared with the other members
+    hooks: Hooks
+    summary: dict[str, Any]
+    start: int = 0  # epochs done when this process started
+    epoch: int = 0  # epochs done
+    best: dict[str, Any] = field(default_factory=dict)
+    times: list[float] = field(default_factory=list)
+    rng: Tensor | None = None  # the global CPU RNG state a lone run would hold (goes into checkpoints)
+    t0: float = field(default_factory=time.perf_counter)
+    status: str | None = None  # set once the member has ended (failed / interrupted / completed)
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+
+class _Stop(Exception):
+    """A stop was requested: every member still training ends `interrupted`."""
+
+
+def run_pack(
+    run_dirs: Sequence[Path],
+    hooks_for: Callable[[Path], Hooks] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> list[dict[str, Any]]:
+    """Train the runs in `run_dirs` (prepared folders, any mix of new and partly trained) as one pack,
+    resuming each from its own checkpoints; completed members are left alone. Returns each summary."""
+    run_dirs = [Path(d) for d in run_dirs]
+    if len({d.resolve() for d in run_dirs}) != len(run_dirs):
+        raise ConfigError("pack: the same run folder is given twice")
+    cfgs = [load_run_config(d) for d in run_dirs]
+    problem = pack_mismatch(cfgs)
+    if problem:
+        raise ConfigError(problem)
+    hooks_for = hooks_for or (lambda d: Hooks())
+    with contextlib.ExitStack() as locks:
+        for d in run_dirs:
+            locks.enter_context(runs.run_lock(d))
+        members = _members(run_dirs, hooks_for)
+        _train(members, should_stop)
+    return [m.summary for m in members]
+
+
+def _members(run_dirs: list[Path], hooks_for: Callable[[Path], Hooks]) -> list[Member]:
+    """Load the data once, build and restore every member not yet completed, mark them running."""
+    cfgs = [load_run_config(d) for d in run_dirs]
+    t = cfgs[0].train
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    device = select_device(t.device)
+    splits = load_splits(cfgs[0].data).to(device)
+    members = []
+    for d, cfg in zip(run_dirs, cfgs, strict=True):
+        hooks = hooks_for(d)
+        summary = _read_summary(d, hooks)
+        if summary.get("status") == runs.COMPLETED:
+            continue
+        s = session_for(cfg, device, splits)
+        s = dataclasses.replace(s, net=s.model)  # members evaluate uncompiled; the pack is what trains
+        m = Member(d, s, hooks, summary)
+        m.start, m.best = _restore(s, d, hooks)
+        m.epoch, m.rng = m.start, torch.get_rng_state()
+        m.times = list(summary.get("epoch_times", []))[: m.start]
+        members.append(m)
+    for m in members:
+        runs.truncate_metrics(m.run_dir, m.start)
+        others = [os.path.relpath(o.run_dir, m.run_dir.parent) for o in members if o is not m]
+        env = {**runs.environment(device), "effective": m.s.speed, "packed_with": others}
+        runs.write_json(m.run_dir / runs.ENV, env)
+        m.summary.update(
+            status=runs.RUNNING,
+            started_at=m.summary.get("started_at", runs.now()),
+            error=None,
+            epochs_done=m.start,
+            resumed_from=m.start,
+            effective=m.s.speed,
+        )
+        runs.write_json(m.run_dir / runs.SUMMARY, m.summary)
+    return members
+
+
+def _train(members: list[Member], should_stop: Callable[[], bool]) -> None:
+    for m in members:
+        cfg, n = m.s.cfg, len(m.s.splits.train_y)
+        m.hooks.on_event(
+            "start",
+            {
+                "run_dir": str(m.run_dir),
+                "device": str(m.s.device),
+                "speed": m.s.speed,
+                "start_epoch": m.start,
+                "epochs": cfg.train.epochs,
+                "train_images": n,
+                "batches": num_batches(n, cfg.train.batch_size),
+                "packed_with": [o.name for o in members if o is not m],
+            },
+        )
+    try:
+        while True:
+            live = [m for m in members if m.status is None and m.epoch < m.s.cfg.train.epochs]
+            if not live:
+                break
+            epoch = min(m.epoch for m in live) + 1
+            _epoch([m for m in live if m.epoch + 1 == epoch], epoch, should_stop)
+    except _Stop as exc:
+        for m in members:
+            if m.status is None:
+                _end(m, runs.INTERRUPTED, str(exc))
+    for m in members:
+        if m.status is None:
+            m.summary.update(_final_eval(m.s, m.run_dir, m.best))
+            if m.s.cfg.robustness.enabled:
+                _robustness(m.s, m.run_dir, m.hooks)
+            _end(m, runs.COMPLETED, None)
+
+
+def _end(m: Member, status: str, error: str | None) -> None:
+    m.status = status
+    m.summary = _finish(m.s, m.run_dir, m.summary, status, error, m.times, m.t0, m.hooks)
+
+
+def build_packed(sessions: Sequence[Session]) -> PackedCNN:
+    """The packed model of the sessions' models, in the order given (see `order_members`)."""
+    cfgs = [s.cfg for s in sessions]
+    pool_first = [resolve_pool_first(c.model, c.activation) for c in cfgs]
+    keys = [act_group_key(c, pf) for c, pf in zip(cfgs, pool_first, strict=True)]
+    return PackedCNN([s.model for s in sessions], keys, cfgs[0].model.pool, pool_first)
+
+
+def order_members(members: Sequence[Member]) -> list[Member]:
+    """Members with the same activation next to each other (one activation call per distinct one)."""
+
+    def key(m: Member) -> str:
+        return act_group_key(m.s.cfg, resolve_pool_first(m.s.cfg.model, m.s.cfg.activation))
+
+    first_seen: dict[str, int] = {}
+    for i, m in enumerate(members):
+        first_seen.setdefault(key(m), i)
+    return sorted(members, key=lambda m: first_seen[key(m)])
+
+
+def _net(members: list[Member]) -> nn.Module:
+    packed = build_packed([m.s for m in members])
+    speed = members[0].s.speed
+    return torch.compile(packed, mode=speed["compile_mode"]) if speed["compile"] else packed
+
+
+def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> None:
+    """Train `group` (all at `epoch` - 1 epochs done) for one epoch as one pack, then validate and persist
+    each member. Members whose loss turns non-finite end `failed` and leave the pack."""
+    e0 = time.perf_counter()
+    alive = order_members(group)
+    cfg0 = alive[0].s.cfg
+    splits, device = alive[0].s.splits, alive[0].s.device
+    n, bs = len(splits.train_y), cfg0.train.batch_size
+    n_batch = num_batches(n, bs)
+    batches: dict[int, Iterator[tuple[Tensor, Tensor]]] = {}
+    losses = {id(m): torch.zeros(n_batch, device=device) for m in alive}
+    correct = {id(m): torch.zeros((), device=device, dtype=torch.long) for m in alive}
+    for m in alive:
+        for g in m.s.opt.param_groups:
+            g["lr"] = lr_at(m.s.cfg, epoch)
+        m.s.model.train()
+        gen = torch.Generator(device=device).manual_seed(epoch_seed(m.s.cfg.train.seed, epoch))
+        batches[id(m)] = train_batches(
+            splits.train_x, splits.train_y, bs, cfg0.augment, splits.mean, splits.std, gen
+        )
+    net = _net(alive)
+    for i in range(n_batch):
+        xs, ys = zip(*(next(batches[id(m)]) for m in alive), strict=True)
+        y = torch.stack(ys)  # (K, B)
+        with alive[0].s.autocast():
+            logits = net(alive[0].s.prep(pack_inputs(xs)))
+        per = member_losses(logits, y)  # (K,)
+        for m in alive:
+            m.s.opt.zero_grad(set_to_none=True)
+        per.sum().backward()  # member k's parameters only see per[k]: its own gradient
+        hits = (logits.argmax(-1) == y).sum(1)
+        for k, m in enumerate(alive):
+            if m.s.cfg.train.grad_clip:
+                nn.utils.clip_grad_norm_(m.s.model.parameters(), m.s.cfg.train.grad_clip)
+            m.s.opt.step()
+            losses[id(m)][i] = per[k].detach() * len(y[k])
+            correct[id(m)] += hits[k]
+            m.hooks.on_event("batch", {"epoch": epoch, "batch": i + 1, "batches": n_batch})
+        runs.maybe_fault("batch", epoch, i + 1)
+        if device.type == "cpu":  # as a lone run on CPU: stop a diverged member at once
+            values = per.tolist()
+            if not all(math.isfinite(v) for v in values):
+                for k in reversed(range(len(alive))):
+                    if not math.isfinite(values[k]):
+                        why = f"loss became {values[k]} at epoch {epoch}, batch {i + 1}"
+                        _end(alive[k], runs.FAILED, why)
+                        del alive[k]
+                if not alive:
+                    return
+                net = _net(alive)
+        if should_stop():
+            raise _Stop(f"stopped during epoch {epoch} (batch {i + 1}/{n_batch})")
+    train_s = time.perf_counter() - e0
+    for m in list(alive):
+        bad = (~torch.isfinite(losses[id(m)])).nonzero()
+        if len(bad):  # GPU: checked once per epoch, as a lone run does
+            _end(m, runs.FAILED, f"loss became non-finite at epoch {epoch}, batch {int(bad[0]) + 1}")
+            alive.remove(m)
+    for m in alive:
+        _close_epoch(m, epoch, losses[id(m)].sum().item() / n, correct[id(m)].item() / n, train_s)
+
+
+def _close_epoch(m: Member, epoch: int, train_loss: float, train_acc: float, train_s: float) -> None:
+    """Validate, log and checkpoint one member's epoch exactly as `train._epoch` + `train._persist` do."""
+    v0 = time.perf_counter()
+    val = evaluate(m.s, "val")
+    elapsed = train_s + time.perf_counter() - v0  # the pack's shared training time + own validation
+    rec = {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "train_acc": train_acc,
+        "val_loss": val["loss"],
+        "val_acc": val["acc"],
+        "lr": lr_at(m.s.cfg, epoch),
+        "epoch_time_s": elapsed,
+        "images_per_s": len(m.s.splits.train_y) / elapsed,
+        "act": act_summary(m.s.model),
+    }
+    torch.set_rng_state(m.rng)  # _persist checkpoints the global RNG: make it this member's
+    m.best = _persist(m.s, m.run_dir, rec, m.best)
+    m.epoch = epoch
+    m.times.append(elapsed)
+    m.summary.update(epochs_done=epoch, epoch_times=m.times)
+    runs.write_json(m.run_dir / runs.SUMMARY, m.summary)
+    m.hooks.on_event("epoch", rec)
