@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from actbench.corruption_report import corruption_row, corruption_warnings
 from actbench.groups import (
     Group,
     ReportError,
@@ -124,6 +125,7 @@ def group_row(group: Group, groups: list[Group], opts: dict[str, Any]) -> dict[s
         "init": group.flat.get("activation.init"),
         "paper": {"test_loss": paper[0], "test_acc_pct": paper[1]} if paper else None,
         "robustness": robustness_row(used, base, groups),
+        "corruptions": corruption_row(used, base, groups),
         "runs": [_run_entry(r, results.get(id(r))) for r in group.runs],
     }
 
@@ -205,7 +207,7 @@ def build_report(
             f"--paper {paper}: the paper's numbers are for {paper}, runs have data.name={datasets[0]}"
         )
     rows = [group_row(g, groups, opts) for g in groups]
-    warnings += robustness_warnings(groups)
+    warnings += robustness_warnings(groups) + corruption_warnings(groups)
     order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i], sort))
     rows, groups = [rows[i] for i in order], [groups[i] for i in order]
     return Report(groups, rows, learned_table(rows, paper), opts, warnings)

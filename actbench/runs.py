@@ -8,6 +8,8 @@ runs/<name>/
   summary.json           status running|completed|failed|interrupted, final metrics, timings
   env.json               python/torch/torchvision versions, device, git commit, host
   robustness.json        optional: test accuracy under input noise per kind and level (actbench.noise)
+  corruptions.json       optional: test accuracy under CIFAR-10-C corruptions (actbench.corruption_eval)
+  corruption-predictions.npz  optional: the predicted class of each test image per corruption and severity
   run.lock               held (flock) by the process training this run
 """
 
@@ -32,6 +34,8 @@ import torch
 CONFIG, METRICS, SUMMARY, ENV, LOCK = "config.yaml", "metrics.jsonl", "summary.json", "env.json", "run.lock"
 CKPT_LAST, CKPT_BEST = "checkpoint-last.pt", "checkpoint-best.pt"
 ROBUSTNESS = "robustness.json"  # accuracy under input noise (actbench.noise), optional
+CORRUPTIONS = "corruptions.json"  # accuracy under CIFAR-10-C corruptions (actbench.corruption_eval), optional
+CORRUPTION_PREDICTIONS = "corruption-predictions.npz"  # per-example predictions behind corruptions.json
 STATUSES = ("running", "completed", "failed", "interrupted")
 FINAL = STATUSES[1:]  # a run in one of these wrote its own end
 

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from actbench.corruption_report import corruption_cells, corruption_title
 from actbench.groups import ReportError
 from actbench.report_model import MEMORY_KINDS, Report
 from actbench.robustness_report import NOISE_UNITS
@@ -139,6 +140,10 @@ def to_markdown(report: Report) -> str:
         parts.append(f"**{titles[1]}**\n\n{_md_table(*learned_cells(report))}")
     for kind in robustness_kinds(report):
         parts.append(f"**{robustness_title(report, kind)}**\n\n{_md_table(*robustness_cells(report, kind))}")
+    if any(r.get("corruptions") for r in report.rows):
+        b = report.options["baseline"]
+        title, cells = corruption_title(report.rows, b), corruption_cells(report.rows, b)
+        parts.append(f"**{title}**\n\n{_md_table(*cells)}")
     return "\n\n".join(parts) + "\n"
 
 
@@ -187,6 +192,9 @@ def to_latex(report: Report) -> str:
         parts.append(_tex_table(*learned_cells(report), titles[1]))
     for kind in robustness_kinds(report):
         parts.append(_tex_table(*robustness_cells(report, kind), robustness_title(report, kind)))
+    if any(r.get("corruptions") for r in report.rows):
+        b = report.options["baseline"]
+        parts.append(_tex_table(*corruption_cells(report.rows, b), corruption_title(report.rows, b)))
     return "\n\n".join(parts) + "\n"
 
 
@@ -210,7 +218,18 @@ def flat_row(row: dict[str, Any]) -> dict[str, Any]:
         | row["timing"]
         | {"paper_test_loss": paper.get("test_loss"), "paper_test_acc_pct": paper.get("test_acc_pct")}
         | _robust_flat(row)
+        | _corruption_flat(row)
     )
+
+
+def _corruption_flat(row: dict[str, Any]) -> dict[str, Any]:
+    """corrupt_* CSV columns: mCE, relative mCE (mean, std), error % per corruption (mean)."""
+    st = row.get("corruptions")
+    if not st:
+        return {}
+    out = {f"corrupt_{k}_{s}": st[k][s] for k in ("mce_pct", "rel_mce_pct") for s in ("mean", "std")}
+    out["corrupt_mce_pct_p_vs_baseline"] = (st["vs_baseline"]["mce_pct"] or {}).get("p")
+    return out | {f"corrupt_error_pct_{n}": d["mean"] for n, d in st["error_pct"].items()}
 
 
 def _robust_flat(row: dict[str, Any]) -> dict[str, Any]:
@@ -290,6 +309,9 @@ def rich_tables(report: Report) -> list[Any]:
         tables.append(_rich_table(learned, *learned_cells(report)))
     for kind in robustness_kinds(report):
         tables.append(_rich_table(robustness_title(report, kind), *robustness_cells(report, kind)))
+    if any(r.get("corruptions") for r in report.rows):
+        b = report.options["baseline"]
+        tables.append(_rich_table(corruption_title(report.rows, b), *corruption_cells(report.rows, b)))
     return tables
 
 
