@@ -361,6 +361,15 @@ def sweep(
     from actbench import sweep as S
     from actbench.display import plan_table
 
+    if corruptions is None and (severities is not None or corrupted_root is not None):
+        fail("--severities and --corrupted-root only apply with --corruptions (e.g. --corruptions all)")
+    if corruptions is not None:  # checked before hours of training, not after
+        from actbench import corruption_eval as CE
+
+        try:
+            CE.parse_corruptions(corruptions, corrupted_root), CE.parse_severities(severities or _SEVERITIES)
+        except ValueError as exc:
+            fail(str(exc))
     sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
     ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
     try:

@@ -183,9 +183,11 @@ def motion_blur(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
 
 
 def zoom_factors(severity: int) -> list[float]:
-    """np.arange(1, stop, 0.01) for the severity's stop, element for element (numpy: start + i step)."""
-    stop = ZOOM_BLUR[severity - 1]
-    return [1 + i * 0.01 for i in range(math.ceil((stop - 1) / 0.01))]
+    """np.arange(1, stop, 0.01) for the severity's stop, bit for bit: numpy fills start + i * delta with
+    delta = (start + step) - start = 0.010000000000000009, which decides scipy's rounding of the zoomed
+    size (26 x 1.2500000000000002 -> 33 pixels, not 32)."""
+    stop, delta = ZOOM_BLUR[severity - 1], (1 + 0.01) - 1
+    return [1 + i * delta for i in range(math.ceil((stop - 1) / 0.01))]
 
 
 def zoom_blur(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
@@ -230,11 +232,15 @@ def saturate(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
 
 def jpeg_compression(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     """JPEG encode at quality c (80, 65, 58, 50, 40) and decode, with torchvision.io (libjpeg-turbo)."""
+    import warnings
+
     from torchvision.io import decode_jpeg, encode_jpeg
 
     u8 = _to_u8(x).cpu()
-    encoded = encode_jpeg(list(u8), quality=JPEG_COMPRESSION[severity - 1])
-    return torch.stack(decode_jpeg(encoded)).to(x.device)
+    with warnings.catch_warnings():  # torchvision 0.29 announces a move of image I/O to torchcodec
+        warnings.simplefilter("ignore", DeprecationWarning)
+        encoded = encode_jpeg(list(u8), quality=JPEG_COMPRESSION[severity - 1])
+        return torch.stack(decode_jpeg(encoded)).to(x.device)
 
 
 def pixelate(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
