@@ -112,7 +112,7 @@ def npy_images(root: Path, name: str, severity: int, x: Tensor) -> Tensor:
     if arr.ndim != 4 or arr.shape[1:] != (h, w, 3) or arr.shape[0] % len(SEVERITIES):
         raise ValueError(f"--corrupted-root: {path} has shape {arr.shape}, expected (5 m, {h}, {w}, 3) uint8")
     start = (severity - 1) * (arr.shape[0] // len(SEVERITIES))
-    block = np.ascontiguousarray(arr[start : start + n], dtype=np.uint8)
+    block = np.array(arr[start : start + n], dtype=np.uint8)  # a writable copy of the mapped slice
     return torch.from_numpy(block).permute(0, 3, 1, 2).contiguous().to(x.device)
 
 
