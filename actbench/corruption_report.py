@@ -104,9 +104,12 @@ def run_scores(clean: float, errs: dict[str, dict[int, float]], grid: Grid,
     return {"error": error, "ce": ce, "rel_ce": rel, "mce": mean(ce), "rel_mce": mean(rel)}
 
 
-def corruption_stats(runs: Sequence[Run], grid: Grid, base_runs: Sequence[Run] | None) -> dict[str, Any]:
-    """describe() over the runs of every score of run_scores, and mCE / rel. mCE vs the baseline's."""
-    base = baseline_errors(base_runs or [], grid)
+def corruption_stats(
+    runs: Sequence[Run], grid: Grid, base_runs: Sequence[Run] | None, norm_runs: Sequence[Run] | None = None
+) -> dict[str, Any]:
+    """describe() over the runs of every score of run_scores, normalised by `norm_runs` (default
+    `base_runs`), and mCE / rel. mCE vs `base_runs`' (None: no comparison)."""
+    base = baseline_errors(norm_runs if norm_runs is not None else base_runs or [], grid)
     done = _complete(runs, grid)
     scores = [run_scores(c, e, grid, base) for _, c, e in done]
     base_scores = [run_scores(c, e, grid, base) for _, c, e in _complete(base_runs or [], grid)]
@@ -134,12 +137,17 @@ def corruption_stats(runs: Sequence[Run], grid: Grid, base_runs: Sequence[Run] |
     }
 
 
-def corruption_row(used: list[Run], base: Group | None, groups: list[Group]) -> dict[str, Any] | None:
-    """corruption_stats of one group's runs on the report-wide grid; None when no run has data."""
+def corruption_row(
+    group: Group, used: list[Run], base: Group | None, groups: list[Group], baseline: str
+) -> dict[str, Any] | None:
+    """corruption_stats of one group's `used` runs on the report-wide grid, normalised by its baseline
+    group (the baseline group by itself); None when no run has data."""
     grid = corruption_grid([r for g in groups for r in g.completed])
     if not grid or not any(r.corruptions for r in used):
         return None
-    return corruption_stats(used, grid, base.completed if base is not None else None)
+    base_runs = base.completed if base is not None else None
+    norm = group.completed if group.activation == baseline else base_runs
+    return corruption_stats(used, grid, base_runs, norm)
 
 
 def corruption_warnings(groups: list[Group]) -> list[str]:

@@ -125,7 +125,7 @@ def group_row(group: Group, groups: list[Group], opts: dict[str, Any]) -> dict[s
         "init": group.flat.get("activation.init"),
         "paper": {"test_loss": paper[0], "test_acc_pct": paper[1]} if paper else None,
         "robustness": robustness_row(used, base, groups),
-        "corruptions": corruption_row(used, base, groups),
+        "corruptions": corruption_row(group, used, base, groups, opts["baseline"]),
         "runs": [_run_entry(r, results.get(id(r))) for r in group.runs],
     }
 
