@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     if args.quick:
-        args.images, args.corruptions = 50, "gaussian_noise,glass_blur,jpeg_compression"
+        args.images, args.corruptions = 20, "gaussian_noise,jpeg_compression"
     torch.set_num_threads(args.threads)
     sets = ["data.name=synthetic", "data.train_size=200", f"data.test_size={args.images}",
             "data.val_size=0", f"train.device={args.device}", f"train.threads={args.threads}"]  # fmt: skip

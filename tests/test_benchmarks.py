@@ -22,7 +22,14 @@ def _run(args: list[str], timeout: int = 300, env: dict[str, str] | None = None)
 
 
 @pytest.mark.parametrize(
-    "script", ["bench_activations.py", "bench_train.py", "bench_train_acts.py", "bench_sweep.py"]
+    "script",
+    [
+        "bench_activations.py",
+        "bench_train.py",
+        "bench_train_acts.py",
+        "bench_sweep.py",
+        "bench_corruptions.py",
+    ],
 )
 def test_benchmark_script_quick(tmp_path: Path, script: str) -> None:
     out = tmp_path / "out.json"
