@@ -278,6 +278,46 @@ def _eval_noise(run_dir: Path, checkpoint: str, split: str, kinds: str, levels: 
     console.print(f"wrote {run_dir / ROBUSTNESS}", highlight=False, soft_wrap=True)
 
 
+_SEVERITIES = "1-5"  # CIFAR-10-C severities evaluated by --corruptions unless --severities says otherwise
+CorruptionsOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="CIFAR-10-C corruptions: all, or comma-separated names (e.g. gaussian_noise,contrast). "
+        "Evaluates the test split at each of --severities into corruptions.json in the run folder."
+    ),
+]
+SeveritiesOpt = Annotated[
+    str | None, typer.Option(help=f"Severities, e.g. 1-5 or 1,3 [default: {_SEVERITIES}].")
+]
+CorruptedRootOpt = Annotated[
+    Path | None,
+    typer.Option(help="Folder of the published CIFAR-10-C/-100-C .npy files (instead of in memory)."),
+]
+
+
+def _eval_corruptions(
+    run_dirs: list[Path], checkpoint: str, corruptions: str, severities: str, seed: int, root: Path | None
+) -> None:
+    """`eval/sweep --corruptions`: accuracy per corruption and severity of each run, into corruptions.json."""
+    from actbench import corruption_eval as CE
+    from actbench.corruption_report import corruption_table
+
+    try:
+        names, sevs = CE.parse_corruptions(corruptions, root), CE.parse_severities(severities)
+    except ValueError as exc:
+        fail(str(exc))
+    for run_dir in run_dirs:
+        if len(run_dirs) > 1 and not CE.missing(run_dir, names, sevs, seed, root, checkpoint):
+            console.print(f"{run_dir}: corruptions already evaluated, skipped", highlight=False)
+            continue
+        try:
+            r = CE.corruption_run(run_dir, names, sevs, seed, checkpoint, root)
+        except (ValueError, *_user_errors()) as exc:
+            fail(str(exc))
+        console.print(corruption_table(r, f"{run_dir} ({checkpoint} checkpoint, epoch {r['epoch']})"))
+        console.print(f"wrote {run_dir / 'corruptions.json'}", highlight=False)
+
+
 @app.command("eval")
 def eval_(
     run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
@@ -294,10 +334,15 @@ def eval_(
         str | None,
         typer.Option(help="Noise levels in [0,1] image units [default: robustness.levels of the config]."),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the noise (with --noise) [default: 0].")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the noise (with --noise/--corruptions) [default: 0].")
+    ] = None,
     predictions: Annotated[
         bool, typer.Option(help="On the test split, write per-example predictions into predictions.npz.")
     ] = True,
+    corruptions: CorruptionsOpt = None,
+    severities: SeveritiesOpt = None,
+    corrupted_root: CorruptedRootOpt = None,
 ) -> None:
     """Evaluate a run's checkpoint on the test (or validation) split, optionally under input noise."""
     from actbench import config as C
@@ -311,10 +356,18 @@ def eval_(
         fail(str(exc))
     if not (run_dir / CONFIG).is_file():
         fail(f"{run_dir}: not a run folder (no {CONFIG})")
+    if corruptions is None and (severities is not None or corrupted_root is not None):
+        fail("--severities and --corrupted-root only apply with --corruptions (e.g. --corruptions all)")
+    if corruptions is not None and split != "test":
+        fail("--corruptions evaluates the test split; drop --split val")
+    if (noise is not None or corruptions is not None) and len(checkpoints) != 1:
+        fail("--noise/--corruptions evaluate one checkpoint (their files hold one): --checkpoint last|best")
     if noise is not None:
-        if len(checkpoints) != 1:
-            fail("--noise evaluates one checkpoint (robustness.json holds one): --checkpoint last or best")
         _eval_noise(run_dir, checkpoints[0], split, noise, levels or _noise_levels(), seed or 0)
+    if corruptions is not None:
+        sevs = severities or _SEVERITIES
+        _eval_corruptions([run_dir], checkpoints[0], corruptions, sevs, seed or 0, corrupted_root)
+    if noise is not None or corruptions is not None:
         return
     if levels is not None or seed is not None:
         fail("--levels and --seed only apply with --noise KINDS (e.g. --noise gaussian)")
@@ -407,12 +460,24 @@ def sweep(
         float, typer.Option(help="Logs: seconds between two sweep summary lines (done/total, elapsed, ETA).")
     ] = SUMMARY_EVERY_S,
     pack: PackOpt = None,
+    corruptions: CorruptionsOpt = None,
+    severities: SeveritiesOpt = None,
+    corrupted_root: CorruptedRootOpt = None,
 ) -> None:
     """Run activation x grid x seed; re-running skips completed runs and resumes partial ones."""
     from actbench import sweep as S
     from actbench.display import plan_table
 
     log = _progress_log(log_format, progress_every, summary_every)
+    if corruptions is None and (severities is not None or corrupted_root is not None):
+        fail("--severities and --corrupted-root only apply with --corruptions (e.g. --corruptions all)")
+    if corruptions is not None:  # checked before hours of training, not after
+        from actbench import corruption_eval as CE
+
+        try:
+            CE.parse_corruptions(corruptions, corrupted_root), CE.parse_severities(severities or _SEVERITIES)
+        except ValueError as exc:
+            fail(str(exc))
     sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
     sets += ["run.tensorboard=true"] if tensorboard else []
     ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
@@ -431,7 +496,13 @@ def sweep(
         S.write_manifest(plan)
     except _user_errors() as exc:
         fail(str(exc))
-    _exit_after_sweep(plan, _run_sweep(plan, workers, options, retry_failed, log), log)
+    statuses = _run_sweep(plan, workers, options, retry_failed, log)
+    if corruptions is not None:  # every completed run of the sweep, also those completed before
+        from actbench.corruption_eval import completed_runs
+
+        done = completed_runs([plan.sweep_dir / r.name for r in plan.runs])
+        _eval_corruptions(done, "last", corruptions, severities or _SEVERITIES, 0, corrupted_root)
+    _exit_after_sweep(plan, statuses, log)
 
 
 def _packs(plan: Plan, pack: str | None, workers: int | None) -> list[list[str]]:

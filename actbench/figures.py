@@ -259,6 +259,9 @@ def write_figures(report: Report, out_dir: Path, band: str = "minmax") -> tuple[
     files.append(plot_learned(report, out_dir / "learned_a.png", band))
     kinds = sorted({k for row in report.rows for k in row.get("robustness") or {}})
     files += [plot_robustness(report, kind, out_dir / f"robustness_{kind}.png", band) for kind in kinds]
+    from actbench.corruption_report import plot_corruption_heatmap
+
+    files.append(plot_corruption_heatmap(report.rows, out_dir / "corruptions_heatmap.png"))
     shapes, warnings = plot_shapes(report, out_dir / "activation_shapes.png")
     written = [f for f in [*files, shapes] if f is not None]
     if not written:

@@ -47,6 +47,7 @@ IGNORED_KEYS = frozenset(
 )
 RUN_FILES = frozenset(
     {R.CONFIG, R.METRICS, R.SUMMARY, R.ENV, R.CKPT_LAST, R.CKPT_BEST, R.ROBUSTNESS, R.PREDICTIONS}
+    | {R.CORRUPTIONS}
 )
 ALIASES = {"exp": "exponential"}
 
@@ -59,6 +60,7 @@ class Run:
     summary: dict[str, Any]
     records: list[dict[str, Any]]  # metrics.jsonl, one per epoch
     robustness: dict[str, Any] | None = None  # robustness.json (actbench.noise), when the run has one
+    corruptions: dict[str, Any] | None = None  # corruptions.json (actbench.corruption_eval), if any
 
 
 @dataclass
@@ -197,7 +199,22 @@ def load_run(path: Path) -> tuple[Run | None, list[str]]:
         records, warnings = [], [f"{path / R.METRICS}: unreadable ({exc.strerror}), curves skipped"]
     summary, status, more = _read_summary(path)
     robustness, problems = _read_robustness(path)
-    return Run(path, flat, status, summary, records, robustness), warnings + more + problems
+    corruptions, problems2 = _read_corruptions(path)
+    run = Run(path, flat, status, summary, records, robustness, corruptions)
+    return run, warnings + more + problems + problems2
+
+
+def _read_corruptions(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """corruptions.json if present (no warning when absent), with a `results` mapping."""
+    if not (path / R.CORRUPTIONS).exists():
+        return None, []
+    try:
+        data = R.read_json(path / R.CORRUPTIONS)
+    except R.RunError as exc:
+        return None, [f"{exc}; corruptions skipped"]
+    if not isinstance(data.get("results"), dict):
+        return None, [f"{path / R.CORRUPTIONS}: no results, corruptions skipped"]
+    return data, []
 
 
 def _read_robustness(path: Path) -> tuple[dict[str, Any] | None, list[str]]:

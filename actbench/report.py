@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from actbench.comparisons import comparison_row, finish, parse_tests
+from actbench.corruption_report import corruption_row, corruption_warnings
 from actbench.groups import (
     Group,
     ReportError,
@@ -144,6 +145,7 @@ def group_row(group: Group, groups: list[Group], opts: dict[str, Any]) -> dict[s
         "init": group.flat.get("activation.init"),
         "paper": {"test_loss": paper[0], "test_acc_pct": paper[1]} if paper else None,
         "robustness": robustness_row(used, base, groups),
+        "corruptions": corruption_row(group, used, base, groups, opts["baseline"]),
         "runs": [_run_entry(r, results.get(id(r))) for r in group.runs],
         **comparison_row(group, used, base, opts, run_result),  # paired, power, welch_ci, verdict
     }
@@ -237,7 +239,7 @@ def build_report(
         )
     rows = [group_row(g, groups, opts) for g in groups]
     warnings += finish(rows, opts)  # Holm over the report's comparisons, verdicts
-    warnings += robustness_warnings(groups)
+    warnings += robustness_warnings(groups) + corruption_warnings(groups)
     order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i], sort))
     rows, groups = [rows[i] for i in order], [groups[i] for i in order]
     used = provenance([r for g in groups for r in g.runs]) if with_provenance else None

@@ -10,6 +10,8 @@ runs/<name>/
   robustness.json        optional: test accuracy under input noise per kind and level (actbench.noise)
   predictions.npz        test-split predicted classes and softmax probabilities of the last and best
                          checkpoints (actbench.predictions); absent in runs made before it existed
+  corruptions.json       optional: test accuracy under CIFAR-10-C corruptions (actbench.corruption_eval)
+  corruption-predictions.npz  optional: the predicted class of each test image per corruption and severity
   run.lock               held (flock) by the process training this run
 """
 
@@ -36,6 +38,8 @@ CKPT_LAST, CKPT_BEST = "checkpoint-last.pt", "checkpoint-best.pt"
 ROBUSTNESS = "robustness.json"  # accuracy under input noise (actbench.noise), optional
 PREDICTIONS = "predictions.npz"  # per-example test predictions (actbench.predictions), optional
 CHECKPOINTS = ("last", "best")  # which checkpoint: the final epoch, the best-validation epoch
+CORRUPTIONS = "corruptions.json"  # accuracy under CIFAR-10-C corruptions (actbench.corruption_eval), optional
+CORRUPTION_PREDICTIONS = "corruption-predictions.npz"  # per-example predictions behind corruptions.json
 STATUSES = ("running", "completed", "failed", "interrupted")
 RUNNING, COMPLETED, FAILED, INTERRUPTED = STATUSES
 FINAL = STATUSES[1:]  # a run in one of these wrote its own end

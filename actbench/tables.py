@@ -18,6 +18,7 @@ from actbench.comparison_tables import (
     comparison_table,
     verdict_lines,
 )
+from actbench.corruption_report import corruption_cells, corruption_title
 from actbench.groups import ReportError
 from actbench.provenance import provenance_markdown
 from actbench.report_model import MEMORY_KINDS, TESTS, Report
@@ -168,6 +169,10 @@ def to_markdown(report: Report) -> str:
         parts.append(f"**{titles[1]}**\n\n{_md_table(*learned_cells(report))}")
     for kind in robustness_kinds(report):
         parts.append(f"**{robustness_title(report, kind)}**\n\n{_md_table(*robustness_cells(report, kind))}")
+    if any(r.get("corruptions") for r in report.rows):
+        b = report.options["baseline"]
+        title, cells = corruption_title(report.rows, b), corruption_cells(report.rows, b)
+        parts.append(f"**{title}**\n\n{_md_table(*cells)}")
     if report.provenance is not None:
         parts.append(provenance_markdown(report.provenance))
     return "\n\n".join(parts) + "\n"
@@ -224,6 +229,9 @@ def to_latex(report: Report) -> str:
         parts.append(_tex_table(*learned_cells(report), titles[1]))
     for kind in robustness_kinds(report):
         parts.append(_tex_table(*robustness_cells(report, kind), robustness_title(report, kind)))
+    if any(r.get("corruptions") for r in report.rows):
+        b = report.options["baseline"]
+        parts.append(_tex_table(*corruption_cells(report.rows, b), corruption_title(report.rows, b)))
     return "\n\n".join(parts) + "\n"
 
 
@@ -248,7 +256,18 @@ def flat_row(row: dict[str, Any]) -> dict[str, Any]:
         | {"paper_test_loss": paper.get("test_loss"), "paper_test_acc_pct": paper.get("test_acc_pct")}
         | _robust_flat(row)
         | comparison_flat(row)
+        | _corruption_flat(row)
     )
+
+
+def _corruption_flat(row: dict[str, Any]) -> dict[str, Any]:
+    """corrupt_* CSV columns: mCE, relative mCE (mean, std), error % per corruption (mean)."""
+    st = row.get("corruptions")
+    if not st:
+        return {}
+    out = {f"corrupt_{k}_{s}": st[k][s] for k in ("mce_pct", "rel_mce_pct") for s in ("mean", "std")}
+    out["corrupt_mce_pct_p_vs_baseline"] = (st["vs_baseline"]["mce_pct"] or {}).get("p")
+    return out | {f"corrupt_error_pct_{n}": d["mean"] for n, d in st["error_pct"].items()}
 
 
 def _robust_flat(row: dict[str, Any]) -> dict[str, Any]:
@@ -326,6 +345,9 @@ def rich_tables(report: Report, width: int | None = None) -> list[Any]:
         tables += _rich_tables(learned, *learned_cells(report), width, whole_heads=True)
     for kind in robustness_kinds(report):
         tables += _rich_tables(robustness_title(report, kind), *robustness_cells(report, kind), width)
+    if any(r.get("corruptions") for r in report.rows):
+        b = report.options["baseline"]
+        tables += _rich_tables(corruption_title(report.rows, b), *corruption_cells(report.rows, b), width)
     return tables
 
 
