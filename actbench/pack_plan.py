@@ -3,7 +3,8 @@
 Runs with equal `pack.pack_key` (same data, shapes, schedule; seed, activation, lr, weight decay free)
 are packed together in plan order (activation-major, so a pack usually holds one or two activations),
 at most K per pack; runs that cannot be packed (batch norm, dropout) stay alone. `auto` picks K from
-the free memory of the device the runs train on, split between the sweep's workers.
+the free memory of the device the runs train on, split between the sweep's workers; on a CPU it packs
+nothing, since there packing was measured slower than training the runs one after another.
 """
 
 from __future__ import annotations
@@ -112,5 +113,13 @@ def plan_packs(runs: Sequence[Any], pack: int | str | None, workers: int) -> lis
     """The packs of a sweep for --pack (None: no packs)."""
     if pack is None:
         return []
+    if pack == AUTO and runs and _on_cpu(runs[0].config):
+        return []  # measured slower than one run after another on CPU (benchmarks/results/cpu-pack.log)
     size = auto_size(runs, workers) if pack == AUTO else int(pack)
     return assign_packs(runs, size) if size > 1 else []
+
+
+def _on_cpu(cfg: Config) -> bool:
+    from actbench.session import select_device  # local: imports torch
+
+    return select_device(cfg.train.device).type == "cpu"

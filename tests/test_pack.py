@@ -292,3 +292,11 @@ def test_sweep_trains_a_pack_in_one_process(tmp_path: Path) -> None:
         assert "epoch   1/1" in (sweep_dir / name / S.LOG).read_text()
     again = runner.invoke(app, _sweep_args(tmp_path, "--pack", "4"))
     assert again.exit_code == 0 and again.output.count("skipped (completed)") == 4
+
+
+def test_pack_auto_packs_nothing_on_cpu(tmp_path: Path) -> None:
+    """On CPU packing measured slower (benchmarks/results/cpu-pack.log): auto leaves every run alone,
+    while an explicit --pack K still packs."""
+    plan = S.plan_sweep(tiny_config(), ["relu", "elu"], [0, 1], {}, tmp_path / "sw")
+    assert PP.plan_packs(plan.runs, PP.AUTO, workers=1) == []
+    assert PP.plan_packs(plan.runs, 2, workers=1) == [["relu-s0", "relu-s1"], ["elu-s0", "elu-s1"]]
