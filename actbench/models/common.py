@@ -15,6 +15,22 @@ def make_act(cfg: ActivationConfig, channels: int) -> nn.Module:
     )
 
 
+def fc_layers(
+    width: int, widths: tuple[int, ...] | list[int], act: ActivationConfig, dropout: float,
+    acts: dict[str, nn.Module],
+) -> tuple[list[nn.Module], int]:  # fmt: skip
+    """[Linear -> activation -> [Dropout]] per hidden width, from `width` inputs; registers each activation
+    in `acts` as fc1, fc2, ... -> (layers, output width)."""
+    layers: list[nn.Module] = []
+    for j, h in enumerate(widths, start=1):
+        acts[f"fc{j}"] = make_act(act, h)
+        layers += [nn.Linear(width, h), acts[f"fc{j}"]]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = h
+    return layers, width
+
+
 POOLED = ("paper_cnn", "vgg_small")  # networks with a pooling right after an activation
 
 

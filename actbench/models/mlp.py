@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from actbench.config import ActivationConfig, ModelConfig
-from actbench.models.common import make_act
+from actbench.models.common import fc_layers
 
 MLP_WIDTHS = (512, 256)
 
@@ -28,17 +28,10 @@ class MLP(nn.Module):
         in_channels: int = 3,
     ):
         super().__init__()
-        layers: list[nn.Module] = [nn.Flatten()]
         acts: dict[str, nn.Module] = {}
         width = in_channels * image_size * image_size
-        for j, h in enumerate(model.widths or MLP_WIDTHS, start=1):
-            acts[f"fc{j}"] = make_act(act, h)
-            layers += [nn.Linear(width, h), acts[f"fc{j}"]]
-            if model.dropout > 0:
-                layers.append(nn.Dropout(model.dropout))
-            width = h
-        layers.append(nn.Linear(width, num_classes))
-        self.net = nn.Sequential(*layers)
+        hidden, width = fc_layers(width, model.widths or MLP_WIDTHS, act, model.dropout, acts)
+        self.net = nn.Sequential(nn.Flatten(), *hidden, nn.Linear(width, num_classes))
         self.__dict__["_acts"] = acts
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from actbench.config import ActivationConfig, ModelConfig
-from actbench.models.common import make_act, resolve_pool_first
+from actbench.models.common import fc_layers, make_act, resolve_pool_first
 
 
 class PaperCNN(nn.Module):
@@ -53,16 +53,8 @@ class PaperCNN(nn.Module):
             layers += [pool, acts[f"conv{i}"]] if pool_first else [acts[f"conv{i}"], pool]
             c_in, size = c, size // 2
         self.features = nn.Sequential(*layers)
-        head: list[nn.Module] = [nn.Flatten()]
-        width = c_in * size * size
-        for j, h in enumerate(model.hidden, start=1):
-            acts[f"fc{j}"] = make_act(act, h)
-            head += [nn.Linear(width, h), acts[f"fc{j}"]]
-            if model.dropout > 0:
-                head.append(nn.Dropout(model.dropout))
-            width = h
-        head.append(nn.Linear(width, num_classes))
-        self.head = nn.Sequential(*head)
+        hidden, width = fc_layers(c_in * size * size, model.hidden, act, model.dropout, acts)
+        self.head = nn.Sequential(nn.Flatten(), *hidden, nn.Linear(width, num_classes))
         # A plain dict (not registered again) so state_dict keys stay unique.
         self.__dict__["_acts"] = acts
 
