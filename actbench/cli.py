@@ -301,6 +301,7 @@ def _eval_corruptions(
     """`eval/sweep --corruptions`: accuracy per corruption and severity of each run, into corruptions.json."""
     from actbench import corruption_eval as CE
     from actbench.corruption_report import corruption_table
+    from actbench.runs import CORRUPTIONS
 
     try:
         names, sevs = CE.parse_corruptions(corruptions, root), CE.parse_severities(severities)
@@ -308,14 +309,14 @@ def _eval_corruptions(
         fail(str(exc))
     for run_dir in run_dirs:
         if len(run_dirs) > 1 and not CE.missing(run_dir, names, sevs, seed, root, checkpoint):
-            console.print(f"{run_dir}: corruptions already evaluated, skipped", highlight=False)
+            console.print(f"{run_dir}: corruptions already evaluated, skipped", soft_wrap=True)
             continue
         try:
             r = CE.corruption_run(run_dir, names, sevs, seed, checkpoint, root)
         except (ValueError, *_user_errors()) as exc:
             fail(str(exc))
         console.print(corruption_table(r, f"{run_dir} ({checkpoint} checkpoint, epoch {r['epoch']})"))
-        console.print(f"wrote {run_dir / 'corruptions.json'}", highlight=False)
+        console.print(f"wrote {run_dir / CORRUPTIONS}", highlight=False, soft_wrap=True)
 
 
 @app.command("eval")

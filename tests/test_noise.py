@@ -204,7 +204,7 @@ def test_cli_eval_noise_writes_json_and_prints_a_table(trained: Path) -> None:
         (["--noise", "gaussian", "--levels", "nan"], "--levels: must be a finite number, got nan"),
         (
             ["--noise", "gaussian", "--checkpoint", "mid"],
-            "--checkpoint: 'mid' is not allowed (allowed: last, best)",
+            "--checkpoint: 'mid' is not allowed (allowed: last, best, or last,best)",
         ),
         (["--levels", "0.1"], "only apply with --noise"),
         (["--noise", "gaussian", "--split", "val"], "--noise evaluates the test split"),

@@ -222,7 +222,7 @@ def _drop_cost(doc):
         return {
             k: _drop_cost(v)
             for k, v in doc.items()
-            if not any(w in k for w in ("epoch_s", "images_per_s", "memory", "wall", "path", "dir"))
+            if not any(w in k for w in ("epoch_", "images_per_s", "memory", "wall", "path", "dir"))
         }
     if isinstance(doc, list):
         return [_drop_cost(x) for x in doc]

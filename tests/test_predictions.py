@@ -82,7 +82,7 @@ def test_no_predictions_flag_and_val_split_leave_no_file(trained: Path, tmp_path
     [
         (["--checkpoint", "middle"], "--checkpoint: 'middle' is not allowed"),
         (["--checkpoint", "last,bestest"], "--checkpoint: 'bestest' is not allowed"),
-        (["--checkpoint", "last,best", "--noise", "gaussian"], "--noise evaluates one checkpoint"),
+        (["--checkpoint", "last,best", "--noise", "gaussian"], "--corruptions evaluate one checkpoint"),
     ],
 )
 def test_eval_option_errors_are_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
