@@ -628,8 +628,20 @@ def report(
 
     try:
         warnings = report_main(
-            paths, baseline, metric, sort, where or [], paper, fmt, out, plots, console,
-            with_provenance=provenance, html=html, tests=tests, bootstrap=bootstrap,
+            paths,
+            baseline,
+            metric,
+            sort,
+            where or [],
+            paper,
+            fmt,
+            out,
+            plots,
+            console,
+            with_provenance=provenance,
+            html=html,
+            tests=tests,
+            bootstrap=bootstrap,
         )
     except ReportError as exc:
         fail(str(exc))

@@ -27,15 +27,14 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from actbench import runs
 from actbench.corruptions import CORRUPTIONS, MISSING, PUBLISHED, SEVERITIES, corrupt
 from actbench.data import eval_batches
-from actbench.evaluation import load_run_config, load_weights
+from actbench.evaluation import run_session, score_batches
 from actbench.noise import noise_seed
-from actbench.session import Session, make_session
+from actbench.session import Session
 
 CHUNK = 1000  # test images corrupted per call: results do not depend on train.eval_batch_size
 SOURCES = ("memory", "npy")
@@ -119,26 +118,21 @@ def npy_images(root: Path, name: str, severity: int, x: Tensor) -> Tensor:
 # --- scoring ----------------------------------------------------------------------------------------
 
 
-@torch.no_grad()
 def score_images(
     s: Session, chunks: Iterator[Tensor] | Sequence[Tensor], y: Tensor
 ) -> tuple[dict[str, float], Tensor]:
     """Loss/accuracy of the model over uint8 test images given in order (chunks), and the predictions (N,)."""
-    s.net.eval()
     aug, bs = s.cfg.augment, s.cfg.train.eval_batch_size
-    loss_sum = torch.zeros((), device=s.device, dtype=torch.float64)
-    preds, start = [], 0
-    for xc in chunks:
-        yc = y[start : start + len(xc)]
-        start += len(xc)
-        for xb, yb in eval_batches(xc, yc, bs, aug, s.splits.mean, s.splits.std):
-            with s.autocast():
-                logits = s.net(s.prep(xb)).float()
-            loss_sum += F.cross_entropy(logits, yb, reduction="sum")
-            preds.append(logits.argmax(1))
-    pred = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long, device=s.device)
-    n = max(1, len(y))
-    return {"loss": loss_sum.item() / n, "acc": (pred == y).sum().item() / n}, pred
+
+    def batches() -> Iterator[tuple[Tensor, Tensor]]:
+        start = 0
+        for xc in chunks:
+            yc = y[start : start + len(xc)]
+            start += len(xc)
+            yield from eval_batches(xc, yc, bs, aug, s.splits.mean, s.splits.std)
+
+    out = score_batches(s, batches(), len(y), keep_pred=True)
+    return {"loss": out["loss"], "acc": out["acc"]}, out["pred"]
 
 
 def corruption_eval(
@@ -253,11 +247,7 @@ def corruption_run(
     root: Path | None = None,
 ) -> dict[str, Any]:
     """`actbench eval RUN --corruptions ...`: a fresh session on the run's config, evaluated and saved."""
-    if checkpoint not in runs.CHECKPOINTS:
-        allowed = ", ".join(runs.CHECKPOINTS)
-        raise ValueError(f"checkpoint: {checkpoint!r} is not allowed (allowed: {allowed})")
-    s = make_session(load_run_config(run_dir))
-    epoch = load_weights(s, run_dir, checkpoint)
+    s, epoch = run_session(run_dir, checkpoint)
     result, predictions = corruption_eval(s, names, severities, seed, checkpoint, epoch, root)
     save(run_dir, result, predictions)
     return result

@@ -27,7 +27,7 @@ def fmt_act(act: dict[str, Any]) -> str:
 
 
 class TrainDisplay:
-    """Callable event sink for `train.Hooks.on_event`."""
+    """Callable event sink for `lifecycle.Hooks.on_event`."""
 
     def __init__(self, console: Console, progress: bool = True):
         self.console, self.progress = console, progress

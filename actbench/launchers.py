@@ -358,6 +358,7 @@ class RayLauncher:
         if not start:
             return f"queued on Ray, attempt {run.attempt}"
         return f"node {start[-1].get('host')} ({start[-1].get('node_ip')}), attempt {run.attempt}"
+
     def start_pack(self, run_dirs: list[Path], slot: int) -> RayRun:
         """A pack is one task (with the resources of one run): one process trains all its members."""
         dirs = [d.resolve() for d in run_dirs]

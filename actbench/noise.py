@@ -34,8 +34,8 @@ from torch import Tensor
 from actbench import runs
 from actbench.config import NoiseKind, RobustnessConfig
 from actbench.data import Stats, eval_crop, normalise_unit, stat_tensor
-from actbench.evaluation import evaluate, load_run_config, load_weights, score_batches
-from actbench.session import Session, make_session
+from actbench.evaluation import evaluate, load_weights, run_session, score_batches
+from actbench.session import Session
 
 KINDS: tuple[str, ...] = typing.get_args(NoiseKind)
 
@@ -172,5 +172,5 @@ def evaluate_checkpoint(s: Session, run_dir: Path, rc: RobustnessConfig) -> dict
 def robustness_run(run_dir: Path, rc: RobustnessConfig) -> dict[str, Any]:
     """`actbench eval RUN --noise ...`: a fresh session on the run's config, evaluated and saved
     (`rc` from config.robustness_options, so kinds, levels and checkpoint are already checked)."""
-    s = make_session(load_run_config(run_dir))
+    s, _ = run_session(run_dir)
     return evaluate_checkpoint(s, run_dir, rc)

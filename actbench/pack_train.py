@@ -30,30 +30,21 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from actbench import lifecycle as L
 from actbench import runs
 from actbench.config import ConfigError
 from actbench.data import load_splits, num_batches, train_batches
-from actbench.evaluation import evaluate, load_run_config
+from actbench.evaluation import load_run_config
+from actbench.lifecycle import Hooks
 from actbench.models import resolve_pool_first
 from actbench.pack import PackedCNN, act_group_key, member_losses, pack_inputs, pack_mismatch
 from actbench.session import Session, select_device, session_for
-from actbench.train import (
-    Hooks,
-    _final_eval,
-    _finish,
-    _persist,
-    _read_summary,
-    _restore,
-    _robustness,
-    act_summary,
-    epoch_seed,
-    lr_at,
-)
+from actbench.train import epoch_seed, lr_at
 
 
 @dataclass
 class Member:
-    """One run of the pack and its training state (what `train._loop` keeps in locals for a lone run)."""
+    """One run of the pack and its training state (what `train._loop` keeps in locals)."""
 
     run_dir: Path
     s: Session  # own model (uncompiled) and optimizer; `splits` shared with the other members
@@ -110,49 +101,26 @@ def _members(run_dirs: list[Path], hooks_for: Callable[[Path], Hooks]) -> list[M
     members = []
     for d, cfg in zip(run_dirs, cfgs, strict=True):
         hooks = hooks_for(d)
-        summary = _read_summary(d, hooks)
+        summary = L.read_summary(d, hooks)
         if summary.get("status") == runs.COMPLETED:
             continue
         s = session_for(cfg, device, splits)
         s = dataclasses.replace(s, net=s.model)  # members evaluate uncompiled; the pack is what trains
         m = Member(d, s, hooks, summary)
-        m.start, m.best = _restore(s, d, hooks)
+        m.start, m.best = L.restore(s, d, hooks)
         m.epoch, m.rng = m.start, torch.get_rng_state()
         m.times = list(summary.get("epoch_times", []))[: m.start]
         members.append(m)
     for m in members:
-        runs.truncate_metrics(m.run_dir, m.start)
         others = [os.path.relpath(o.run_dir, m.run_dir.parent) for o in members if o is not m]
-        env = {**runs.environment(device), "effective": m.s.speed, "packed_with": others}
-        runs.write_json(m.run_dir / runs.ENV, env)
-        m.summary.update(
-            status=runs.RUNNING,
-            started_at=m.summary.get("started_at", runs.now()),
-            error=None,
-            epochs_done=m.start,
-            resumed_from=m.start,
-            effective=m.s.speed,
-        )
-        runs.write_json(m.run_dir / runs.SUMMARY, m.summary)
+        L.mark_running(m.s, m.run_dir, m.summary, m.start, m.start, {"packed_with": others})
     return members
 
 
 def _train(members: list[Member], should_stop: Callable[[], bool]) -> None:
     for m in members:
-        cfg, n = m.s.cfg, len(m.s.splits.train_y)
-        m.hooks.on_event(
-            "start",
-            {
-                "run_dir": str(m.run_dir),
-                "device": str(m.s.device),
-                "speed": m.s.speed,
-                "start_epoch": m.start,
-                "epochs": cfg.train.epochs,
-                "train_images": n,
-                "batches": num_batches(n, cfg.train.batch_size),
-                "packed_with": [o.name for o in members if o is not m],
-            },
-        )
+        others = [o.name for o in members if o is not m]
+        m.hooks.on_event("start", L.start_event(m.s, m.run_dir, m.start, packed_with=others))
     try:
         while True:
             live = [m for m in members if m.status is None and m.epoch < m.s.cfg.train.epochs]
@@ -166,15 +134,13 @@ def _train(members: list[Member], should_stop: Callable[[], bool]) -> None:
                 _end(m, runs.INTERRUPTED, str(exc))
     for m in members:
         if m.status is None:
-            m.summary.update(_final_eval(m.s, m.run_dir, m.best))
-            if m.s.cfg.robustness.enabled:
-                _robustness(m.s, m.run_dir, m.hooks)
+            L.complete(m.s, m.run_dir, m.summary, m.best, m.hooks)
             _end(m, runs.COMPLETED, None)
 
 
 def _end(m: Member, status: str, error: str | None) -> None:
     m.status = status
-    m.summary = _finish(m.s, m.run_dir, m.summary, status, error, m.times, m.t0, m.hooks)
+    m.summary = L.finish(m.s, m.run_dir, m.summary, status, error, m.times, m.t0, m.hooks)
 
 
 def build_packed(sessions: Sequence[Session]) -> PackedCNN:
@@ -266,25 +232,9 @@ def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> 
 
 
 def _close_epoch(m: Member, epoch: int, train_loss: float, train_acc: float, train_s: float) -> None:
-    """Validate, log and checkpoint one member's epoch exactly as `train._epoch` + `train._persist` do."""
-    v0 = time.perf_counter()
-    val = evaluate(m.s, "val")
-    elapsed = train_s + time.perf_counter() - v0  # the pack's shared training time + own validation
-    rec = {
-        "epoch": epoch,
-        "train_loss": train_loss,
-        "train_acc": train_acc,
-        "val_loss": val["loss"],
-        "val_acc": val["acc"],
-        "lr": lr_at(m.s.cfg, epoch),
-        "epoch_time_s": elapsed,
-        "images_per_s": len(m.s.splits.train_y) / elapsed,
-        "act": act_summary(m.s.model),
-    }
-    torch.set_rng_state(m.rng)  # _persist checkpoints the global RNG: make it this member's
-    m.best = _persist(m.s, m.run_dir, rec, m.best)
+    """Validate, log and checkpoint one member's epoch exactly as a lone run does (`actbench.lifecycle`)."""
+    train = {"train_loss": train_loss, "train_acc": train_acc}
+    rec = L.epoch_record(m.s, epoch, train, lr_at(m.s.cfg, epoch), train_s)  # + own validation time
+    torch.set_rng_state(m.rng)  # checkpoints hold the global RNG: make it this member's
+    m.best = L.log_epoch(m.s, m.run_dir, rec, m.best, m.summary, m.times, m.hooks)
     m.epoch = epoch
-    m.times.append(elapsed)
-    m.summary.update(epochs_done=epoch, epoch_times=m.times)
-    runs.write_json(m.run_dir / runs.SUMMARY, m.summary)
-    m.hooks.on_event("epoch", rec)

@@ -23,13 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from actbench import runs
 from actbench.data import eval_batches
-from actbench.evaluation import evaluate, load_run_config, load_weights
-from actbench.session import Session, make_session
+from actbench.evaluation import evaluate, load_weights, run_session, score_batches
+from actbench.session import Session
 
 
 @dataclass(frozen=True)
@@ -51,29 +49,16 @@ class Predictions:
 # --- computing --------------------------------------------------------------------------------------
 
 
-@torch.no_grad()
 def predict(s: Session) -> dict[str, Any]:
-    """Test loss/accuracy (exactly as `evaluation.evaluate(s, "test")`) plus per-image pred/prob/labels."""
-    s.net.eval()
+    """Test loss/accuracy (exactly as `evaluation.evaluate(s, "test")`) plus per-image pred/prob/labels
+    as numpy arrays (the layout of `save`)."""
     x, y = s.splits.test_x, s.splits.test_y
     batches = eval_batches(x, y, s.cfg.train.eval_batch_size, s.cfg.augment, s.splits.mean, s.splits.std)
-    loss_sum = torch.zeros((), device=s.device, dtype=torch.float64)
-    correct = torch.zeros((), device=s.device, dtype=torch.long)
-    preds, probs = [], []
-    for xb, yb in batches:
-        with s.autocast():
-            logits = s.net(s.prep(xb)).float()
-        loss_sum += F.cross_entropy(logits, yb, reduction="sum")
-        pred = logits.argmax(1)  # new tensors now: a CUDA-graph output buffer is reused by the next call
-        correct += (pred == yb).sum()
-        preds.append(pred)
-        probs.append(logits.softmax(1).half())
-    n = max(1, len(y))
+    out = score_batches(s, batches, len(y), keep_pred=True, keep_prob=True)
     return {
-        "loss": loss_sum.item() / n,
-        "acc": correct.item() / n,
-        "pred": torch.cat(preds).cpu().numpy().astype(np.int32),
-        "prob": torch.cat(probs).cpu().numpy(),
+        **out,
+        "pred": out["pred"].cpu().numpy().astype(np.int32),
+        "prob": out["prob"].cpu().numpy(),
         "labels": y.cpu().numpy().astype(np.int32),
     }
 
@@ -156,7 +141,7 @@ def evaluate_checkpoints(
     the test split, also write its predictions into predictions.npz (unless `write` is false). One dict
     per checkpoint: checkpoint, epoch, split, loss, acc, and `written` (the file) or `warning` (why it
     was not written)."""
-    s = make_session(load_run_config(run_dir))
+    s, _ = run_session(run_dir)
     out = []
     for ckpt in checkpoints:
         epoch = load_weights(s, run_dir, ckpt)

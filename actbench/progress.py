@@ -14,7 +14,7 @@ is never wrapped or truncated (written to `sys.stdout` directly, not through ric
 `{"time": ..., "event": "epoch", "run": "relu-s0", ...}`.
 
 Events are consumed by run name, so one log can follow many runs at once: `RunProgress` turns the
-`train.Hooks.on_event(kind, data)` events of one run (start, epoch, warning, robustness, end) into lines,
+`lifecycle.Hooks.on_event(kind, data)` events of one run (start, epoch, warning, robustness, end) into lines,
 whether they come from the training loop in this process (`train`, every member of a packed run) or from a
 sweep that tails each run's metrics.jsonl and summary.json (`SweepProgress`).
 """
@@ -122,12 +122,12 @@ class ProgressLog:
         self.emit("note", None, text, message=one_line(text), **data)
 
     def run(self, name: str, epochs: int | None = None) -> RunProgress:
-        """The event sink of one run (`train.Hooks.on_event`); `epochs` if known before its start event."""
+        """The event sink of one run (`lifecycle.Hooks.on_event`); `epochs` if known before its start."""
         return RunProgress(self, name, epochs)
 
 
 class RunProgress:
-    """`train.Hooks.on_event` for one run: its events as log lines, epochs at most every `every_s`."""
+    """`lifecycle.Hooks.on_event` for one run: its events as log lines, epochs at most every `every_s`."""
 
     def __init__(self, log: ProgressLog, name: str, epochs: int | None = None):
         self.log, self.name, self.epochs = log, name, epochs

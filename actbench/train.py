@@ -1,17 +1,17 @@
-"""Training and evaluation. Reads only the resolved config in the run folder; emits events, never prints.
+"""Training a lone run. Reads only the resolved config in the run folder; emits events, never prints.
 
 Determinism: the model is initialised from `train.seed`; each epoch's shuffling and augmentation use a
 fresh generator seeded from (seed, epoch), and checkpoints hold model, optimizer and global RNG state,
-so a run resumed after epoch k repeats exactly what an uninterrupted run does (on CPU).
+so a run resumed after epoch k repeats exactly what an uninterrupted run does (on CPU). What happens to
+the run folder around the training math (restore, log, checkpoint, final evaluation) is
+`actbench.lifecycle`, shared with packed runs.
 """
 
 from __future__ import annotations
 
 import math
-import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actbench import predictions, runs
+from actbench import lifecycle as L
+from actbench import runs
 from actbench.config import Config
 from actbench.data import num_batches, train_batches
-from actbench.evaluation import evaluate, load_run_config, load_weights, weights_kept
-from actbench.models import learned_parameters, parameter_count, try_macs_per_image
-from actbench.noise import evaluate_checkpoint
+from actbench.evaluation import load_run_config
+from actbench.lifecycle import Hooks
 from actbench.session import Session, make_session
-from actbench.timing import epoch_timing
-
-Event = Callable[[str, dict[str, Any]], None]
 
 
 class NonFiniteLoss(RuntimeError):
@@ -37,14 +34,6 @@ class NonFiniteLoss(RuntimeError):
 
 class Interrupted(RuntimeError):
     """A stop was requested (Ctrl-C / SIGTERM) and the run halted at a safe point."""
-
-
-@dataclass
-class Hooks:
-    """How the caller observes and steers a run without training code knowing about displays."""
-
-    on_event: Event = field(default=lambda kind, data: None)
-    should_stop: Callable[[], bool] = field(default=lambda: False)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -101,23 +90,6 @@ def train_epoch(s: Session, epoch: int, hooks: Hooks) -> dict[str, float]:
     return {"train_loss": losses.sum().item() / n, "train_acc": correct.item() / n}
 
 
-def act_summary(model: nn.Module) -> dict[str, dict[str, Any]]:
-    """Learned activation parameters per layer: the value (layer sharing) or mean/min/max (channel)."""
-    out: dict[str, dict[str, Any]] = {}
-    for layer, params in learned_parameters(model).items():
-        out[layer] = {
-            k: v[0] if len(v) == 1 else {"mean": sum(v) / len(v), "min": min(v), "max": max(v)}
-            for k, v in params.items()
-        }
-    return out
-
-
-def peak_memory(device: torch.device) -> dict[str, Any]:
-    if device.type == "cuda":
-        return {"kind": "cuda_max_allocated", "bytes": torch.cuda.max_memory_allocated(device)}
-    return {"kind": "max_rss", "bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
-
-
 # --- run orchestration ------------------------------------------------------------------------------
 
 
@@ -135,105 +107,6 @@ def create_run(cfg: Config, out: Path | None = None, name: str | None = None, fo
     runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(cfg))
     runs.write_json(run_dir / runs.SUMMARY, runs.new_summary())
     return run_dir
-
-
-def _checkpoint_state(s: Session, epoch: int, best: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "epoch": epoch,
-        "model": s.model.state_dict(),
-        "optimizer": s.opt.state_dict(),
-        "best": best,
-        "rng_cpu": torch.get_rng_state(),
-        "rng_cuda": torch.cuda.get_rng_state_all() if s.device.type == "cuda" else None,
-    }
-
-
-def _load_newest(run_dir: Path, device: torch.device, hooks: Hooks) -> dict[str, Any] | None:
-    """checkpoint-last, else checkpoint-best; a corrupt file is moved aside (never silently overwritten)."""
-    for name in (runs.CKPT_LAST, runs.CKPT_BEST):
-        path = run_dir / name
-        if not path.exists():
-            continue
-        try:
-            return runs.load_checkpoint(path, map_location=device)
-        except runs.RunError as exc:
-            aside = runs.move_aside(path)
-            hooks.on_event(
-                "warning", {"message": f"{exc}; moved to {aside.name}, trying an older checkpoint"}
-            )
-    return None
-
-
-def _restore(s: Session, run_dir: Path, hooks: Hooks) -> tuple[int, dict[str, Any]]:
-    """Load the newest good checkpoint; returns (epochs done, best-so-far)."""
-    records, warnings = runs.read_metrics(run_dir)
-    for w in warnings:
-        hooks.on_event("warning", {"message": w})
-    had_checkpoint = any((run_dir / n).exists() for n in (runs.CKPT_LAST, runs.CKPT_BEST))
-    state = _load_newest(run_dir, s.device, hooks)
-    if state is None:
-        if had_checkpoint and records:  # all checkpoints corrupt: restarting would discard real work
-            raise runs.RunError(
-                f"{run_dir}: cannot resume, no readable checkpoint for the {len(records)} logged epoch(s); "
-                f"start over with: actbench train --config {run_dir / runs.CONFIG} --out {run_dir.parent} "
-                f"--name {run_dir.name} --force"
-            )
-        if records:  # killed before its first checkpoint landed: redo from the start (deterministic)
-            hooks.on_event(
-                "warning", {"message": f"no checkpoint yet; redoing {len(records)} logged epoch(s)"}
-            )
-        return 0, {}
-    s.model.load_state_dict(state["model"])
-    s.opt.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["rng_cpu"].cpu())
-    if state.get("rng_cuda") is not None and s.device.type == "cuda":
-        torch.cuda.set_rng_state_all([t.cpu() for t in state["rng_cuda"]])
-    return int(state["epoch"]), dict(state.get("best") or {})
-
-
-def _read_summary(run_dir: Path, hooks: Hooks) -> dict[str, Any]:
-    """summary.json is derived data: an unreadable one is reported and rebuilt, not fatal."""
-    if not (run_dir / runs.SUMMARY).exists():
-        return {}
-    try:
-        return runs.read_json(run_dir / runs.SUMMARY)
-    except runs.RunError as exc:
-        aside = runs.move_aside(run_dir / runs.SUMMARY)
-        hooks.on_event("warning", {"message": f"{exc}; moved to {aside.name} and rebuilt"})
-        return {}
-
-
-def _final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, Any]:
-    last_val, last_test = evaluate(s, "val"), predictions.predict(s)  # predict: evaluate's test loss/acc
-    predictions.save(run_dir, "last", s.cfg.train.epochs, last_test)
-    result = {
-        "last": {
-            "epoch": s.cfg.train.epochs,
-            "val_loss": last_val["loss"],
-            "val_acc": last_val["acc"],
-            "test_loss": last_test["loss"],
-            "test_acc": last_test["acc"],
-        }
-    }
-    if (run_dir / runs.CKPT_BEST).exists():
-        with weights_kept(s.model):  # the run ends on its last epoch (summary's learned `a` too)
-            epoch = load_weights(s, run_dir, "best")
-            t = predictions.predict(s)
-            predictions.save(run_dir, "best", epoch, t)
-        # data.val_size 0: "validation" is the test split, so flag that this choice saw test data.
-        result["best"] = {
-            **best,
-            "test_loss": t["loss"],
-            "test_acc": t["acc"],
-            "selected_on_test": s.splits.val_is_test,
-        }
-    return result
-
-
-def _robustness(s: Session, run_dir: Path, hooks: Hooks) -> None:
-    """robustness.json for `robustness.checkpoint`; the model's current weights are put back afterwards."""
-    with weights_kept(s.model):
-        hooks.on_event("robustness", evaluate_checkpoint(s, run_dir, s.cfg.robustness))
 
 
 def _with_tensorboard(hooks: Hooks, run_dir: Path) -> Hooks:
@@ -260,22 +133,12 @@ def run_training(run_dir: Path, resume: bool = False, hooks: Hooks | None = None
     if cfg.run.tensorboard:
         hooks = _with_tensorboard(hooks, run_dir)
     with runs.run_lock(run_dir):
-        summary = _read_summary(run_dir, hooks)
+        summary = L.read_summary(run_dir, hooks)
         if resume and summary.get("status") == runs.COMPLETED:
             raise runs.RunError(f"{run_dir}: run already completed (nothing to resume)")
         s = make_session(cfg)
-        start, best = _restore(s, run_dir, hooks) if resume else (0, {})
-        runs.truncate_metrics(run_dir, start)
-        runs.write_json(run_dir / runs.ENV, {**runs.environment(s.device), "effective": s.speed})
-        summary.update(
-            status=runs.RUNNING,
-            started_at=summary.get("started_at", runs.now()),
-            error=None,
-            epochs_done=start,
-            resumed_from=start if resume else None,
-            effective=s.speed,
-        )
-        runs.write_json(run_dir / runs.SUMMARY, summary)
+        start, best = L.restore(s, run_dir, hooks) if resume else (0, {})
+        L.mark_running(s, run_dir, summary, start, start if resume else None)
         return _loop(s, run_dir, start, best, summary, hooks)
 
 
@@ -284,90 +147,18 @@ def _loop(
 ) -> dict[str, Any]:
     cfg, t0 = s.cfg, time.perf_counter()
     times = list(summary.get("epoch_times", []))[:start]
-    hooks.on_event(
-        "start",
-        {
-            "run_dir": str(run_dir),
-            "device": str(s.device),
-            "speed": s.speed,
-            "start_epoch": start,
-            "epochs": cfg.train.epochs,
-            "train_images": len(s.splits.train_y),
-            "batches": num_batches(len(s.splits.train_y), cfg.train.batch_size),
-        },
-    )
+    hooks.on_event("start", L.start_event(s, run_dir, start))
     try:
         for epoch in range(start + 1, cfg.train.epochs + 1):
-            rec = _epoch(s, epoch, hooks)
-            times.append(rec["epoch_time_s"])
-            best = _persist(s, run_dir, rec, best)
-            summary.update(epochs_done=epoch, epoch_times=times)
-            runs.write_json(run_dir / runs.SUMMARY, summary)
-            hooks.on_event("epoch", {**rec, "learned": learned_parameters(s.model)})  # + per-channel values
+            e0 = time.perf_counter()
+            metrics = train_epoch(s, epoch, hooks)
+            rec = L.epoch_record(s, epoch, metrics, lr_at(cfg, epoch), time.perf_counter() - e0)
+            best = L.log_epoch(s, run_dir, rec, best, summary, times, hooks)
     except (NonFiniteLoss, Interrupted) as exc:
         status = runs.FAILED if isinstance(exc, NonFiniteLoss) else runs.INTERRUPTED
-        return _finish(s, run_dir, summary, status, str(exc), times, t0, hooks)
-    summary.update(_final_eval(s, run_dir, best))
-    if cfg.robustness.enabled:
-        _robustness(s, run_dir, hooks)
-    return _finish(s, run_dir, summary, runs.COMPLETED, None, times, t0, hooks)
-
-
-def _epoch(s: Session, epoch: int, hooks: Hooks) -> dict[str, Any]:
-    """Train one epoch and validate; the metrics record of that epoch."""
-    e0 = time.perf_counter()
-    rec = {"epoch": epoch, **train_epoch(s, epoch, hooks)}
-    val = evaluate(s, "val")
-    elapsed = time.perf_counter() - e0
-    rec.update(
-        val_loss=val["loss"],
-        val_acc=val["acc"],
-        lr=lr_at(s.cfg, epoch),
-        epoch_time_s=elapsed,
-        images_per_s=len(s.splits.train_y) / elapsed,
-        act=act_summary(s.model),
-    )
-    return rec
-
-
-def _persist(s: Session, run_dir: Path, rec: dict[str, Any], best: dict[str, Any]) -> dict[str, Any]:
-    """Log the epoch, then checkpoint it. Order matters for crash safety: a checkpoint of epoch k only
-    exists once record k is on disk, so resuming from any checkpoint never leaves a gap in metrics.jsonl."""
-    epoch = rec["epoch"]
-    runs.append_metrics(run_dir, rec)
-    runs.maybe_fault("after_metrics", epoch)
-    if not best or rec["val_acc"] > best["val_acc"]:
-        best = {"epoch": epoch, "val_acc": rec["val_acc"], "val_loss": rec["val_loss"]}
-        runs.save_checkpoint(run_dir / runs.CKPT_BEST, _checkpoint_state(s, epoch, best))
-    if epoch % s.cfg.run.checkpoint_every == 0 or epoch == s.cfg.train.epochs:
-        runs.save_checkpoint(run_dir / runs.CKPT_LAST, _checkpoint_state(s, epoch, best))
-    return best
-
-
-def _finish(
-    s: Session,
-    run_dir: Path,
-    summary: dict[str, Any],
-    status: str,
-    error: str | None,
-    times: list[float],
-    t0: float,
-    hooks: Hooks,
-) -> dict[str, Any]:
-    summary.update(
-        status=status,
-        error=error,
-        finished_at=runs.now(),
-        wall_time_s=summary.get("wall_time_s", 0.0) + time.perf_counter() - t0,
-        timing=epoch_timing(times),  # median of the steady epochs, with min-max (actbench.timing)
-        peak_memory=peak_memory(s.device),
-        learned=learned_parameters(s.model),
-        parameters=parameter_count(s.model),
-        macs_per_image=try_macs_per_image(s.model, s.image_shape()),
-    )
-    runs.write_json(run_dir / runs.SUMMARY, summary)
-    hooks.on_event("end", summary)
-    return summary
+        return L.finish(s, run_dir, summary, status, str(exc), times, t0, hooks)
+    L.complete(s, run_dir, summary, best, hooks)
+    return L.finish(s, run_dir, summary, runs.COMPLETED, None, times, t0, hooks)
 
 
 def stop_on_signals() -> Callable[[], bool]:

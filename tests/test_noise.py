@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from actbench import config as C
 from actbench import evaluation as E
+from actbench import lifecycle, runs
 from actbench import noise as N
-from actbench import runs
 from actbench import session as S
 from actbench import train as T
 from actbench.cli import app
@@ -266,6 +266,6 @@ def test_end_of_training_evaluation_puts_the_weights_back(trained: Path, session
         for p in session.model.parameters():
             p.add_(0.5)  # weights that differ from the checkpoint robustness.json measures
     before = {k: v.clone() for k, v in session.model.state_dict().items()}
-    T._robustness(session, trained, T.Hooks())
+    lifecycle.robustness(session, trained, lifecycle.Hooks())
     after = session.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)

@@ -37,7 +37,7 @@ def write_summary(writer: SummaryWriter, summary: dict[str, Any], step: int) -> 
 
 
 class TensorBoardObserver:
-    """Event sink for `train.Hooks.on_event`: mirrors each finished epoch into <run>/tensorboard.
+    """Event sink for `lifecycle.Hooks.on_event`: mirrors each finished epoch into <run>/tensorboard.
 
     Only observes events (never touches training). A resumed run re-does the epochs after its
     checkpoint, so their earlier events are purged (`purge_step`) instead of appearing twice."""
