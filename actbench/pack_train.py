@@ -38,6 +38,7 @@ from actbench.evaluation import load_run_config
 from actbench.lifecycle import Hooks
 from actbench.models import resolve_pool_first
 from actbench.pack import PackedCNN, act_group_key, member_losses, pack_inputs, pack_mismatch
+from actbench.pack_optim import MergedOptimizer
 from actbench.session import Session, select_device, session_for
 from actbench.train import epoch_seed, lr_at
 
@@ -189,21 +190,21 @@ def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> 
         batches[id(m)] = train_batches(
             splits.train_x, splits.train_y, bs, cfg0.augment, splits.mean, splits.std, gen
         )
-    net = _net(alive)
+    net, opt = _net(alive), MergedOptimizer([m.s.opt for m in alive])
     for i in range(n_batch):
         xs, ys = zip(*(next(batches[id(m)]) for m in alive), strict=True)
         y = torch.stack(ys)  # (K, B)
         with alive[0].s.autocast():
             logits = net(alive[0].s.prep(pack_inputs(xs)))
         per = member_losses(logits, y)  # (K,)
-        for m in alive:
-            m.s.opt.zero_grad(set_to_none=True)
+        opt.zero_grad()
         per.sum().backward()  # member k's parameters only see per[k]: its own gradient
         hits = (logits.argmax(-1) == y).sum(1)
-        for k, m in enumerate(alive):
+        for m in alive:  # clipping is per member (its own gradient norm), before the one merged step
             if m.s.cfg.train.grad_clip:
                 nn.utils.clip_grad_norm_(m.s.model.parameters(), m.s.cfg.train.grad_clip)
-            m.s.opt.step()
+        opt.step()
+        for k, m in enumerate(alive):
             losses[id(m)][i] = per[k].detach() * len(y[k])
             correct[id(m)] += hits[k]
             m.hooks.on_event("batch", {"epoch": epoch, "batch": i + 1, "batches": n_batch})
@@ -218,7 +219,7 @@ def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> 
                         del alive[k]
                 if not alive:
                     return
-                net = _net(alive)
+                net, opt = _net(alive), MergedOptimizer([m.s.opt for m in alive])
         if should_stop():
             raise _Stop(f"stopped during epoch {epoch} (batch {i + 1}/{n_batch})")
     train_s = time.perf_counter() - e0

@@ -8,10 +8,13 @@ on fresh folders. An epoch's cost counts training and validation; epoch 1 (warm-
     pack:       summed img/s = K * train images / (steady seconds between the pack's epoch ends)
 
 `--engines` also times one training step of K ReLU models three ways (K separate models, one grouped-conv
-model, torch.func vmap over stacked parameters): the measurement behind actbench.pack's choice.
+model, torch.func vmap over stacked parameters): the measurement behind actbench.pack's choice; and one
+optimizer step of K members, K `step()` calls vs the one merged step pack_train runs (actbench.pack_optim).
+`--steps-only` times just these steps (no runs trained).
 
     python benchmarks/bench_pack.py                                   # 5 activations, CPU
     python benchmarks/bench_pack.py --set train.device=cuda --images 50000 --engines
+    python benchmarks/bench_pack.py --steps-only --acts relu,relu,relu,relu,relu --set train.device=cuda
     python benchmarks/bench_pack.py --quick                           # CI smoke test
 """
 
@@ -148,6 +151,64 @@ def engines(args: argparse.Namespace) -> dict:
     return {"k": k, "batch": b, "channels": c, "device": str(dev), "ms_per_step": best}
 
 
+def optimizer_steps(args: argparse.Namespace) -> dict:
+    """ms per optimizer step of K paper CNN members (their ordinary optimizers, as build_optimizer makes
+    them: fused Adam on CUDA): K `step()` calls vs one `MergedOptimizer.step()` (what pack_train runs)."""
+    from actbench.data import eval_batches, load_splits
+    from actbench.pack_optim import MergedOptimizer
+    from actbench.session import select_device, session_for
+
+    acts = args.acts.split(",")
+    c = args.channels
+    sizes = ["data.train_size=300", "data.val_size=50", "data.test_size=50", f"model.channels=[{c},{c},{c}]"]
+    cfgs = [C.load_config("quickstart", [*args.set, *sizes, f"activation.name={a}"]) for a in acts]
+    dev = select_device(cfgs[0].train.device)
+    splits = load_splits(cfgs[0].data).to(dev)
+    sessions = [session_for(cfg, dev, splits) for cfg in cfgs]
+    a = cfgs[0].augment
+    x, y = next(eval_batches(splits.train_x, splits.train_y, args.batch, a, splits.mean, splits.std))
+    for s in sessions:
+        F.cross_entropy(s.model(s.prep(x)), y).backward()  # gradients to step with
+    merged = MergedOptimizer([s.opt for s in sessions])
+
+    def separate() -> None:
+        for s in sessions:
+            s.opt.step()
+
+    best = {"separate": float("inf"), "merged": float("inf")}
+    fns = {"separate": separate, "merged": merged.step}
+    for _ in range(args.rounds):
+        for name, fn in fns.items():
+            fn()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(args.steps * 10):
+                fn()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            best[name] = min(best[name], (time.perf_counter() - t0) / (args.steps * 10) * 1000)
+    return {"k": len(acts), "device": str(dev), "groups": merged.groups, "ms_per_step": best}
+
+
+def runs_compared(args: argparse.Namespace, threads: int) -> dict:
+    """The run-level comparison: the same K runs one after another, then as one pack."""
+    with tempfile.TemporaryDirectory() as tmp:
+        seq = sequential(args, Path(tmp) / "sequential")
+        pack = packed(args, Path(tmp) / "pack")
+    result = {"sequential": seq, "pack": pack, "ratio": pack["images_per_s"] / seq["images_per_s"]}
+    k = len(args.acts.split(","))
+    print(f"{k} runs ({args.acts}), {args.images} train images, {args.epochs} epochs, {threads} threads")
+    for name in ("sequential", "pack"):
+        r = result[name]
+        print(
+            f"{name:<10} steady epoch of all {k} runs {r['epoch_s']:7.2f}s  "
+            f"summed {r['images_per_s']:7.0f} img/s  wall {r['wall_s']:6.1f}s (with data, warm-up, eval)"
+        )
+    print(f"pack / sequential summed images/s: {result['ratio']:.2f}x")
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--acts", default="relu,elu,prelu,rational,exponential", help="one run per activation")
@@ -160,6 +221,9 @@ def main() -> None:
     ap.add_argument("--channels", type=int, default=32, help="--engines: conv channels")
     ap.add_argument("--steps", type=int, default=3, help="--engines: steps per timing")
     ap.add_argument("--rounds", type=int, default=5, help="--engines: interleaved rounds (best of)")
+    ap.add_argument(
+        "--steps-only", action="store_true", help="only the step timings (--engines), no runs trained"
+    )
     ap.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args()
@@ -171,29 +235,11 @@ def main() -> None:
     if threads:  # the engines comparison runs at the same thread count as the runs
         torch.set_num_threads(threads)
     threads = torch.get_num_threads()
-    with tempfile.TemporaryDirectory() as tmp:
-        seq = sequential(args, Path(tmp) / "sequential")
-        pack = packed(args, Path(tmp) / "pack")
-    result = {
-        "acts": args.acts,
-        "images": args.images,
-        "epochs": args.epochs,
-        "set": args.set,
-        "threads": threads,
-        "sequential": seq,
-        "pack": pack,
-        "ratio": pack["images_per_s"] / seq["images_per_s"],
-    }
-    k = len(args.acts.split(","))
-    print(f"{k} runs ({args.acts}), {args.images} train images, {args.epochs} epochs, {threads} threads")
-    for name in ("sequential", "pack"):
-        r = result[name]
-        print(
-            f"{name:<10} steady epoch of all {k} runs {r['epoch_s']:7.2f}s  "
-            f"summed {r['images_per_s']:7.0f} img/s  wall {r['wall_s']:6.1f}s (with data, warm-up, eval)"
-        )
-    print(f"pack / sequential summed images/s: {result['ratio']:.2f}x")
-    if args.engines:
+    result: dict = {"acts": args.acts, "images": args.images, "epochs": args.epochs, "set": args.set}
+    result["threads"] = threads
+    if not args.steps_only:
+        result |= runs_compared(args, threads)
+    if args.engines or args.steps_only:
         result["engines"] = engines(args)
         e = result["engines"]
         ms = e["ms_per_step"]
@@ -202,6 +248,14 @@ def main() -> None:
             + ", ".join(f"{n} {v:.1f} ms" for n, v in ms.items())
             + f"  (grouped/separate {ms['grouped'] / ms['separate']:.2f}x, vmap/separate "
             f"{ms['vmap'] / ms['separate']:.2f}x)"
+        )
+        result["optimizer"] = optimizer_steps(args)
+        o = result["optimizer"]
+        ms = o["ms_per_step"]
+        print(
+            f"optimizer step of {o['k']} members ({o['device']}): {o['k']} separate steps "
+            f"{ms['separate']:.3f} ms, one merged step ({o['groups']} groups) {ms['merged']:.3f} ms "
+            f"(merged/separate {ms['merged'] / ms['separate']:.2f}x)"
         )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

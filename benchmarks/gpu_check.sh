@@ -89,6 +89,11 @@ if want pack; then
   # Table 2 with 5 seeds: 25 runs as packed models, first one pack per activation (5 seeds each) in 5
   # processes, then all 25 in one process. Extrapolated to 200 epochs like the protocol step above.
   SEEDS=0,1,2,3,4; [ "$DEV" = cpu ] && SEEDS=0,1
+  step "one training step of 25 members: separate / grouped / vmap; optimizer: 25 steps / one merged [$DEV]"
+  ACTS25=$(printf "$ALL,%.0s" 1 2 3 4 5); ACTS25=${ACTS25%,}
+  STEPS=(); [ "$DEV" = cpu ] && STEPS=(--batch 8 --channels 4 --steps 1 --rounds 1)
+  run $PY benchmarks/bench_pack.py --steps-only --acts "$ACTS25" --set train.device="$DEV" "${STEPS[@]}" \
+    --json "$OUT_DIR/pack_steps.json"
   for variant in "5 5" "25 1"; do
     read -r PACK PW <<< "$variant"
     step "Table 2 x seeds $SEEDS packed: --pack $PACK --workers $PW, $PROTO_EPOCHS epochs each [$DEV]"

@@ -58,3 +58,6 @@ def test_gpu_check_pack_section_runs_on_cpu_with_tiny_sizes(tmp_path: Path) -> N
         rows = json.loads((tmp_path / f"pack{k}.json").read_text())["rows"]
         assert len(rows) == 10 and all(r["status"] == "completed" for r in rows)
         assert {r["packed_with"] for r in rows} == mates
+    steps = json.loads((tmp_path / "pack_steps.json").read_text())
+    assert steps["engines"]["k"] == steps["optimizer"]["k"] == 25
+    assert all(v > 0 for v in steps["optimizer"]["ms_per_step"].values())

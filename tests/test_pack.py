@@ -26,6 +26,7 @@ from actbench.config import ConfigError, replace
 from actbench.data import load_splits, train_batches
 from actbench.evaluation import evaluate_run, load_run_config
 from actbench.models import build_model
+from actbench.pack_optim import MergedOptimizer
 from actbench.session import session_for
 
 from .conftest import TINY, tiny_config
@@ -112,11 +113,10 @@ def test_packed_steps_match_lone_steps() -> None:
         per = PK.member_losses(
             packed(PK.pack_inputs([b[0] for b in batches])), torch.stack([b[1] for b in batches])
         )
-        for s in mates:
-            s.opt.zero_grad()
+        opt = MergedOptimizer([s.opt for s in mates])  # as pack_train: one step for the whole pack
+        opt.zero_grad()
         per.sum().backward()
-        for s in mates:
-            s.opt.step()
+        opt.step()
         for got, w in zip(per.tolist(), want, strict=True):
             assert math.isclose(got, w, rel_tol=1e-4)
     for a, b in zip(lone, mates, strict=True):
