@@ -180,8 +180,12 @@ def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> 
     n, bs = len(splits.train_y), cfg0.train.batch_size
     n_batch = num_batches(n, bs)
     batches: dict[int, Iterator[tuple[Tensor, Tensor]]] = {}
-    losses = {id(m): torch.zeros(n_batch, device=device) for m in alive}
-    correct = {id(m): torch.zeros((), device=device, dtype=torch.long) for m in alive}
+    # Per-batch losses and hit counts of all members in one tensor each (row = member's position in the
+    # pack at the epoch's start): one launch per step for the bookkeeping, not one per member.
+    row = {id(m): k for k, m in enumerate(alive)}
+    losses = torch.zeros(len(alive), n_batch, device=device)  # rows contiguous: summed as a lone run sums
+    correct = torch.zeros(len(alive), device=device, dtype=torch.long)
+    rows = torch.arange(len(alive), device=device)
     for m in alive:
         for g in m.s.opt.param_groups:
             g["lr"] = lr_at(m.s.cfg, epoch)
@@ -199,14 +203,13 @@ def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> 
         per = member_losses(logits, y)  # (K,)
         opt.zero_grad()
         per.sum().backward()  # member k's parameters only see per[k]: its own gradient
-        hits = (logits.argmax(-1) == y).sum(1)
+        losses[rows, i] = per.detach() * y.shape[1]
+        correct[rows] += (logits.argmax(-1) == y).sum(1)
         for m in alive:  # clipping is per member (its own gradient norm), before the one merged step
             if m.s.cfg.train.grad_clip:
                 nn.utils.clip_grad_norm_(m.s.model.parameters(), m.s.cfg.train.grad_clip)
         opt.step()
-        for k, m in enumerate(alive):
-            losses[id(m)][i] = per[k].detach() * len(y[k])
-            correct[id(m)] += hits[k]
+        for m in alive:
             m.hooks.on_event("batch", {"epoch": epoch, "batch": i + 1, "batches": n_batch})
         runs.maybe_fault("batch", epoch, i + 1)
         if device.type == "cpu":  # as a lone run on CPU: stop a diverged member at once
@@ -220,16 +223,18 @@ def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> 
                 if not alive:
                     return
                 net, opt = _net(alive), MergedOptimizer([m.s.opt for m in alive])
+                rows = torch.tensor([row[id(m)] for m in alive], device=device)
         if should_stop():
             raise _Stop(f"stopped during epoch {epoch} (batch {i + 1}/{n_batch})")
     train_s = time.perf_counter() - e0
     for m in list(alive):
-        bad = (~torch.isfinite(losses[id(m)])).nonzero()
+        bad = (~torch.isfinite(losses[row[id(m)]])).nonzero()
         if len(bad):  # GPU: checked once per epoch, as a lone run does
             _end(m, runs.FAILED, f"loss became non-finite at epoch {epoch}, batch {int(bad[0]) + 1}")
             alive.remove(m)
     for m in alive:
-        _close_epoch(m, epoch, losses[id(m)].sum().item() / n, correct[id(m)].item() / n, train_s)
+        k = row[id(m)]
+        _close_epoch(m, epoch, losses[k].sum().item() / n, correct[k].item() / n, train_s)
 
 
 def _close_epoch(m: Member, epoch: int, train_loss: float, train_acc: float, train_s: float) -> None:
