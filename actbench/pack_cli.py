@@ -12,9 +12,10 @@ from rich.console import Console
 
 from actbench import runs
 from actbench.display import TrainDisplay
+from actbench.lifecycle import Hooks
 from actbench.pack_train import run_pack
 from actbench.sweep import LOG
-from actbench.train import Hooks, stop_on_signals
+from actbench.train import stop_on_signals
 
 
 def _fan_out(*sinks: Callable[[str, dict[str, Any]], None]) -> Callable[[str, dict[str, Any]], None]:
