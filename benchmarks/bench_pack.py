@@ -254,7 +254,7 @@ def main() -> None:
         ms = o["ms_per_step"]
         print(
             f"optimizer step of {o['k']} members ({o['device']}): {o['k']} separate steps "
-            f"{ms['separate']:.3f} ms, one merged step ({o['groups']} groups) {ms['merged']:.3f} ms "
+            f"{ms['separate']:.3f} ms, one merged step ({o['groups']} param group(s)) {ms['merged']:.3f} ms "
             f"(merged/separate {ms['merged'] / ms['separate']:.2f}x)"
         )
     if args.json:
