@@ -150,6 +150,22 @@ def test_member_checkpoint_is_an_ordinary_one(trained: tuple[list[Path], list[Pa
     assert math.isclose(r["loss"], last["test_loss"], rel_tol=1e-6)
 
 
+def test_compiled_pack_equals_lone_runs(trained: tuple[list[Path], list[Path]], tmp_path: Path) -> None:
+    """torch.compile of the packed model (the CUDA default) trains the same runs, compiled once."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    alone, _ = trained
+    torch._dynamo.reset()  # nothing cached by earlier tests
+    counters.clear()
+    compiled = _create(_cfgs("train.compile=true"), tmp_path)
+    assert [s["status"] for s in P.run_pack(compiled)] == ["completed"] * 3
+    assert counters["stats"]["unique_graphs"] == 1  # not recompiled per epoch (a new PackedCNN each)
+    for a, c in zip(alone, compiled, strict=True):
+        _close(_metrics(a), _metrics(c), path=a.name)
+        assert runs.read_json(c / runs.SUMMARY)["effective"]["compile"] is True
+
+
 def test_pack_is_deterministic(trained: tuple[list[Path], list[Path]], tmp_path: Path) -> None:
     _, packed = trained
     again = _create(_cfgs(), tmp_path)
