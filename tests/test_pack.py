@@ -130,6 +130,12 @@ def test_pack_members_equal_lone_runs(trained: tuple[list[Path], list[Path]]) ->
         _close(_metrics(a), _metrics(p), path=a.name)  # losses, accuracies, learned `a` per epoch
         sa, sp = runs.read_json(a / runs.SUMMARY), runs.read_json(p / runs.SUMMARY)
         assert sp["status"] == "completed" and sp["epochs_done"] == 2
+        # the pack's whole epoch (all members' validation and checkpoints) >= what it cost this member
+        pack_times = sp[P.PACK_TIMES]
+        assert len(pack_times) == 2 and all(
+            t >= e for t, e in zip(pack_times, sp["epoch_times"], strict=True)
+        )
+        assert P.PACK_TIMES not in sa
         _close(
             {k: sa[k] for k in ("last", "best", "learned")}, {k: sp[k] for k in ("last", "best", "learned")}
         )
