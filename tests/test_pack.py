@@ -316,6 +316,59 @@ def test_sweep_trains_a_pack_in_one_process(tmp_path: Path) -> None:
     assert again.exit_code == 0 and again.output.count("skipped (completed)") == 4
 
 
+def _logged(run_dir: Path) -> bool:
+    return run_dir.exists() and bool(runs.read_metrics(run_dir)[0])
+
+
+def test_ctrl_c_stops_a_packed_sweep_and_rerun_resumes_every_member(tmp_path: Path) -> None:
+    """SIGINT to a `sweep --pack` process: every member ends `interrupted` at a safe point with its
+    checkpoint; the same command again resumes them all to what an uninterrupted pack gives."""
+    import signal
+    import time
+
+    def args(out: Path) -> list[str]:
+        a = [
+            "sweep",
+            "--acts",
+            "relu,rational",
+            "--seeds",
+            "0",
+            "--pack",
+            "2",
+            "--out",
+            str(out),
+            "--name",
+            "sw",
+        ]
+        return a + [x for item in (*TINY, "train.epochs=30") for x in ("--set", item)]
+
+    ref = runner.invoke(app, args(tmp_path / "ref"))
+    assert ref.exit_code == 0, ref.output
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "actbench", *args(tmp_path / "cut")]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    sweep_dir = tmp_path / "cut" / "sw"
+    end = time.monotonic() + 120
+    while not all(_logged(sweep_dir / n) for n in ("relu-s0", "rational-s0")):  # epoch 1 done
+        assert time.monotonic() < end and proc.poll() is None, "the pack did not start"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    for name in ("relu-s0", "rational-s0"):
+        summary = runs.read_json(sweep_dir / name / runs.SUMMARY)
+        assert summary["status"] == "interrupted" and 1 <= summary["epochs_done"] < 30, summary
+        assert not runs.is_locked(sweep_dir / name)
+        assert runs.load_checkpoint(sweep_dir / name / runs.CKPT_LAST)["epoch"] == summary["epochs_done"]
+    again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    for name in ("relu-s0", "rational-s0"):
+        assert runs.read_status(sweep_dir / name) == "completed"
+        assert _metrics(sweep_dir / name) == _metrics(tmp_path / "ref" / "sw" / name)  # none lost or repeated
+
+
 def test_pack_auto_packs_nothing_on_cpu(tmp_path: Path) -> None:
     """On CPU packing measured slower (benchmarks/results/cpu-pack.log): auto leaves every run alone,
     while an explicit --pack K still packs."""
