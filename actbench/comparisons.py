@@ -104,7 +104,7 @@ def match_seeds(mine: list[tuple[Any, Any]], theirs: list[tuple[Any, Any]]) -> l
     return [(s, a[s], b[s]) for s in common]
 
 
-def _bootstrap_seed(label: str, base_label: str) -> list[int]:
+def bootstrap_seed(label: str, base_label: str) -> list[int]:
     """Per comparison, so a group's CI does not depend on which other groups are in the report."""
     digest = hashlib.sha256(f"{label}\n{base_label}".encode()).digest()
     return [BOOTSTRAP_SEED, int.from_bytes(digest[:8], "big")]
@@ -123,7 +123,7 @@ def _paired_vs(
     if "paired" in opts["tests"] and pairs:
         mc = P.mcnemar_seeds([(a.correct, b.correct) for _, a, b in pairs])
         diffs = np.stack([a.correct.astype(np.int8) - b.correct.astype(np.int8) for _, a, b in pairs])
-        boot = P.paired_bootstrap(diffs, opts["bootstrap"], _bootstrap_seed(group.label, base.label))
+        boot = P.paired_bootstrap(diffs, opts["bootstrap"], bootstrap_seed(group.label, base.label))
         out |= {"seeds": [s for s, _, _ in pairs], "pairs": len(pairs), **boot}
         out |= {"b": mc["b"], "c": mc["c"], "p": mc["p"], "p_holm": None, "per_pair": mc["per_pair"]}
     elif "paired" in opts["tests"] and theirs:

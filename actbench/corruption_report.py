@@ -12,8 +12,8 @@ is the report's baseline activation: the mean error of its runs (seeds) per corr
 baseline's own mCE is then about 100% and the others read as "% of the baseline's corruption error".
 The four extra corruptions (speckle_noise, gaussian_blur, spatter, saturate) get errors and CE but stay
 out of the means, as in the paper. Per-run values are summarised over seeds (mean ± std) and compared
-with the baseline's by Welch's t-test; the per-example predictions (corruption-predictions.npz) are what
-paired example-level tests would read.
+with the baseline's by Welch's t-test; the per-example predictions (corruption-predictions.npz) give the
+paired example-level comparison (`actbench.corruption_paired`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from actbench.comparisons import bootstrap_seed
+from actbench.corruption_paired import paired_cell, paired_corruption
 from actbench.corruptions import BENCHMARK, PUBLISHED
 from actbench.groups import Group, Run, as_dict
 from actbench.stats import compare, describe, finite_mean
@@ -138,16 +140,28 @@ def corruption_stats(
 
 
 def corruption_row(
-    group: Group, used: list[Run], base: Group | None, groups: list[Group], baseline: str
+    group: Group,
+    used: list[Run],
+    base: Group | None,
+    groups: list[Group],
+    baseline: str,
+    bootstrap: int | None = None,
 ) -> dict[str, Any] | None:
     """corruption_stats of one group's `used` runs on the report-wide grid, normalised by its baseline
-    group (the baseline group by itself); None when no run has data."""
+    group (the baseline group by itself), plus the paired comparison with the baseline over the
+    corrupted test images (`bootstrap` resamples for its CI; None: no paired comparison); None when no
+    run has data."""
     grid = corruption_grid([r for g in groups for r in g.completed])
     if not grid or not any(r.corruptions for r in used):
         return None
     base_runs = base.completed if base is not None else None
-    norm = group.completed if group.activation == baseline else base_runs
-    return corruption_stats(used, grid, base_runs, norm)
+    is_base = group.activation == baseline
+    st = corruption_stats(used, grid, base_runs, group.completed if is_base else base_runs)
+    st["paired"] = None
+    if base is not None and not is_base and bootstrap is not None:
+        seed = bootstrap_seed(f"corruptions {group.label}", base.label)
+        st["paired"] = paired_corruption(used, base.completed, grid, bootstrap, seed)
+    return st
 
 
 def corruption_warnings(groups: list[Group]) -> list[str]:
@@ -181,7 +195,8 @@ def corruption_cells(rows: list[dict[str, Any]], baseline: str) -> tuple[list[st
     """One line per group: clean error, mCE, rel. mCE (vs baseline), then error % per corruption."""
     rows = [r for r in rows if r.get("corruptions")]
     grid = rows[0]["corruptions"]["grid"] if rows else {}
-    heads = ["group", "n", "clean err %", "mCE %", f"ΔmCE vs {baseline}", "p", "rel. mCE %", *grid]
+    heads = ["group", "n", "clean err %", "mCE %", f"ΔmCE vs {baseline}", "p", "rel. mCE %"]
+    heads += ["Δacc corrupted (paired) [95% CI]", *grid]
     cells = []
     for r in rows:
         st = r["corruptions"]
@@ -193,8 +208,9 @@ def corruption_cells(rows: list[dict[str, Any]], baseline: str) -> tuple[list[st
         )
         p = "—" if vs.get("p") is None else f"{vs['p']:.3g}"
         errs = [_pm(st["error_pct"][n]) for n in grid]
+        paired = "baseline" if r["activation"] == baseline else paired_cell(st.get("paired"))
         cells.append([r["group"], str(st["n"]), _pm(st["clean_error_pct"]), _pm(st["mce_pct"]), diff, p,
-                      _pm(st["rel_mce_pct"]), *errs])  # fmt: skip
+                      _pm(st["rel_mce_pct"]), paired, *errs])  # fmt: skip
     return heads, cells
 
 
@@ -204,7 +220,9 @@ def corruption_title(rows: list[dict[str, Any]], baseline: str) -> str:
     return (
         f"CIFAR-10-C: test error % per corruption (mean over severities) and mCE over "
         f"{len(st['mce_corruptions'])} of the 15 benchmark corruptions, normalised by {baseline}'s errors "
-        f"(not AlexNet's; mean ± std over seeds; p: Welch t-test of mCE; source: {st['source']})"
+        f"(not AlexNet's; mean ± std over seeds; p: Welch t-test of mCE; Δacc corrupted: accuracy "
+        f"difference in points over all benchmark corrupted test images, matched seeds, with a paired "
+        f"bootstrap CI over seeds and images; source: {st['source']})"
     )
 
 

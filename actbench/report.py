@@ -145,7 +145,7 @@ def group_row(group: Group, groups: list[Group], opts: dict[str, Any]) -> dict[s
         "init": group.flat.get("activation.init"),
         "paper": {"test_loss": paper[0], "test_acc_pct": paper[1]} if paper else None,
         "robustness": robustness_row(used, base, groups),
-        "corruptions": corruption_row(group, used, base, groups, opts["baseline"]),
+        "corruptions": corruption_row(group, used, base, groups, opts["baseline"], _paired_boot(opts)),
         "runs": [_run_entry(r, results.get(id(r))) for r in group.runs],
         **comparison_row(group, used, base, opts, run_result),  # paired, power, welch_ci, verdict
     }
@@ -199,6 +199,11 @@ def _check_options(metric: str, sort: str, paper: str | None, fmt: str) -> None:
         if value not in allowed:
             names = ", ".join(a for a in allowed if a)
             raise ReportError(f"{name}: {value!r} is not allowed (allowed: {names})")
+
+
+def _paired_boot(opts: dict[str, Any]) -> int | None:
+    """Bootstrap resamples of the paired comparisons, None when `--tests` leaves them out."""
+    return opts["bootstrap"] if "paired" in opts["tests"] else None
 
 
 def build_report(

@@ -267,6 +267,8 @@ def _corruption_flat(row: dict[str, Any]) -> dict[str, Any]:
         return {}
     out = {f"corrupt_{k}_{s}": st[k][s] for k in ("mce_pct", "rel_mce_pct") for s in ("mean", "std")}
     out["corrupt_mce_pct_p_vs_baseline"] = (st["vs_baseline"]["mce_pct"] or {}).get("p")
+    paired = st.get("paired") or {}
+    out |= {f"corrupt_paired_acc_pct_{k}": paired.get(k) for k in ("diff", "ci_low", "ci_high")}
     return out | {f"corrupt_error_pct_{n}": d["mean"] for n, d in st["error_pct"].items()}
 
 
