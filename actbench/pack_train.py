@@ -42,11 +42,6 @@ from actbench.pack_optim import MergedOptimizer
 from actbench.session import Session, select_device, session_for
 from actbench.train import epoch_seed, lr_at
 
-# summary.json of a pack member: per epoch, the pack's whole epoch in seconds (training, then every
-# member's validation, metrics and checkpoints): what one epoch of the pack costs in wall time, where
-# `epoch_times` holds what the epoch cost this member (shared training + its own validation).
-PACK_TIMES = "pack_epoch_times"
-
 
 @dataclass
 class Member:
@@ -116,7 +111,7 @@ def _members(run_dirs: list[Path], hooks_for: Callable[[Path], Hooks]) -> list[M
         m.start, m.best = L.restore(s, d, hooks)
         m.epoch, m.rng = m.start, torch.get_rng_state()
         m.times = list(summary.get("epoch_times", []))[: m.start]
-        summary[PACK_TIMES] = list(summary.get(PACK_TIMES, []))[: m.start]
+        summary[runs.PACK_EPOCH_TIMES] = list(summary.get(runs.PACK_EPOCH_TIMES, []))[: m.start]
         members.append(m)
     for m in members:
         others = [os.path.relpath(o.run_dir, m.run_dir.parent) for o in members if o is not m]
@@ -243,7 +238,7 @@ def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> 
         _close_epoch(m, epoch, losses[k].sum().item() / n, correct[k].item() / n, train_s)
     pack_s = time.perf_counter() - e0  # written with the next summary.json write (next epoch or the end)
     for m in alive:
-        m.summary[PACK_TIMES].append(pack_s)
+        m.summary[runs.PACK_EPOCH_TIMES].append(pack_s)
 
 
 def _close_epoch(m: Member, epoch: int, train_loss: float, train_acc: float, train_s: float) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from actbench import runs as R
 from actbench.comparisons import comparison_row, finish, parse_tests
 from actbench.corruption_report import corruption_row, corruption_warnings
 from actbench.groups import (
@@ -201,6 +202,17 @@ def _check_options(metric: str, sort: str, paper: str | None, fmt: str) -> None:
             raise ReportError(f"{name}: {value!r} is not allowed (allowed: {names})")
 
 
+def packed_warnings(groups: Sequence[Group]) -> list[str]:
+    """Runs trained in packs report each member's share of a shared epoch as their speed."""
+    packed = sum(bool(r.summary.get(R.PACK_EPOCH_TIMES)) for g in groups for r in g.completed)
+    if not packed:
+        return []
+    return [
+        f"{packed} run(s) were trained in packs: their epoch seconds and images/s are a member's share of "
+        f"a shared pack epoch, not the activation's own speed (the pack's: summary.json {R.PACK_EPOCH_TIMES})"
+    ]
+
+
 def _paired_boot(opts: dict[str, Any]) -> int | None:
     """Bootstrap resamples of the paired comparisons, None when `--tests` leaves them out."""
     return opts["bootstrap"] if "paired" in opts["tests"] else None
@@ -244,7 +256,7 @@ def build_report(
         )
     rows = [group_row(g, groups, opts) for g in groups]
     warnings += finish(rows, opts)  # Holm over the report's comparisons, verdicts
-    warnings += robustness_warnings(groups) + corruption_warnings(groups)
+    warnings += robustness_warnings(groups) + corruption_warnings(groups) + packed_warnings(groups)
     order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i], sort))
     rows, groups = [rows[i] for i in order], [groups[i] for i in order]
     used = provenance([r for g in groups for r in g.runs]) if with_provenance else None

@@ -44,6 +44,10 @@ STATUSES = ("running", "completed", "failed", "interrupted")
 RUNNING, COMPLETED, FAILED, INTERRUPTED = STATUSES
 FINAL = STATUSES[1:]  # a run in one of these wrote its own end
 CKPT_FILES = {"last": CKPT_LAST, "best": CKPT_BEST}  # config.Checkpoint -> its file
+# summary.json of a pack member (actbench.pack_train): per epoch, the pack's whole epoch in seconds
+# (training, then every member's validation, metrics and checkpoints): what one epoch of the pack costs
+# in wall time, where `epoch_times` holds this member's share (shared training + its own validation).
+PACK_EPOCH_TIMES = "pack_epoch_times"
 
 
 class RunError(RuntimeError):
