@@ -83,9 +83,14 @@ def epoch_stats(series: list[dict[int, float]]) -> dict[str, list[float]]:
     return out
 
 
-def _band(ax: Any, stats: dict[str, list[float]], band: str, color: str, label: str) -> None:
+LINE_STYLES = ("-", "--", ":", "-.")  # one per group where colours already tell vector elements apart
+
+
+def _band(
+    ax: Any, stats: dict[str, list[float]], band: str, color: str, label: str, style: str = "-"
+) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
-    ax.plot(stats["epoch"], stats["mean"], color=color, label=label, lw=1.4)
+    ax.plot(stats["epoch"], stats["mean"], color=color, label=label, lw=1.4, ls=style)
     if band == "minmax":
         low, high = stats["min"], stats["max"]
     else:
@@ -142,22 +147,43 @@ def plot_curve(report: Report, key: str, path: Path, band: str = "minmax") -> Pa
     return _save(fig, path)
 
 
+def learned_panels(keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+    """(layer, parameter) pairs -> one panel per layer and parameter vector: PAU's p[0] .. p[5] share
+    the panel (layer, "p"), in index order; a scalar parameter such as `a` has a panel of its own."""
+
+    def split(name: str) -> tuple[str, int]:
+        base, _, rest = name.partition("[")
+        return base, int(rest.rstrip("]")) if rest.rstrip("]").isdigit() else -1
+
+    panels: dict[tuple[str, str], list[str]] = {}
+    for layer, name in keys:
+        panels.setdefault((layer, split(name)[0]), []).append(name)
+    return {k: sorted(names, key=split) for k, names in panels.items()}
+
+
 def plot_learned(report: Report, path: Path, band: str = "minmax") -> Path | None:
-    """Learned activation parameters over epochs: a panel per layer, a line per learnable group."""
-    keys = act_keys([r for g in report.groups for r in curve_runs(g)])
-    if not keys:
+    """Learned activation parameters over epochs: a panel per layer and parameter (vector), a line per
+    learnable group (and per element of a vector parameter: colour per element, line style per group)."""
+    panels = learned_panels(act_keys([r for g in report.groups for r in curve_runs(g)]))
+    if not panels:
         return None
-    fig, axes = _panels(len(keys))
-    multi = len({name for _, name in keys}) > 1
-    for ax, (layer, name) in zip(axes, keys, strict=True):
+    fig, axes = _panels(len(panels))
+    multi = len({base for _, base in panels}) > 1
+    for ax, ((layer, base), names) in zip(axes, panels.items(), strict=True):
+        vector = len(names) > 1
         for i, group in enumerate(report.groups):
-            series = [s for s in (act_series(r, layer, name) for r in curve_runs(group)) if s]
-            if series:
-                _band(ax, epoch_stats(series), band, f"C{i % 10}", group.label)
-        ax.set(xlabel="epoch", ylabel=name, title=f"{layer} {name}" if multi else f"{layer}: learned {name}")
+            for j, name in enumerate(names):
+                series = [s for s in (act_series(r, layer, name) for r in curve_runs(group)) if s]
+                if series:
+                    color = f"C{(j if vector else i) % 10}"
+                    label = f"{group.label} {name}" if vector else group.label
+                    style = LINE_STYLES[i % len(LINE_STYLES)] if vector else "-"
+                    _band(ax, epoch_stats(series), band, color, label, style)
+        title = f"{layer} {base}" if multi else f"{layer}: learned {base}"
+        ax.set(xlabel="epoch", ylabel=base, title=title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    _suptitle(fig, f"learned activation parameters ({_band_name(band)})", len(keys))
+    _suptitle(fig, f"learned activation parameters ({_band_name(band)})", len(panels))
     return _save(fig, path)
 
 
