@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The paper's Table 2 protocol on real CIFAR-10: the five `cifar10_*` presets (relu, elu, prelu, rational,
 # exponential) x N seeds, on whatever device is there, then the published page:
-#   <docs>/runs/<name>/   every run's small files (config, metrics, summary, env, robustness, predicted
-#                         classes; no checkpoints, no probabilities)
+#   <docs>/runs/<name>/   every run's small files (config, metrics, summary, env, robustness, corruptions
+#                         if evaluated, predicted classes; no checkpoints, no probabilities)
 #   <page>                actbench report --paper cifar10 --format md --provenance --tests welch,paired,power
 #   <docs>/<name>-*.png   the report's plots
 #
@@ -60,7 +60,7 @@ cp "$OUT/$NAME/sweep.yaml" "$DOCS/runs/$NAME/"
 for run in "$OUT/$NAME"/*/; do
   dest="$DOCS/runs/$NAME/$(basename "$run")"
   mkdir -p "$dest"
-  for f in config.yaml metrics.jsonl summary.json env.json robustness.json; do
+  for f in config.yaml metrics.jsonl summary.json env.json robustness.json corruptions.json; do
     [ -f "$run/$f" ] && cp "$run/$f" "$dest/"
   done
   # predicted classes without the probabilities (~11 KB, not ~380 KB): the page's paired tests
