@@ -169,13 +169,15 @@ def corruption_warnings(groups: list[Group]) -> list[str]:
     runs = [r for g in groups for r in g.completed if r.corruptions]
     grid = corruption_grid(runs)
     out = []
+    by_dropped: dict[tuple[int, ...], list[str]] = {}  # one line per set of left-out severities
     for name in sorted({n for r in runs for n in run_errors(r)[1]}, key=_order):
         have = set().union(*(run_errors(r)[1].get(name, {}) for r in runs))
-        dropped = sorted(have - set(grid.get(name, [])))
+        dropped = tuple(sorted(have - set(grid.get(name, []))))
         if dropped:
-            out.append(
-                f"corruption {name}: severity {', '.join(map(str, dropped))} not in every run, left out"
-            )
+            by_dropped.setdefault(dropped, []).append(name)
+    for dropped, names in by_dropped.items():
+        what = f"corruption {names[0]}" if len(names) == 1 else f"corruptions {', '.join(names)}"
+        out.append(f"{what}: severity {', '.join(map(str, dropped))} not in every run, left out")
     sources = {str(as_dict(r.corruptions).get("source")) for r in runs}
     if len(sources) > 1:
         out.append(f"corruptions: runs mix sources ({', '.join(sorted(sources))}); errors are not comparable")
