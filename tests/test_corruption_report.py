@@ -126,7 +126,9 @@ def test_severities_not_in_every_run_are_left_out_with_a_warning(corrupted: Path
     assert row(report, "elu")["grid"]["contrast"] == SEVS
     assert any("severity 4 not in every run" in w for w in report.warnings)
     left_out = [w for w in report.warnings if "not in every run" in w]  # one line for all three
-    assert left_out == ["corruptions gaussian_noise, contrast, saturate: severity 4 not in every run, left out"]
+    assert left_out == [
+        "corruptions gaussian_noise, contrast, saturate: severity 4 not in every run, left out"
+    ]
 
 
 def test_runs_without_corruptions_have_none(tmp_path: Path) -> None:
