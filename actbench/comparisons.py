@@ -128,15 +128,11 @@ def _paired_vs(
         out |= {"b": mc["b"], "c": mc["c"], "p": mc["p"], "p_holm": None, "per_pair": mc["per_pair"]}
     elif "paired" in opts["tests"] and theirs:
         notes.append(f"{group.label}: no seed numbers in common with {base.label}, no paired test")
-    if "ensemble" in opts["tests"] and theirs and _with_prob(mine) and _with_prob(theirs):
+    if "ensemble" in opts["tests"] and theirs:
         out["ensemble_diff"] = P.ensemble_accuracy([p.prob for _, p in mine], labels) - P.ensemble_accuracy(
             [p.prob for _, p in theirs], labels
         )
     return out if len(out) > 1 else None
-
-
-def _with_prob(preds: list[tuple[Any, Predictions]]) -> bool:
-    return all(p.prob is not None for _, p in preds)
 
 
 def paired_row(
@@ -152,12 +148,9 @@ def paired_row(
         return {"n": 0, "notes": notes} if notes else None
     probs, labels = [p.prob for _, p in mine], mine[0][1].labels
     out: dict[str, Any] = {"checkpoint": opts["metric"], "n": len(mine), "notes": notes}
-    with_prob = _with_prob(mine)
-    if not with_prob and {"ensemble", "calibration"} & set(tests):
-        notes.append(f"{group.label}: predictions without probabilities (slim copies): no ensemble, no ECE")
-    if "ensemble" in tests and with_prob:
+    if "ensemble" in tests:
         out["ensemble_acc_pct"] = P.ensemble_accuracy(probs, labels)
-    if "calibration" in tests and with_prob:
+    if "calibration" in tests:
         out["ece_pct"] = describe([P.ece(p.prob, p.labels, p.pred) for _, p in mine])
         out["ensemble_ece_pct"] = P.ece(P.ensemble_prob(probs), labels)
     out["vs_baseline"] = _paired_vs(group, base, mine, opts, notes) if base is not None else None

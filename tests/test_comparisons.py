@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import statistics
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from actbench import paired as P
-from actbench import predictions as PR
 from actbench import report as RP
 from actbench import tables as TB
 from actbench.cli import app
@@ -193,29 +191,6 @@ def test_tests_option_chooses_columns(bench: tuple[Path, dict]) -> None:
     title, heads, _ = TB.comparison_table(paired_only)
     assert "p (McNemar)" in heads and "ensemble acc %" not in heads and "ECE %" not in heads
     assert _rows(paired_only)["rational"]["verdict"].endswith("better")
-
-
-def test_slim_copies_give_the_same_paired_tests(bench: tuple[Path, dict], tmp_path: Path) -> None:
-    """predictions.slim_copy (no probabilities, as published) -> the same paired results, no ensemble."""
-    root, _ = bench
-    for run in sorted(root.iterdir()):
-        dest = tmp_path / run.name
-        shutil.copytree(run, dest, ignore=shutil.ignore_patterns("predictions.npz"))
-        assert PR.slim_copy(run, dest) == dest / "predictions.npz"
-        assert PR.load(dest, "last").prob is None
-        assert np.array_equal(PR.load(dest, "last").pred, PR.load(run, "last").pred)
-    full, slim = RP.build_report([root], bootstrap=200), RP.build_report([tmp_path], bootstrap=200)
-    for act, row in _rows(full).items():
-        got = _rows(slim)[act]
-        no_ensemble = {"ensemble_diff": None}
-        assert (got["paired"]["vs_baseline"] or {}) | no_ensemble == (row["paired"]["vs_baseline"] or {}) | (
-            no_ensemble
-        )
-        assert got["verdict"] == row["verdict"]
-        assert "ensemble_acc_pct" not in got["paired"] and "ece_pct" not in got["paired"]
-        assert any("without probabilities" in n for n in got["paired"]["notes"])
-    paired_only = RP.build_report([tmp_path], tests="welch,paired,power", bootstrap=200)
-    assert not any(r["paired"]["notes"] for r in paired_only.rows)
 
 
 def test_runs_without_predictions_report_as_before(tmp_path: Path) -> None:
