@@ -43,7 +43,6 @@ class MergedOptimizer:
                 merged.setdefault(_hyperparameters(group), {**settings, "params": []})["params"].extend(
                     group["params"]
                 )
-        self.opts = list(opts)
         cls = type(opts[0])
         accepted = inspect.signature(cls.__init__).parameters  # defaults may hold more (AdamW)
         kwargs = {k: v for k, v in opts[0].defaults.items() if k in accepted}

@@ -88,6 +88,24 @@ def packed(args: argparse.Namespace, out: Path) -> dict:
     return {"wall_s": wall, "epoch_s": steady, "images_per_s": n / steady}
 
 
+def best_ms(fns: dict, dev: torch.device, rounds: int, steps: int) -> dict[str, float]:
+    """ms per call of each function: best of `rounds` interleaved rounds of `steps` calls after one
+    warm-up call (robust to a busy machine)."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            fn()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            best[name] = min(best[name], (time.perf_counter() - t0) / steps * 1000)
+    return best
+
+
 def engines(args: argparse.Namespace) -> dict:
     """ms per training step (forward + backward) of K ReLU CNNs: separate, grouped conv, vmap."""
     from torch import nn
@@ -135,19 +153,8 @@ def engines(args: argparse.Namespace) -> dict:
             1
         ).sum().backward()
 
-    best = {"separate": float("inf"), "grouped": float("inf"), "vmap": float("inf")}
     fns = {"separate": separate, "grouped": grouped, "vmap": vmapped}
-    for _ in range(args.rounds):  # interleaved rounds, best of: robust to a busy machine
-        for name, fn in fns.items():
-            fn()
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            for _ in range(args.steps):
-                fn()
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            best[name] = min(best[name], (time.perf_counter() - t0) / args.steps * 1000)
+    best = best_ms(fns, dev, args.rounds, args.steps)
     return {"k": k, "batch": b, "channels": c, "device": str(dev), "ms_per_step": best}
 
 
@@ -175,19 +182,8 @@ def optimizer_steps(args: argparse.Namespace) -> dict:
         for s in sessions:
             s.opt.step()
 
-    best = {"separate": float("inf"), "merged": float("inf")}
     fns = {"separate": separate, "merged": merged.step}
-    for _ in range(args.rounds):
-        for name, fn in fns.items():
-            fn()
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            for _ in range(args.steps * 10):
-                fn()
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            best[name] = min(best[name], (time.perf_counter() - t0) / (args.steps * 10) * 1000)
+    best = best_ms(fns, dev, args.rounds, args.steps * 10)  # an optimizer step is short: more per timing
     return {"k": len(acts), "device": str(dev), "groups": merged.groups, "ms_per_step": best}
 
 
