@@ -617,10 +617,15 @@ def report(
         typer.Option(help="Comma-separated: welch, paired, power, ensemble, calibration [default: all]."),
     ] = None,
     bootstrap: Annotated[
-        int | None, typer.Option(min=0, help="Resamples of the paired bootstrap CI; 0: none [default: 2000].")
+        int | None,
+        typer.Option(min=0, help="Resamples of the P(better) bootstrap interval; 0: none [default: 2000]."),
+    ] = None,
+    mde: Annotated[
+        float | None,
+        typer.Option(help="Plan: seeds per group to detect this many accuracy points at 80% power."),
     ] = None,
 ) -> None:
-    """Tables (mean ± std, 95% CI, Welch and paired tests vs the baseline, power) and plots from runs."""
+    """Tables (mean ± std, 95% CI, tests vs the baseline with the run as the unit, power) and plots."""
     from rich.markup import escape
 
     from actbench.groups import ReportError
@@ -642,6 +647,7 @@ def report(
             html=html,
             tests=tests,
             bootstrap=bootstrap,
+            mde=mde,
         )
     except ReportError as exc:
         fail(str(exc))

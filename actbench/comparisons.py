@@ -1,33 +1,37 @@
-"""The comparison part of `actbench report`: paired tests on per-example predictions, Holm adjustment,
-seeds needed for 80% power, seed ensembles, calibration, and one verdict sentence per group.
+"""The comparison part of `actbench report`: the decision per group (the training run is the unit),
+power, and what per-example predictions add (per-pair McNemar, seed ensembles, calibration).
 
 `comparison_row` adds to each group's row (`actbench.report.group_row`):
+    endpoints  {last, best}: the seed-level comparison with the baseline at each checkpoint
+               (`actbench.decisions.decide`: paired t over matched seeds, else Welch; P(group > baseline))
+               with p_holm and decision set by `finish`
+    decision, decision_p, decision_p_holm, decision_ci, decision_method
+               the endpoint of `--metric`, flat, for machine readers (`finish`)
     paired     None when no run of the group has predictions.npz for the checkpoint; else n (runs with
                predictions), ensemble accuracy %, ECE % (describe over seeds), the ensemble's ECE %, and
-               vs_baseline: matched seeds, the mean paired accuracy difference with its bootstrap CI,
-               McNemar's b / c / p (and p_holm, set by `finish`), the ensemble accuracy difference
-    power      the seeds per group needed for 80% power (two-sided alpha 0.05) and on what basis:
-               "paired" (sd of matched seeds' differences, when the paired comparison exists) or
-               "unpaired" (pooled within-group sd, Welch's design)
-    welch_ci   Welch's 95% CI of the accuracy difference, for the verdict
+               vs_baseline: matched seed pairs, McNemar's b / c summed and per pair with how many pairs
+               differ at p < 0.05 (these two trained networks on these images: not a test of the
+               activation), the ensemble accuracy difference
+    power      seeds per group for 80% power on the decision's basis ("paired" or "unpaired"): post hoc
+               (if the observed difference were the true one) and for `--mde` points
 `finish` (once per report) adds the Holm-adjusted p-values (Welch: acc_pct.p_holm in vs_baseline;
-McNemar: paired.vs_baseline.p_holm; each over the report's comparisons, the unadjusted kept) and
-`verdict`. The statistics themselves are in `actbench.paired`.
+decisions: per endpoint, over the report's comparisons), the decisions and `verdict`.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from actbench import decisions as D
 from actbench import paired as P
 from actbench import runs as R
+from actbench.decisions import ALPHA, match_seeds
 from actbench.groups import Group, ReportError, Run
 from actbench.predictions import Predictions, load
 from actbench.report_model import TESTS
@@ -94,16 +98,6 @@ def _group_predictions(
     return out
 
 
-def match_seeds(mine: list[tuple[Any, Any]], theirs: list[tuple[Any, Any]]) -> list[tuple[Any, Any, Any]]:
-    """(seed, mine, theirs) for the seed numbers both sides have, in seed order; one run on each side
-    pairs whatever their seeds (McNemar for one seed per group)."""
-    a, b = dict(mine), dict(theirs)
-    common = sorted(set(a) & set(b), key=str)
-    if not common and len(mine) == len(theirs) == 1:
-        return [(mine[0][0], mine[0][1], theirs[0][1])]
-    return [(s, a[s], b[s]) for s in common]
-
-
 def bootstrap_seed(label: str, base_label: str) -> list[int]:
     """Per comparison, so a group's CI does not depend on which other groups are in the report."""
     digest = hashlib.sha256(f"{label}\n{base_label}".encode()).digest()
@@ -116,29 +110,34 @@ def bootstrap_seed(label: str, base_label: str) -> list[int]:
 def _paired_vs(
     group: Group, base: Group, mine: list[tuple[Any, Predictions]], opts: dict[str, Any], notes: list[str]
 ) -> dict[str, Any] | None:
+    """Image-level comparison of matched seed pairs: McNemar per pair (these two trained networks on
+    these test images) and the ensembles' difference. Not a test of the activation (`decisions` is)."""
     labels = mine[0][1].labels
     theirs = _group_predictions(base.completed, opts["metric"], labels, notes)
     out: dict[str, Any] = {"baseline_n": len(theirs)}
     pairs = match_seeds(mine, theirs)
     if "paired" in opts["tests"] and pairs:
         mc = P.mcnemar_seeds([(a.correct, b.correct) for _, a, b in pairs])
-        diffs = np.stack([a.correct.astype(np.int8) - b.correct.astype(np.int8) for _, a, b in pairs])
-        boot = P.paired_bootstrap(diffs, opts["bootstrap"], bootstrap_seed(group.label, base.label))
-        out |= {"seeds": [s for s, _, _ in pairs], "pairs": len(pairs), **boot}
-        out |= {"b": mc["b"], "c": mc["c"], "p": mc["p"], "p_holm": None, "per_pair": mc["per_pair"]}
+        differ = sum(q["p"] < ALPHA for q in mc["per_pair"])
+        out |= {"seeds": [s for s, _, _ in pairs], "pairs": len(pairs), "pairs_differ": differ}
+        out |= {"b": mc["b"], "c": mc["c"], "per_pair": mc["per_pair"]}
     elif "paired" in opts["tests"] and theirs:
-        notes.append(f"{group.label}: no seed numbers in common with {base.label}, no paired test")
-    if "ensemble" in opts["tests"] and theirs:
+        notes.append(f"{group.label}: no seed numbers in common with {base.label}, no per-image comparison")
+    if "ensemble" in opts["tests"] and theirs and _with_prob(mine) and _with_prob(theirs):
         out["ensemble_diff"] = P.ensemble_accuracy([p.prob for _, p in mine], labels) - P.ensemble_accuracy(
             [p.prob for _, p in theirs], labels
         )
     return out if len(out) > 1 else None
 
 
+def _with_prob(preds: list[tuple[Any, Predictions]]) -> bool:
+    return all(p.prob is not None for _, p in preds)
+
+
 def paired_row(
     group: Group, used: list[Run], base: Group | None, opts: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """Ensemble, calibration and the paired comparison with the baseline, from predictions.npz."""
+    """Ensemble, calibration and the per-image comparison with the baseline, from predictions.npz."""
     tests = opts["tests"]
     if not {"paired", "ensemble", "calibration"} & set(tests):
         return None
@@ -148,92 +147,112 @@ def paired_row(
         return {"n": 0, "notes": notes} if notes else None
     probs, labels = [p.prob for _, p in mine], mine[0][1].labels
     out: dict[str, Any] = {"checkpoint": opts["metric"], "n": len(mine), "notes": notes}
-    if "ensemble" in tests:
+    with_prob = _with_prob(mine)
+    if not with_prob and {"ensemble", "calibration"} & set(tests):
+        notes.append(f"{group.label}: predictions without probabilities (slim copies): no ensemble, no ECE")
+    if "ensemble" in tests and with_prob:
         out["ensemble_acc_pct"] = P.ensemble_accuracy(probs, labels)
-    if "calibration" in tests:
+    if "calibration" in tests and with_prob:
         out["ece_pct"] = describe([P.ece(p.prob, p.labels, p.pred) for _, p in mine])
         out["ensemble_ece_pct"] = P.ece(P.ensemble_prob(probs), labels)
     out["vs_baseline"] = _paired_vs(group, base, mine, opts, notes) if base is not None else None
     return out
 
 
-def power_row(
-    mine: list[tuple[Any, float]], theirs: list[tuple[Any, float]], paired_basis: bool
-) -> dict[str, Any] | None:
-    """Seeds needed for 80% power from (seed, accuracy %) of the group and of the baseline."""
-    if paired_basis:
-        pairs = match_seeds(mine, theirs)
-        values, base = [a for _, a, _ in pairs], [b for _, _, b in pairs]
-        n = len(pairs)
-    else:
-        values, base = [a for _, a in mine], [b for _, b in theirs]
-        n = min(len(values), len(base))
-    if not values or not base:
+def power_row(decision: dict[str, Any] | None, mde: float | None) -> dict[str, Any] | None:
+    """Seeds per group for 80% power on the decision's own basis (paired t when seeds match, else two
+    groups): post hoc, if the observed difference were the true one; and for `mde` points (planning)."""
+    if not decision or decision.get("sd") is None:
         return None
-    diff = statistics.fmean(values) - statistics.fmean(base)
-    sd = P.seed_spread(values, base, paired_basis)
-    needed = P.seeds_needed(diff, sd, paired_basis) if sd is not None else None
+    paired = decision["method"] == "paired-t"
+    diff, sd = decision["diff"], decision["sd"]
     return {
-        "basis": "paired" if paired_basis else "unpaired",
-        "n": n,
+        "basis": "paired" if paired else "unpaired",
+        "n": decision["n"],
         "diff": diff,
         "sd": sd,
-        "seeds_needed": needed,
+        "seeds_needed": P.seeds_needed(diff, sd, paired),
+        "mde": mde,
+        "seeds_for_mde": P.seeds_needed(mde, sd, paired) if mde else None,
     }
+
+
+def _seed_scores(runs: list[Run], metric: str, score: Score) -> list[tuple[Any, float]]:
+    return [(r.flat.get("train.seed"), x["acc"]) for r in runs if (x := score(r, metric))]
+
+
+def decision_row(
+    group: Group, used: list[Run], base: Group, opts: dict[str, Any], score: Score
+) -> dict[str, Any]:
+    """The seed-level comparison (`decisions.decide`) at each endpoint (last, best) the runs have;
+    decisions and Holm are filled in by `finish`."""
+    seed = bootstrap_seed(group.label, base.label)
+    out = {}
+    for metric in R.CHECKPOINTS:
+        mine, theirs = _seed_scores(used, metric, score), _seed_scores(base.completed, metric, score)
+        out[metric] = D.decide(mine, theirs, opts["bootstrap"], seed)
+    return out
 
 
 def comparison_row(
     group: Group, used: list[Run], base: Group | None, opts: dict[str, Any], score: Score
 ) -> dict[str, Any]:
-    """`paired`, `power` and `welch_ci` of a group's row (module docstring); `score` = report.run_result."""
-    tests = opts["tests"]
-    paired = paired_row(group, used, base, opts)
-    out: dict[str, Any] = {"paired": paired, "power": None, "welch_ci": None, "verdict": None}
-    if base is None:
+    """`paired`, `endpoints`, `power` and the decision fields of a group's row (module docstring);
+    `score` = report.run_result."""
+    out: dict[str, Any] = {"paired": paired_row(group, used, base, opts), "power": None, "endpoints": None}
+    out |= dict.fromkeys(DECISION_KEYS) | {"verdict": None}
+    if base is None or base is group:
         return out
-    mine = [(r.flat.get("train.seed"), x["acc"]) for r in used if (x := score(r, opts["metric"]))]
-    theirs = [(r.flat.get("train.seed"), x["acc"]) for r in base.completed if (x := score(r, opts["metric"]))]
-    has_paired = ((paired or {}).get("vs_baseline") or {}).get("p") is not None
-    if "power" in tests:
-        out["power"] = power_row(mine, theirs, has_paired and "paired" in tests)
-    ci = P.welch_ci([a for _, a in mine], [b for _, b in theirs])
-    out["welch_ci"] = list(ci) if ci else None
+    out["endpoints"] = decision_row(group, used, base, opts, score)
+    if "power" in opts["tests"]:
+        out["power"] = power_row(out["endpoints"][opts["metric"]], opts.get("mde"))
     return out
 
 
 # --- the report -------------------------------------------------------------------------------------
 
+DECISION_KEYS = (
+    "decision",
+    "decision_p",
+    "decision_p_holm",
+    "decision_ci",
+    "decision_method",
+    "decision_metric",
+)
 
-def _verdict(row: dict[str, Any], tests: Sequence[str]) -> str | None:
-    if row["baseline"] is None:
-        return None
-    vs = (row.get("paired") or {}).get("vs_baseline") or {}
-    power = row.get("power") or {}
-    if "paired" in tests and vs.get("p") is not None:
-        ci = (vs["ci_low"], vs["ci_high"]) if vs.get("ci_low") is not None else None
-        needed = power.get("seeds_needed") if power.get("basis") == "paired" else None
-        return P.verdict(row["group"], row["baseline"], vs["diff"], ci, vs["p_holm"], vs["pairs"], needed)
-    welch = ((row.get("vs_baseline") or {}).get("acc_pct")) or {}
-    if "welch" in tests and welch.get("diff") is not None:
-        ci = tuple(row["welch_ci"]) if row.get("welch_ci") else None
-        n = min(row["n"], power.get("n", row["n"]))
-        needed = power.get("seeds_needed") if power.get("basis") == "unpaired" else None
-        return P.verdict(row["group"], row["baseline"], welch["diff"], ci, welch.get("p_holm"), n, needed)
+
+def _holm_and_classify(rows: list[dict[str, Any]], metric: str) -> None:
+    """Holm over the report's decisions at one endpoint, then each one's better / worse / inconclusive."""
+    decs = [(r.get("endpoints") or {}).get(metric) or {} for r in rows]
+    for d, adj in zip(decs, P.holm([d.get("p") for d in decs]), strict=True):
+        if d:
+            d["p_holm"] = adj
+            d["decision"] = D.classify(d["diff"], d["ci"], adj)
+
+
+def _endpoint_warning(row: dict[str, Any], metric: str) -> str | None:
+    ends = row.get("endpoints") or {}
+    other = next(m for m in R.CHECKPOINTS if m != metric)
+    a, b = ends.get(metric) or {}, ends.get(other) or {}
+    if a.get("decision") and b.get("decision") and a["decision"] != b["decision"]:
+        return (
+            f"{row['group']}: the decision depends on the endpoint: {a['decision']} at the {metric} "
+            f"checkpoint, {b['decision']} at the {other} one (--metric {other})"
+        )
     return None
 
 
 def finish(rows: list[dict[str, Any]], opts: dict[str, Any]) -> list[str]:
-    """Holm over the report's comparisons (per test), then each row's verdict; returns warnings."""
+    """Holm over the report's comparisons (Welch of the summary table; decisions per endpoint), then
+    each row's decision fields and verdict; returns warnings."""
     tests = opts["tests"]
     welch = [((r.get("vs_baseline") or {}).get("acc_pct")) or {} for r in rows]
     if "welch" in tests:
         for w, adj in zip(welch, P.holm([w.get("p") for w in welch]), strict=True):
             if w:
                 w["p_holm"] = adj
-    paired = [((r.get("paired") or {}).get("vs_baseline")) or {} for r in rows]
-    for v, adj in zip(paired, P.holm([v.get("p") for v in paired]), strict=True):
-        if "p" in v:
-            v["p_holm"] = adj
+    for metric in R.CHECKPOINTS:
+        _holm_and_classify(rows, metric)
     warnings = [n for r in rows for n in (r.get("paired") or {}).get("notes", [])]
     with_preds = sum(1 for r in rows if (r.get("paired") or {}).get("n"))
     if with_preds and {"paired", "ensemble", "calibration"} & set(tests):
@@ -245,5 +264,11 @@ def finish(rows: list[dict[str, Any]], opts: dict[str, Any]) -> list[str]:
                     f"({R.PREDICTIONS}); write them with: actbench eval RUN --checkpoint last,best"
                 )
     for r in rows:
-        r["verdict"] = _verdict(r, tests)
+        d = (r.get("endpoints") or {}).get(opts["metric"])
+        if d:
+            r |= {"decision": d["decision"], "decision_p": d["p"], "decision_p_holm": d["p_holm"]}
+            r |= {"decision_ci": d["ci"], "decision_method": d["method"], "decision_metric": opts["metric"]}
+            r["verdict"] = D.verdict(r["group"], r["baseline"], d, r.get("power"), opts["metric"])
+            if note := _endpoint_warning(r, opts["metric"]):
+                warnings.append(note)
     return warnings

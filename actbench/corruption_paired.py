@@ -9,10 +9,10 @@ clean accuracy (`actbench.comparisons`). From each run's corruption-predictions.
     Δacc corrupted  = mean over matched seed pairs and test images of c(group) - c(baseline), / cells,
                       in percent points: the accuracy difference averaged over all corrupted images
 
-The 95% CI is the paired bootstrap of `actbench.paired` (seed pairs and test images resampled) with the
-test image as the unit: an image enters with all its corrupted versions, which are not independent of
-each other. No McNemar p-value is given for the same reason (it would treat the 15 x 5 versions of an
-image as independent evidence).
+The training run is the unit, as for clean accuracy (`actbench.decisions`): each matched seed pair gives
+one difference (its mean over all corrupted images), and the 95% CI is the t-interval over those pair
+differences (None below 2 pairs). No McNemar p-value is given: it would treat the images, and the 15 x 5
+versions of each, as independent evidence about the activation.
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from typing import Any
 import numpy as np
 
 from actbench import runs as R
-from actbench.comparisons import match_seeds
 from actbench.corruptions import BENCHMARK
+from actbench.decisions import match_seeds, t_interval
 from actbench.groups import Run
-from actbench.paired import paired_bootstrap
 
 Grid = dict[str, list[int]]  # corruption -> severities compared (corruption_report.corruption_grid)
 
@@ -58,13 +57,11 @@ def _seeded(runs: Sequence[Run], cells: Sequence[tuple[str, int]]) -> list[tuple
     return [(r.flat.get("train.seed"), c) for r in runs if (c := correct_counts(r, cells)) is not None]
 
 
-def paired_corruption(
-    runs: Sequence[Run], base_runs: Sequence[Run], grid: Grid, n_boot: int, seed: Sequence[int]
-) -> dict[str, Any] | None:
-    """Δacc corrupted (percent points) of `runs` vs `base_runs` over matched seeds, with its paired
-    bootstrap CI (`n_boot` resamples, `seed`); None without matched runs on the same test images."""
+def paired_corruption(runs: Sequence[Run], base_runs: Sequence[Run], grid: Grid) -> dict[str, Any] | None:
+    """Δacc corrupted (percent points) of `runs` vs `base_runs` over matched seeds, with the t-interval
+    over the seed pairs' differences; None without matched runs on the same test images."""
     cells = benchmark_cells(grid)
-    if not cells or len(cells) > 127:  # paired_bootstrap holds per-image differences in int8
+    if not cells:
         return None
     pairs = [
         (s, a, b)
@@ -73,21 +70,17 @@ def paired_corruption(
     ]
     if not pairs:
         return None
-    diffs = np.stack([a[1] - b[1] for _, a, b in pairs])  # (pairs, N), in [-cells, cells]
-    boot = paired_bootstrap(diffs, n_boot, seed)
-    scale = 1.0 / len(cells)  # per-image sums over cells -> mean accuracy over corrupted images
-
-    def scaled(x: float | None) -> float | None:
-        return None if x is None else x * scale
-
+    # per pair: mean over images of the per-image count difference, / cells -> accuracy points
+    per_pair = [100.0 * float(np.mean(a[1] - b[1])) / len(cells) for _, a, b in pairs]
+    ci = t_interval(per_pair)
     return {
         "pairs": len(pairs),
         "seeds": [s for s, _, _ in pairs],
         "cells": len(cells),
-        "diff": scaled(boot["diff"]),
-        "ci_low": scaled(boot["ci_low"]),
-        "ci_high": scaled(boot["ci_high"]),
-        "n_boot": n_boot,
+        "diff": float(np.mean(per_pair)),
+        "per_pair": per_pair,
+        "ci_low": ci[0] if ci else None,
+        "ci_high": ci[1] if ci else None,
     }
 
 

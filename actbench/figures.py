@@ -253,7 +253,7 @@ def plot_robustness(report: Report, kind: str, path: Path, band: str = "minmax")
             continue
         stats = epoch_stats([dict(zip(st["levels"], accs, strict=True)) for _, accs in curves])
         low, high = _spread(stats, band)
-        label = f"{group.label} (n={len(curves)}, AUC {st['auc_pct']['mean']:.2f})"
+        label = f"{group.label} (n={len(curves)}, nAUC {st['auc_pct']['mean']:.2f})"
         ax.plot(stats["epoch"], stats["mean"], color=f"C{i % 10}", label=label, lw=1.4, marker="o", ms=3)
         ax.fill_between(stats["epoch"], low, high, color=f"C{i % 10}", alpha=0.2, lw=0)
         drawn += 1

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from actbench import runs as R
+from actbench.comparison_tables import VERDICT_TITLE, comparison_table, decision_table, verdict_lines
 from actbench.groups import Group, ReportError
 from actbench.report_model import Report
 from actbench.tables import (
@@ -136,6 +137,12 @@ def html_document(report: Report, figures: list[Path], title: str = "actbench re
             "cost",
         )
     )
+    for table, ident in ((decision_table(report), "decisions"), (comparison_table(report), "per-image")):
+        if table:
+            parts.append(html_table(*table, ident))
+    if verdicts := verdict_lines(report):
+        items = "".join(f"<li>{_e(v)}</li>" for v in verdicts)
+        parts.append(f'<h2>Verdicts</h2><p>{_e(VERDICT_TITLE)}</p><ul id="verdicts">{items}</ul>')
     if report.learned["columns"]:
         parts.append(html_table(learned, *learned_cells(report), "learned"))
     for kind in robustness_kinds(report):

@@ -38,7 +38,7 @@ class Predictions:
     epoch: int
     labels: np.ndarray = field(repr=False)  # int (N,)
     pred: np.ndarray = field(repr=False)  # int (N,)
-    prob: np.ndarray = field(repr=False)  # float16 (N, C)
+    prob: np.ndarray | None = field(repr=False)  # float16 (N, C); None in a slim copy (`slim_copy`)
 
     @property
     def correct(self) -> np.ndarray:
@@ -106,19 +106,37 @@ def save(run_dir: Path, checkpoint: str, epoch: int, result: dict[str, Any]) -> 
 
 
 def load(run_dir: Path, checkpoint: str) -> Predictions | None:
-    """`checkpoint`'s predictions of the run; None when the run has none for it (older runs).
-    RunError when the file is unreadable or inconsistent."""
+    """`checkpoint`'s predictions of the run; None when the run has none for it (older runs). `prob` is
+    None in a slim copy. RunError when the file is unreadable or inconsistent."""
     path = run_dir / runs.PREDICTIONS
     if not path.exists():
         return None
     arrays = _read_arrays(path)
-    keys = ("labels", f"{checkpoint}_pred", f"{checkpoint}_prob", f"{checkpoint}_epoch")
+    keys = ("labels", f"{checkpoint}_pred", f"{checkpoint}_epoch")
     if not all(k in arrays for k in keys):
         return None
-    labels, pred, prob, epoch = (arrays[k] for k in keys)
-    if not (labels.ndim == pred.ndim == 1 and prob.ndim == 2 and len(labels) == len(pred) == len(prob)):
+    labels, pred, epoch = (arrays[k] for k in keys)
+    prob = arrays.get(f"{checkpoint}_prob")
+    if not (labels.ndim == pred.ndim == 1 and len(labels) == len(pred)) or (
+        prob is not None and (prob.ndim != 2 or len(prob) != len(labels))
+    ):
         raise runs.RunError(f"{path}: {checkpoint} arrays have inconsistent shapes")
     return Predictions(checkpoint, int(epoch), labels, pred, prob)
+
+
+def slim_copy(run_dir: Path, dest_dir: Path) -> Path | None:
+    """Write `dest_dir`/predictions.npz with the run's labels, predicted classes and epochs but without
+    the softmax probabilities (about 11 KB instead of 380 KB for CIFAR-10's 10,000 test images): enough
+    for the per-image comparisons, not for ensembles or calibration. None when the run has none."""
+    path = run_dir / runs.PREDICTIONS
+    if not path.exists():
+        return None
+    arrays = {k: v for k, v in _read_arrays(path).items() if not k.endswith("_prob")}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    dest = dest_dir / runs.PREDICTIONS
+    runs.atomic_write_bytes(dest, buf.getvalue())
+    return dest
 
 
 # --- `actbench eval` --------------------------------------------------------------------------------

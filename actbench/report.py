@@ -146,9 +146,9 @@ def group_row(group: Group, groups: list[Group], opts: dict[str, Any]) -> dict[s
         "init": group.flat.get("activation.init"),
         "paper": {"test_loss": paper[0], "test_acc_pct": paper[1]} if paper else None,
         "robustness": robustness_row(used, base, groups),
-        "corruptions": corruption_row(group, used, base, groups, opts["baseline"], _paired_boot(opts)),
+        "corruptions": corruption_row(group, used, base, groups, opts["baseline"], "paired" in opts["tests"]),
         "runs": [_run_entry(r, results.get(id(r))) for r in group.runs],
-        **comparison_row(group, used, base, opts, run_result),  # paired, power, welch_ci, verdict
+        **comparison_row(group, used, base, opts, run_result),  # decision, endpoints, paired, power, verdict
     }
 
 
@@ -213,11 +213,6 @@ def packed_warnings(groups: Sequence[Group]) -> list[str]:
     ]
 
 
-def _paired_boot(opts: dict[str, Any]) -> int | None:
-    """Bootstrap resamples of the paired comparisons, None when `--tests` leaves them out."""
-    return opts["bootstrap"] if "paired" in opts["tests"] else None
-
-
 def build_report(
     paths: Sequence[str | Path],
     baseline: str = "relu",
@@ -228,13 +223,17 @@ def build_report(
     with_provenance: bool = False,
     tests: str | Sequence[str] | None = None,
     bootstrap: int | None = None,
+    mde: float | None = None,
 ) -> Report:
     """Load, filter, group and summarise the runs under `paths`; raises ReportError on user errors.
-    `tests`: which comparisons (report_model.TESTS, all when None); `bootstrap`: resamples of the CI."""
+    `tests`: which comparisons (report_model.TESTS, all when None); `bootstrap`: resamples of the
+    P(better) interval; `mde`: a difference in points to plan seeds for (power)."""
     _check_options(metric, sort, paper, "table")
     bootstrap = BOOTSTRAP if bootstrap is None else bootstrap
     if bootstrap < 0:
         raise ReportError(f"--bootstrap: {bootstrap} is not allowed (resamples: 0 = no CI, or e.g. 2000)")
+    if mde is not None and not (math.isfinite(mde) and mde > 0):
+        raise ReportError(f"--mde: {mde} is not allowed (a difference in accuracy points > 0, e.g. 1.0)")
     chosen = parse_tests(TESTS if tests is None else tests)
     runs, warnings = load_runs(paths)
     groups = group_runs(filter_runs(runs, where))
@@ -246,6 +245,7 @@ def build_report(
         "paper": paper,
         "tests": list(chosen),
         "bootstrap": bootstrap,
+        "mde": mde,
     }
     if not any(g.activation == opts["baseline"] for g in groups):
         warnings.append(f"--baseline {baseline}: no such runs, so no comparisons")
@@ -278,11 +278,12 @@ def report_main(
     html: Path | None = None,
     tests: str | Sequence[str] | None = None,
     bootstrap: int | None = None,
+    mde: float | None = None,
 ) -> list[str]:
     """`actbench report`: build the report, render it, write figures to `plots` and a self-contained
     page to `html`; returns the warnings."""
     _check_options(metric, sort, paper, fmt)
-    report = build_report(paths, baseline, metric, sort, where, paper, with_provenance, tests, bootstrap)
+    report = build_report(paths, baseline, metric, sort, where, paper, with_provenance, tests, bootstrap, mde)
     warnings, files = list(report.warnings), []
     if plots is not None:
         from actbench.figures import write_figures  # local: loads matplotlib only when plots are asked for

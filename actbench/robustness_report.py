@@ -1,7 +1,11 @@
-"""The robustness part of `actbench report`: accuracy under input noise per level, and its AUC.
+"""The robustness part of `actbench report`: accuracy under input noise per level, and its nAUC.
+
+nAUC (key `auc_pct`) is the area under the accuracy-vs-level curve by the trapezoid rule, divided by the
+level range: a mean accuracy over levels *weighted by the spacing of the levels* (for levels 0, 0.02,
+0.05, 0.1, 0.2 the weights are .05, .125, .2, .375, .25), not the plain mean over the levels.
 
 Reads the robustness.json that `actbench.noise` writes into a run folder (accuracies there are fractions,
-here percent). Levels are compared only where every run measured them, so AUCs compare like with like.
+here percent). Levels are compared only where every run measured them, so nAUCs compare like with like.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ def robustness_curve(run: Run, kind: str) -> dict[float, float]:
 
 
 def robustness_levels(runs: list[Run]) -> dict[str, list[float]]:
-    """Per noise kind, the levels that every run measuring that kind has, so AUCs compare like with like."""
+    """Per noise kind, the levels that every run measuring that kind has, so nAUCs compare like with like."""
     kinds = sorted({k for r in runs for k in as_dict(as_dict(r.robustness).get("results"))})
     out: dict[str, list[float]] = {}
     for kind in kinds:
@@ -47,7 +51,8 @@ def robustness_levels(runs: list[Run]) -> dict[str, list[float]]:
 
 
 def auc(levels: Sequence[float], accs: Sequence[float]) -> float:
-    """Trapezoid area under accuracy vs level, divided by the level range: a mean accuracy over levels."""
+    """Trapezoid area under accuracy vs level, divided by the level range (nAUC): a mean accuracy over
+    levels weighted by their spacing (module docstring), not the plain mean."""
     if len(levels) == 1:
         return accs[0]
     steps = range(len(levels) - 1)
@@ -64,7 +69,7 @@ def robustness_curves(runs: list[Run], kind: str, levels: list[float]) -> list[t
 def robustness_stats(
     runs: list[Run], kind: str, levels: list[float], base_runs: list[Run] | None
 ) -> dict[str, Any]:
-    """Accuracy % per level and its AUC (describe over seeds), and the AUC vs the baseline's (Welch)."""
+    """Accuracy % per level and its nAUC (describe over seeds), and the nAUC vs the baseline's (Welch)."""
     curves = robustness_curves(runs, kind, levels)
     aucs = [auc(levels, accs) for _, accs in curves]
     checkpoints = sorted({str(as_dict(r.robustness).get("checkpoint")) for r, _ in curves})

@@ -16,6 +16,7 @@ from actbench.comparison_tables import (
     WELCH_HEADS,
     comparison_flat,
     comparison_table,
+    decision_table,
     verdict_lines,
 )
 from actbench.corruption_report import corruption_cells, corruption_title
@@ -113,10 +114,11 @@ def _robust_rows(report: Report, kind: str) -> list[dict[str, Any]]:
 
 
 def robustness_cells(report: Report, kind: str) -> tuple[list[str], list[list[str]]]:
-    """One noise kind: accuracy % per level, its AUC, and the AUC difference and p vs the baseline."""
+    """One noise kind: accuracy % per level, its nAUC, and the nAUC difference and p vs the baseline."""
     o, rows = report.options, _robust_rows(report, kind)
     levels = rows[0]["robustness"][kind]["levels"] if rows else []
-    heads = ["group", "n", *(f"{lv:g}" for lv in levels), "AUC acc %", f"ΔAUC vs {o['baseline']}", "p (AUC)"]
+    heads = ["group", "n", *(f"{lv:g}" for lv in levels), "nAUC acc %", f"ΔnAUC vs {o['baseline']}"]
+    heads.append("p (nAUC)")
     cells = []
     for r in rows:
         st = r["robustness"][kind]
@@ -135,8 +137,9 @@ def robustness_title(report: Report, kind: str) -> str:
     units = NOISE_UNITS.get(kind, "level")
     return (
         f"Test accuracy % under {kind} noise by level ({units}; mean ± std over seeds; "
-        f"AUC: mean accuracy over levels {levels[0]:g}–{levels[-1]:g}; p: Welch t-test of the AUC vs "
-        f"baseline; {checkpoints} checkpoint)"
+        f"nAUC: area under the accuracy–level curve (trapezoids) over levels {levels[0]:g}–{levels[-1]:g}, "
+        f"divided by that range: a level-weighted mean accuracy; p: Welch t-test of the nAUC vs baseline; "
+        f"{checkpoints} checkpoint)"
     )
 
 
@@ -161,8 +164,9 @@ def _md_table(heads: list[str], rows: list[list[str]]) -> str:
 def to_markdown(report: Report) -> str:
     titles = _titles(report)
     parts = [f"**{titles[0]}**\n\n{_md_table(*summary_table(report))}"]
-    if comparisons := comparison_table(report):
-        parts.append(f"**{comparisons[0]}**\n\n{_md_table(*comparisons[1:])}")
+    for table in (decision_table(report), comparison_table(report)):
+        if table:
+            parts.append(f"**{table[0]}**\n\n{_md_table(*table[1:])}")
     if verdicts := verdict_lines(report):
         parts.append(f"**{VERDICT_TITLE}**\n\n" + "\n".join(f"- {v}" for v in verdicts))
     if report.learned["columns"]:
@@ -219,8 +223,9 @@ def _tex_table(heads: list[str], rows: list[list[str]], caption: str) -> str:
 def to_latex(report: Report) -> str:
     titles = _titles(report)
     parts = [_tex_table(*summary_table(report), titles[0])]
-    if comparisons := comparison_table(report):
-        parts.append(_tex_table(*comparisons[1:], comparisons[0]))
+    for table in (decision_table(report), comparison_table(report)):
+        if table:
+            parts.append(_tex_table(*table[1:], table[0]))
     if verdicts := verdict_lines(report):
         tex = lambda s: "".join(_TEX.get(c, c) for c in str(s))  # noqa: E731
         items = [rf"\item {tex(v)}" for v in verdicts]
@@ -273,7 +278,8 @@ def _corruption_flat(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _robust_flat(row: dict[str, Any]) -> dict[str, Any]:
-    """robust_<kind>_* CSV columns: n, accuracy % per level, AUC, AUC vs baseline (same levels per kind)."""
+    """robust_<kind>_* CSV columns: n, accuracy % per level, nAUC (`auc_pct`: the normalised area under
+    the accuracy-level curve), nAUC vs baseline (same levels per kind)."""
     out: dict[str, Any] = {}
     for kind, st in (row.get("robustness") or {}).items():
         pre, vs = f"robust_{kind}_", st["vs_baseline"] or {}
@@ -331,8 +337,9 @@ def rich_tables(report: Report, width: int | None = None) -> list[Any]:
     heads, rows = summary_table(report)
     results, learned = _titles(report)
     tables = _rich_tables(results, *_columns(heads, rows, lambda h: h not in COST_HEADS), width)
-    if comparisons := comparison_table(report):
-        tables += _rich_tables(*comparisons, width)
+    for table in (decision_table(report), comparison_table(report)):
+        if table:
+            tables += _rich_tables(*table, width)
     if verdicts := verdict_lines(report):
         from rich.text import Text
 

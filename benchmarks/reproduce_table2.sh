@@ -2,8 +2,8 @@
 # The paper's Table 2 protocol on real CIFAR-10: the five `cifar10_*` presets (relu, elu, prelu, rational,
 # exponential) x N seeds, on whatever device is there, then the published page:
 #   <docs>/runs/<name>/   every run's small files (config, metrics, summary, env, robustness, corruptions
-#                         if evaluated; no checkpoints, no predictions)
-#   <page>                actbench report --paper cifar10 --format md --provenance of those folders
+#                         if evaluated, predicted classes; no checkpoints, no probabilities)
+#   <page>                actbench report --paper cifar10 --format md --provenance --tests welch,paired,power
 #   <docs>/<name>-*.png   the report's plots
 #
 #   bash benchmarks/reproduce_table2.sh                                   # full protocol: 200 epochs, 5 seeds
@@ -38,8 +38,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 EXTRA=("$@")
-ACTBENCH=${ACTBENCH:-actbench}
-DEVICE=$(python -c "import torch; print('gpu' if torch.cuda.is_available() else 'cpu')")
+ACTBENCH=${ACTBENCH:-actbench} PYTHON=${PYTHON:-python}
+DEVICE=$("$PYTHON" -c "import torch; print('gpu' if torch.cuda.is_available() else 'cpu')")
 NAME=${NAME:-cifar10-$DEVICE}
 PAGE=${PAGE:-$DOCS/cifar10.md}
 [ -e "$DATA" ] || { echo "reproduce_table2.sh: no CIFAR-10 at $DATA (use --data)" >&2; exit 2; }
@@ -63,8 +63,12 @@ for run in "$OUT/$NAME"/*/; do
   for f in config.yaml metrics.jsonl summary.json env.json robustness.json corruptions.json; do
     [ -f "$run/$f" ] && cp "$run/$f" "$dest/"
   done
+  # predicted classes without the probabilities (~11 KB, not ~380 KB): the page's per-image comparisons
+  "$PYTHON" -c 'import sys; from pathlib import Path; from actbench.predictions import slim_copy
+slim_copy(Path(sys.argv[1]), Path(sys.argv[2]))' "$run" "$dest"
 done
 # The documented report command (docs/results/README.md; tests/test_results_docs.py re-runs it):
-"$ACTBENCH" report "$DOCS/runs/$NAME" --paper cifar10 --format md --provenance --out "$PAGE"
-"$ACTBENCH" report "$DOCS/runs/$NAME" --paper cifar10 --plots "$DOCS/$NAME-plots" > /dev/null
+"$ACTBENCH" report "$DOCS/runs/$NAME" --paper cifar10 --format md --provenance --tests welch,paired,power \
+  --out "$PAGE"
+"$ACTBENCH" report "$DOCS/runs/$NAME" --paper cifar10 --tests welch,paired,power --plots "$DOCS/$NAME-plots" > /dev/null
 echo "=== wrote $PAGE and $DOCS/$NAME-plots/ ($(( $(date +%s) - start )) s in all)"

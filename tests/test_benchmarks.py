@@ -31,6 +31,7 @@ def _run(args: list[str], timeout: int = 300, env: dict[str, str] | None = None)
         "bench_resnet.py",
         "bench_pack.py",
         "bench_corruptions.py",
+        "calibration.py",
     ],
 )
 def test_benchmark_script_quick(tmp_path: Path, script: str) -> None:

@@ -1,12 +1,14 @@
 """`actbench report` with per-example predictions: synthetic run folders (files written directly, no
-training) where one activation is better on the same test images; the paired test must find it while
-Welch's test on the seeds' accuracies does not. Expected numbers are computed here independently."""
+training) where one activation is better in every seed pair while the seed-to-seed spread is large; the
+decision over matched seeds (paired t) must find it while Welch's test on unmatched runs does not, and
+the per-image McNemar test is reported per pair. Expected numbers are computed here independently."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import shutil
 import statistics
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from actbench import paired as P
+from actbench import predictions as PR
 from actbench import report as RP
 from actbench import tables as TB
 from actbench.cli import app
@@ -24,7 +27,7 @@ from tests.test_report import write_run
 
 N, CLASSES = 2000, 10
 SEED_ACC = [0.55, 0.70, 0.85, 0.62]  # a large seed effect, shared by every activation trained with that seed
-GAIN = 30  # rational: the baseline's correct images plus 30 more (+1.5 points) in every seed
+GAINS = [30, 22, 38, 26]  # rational: the baseline's correct images plus these many more, per seed
 ELU_SWAPS = [(14, 15), (19, 15), (13, 15), (16, 15)]  # elu: (wrong -> right, right -> wrong) images per seed
 
 
@@ -59,7 +62,7 @@ def build_runs(root: Path, predictions: bool = True) -> dict[str, list[np.ndarra
         base = np.zeros(N, dtype=bool)
         base[rng.permutation(N)[: int(acc * N)]] = True
         better = base.copy()
-        better[np.flatnonzero(~base)[:GAIN]] = True
+        better[np.flatnonzero(~base)[: GAINS[s]]] = True
         same = base.copy()
         gain, lose = ELU_SWAPS[s]
         same[rng.choice(np.flatnonzero(~base), gain, replace=False)] = True
@@ -83,46 +86,57 @@ def _rows(report: RP.Report) -> dict[str, dict]:
     return {r["activation"]: r for r in report.rows}
 
 
-def test_paired_finds_what_welch_misses(bench: tuple[Path, dict]) -> None:
+def _accs(correct: dict, act: str) -> list[float]:
+    return [100 * c.mean() for c in correct[act]]
+
+
+def test_matched_seeds_find_what_welch_misses(bench: tuple[Path, dict]) -> None:
     root, correct = bench
     rows = _rows(RP.build_report([root], bootstrap=500))
     rat = rows["rational"]
     # Welch on the seeds' accuracies: +1.5 points under ~12 points of seed spread -> not significant
-    accs = [100 * c.mean() for c in correct["rational"]]
-    base = [100 * c.mean() for c in correct["relu"]]
+    accs, base = _accs(correct, "rational"), _accs(correct, "relu")
     welch_p = stats.ttest_ind(accs, base, equal_var=False).pvalue
     assert rat["vs_baseline"]["acc_pct"]["p"] == pytest.approx(welch_p)
     assert welch_p > 0.5 and rat["vs_baseline"]["acc_pct"]["p_holm"] > 0.05
-    # McNemar: 30 discordant images per seed, all for rational -> binomial test of 120 of 120
+    # the decision: paired t over the 4 matched seeds (the seed effect cancels in each difference)
+    paired = stats.ttest_rel(accs, base)
+    assert rat["decision_method"] == "paired-t" and rat["decision_p"] == pytest.approx(paired.pvalue)
+    ci = paired.confidence_interval(0.95)
+    assert rat["decision_ci"] == pytest.approx([ci.low, ci.high])
+    assert rat["decision"] == "better" and rat["verdict"].endswith(": better")
+    assert rat["verdict"].startswith(f"rational vs relu: +{100 * sum(GAINS) / 4 / N:.2f} points [")
+    # McNemar per seed pair (these networks on these images): every discordant image favours rational
     vs = rat["paired"]["vs_baseline"]
-    assert (vs["b"], vs["c"], vs["pairs"], vs["seeds"]) == (4 * GAIN, 0, 4, [0, 1, 2, 3])
-    assert vs["p"] == pytest.approx(stats.binomtest(4 * GAIN, 4 * GAIN).pvalue, rel=1e-9)
-    assert vs["diff"] == pytest.approx(100 * GAIN / N)
-    assert 0 < vs["ci_low"] < vs["diff"] < vs["ci_high"]
-    assert rat["verdict"].startswith(f"rational vs relu: +{100 * GAIN / N:.1f} points [")
-    assert rat["verdict"].endswith(": better")
+    assert (vs["b"], vs["c"], vs["pairs"], vs["seeds"]) == (sum(GAINS), 0, 4, [0, 1, 2, 3])
+    per = [stats.binomtest(g, g).pvalue for g in GAINS]
+    assert [q["p"] for q in vs["per_pair"]] == pytest.approx(per, rel=1e-9)
+    assert vs["pairs_differ"] == 4 and "p" not in vs  # no pooled McNemar p any more
+    # P(rational > relu) over all run pairs: the Mann-Whitney U / (4 * 4)
+    u = stats.mannwhitneyu(accs, base).statistic
+    assert rat["endpoints"]["last"]["prob_improvement"]["p"] == pytest.approx(u / 16)
 
 
 def test_holm_over_the_report_and_the_unchanged_group(bench: tuple[Path, dict]) -> None:
     root, correct = bench
     rows = _rows(RP.build_report([root], bootstrap=200))
-    p_rat, p_elu = rows["rational"]["paired"]["vs_baseline"]["p"], rows["elu"]["paired"]["vs_baseline"]["p"]
-    b = sum(g for g, _ in ELU_SWAPS)
-    c = sum(lo for _, lo in ELU_SWAPS)
-    assert p_elu == pytest.approx(stats.binomtest(b, b + c).pvalue)
-    # two comparisons: the smaller p doubles, the larger stays (and stays >= the smaller adjusted one)
-    assert rows["rational"]["paired"]["vs_baseline"]["p_holm"] == pytest.approx(2 * p_rat)
-    assert rows["elu"]["paired"]["vs_baseline"]["p_holm"] == pytest.approx(max(p_elu, 2 * p_rat))
+    p_rat, p_elu = rows["rational"]["decision_p"], rows["elu"]["decision_p"]
+    assert p_elu == pytest.approx(stats.ttest_rel(_accs(correct, "elu"), _accs(correct, "relu")).pvalue)
+    lo, hi = sorted([p_rat, p_elu])  # two comparisons: the smaller p doubles, the larger stays
+    expected = {lo: min(1, 2 * lo), hi: max(min(1, 2 * lo), hi)}
+    assert rows["rational"]["decision_p_holm"] == pytest.approx(expected[p_rat])
+    assert rows["elu"]["decision_p_holm"] == pytest.approx(expected[p_elu])
     w = [rows[a]["vs_baseline"]["acc_pct"]["p"] for a in ("rational", "elu")]
     adjusted = [rows[a]["vs_baseline"]["acc_pct"]["p_holm"] for a in ("rational", "elu")]
     lo, hi = sorted(w)
     expected = {lo: min(1, 2 * lo), hi: max(min(1, 2 * lo), hi)}
     assert adjusted == pytest.approx([expected[w[0]], expected[w[1]]])
-    # elu: seeds needed from the matched seeds' differences (paired t-test power)
-    diffs = [100 * (e.mean() - r.mean()) for e, r in zip(correct["elu"], correct["relu"], strict=True)]
+    # elu: seeds needed (post hoc) from the matched seeds' differences (paired t-test power)
+    diffs = [a - b for a, b in zip(_accs(correct, "elu"), _accs(correct, "relu"), strict=True)]
     needed = P.seeds_needed(statistics.fmean(diffs), statistics.stdev(diffs), paired=True)
     assert rows["elu"]["power"]["basis"] == "paired" and rows["elu"]["power"]["seeds_needed"] == needed
-    assert f"not distinguishable with 4 seeds; about {needed} would be needed" in rows["elu"]["verdict"]
+    assert rows["elu"]["decision"] == "inconclusive"
+    assert f"inconclusive; about {needed} seeds per group would give 80% power" in rows["elu"]["verdict"]
 
 
 def test_ensemble_and_calibration_against_direct_computation(bench: tuple[Path, dict]) -> None:
@@ -143,38 +157,45 @@ def test_ensemble_and_calibration_against_direct_computation(bench: tuple[Path, 
     assert ece["n"] == 4 and ece["mean"] == pytest.approx(statistics.fmean(eces), rel=1e-4)
     assert rows["rational"]["paired"]["ensemble_ece_pct"] > 0
     assert rows["relu"]["paired"]["vs_baseline"] is None and rows["relu"]["verdict"] is None
-    assert rows["rational"]["paired"]["vs_baseline"]["ci_low"] is None  # --bootstrap 0: no CI
+    assert rows["relu"]["decision"] is None and rows["relu"]["endpoints"] is None
+    assert rows["rational"]["endpoints"]["last"]["prob_improvement"]["ci"] is None  # --bootstrap 0
 
 
 def test_bootstrap_is_deterministic_per_comparison(bench: tuple[Path, dict]) -> None:
     root, _ = bench
-    one = _rows(RP.build_report([root], bootstrap=300))["rational"]["paired"]["vs_baseline"]
-    two = _rows(RP.build_report([root], bootstrap=300))["rational"]["paired"]["vs_baseline"]
-    alone = _rows(
-        RP.build_report([root], bootstrap=300, where=["activation.name=relu", "activation.name=rational"])
-    )
-    assert (one["ci_low"], one["ci_high"]) == (two["ci_low"], two["ci_high"])
-    vs = alone["rational"]["paired"]["vs_baseline"]
-    assert (vs["ci_low"], vs["ci_high"]) == (one["ci_low"], one["ci_high"])  # other groups do not matter
+
+    def interval(report: RP.Report) -> list[float]:
+        return _rows(report)["elu"]["endpoints"]["last"]["prob_improvement"]["ci"]
+
+    one = interval(RP.build_report([root], bootstrap=300))
+    two = interval(RP.build_report([root], bootstrap=300))
+    alone = RP.build_report([root], bootstrap=300, where=["activation.name=relu", "activation.name=elu"])
+    assert one == two and interval(alone) == one  # other groups do not matter
+    assert 0 <= one[0] < one[1] <= 1
 
 
 def test_exports_carry_the_comparisons(bench: tuple[Path, dict]) -> None:
     root, _ = bench
     report = RP.build_report([root], bootstrap=200)
     md = TB.to_markdown(report)
-    assert "p (McNemar)" in md and "seeds for 80% power" in md and "- rational vs relu:" in md
+    assert "Decisions vs relu" in md and "seed pairs differing (McNemar p < 0.05)" in md
+    assert "seeds for 80% power if Δ were true" in md and "- rational vs relu:" in md
     rows = list(csv.DictReader(io.StringIO(TB.to_csv(report))))
     by = {r["activation"]: r for r in rows}
-    assert float(by["rational"]["mcnemar_p"]) < 1e-30 and by["rational"]["verdict"].endswith("better")
-    assert by["relu"]["mcnemar_p"] == "" and "acc_pct_p_holm_vs_baseline" in by["relu"]
+    assert by["rational"]["decision"] == "better" and by["rational"]["verdict"].endswith("better")
+    assert float(by["rational"]["decision_p"]) < 0.05 and by["rational"]["mcnemar_pairs_differ"] == "4"
+    assert by["relu"]["decision"] == "" and "acc_pct_p_holm_vs_baseline" in by["relu"]
     doc = json.loads(TB.to_json(report))
-    assert {g["activation"]: g["paired"]["vs_baseline"] for g in doc["groups"]}["rational"]["b"] == 4 * GAIN
+    groups = {g["activation"]: g for g in doc["groups"]}
+    assert groups["rational"]["paired"]["vs_baseline"]["b"] == sum(GAINS)
+    for key in ("decision", "decision_p", "decision_p_holm", "decision_ci", "decision_method"):
+        assert groups["rational"][key] is not None and key in groups["relu"]
     tex = TB.to_latex(report)
-    assert r"\begin{itemize}" in tex and "McNemar" in tex
+    assert r"\begin{itemize}" in tex and "McNemar" in tex and "Decisions vs relu" in tex
     console = Console(file=io.StringIO(), width=250, color_system=None)
     TB.render_report(report, "table", console)
     text = console.file.getvalue()
-    assert "p (McNemar)" in text and "rational vs relu" in text
+    assert "Decisions vs relu" in text and "rational vs relu" in text and "better" in text
 
 
 def test_tests_option_chooses_columns(bench: tuple[Path, dict]) -> None:
@@ -183,13 +204,14 @@ def test_tests_option_chooses_columns(bench: tuple[Path, dict]) -> None:
     heads, _ = TB.summary_table(welch_only)
     assert "p (Holm)" in heads and TB.comparison_table(welch_only) is None
     assert welch_only.rows[0]["paired"] is None
-    rat = _rows(welch_only)["rational"]
-    assert "not distinguishable with 4 seeds" in rat["verdict"]  # Welch's verdict: the seed spread hides it
+    _, heads, _ = TB.decision_table(welch_only)  # the decision needs no predictions and is always made
+    assert "seeds for 80% power if Δ were true" not in heads
+    assert _rows(welch_only)["rational"]["decision"] == "better"
     paired_only = RP.build_report([root], tests=["paired"], bootstrap=100)
     heads, _ = TB.summary_table(paired_only)
     assert "p" not in heads and "p (Holm)" not in heads and "d" not in heads
     title, heads, _ = TB.comparison_table(paired_only)
-    assert "p (McNemar)" in heads and "ensemble acc %" not in heads and "ECE %" not in heads
+    assert "b / c" in heads and "ensemble acc %" not in heads and "ECE %" not in heads
     assert _rows(paired_only)["rational"]["verdict"].endswith("better")
 
 
@@ -197,10 +219,12 @@ def test_runs_without_predictions_report_as_before(tmp_path: Path) -> None:
     build_runs(tmp_path / "old", predictions=False)
     report = RP.build_report([tmp_path / "old"])
     assert all(r["paired"] is None for r in report.rows) and not report.warnings
-    title, heads, _ = TB.comparison_table(report)
-    assert heads == ["group", "seeds for 80% power"]  # power needs only the seeds' accuracies
-    assert _rows(report)["rational"]["power"]["basis"] == "unpaired"
-    assert "p (McNemar)" not in TB.to_markdown(report)
+    assert TB.comparison_table(report) is None  # nothing per image without predictions
+    _, heads, _ = TB.decision_table(report)
+    assert "seeds for 80% power if Δ were true" in heads  # power needs only the seeds' accuracies
+    assert _rows(report)["rational"]["power"]["basis"] == "paired"
+    assert _rows(report)["rational"]["decision"] == "better"
+    assert "McNemar" not in TB.to_markdown(report)
 
 
 def test_missing_and_stale_predictions_are_warnings(tmp_path: Path) -> None:
@@ -226,9 +250,58 @@ def test_cli_tests_and_bootstrap_options(bench: tuple[Path, dict]) -> None:
         app, ["report", str(root), "--tests", "paired,power", "--bootstrap", "100", "--format", "csv"]
     )
     assert res.exit_code == 0, res.output
-    assert "mcnemar_p" in res.output.splitlines()[0]
+    assert "mcnemar_b" in res.output.splitlines()[0] and "decision_p" in res.output.splitlines()[0]
     res = runner.invoke(app, ["report", str(root), "--tests", "welch,bayes"])
     assert res.exit_code != 0 and "--tests: 'bayes' is not allowed" in res.output
     assert res.output.strip().count("\n") == 0 and "Traceback" not in res.output
     res = runner.invoke(app, ["report", str(root), "--bootstrap", "-1"])
     assert res.exit_code != 0 and "--bootstrap" in res.output
+    res = runner.invoke(app, ["report", str(root), "--mde", "1.0", "--format", "md"])
+    assert res.exit_code == 0, res.output
+    assert "seeds for Δ = 1" in res.output
+    res = runner.invoke(app, ["report", str(root), "--mde", "-1"])
+    assert res.exit_code != 0 and "--mde: -1.0 is not allowed" in res.output and "Traceback" not in res.output
+
+
+def test_slim_copies_give_the_same_decisions(bench: tuple[Path, dict], tmp_path: Path) -> None:
+    """predictions.slim_copy (no probabilities, as published) -> the same decisions and per-pair tests."""
+    root, _ = bench
+    for run in sorted(root.iterdir()):
+        dest = tmp_path / run.name
+        shutil.copytree(run, dest, ignore=shutil.ignore_patterns("predictions.npz"))
+        assert PR.slim_copy(run, dest) == dest / "predictions.npz"
+        assert PR.load(dest, "last").prob is None
+        assert np.array_equal(PR.load(dest, "last").pred, PR.load(run, "last").pred)
+    full, slim = RP.build_report([root], bootstrap=200), RP.build_report([tmp_path], bootstrap=200)
+    for act, row in _rows(full).items():
+        got = _rows(slim)[act]
+        assert got["decision"] == row["decision"] and got["verdict"] == row["verdict"]
+        mine, theirs = (got["paired"]["vs_baseline"] or {}), (row["paired"]["vs_baseline"] or {})
+        assert mine.get("per_pair") == theirs.get("per_pair")
+        assert "ensemble_acc_pct" not in got["paired"] and "ece_pct" not in got["paired"]
+        assert any("without probabilities" in n for n in got["paired"]["notes"])
+    _, heads, _ = TB.comparison_table(slim)
+    assert "ensemble acc %" not in heads and "ECE %" not in heads  # no empty columns
+    paired_only = RP.build_report([tmp_path], tests="welch,paired,power", bootstrap=200)
+    assert not any(r["paired"]["notes"] for r in paired_only.rows)
+
+
+def test_endpoint_disagreement_is_shown_and_warned(tmp_path: Path) -> None:
+    """rational is clearly better at the last epoch and equal at the best-validation one."""
+    for s, (base, gain) in enumerate([(0.70, 0.021), (0.72, 0.018), (0.71, 0.024), (0.69, 0.02)]):
+        write_run(tmp_path, f"relu-s{s}", "relu", s, acc=base)
+        run = write_run(tmp_path, f"rational-s{s}", "rational", s, acc=base + gain)
+        summary = json.loads((run / "summary.json").read_text())
+        summary["best"]["test_acc"] = base - 0.01 + (0.004 if s % 2 else -0.004)  # relu's best: base - 0.01
+        (run / "summary.json").write_text(json.dumps(summary))
+    report = RP.build_report([tmp_path], bootstrap=0)
+    row = _rows(report)["rational"]
+    assert row["endpoints"]["last"]["decision"] == "better" and row["decision"] == "better"
+    assert row["endpoints"]["best"]["decision"] == "inconclusive"
+    warned = "depends on the endpoint: better at the last checkpoint, inconclusive"
+    assert any(warned in w for w in report.warnings)
+    _, heads, cells = TB.decision_table(report)
+    assert heads[9:11] == ["decision (last)", "decision (best)"]
+    assert [c for c in cells if c[0] == "rational"][0][9:11] == ["better", "inconclusive"]
+    best = _rows(RP.build_report([tmp_path], metric="best", bootstrap=0))["rational"]
+    assert best["decision"] == "inconclusive" and best["decision_metric"] == "best"

@@ -118,6 +118,29 @@ def test_mce_and_relative_mce_against_hand_computation(corrupted: Path) -> None:
     assert "saturate" in row(report, "elu")["error_pct"]  # reported, but not in the mean
 
 
+def test_relative_mce_leaves_out_corruptions_the_baseline_hardly_feels(tmp_path: Path) -> None:
+    """contrast costs relu under 1 point on average: its relCE would be a ratio of noise, so relative mCE
+    is gaussian_noise's alone, and the title names what was left out."""
+    mild = {"relu": [0.795, 0.79, 0.80], "elu": [0.80, 0.78, 0.79]}  # relu's degradation ~0.5 points
+    for act, seeds in ACC.items():
+        for seed, (clean, accs) in enumerate(seeds):
+            run = write_run(tmp_path, f"{act}-s{seed}", act, seed, clean, 1.0)
+            add_corruptions(run, clean, accs | {"contrast": [a - 0.8 + clean for a in mild[act]]})
+    report = RP.build_report([tmp_path], baseline="relu")
+    st = row(report, "elu")
+    assert st["rel_mce_omitted"] == ["contrast"]
+    base = ACC["relu"]
+    base_err = [statistics.mean(err(accs["gaussian_noise"][i]) for _, accs in base) for i in range(3)]
+    base_clean = statistics.mean(err(c) for c, _ in base)
+    rel = [
+        100 * sum(err(a) - err(c) for a in accs["gaussian_noise"]) / sum(e - base_clean for e in base_err)
+        for c, accs in ACC["elu"]
+    ]
+    assert st["rel_mce_pct"]["mean"] == pytest.approx(statistics.mean(rel))
+    assert st["rel_mce_pct"]["std"] == pytest.approx(statistics.stdev(rel))
+    assert "omitted: contrast" in TB.to_markdown(report)
+
+
 def test_severities_not_in_every_run_are_left_out_with_a_warning(corrupted: Path) -> None:
     run = corrupted / "elu-s1"
     clean, accs = ACC["elu"][1]

@@ -98,8 +98,12 @@ def app_() -> Any:
 
 def test_page_holds_every_table_and_figure(runs: Path, tmp_path: Path) -> None:
     page, _ = _page(runs, tmp_path)
-    assert {"results", "cost", "learned", "config", "shared", "env"} <= set(page.tables)
+    assert {"results", "cost", "decisions", "learned", "config", "shared", "env"} <= set(page.tables)
     report = RP.build_report([runs])
+    decisions = page.tables["decisions"]  # the same decisions as the other formats
+    assert [row[0] for row in decisions[1:]] == [r["group"] for r in report.rows]
+    decided = {r["group"]: r["decision"] or "—" for r in report.rows if r["activation"] != "relu"}
+    assert {row[0]: row[9] for row in decisions[1:] if row[1] != "baseline"} == decided
     results = page.tables["results"]
     assert [row[0] for row in results[1:]] == [r["group"] for r in report.rows]
     assert "<b>x&y</b>" in " ".join(row[0] for row in results)  # escaped text, not markup

@@ -11,6 +11,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -42,9 +43,13 @@ def test_pages_regenerate_byte_identically(tmp_path: Path, monkeypatch: pytest.M
         assert (tmp_path / "page.md").read_bytes() == page.read_bytes(), f"{page} is stale: re-run {argv}"
 
 
-def test_committed_runs_hold_no_checkpoints() -> None:
-    heavy = [p for p in (DOCS / "runs").rglob("*") if p.suffix in (".pt", ".npz")] if DOCS.exists() else []
-    assert heavy == []
+def test_committed_runs_hold_no_checkpoints_and_no_probabilities() -> None:
+    files = list((DOCS / "runs").rglob("*")) if DOCS.exists() else []
+    assert [p for p in files if p.suffix == ".pt"] == []
+    for p in (p for p in files if p.suffix == ".npz"):  # only slim predictions.npz (predictions.slim_copy)
+        assert p.name == "predictions.npz" and p.stat().st_size < 50_000, p
+        with np.load(p) as f:
+            assert not [k for k in f.files if k.endswith("_prob")], p
 
 
 @pytest.mark.slow
@@ -73,6 +78,8 @@ def test_reproduce_script_end_to_end(tmp_path: Path) -> None:
     summary = json.loads((docs / "runs" / "tiny" / "rational-s0" / "summary.json").read_text())
     assert summary["status"] == "completed"
     assert not list((docs / "runs").rglob("*.pt"))
+    with np.load(docs / "runs" / "tiny" / "rational-s0" / "predictions.npz") as f:  # slim: no _prob
+        assert {"labels", "last_pred", "best_pred"} <= set(f.files) and not any("_prob" in k for k in f.files)
     text = page.read_text()
     assert "**Provenance**" in text and "| rational |" in text and "Table 2" in text
     assert list((docs / "tiny-plots").glob("*.png"))

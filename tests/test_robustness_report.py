@@ -1,4 +1,4 @@
-"""`actbench report` on robustness.json: accuracy per noise level, AUC, AUC vs baseline, exports, plot.
+"""`actbench report` on robustness.json: accuracy per noise level, nAUC, nAUC vs baseline, exports, plot.
 
 Hand-built run folders with known numbers; expected values are computed here independently (numpy's
 trapezoid rule, the statistics module, test_report's hand-written Welch test).
@@ -23,7 +23,7 @@ from actbench.figures import write_figures
 
 from .test_report import PNG, welch_by_hand, write_run
 
-LEVELS = [0.0, 0.05, 0.1, 0.2]  # uneven spacing: a plain mean over levels would differ from the AUC
+LEVELS = [0.0, 0.05, 0.1, 0.2]  # uneven spacing: a plain mean over levels would differ from the nAUC
 ACC = {  # test accuracy (fraction) at each level, per seed
     "relu": [[0.70, 0.66, 0.60, 0.45], [0.72, 0.69, 0.61, 0.43], [0.75, 0.70, 0.64, 0.50]],
     "elu": [[0.78, 0.76, 0.72, 0.62], [0.80, 0.77, 0.74, 0.60], [0.83, 0.80, 0.75, 0.66]],
@@ -122,7 +122,7 @@ def test_levels_not_in_every_run_are_left_out_with_one_warning(noisy: Path) -> N
 def test_tables_and_exports_include_robustness(noisy: Path) -> None:
     report = RP.build_report([noisy])
     heads, cells = TB.robustness_cells(report, "gaussian")
-    assert heads == ["group", "n", "0", "0.05", "0.1", "0.2", "AUC acc %", "ΔAUC vs relu", "p (AUC)"]
+    assert heads == ["group", "n", "0", "0.05", "0.1", "0.2", "nAUC acc %", "ΔnAUC vs relu", "p (nAUC)"]
     assert [c[0] for c in cells] == ["relu", "elu", "prelu"] and cells[0][-2] == "baseline"
     assert cells[1][2] == f"{100 * statistics.mean(a[0] for a in ACC['elu']):.2f} ± " + (
         f"{statistics.stdev(100 * a[0] for a in ACC['elu']):.2f}"
@@ -143,7 +143,7 @@ def test_tables_and_exports_include_robustness(noisy: Path) -> None:
     console = Console(record=True, width=300)
     TB.render_report(report, console=console)
     text = console.export_text()
-    assert "Test accuracy % under gaussian noise" in text and "ΔAUC vs relu" in text
+    assert "Test accuracy % under gaussian noise" in text and "ΔnAUC vs relu" in text
 
 
 def test_robustness_plots_are_pngs(noisy: Path, tmp_path: Path) -> None:

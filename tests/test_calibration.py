@@ -1,0 +1,55 @@
+"""actbench.calibration: the decision rule's error rates measured by simulation (the issue's null worlds:
+equal expected accuracy, 5 seeds, seed spread 0.8 points, 10,000 shared test images of varied
+difficulty), and the same worlds written as run folders and judged by `actbench report` end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from actbench import calibration as CAL
+from actbench.cli import app
+
+
+def test_simulated_world_has_the_requested_spread_and_truth() -> None:
+    rng = np.random.default_rng(0)
+    worlds = [CAL.simulate_world(rng, 5, 0.8, 1.0, 10_000) for _ in range(60)]
+    sds = [np.std(w["acc"][1], ddof=1) for w in worlds]
+    assert np.sqrt(np.mean(np.square(sds))) == pytest.approx(0.8, rel=0.15)  # seed-to-seed sd, points
+    assert np.mean([w["true_diff"] for w in worlds]) == pytest.approx(1.0, rel=0.1)
+    observed = np.mean([w["acc"][0].mean() - w["acc"][1].mean() for w in worlds])
+    assert observed == pytest.approx(1.0, abs=0.25)
+
+
+def test_null_worlds_false_call_rate_and_coverage_at_five_seeds() -> None:
+    got = CAL.rates(reps=400, seeds=5, spread=0.8)
+    assert got["called"] <= 0.07 and got["p_below"] <= 0.07
+    assert got["covered"] >= 0.93
+    # the same harness catches a rule that is not calibrated: the pooled McNemar test used before
+    assert got["mcnemar_below"] >= 0.15
+
+
+def test_power_with_a_true_one_point_difference_exceeds_the_false_call_rate() -> None:
+    got = CAL.rates(reps=200, seeds=5, spread=0.8, true_diff=1.0)
+    assert got["called"] >= 0.3 and got["covered"] >= 0.9
+
+
+def test_report_on_null_worlds_is_inconclusive(tmp_path: Path) -> None:
+    """The issue's check through `actbench report --format json`, on worlds written as run folders."""
+    rng = np.random.default_rng(2026)
+    runner, calls, low_p, worlds = CliRunner(), 0, 0, 30
+    for i in range(worlds):
+        root = CAL.write_world(tmp_path / f"w{i}", CAL.simulate_world(rng, 5, 0.8, 0.0, 2_000))
+        res = runner.invoke(
+            app, ["report", str(root), "--baseline", "relu", "--format", "json", "--bootstrap", "0"]
+        )
+        assert res.exit_code == 0, res.output
+        row = {g["activation"]: g for g in json.loads(res.stdout)["groups"]}["rational"]
+        assert row["decision_method"] == "paired-t" and len(row["decision_ci"]) == 2
+        calls += row["decision"] != "inconclusive"
+        low_p += row["decision_p"] < 0.05
+    assert calls <= 0.07 * worlds and low_p <= 0.07 * worlds
