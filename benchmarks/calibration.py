@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from pathlib import Path
 
-from actbench.calibration import rates
+import numpy as np
+
+from actbench.calibration import rates, simulate_world, write_world
+from actbench.report import build_report
 
 
 def setting_row(args: argparse.Namespace, seeds: int, spread: float) -> dict:
@@ -40,6 +44,21 @@ def setting_row(args: argparse.Namespace, seeds: int, spread: float) -> dict:
     }
 
 
+def end_to_end(worlds: int, seeds: int, spread: float, images: int) -> dict:
+    """Null worlds written as run folders (actbench's layout) and judged by `build_report`, as
+    `actbench report DIR --baseline relu --format json` does: how often it says better/worse."""
+    rng = np.random.default_rng(2026)
+    calls = low_p = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(worlds):
+            root = write_world(Path(tmp) / f"w{i}", simulate_world(rng, seeds, spread, 0.0, images))
+            row = next(r for r in build_report([root], bootstrap=0).rows if r["activation"] == "rational")
+            calls += row["decision"] != "inconclusive"
+            low_p += row["decision_p"] < 0.05
+    return {"worlds": worlds, "seeds": seeds, "spread": spread, "calls": calls / worlds,
+            "p_below": low_p / worlds}  # fmt: skip
+
+
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
@@ -53,12 +72,13 @@ def main() -> None:
     p.add_argument("--seeds", default="3,5,10")
     p.add_argument("--spreads", default="0.2,0.5,0.8,1.2,2.0", help="seed-to-seed sd of accuracy, points")
     p.add_argument("--effect", type=float, default=1.0, help="true difference of the power worlds, points")
+    p.add_argument("--end-to-end", type=int, default=200, help="null worlds judged through build_report")
     p.add_argument("--json", type=Path)
     p.add_argument("--quick", action="store_true", help="tiny sizes for a CI smoke test")
     args = p.parse_args()
     if args.quick:
         args.reps, args.boot_reps, args.boot, args.images = 20, 3, 50, 500
-        args.seeds, args.spreads = "5", "0.8"
+        args.seeds, args.spreads, args.end_to_end = "5", "0.8", 3
     start = time.perf_counter()
     heads = ["seeds", "spread", "false calls", "p<.05", "t cover", "t cover (+Δ)", "boot cover",
              "sign-flip p<.05", "pooled McNemar p<.05", f"power (+{args.effect:g})"]  # fmt: skip
@@ -73,9 +93,14 @@ def main() -> None:
             rows.append(r)
             cells = [str(seeds), f"{spread:g}", *(_pct(r[k]) for k in list(r)[2:])]
             print("| " + " | ".join(cells) + " |", flush=True)
+    e2e = end_to_end(args.end_to_end, 5, 0.8, args.images) if args.end_to_end else None
+    if e2e:
+        print(f"end to end (run folders -> actbench report, {e2e['worlds']} null worlds, 5 seeds, "
+              f"spread 0.8): {_pct(e2e['calls'])} said better/worse, decision_p < 0.05 in "
+              f"{_pct(e2e['p_below'])}")  # fmt: skip
     print(f"({time.perf_counter() - start:.0f} s)")
     if args.json:
-        doc = {"args": vars(args) | {"json": str(args.json)}, "rows": rows}
+        doc = {"args": vars(args) | {"json": str(args.json)}, "rows": rows, "end_to_end": e2e}
         args.json.write_text(json.dumps(doc, indent=2))
 
 
