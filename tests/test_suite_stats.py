@@ -1,0 +1,72 @@
+"""actbench.suite_stats against Demšar (2006)'s worked example and tables, scipy's Friedman test, and
+scikit-posthocs' Nemenyi test where installed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from actbench import suite_stats as SS
+
+# Demšar 2006, section 3.2.4: four C4.5 variants on 14 data sets; mean ranks and the published results
+DEMSAR_RANKS = np.array([3.143, 2.000, 2.893, 1.964])
+
+
+def test_demsar_worked_example() -> None:
+    f = SS.friedman(DEMSAR_RANKS, 14)
+    assert f["chi2"] == pytest.approx(9.28, abs=0.01) and f["f"] == pytest.approx(3.69, abs=0.01)
+    assert f["df"] == 3 and f["f_p"] < 0.05  # "the null hypothesis is rejected" (F(3, 39) critical 2.85)
+    assert SS.critical_difference(4, 14) == pytest.approx(1.25, abs=0.005)
+
+
+TABLE_5 = [(2, 1.960), (3, 2.343), (4, 2.569), (5, 2.728), (6, 2.850), (10, 3.164)]  # q_0.05 by k
+
+
+@pytest.mark.parametrize(("k", "q"), TABLE_5)
+def test_nemenyi_q_matches_demsars_table_5(k: int, q: float) -> None:
+    assert SS.nemenyi_q(k) == pytest.approx(q, abs=0.001)
+
+
+def test_friedman_matches_scipy_without_ties() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(12, 5)) + np.array([0.0, 0.3, 0.6, 0.1, 0.9])
+    r = SS.ranks(scores)
+    assert (r.sum(axis=1) == 15).all() and (np.sort(r, axis=1) == np.arange(1, 6)).all()
+    got = SS.friedman(r.mean(axis=0), 12)
+    ref = stats.friedmanchisquare(*scores.T)
+    assert got["chi2"] == pytest.approx(ref.statistic) and got["p"] == pytest.approx(ref.pvalue)
+
+
+def test_ranks_average_ties_and_best_is_one() -> None:
+    r = SS.ranks(np.array([[70.0, 72.0, 72.0, 60.0]]))
+    assert r.tolist() == [[3.0, 1.5, 1.5, 4.0]]
+    with pytest.raises(ValueError, match="complete"):
+        SS.ranks(np.array([[1.0, np.nan]]))
+
+
+def test_cliques_group_methods_within_the_critical_difference() -> None:
+    names = ["a", "b", "c", "d"]
+    assert SS.cliques(names, np.array([1.0, 1.5, 2.9, 3.2]), 1.0) == [["a", "b"], ["c", "d"]]
+    assert SS.cliques(names, np.array([1.0, 1.5, 1.9, 3.2]), 1.0) == [["a", "b", "c"]]
+    assert SS.cliques(names, np.array([1.0, 2.5, 4.0, 5.5]), 1.0) == []
+
+
+def test_summary_warns_with_few_tasks() -> None:
+    scores = np.array([[70.0, 71.0, 72.0], [60.0, 61.5, 61.0], [80.0, 79.0, 82.0]])
+    out = SS.suite_summary(scores, ["relu", "elu", "rational"])
+    assert out["mean_ranks"] == pytest.approx({"relu": 8 / 3, "elu": 2.0, "rational": 4 / 3})
+    assert out["tasks"] == 3 and "too few" in out["warning"]
+    assert out["critical_difference"] == pytest.approx(SS.critical_difference(3, 3))
+
+
+def test_nemenyi_against_scikit_posthocs() -> None:
+    sp = pytest.importorskip("scikit_posthocs")
+    rng = np.random.default_rng(5)
+    scores = rng.normal(size=(20, 4)) + np.array([0.0, 0.8, 0.1, 1.2])
+    r = SS.ranks(scores).mean(axis=0)
+    cd = SS.critical_difference(4, 20)
+    p = sp.posthoc_nemenyi_friedman(scores).to_numpy()
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert (abs(r[i] - r[j]) >= cd) == (p[i, j] < 0.05)
