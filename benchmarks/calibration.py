@@ -27,9 +27,11 @@ from actbench.report import build_report
 
 
 def setting_row(args: argparse.Namespace, seeds: int, spread: float) -> dict:
-    null = rates(args.reps, seeds, spread, 0.0, args.images)
-    boot = rates(args.boot_reps, seeds, spread, 0.0, args.images, boot=args.boot) if args.boot_reps else {}
-    alt = rates(args.reps, seeds, spread, args.effect, args.images)
+    null = rates(args.reps, seeds, spread, 0.0, args.images, seed=args.seed)
+    boot = {}
+    if args.boot_reps:
+        boot = rates(args.boot_reps, seeds, spread, 0.0, args.images, boot=args.boot, seed=args.seed)
+    alt = rates(args.reps, seeds, spread, args.effect, args.images, seed=args.seed)
     return {
         "seeds": seeds,
         "spread": spread,
@@ -71,6 +73,7 @@ def main() -> None:
     p.add_argument("--images", type=int, default=10_000, help="shared test images per world")
     p.add_argument("--seeds", default="3,5,10")
     p.add_argument("--spreads", default="0.2,0.5,0.8,1.2,2.0", help="seed-to-seed sd of accuracy, points")
+    p.add_argument("--seed", type=int, default=0, help="which simulated worlds (Monte Carlo seed)")
     p.add_argument("--effect", type=float, default=1.0, help="true difference of the power worlds, points")
     p.add_argument("--end-to-end", type=int, default=200, help="null worlds judged through build_report")
     p.add_argument("--json", type=Path)
