@@ -85,11 +85,14 @@ def plan_sweep(
     keys = list(grid)
     specs = []
     for act, values, seed in itertools.product(acts, itertools.product(*grid.values()), seeds):
-        overrides = {"activation.name": act, **dict(zip(keys, values, strict=True)), "train.seed": seed}
+        overrides: dict[str, Any] = {"activation.name": act}
         if act != base.activation.name:  # another activation: its own default init and params
             overrides |= {"activation.init": None, "activation.params": {}}
             if act in ACTIVATIONS and not ACTIVATIONS[act].supports_sharing:
                 overrides["activation.sharing"] = "layer"  # channel sharing has no meaning without `a`
+        # Grid values last: an `activation.*` axis applies to every activation (and is refused by the
+        # config check, one line, where it means nothing, e.g. an init for relu).
+        overrides |= {**dict(zip(keys, values, strict=True)), "train.seed": seed}
         suffix = "".join(f"-{k.rsplit('.', 1)[-1]}{_slug(v)}" for k, v in zip(keys, values, strict=True))
         name = f"{_slug(act).replace(':', '.')}{suffix}-s{seed}"  # "pkg.mod:Name" -> a plain folder name
         overrides["run.name"] = name
