@@ -531,6 +531,7 @@ def _plan_sweep(
 ) -> tuple[Plan, RayOptions | None]:
     """The planned runs and the Ray options (None for the local launcher); user errors raise."""
     from actbench import config as C
+    from actbench import runs
     from actbench import sweep as S
     from actbench.launchers import ray_options
 
@@ -538,7 +539,7 @@ def _plan_sweep(
     base = C.load_config(spec, sets)
     act_list = S.parse_list(acts, "acts")
     seed_list = S.parse_list(seeds, "seeds", int)
-    sweep_name = name or f"sweep-{Path(spec).stem}"
+    sweep_name = runs.check_folder_name(name) if name is not None else f"sweep-{Path(spec).stem}"
     options = ray_options(*ray)
     plan = S.plan_sweep(
         base, act_list, seed_list, S.parse_grid(grid or []), Path(out or base.run.out) / sweep_name

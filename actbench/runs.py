@@ -67,6 +67,15 @@ def is_run_dir(path: Path) -> bool:
     return (path / CONFIG).is_file() and ((path / SUMMARY).exists() or (path / METRICS).exists())
 
 
+def check_folder_name(name: str, option: str = "--name") -> str:
+    """A run or sweep folder name is one plain name: it must not lead outside the parent folder (--out)."""
+    if not name or "/" in name or os.sep in name or name in (".", ".."):
+        raise RunError(
+            f"{option} {name!r}: not a plain folder name (no '/', not '.' or '..'); it must stay inside --out"
+        )
+    return name
+
+
 def check_writable(folder: Path) -> None:
     """Fail up front (not after an epoch of training) when `folder` cannot hold run output."""
     probe = folder
@@ -107,6 +116,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write via a temp file in the same folder + fsync + rename: readers see old or new, never half."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: give the file what open() would (0644)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -116,6 +126,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@functools.cache
+def _umask() -> int:
+    """The process umask (read once: os.umask can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -103,6 +103,8 @@ def create_run(cfg: Config, out: Path | None = None, name: str | None = None, fo
     from actbench.config import dump_yaml
 
     out = Path(out if out is not None else cfg.run.out)
+    if name is not None:
+        runs.check_folder_name(name)
     run_dir = runs.prepare_run_dir(out / (name or cfg.run.name or default_run_name(cfg)), force=force)
     runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(cfg))
     runs.write_json(run_dir / runs.SUMMARY, runs.new_summary())
