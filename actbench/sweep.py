@@ -199,14 +199,24 @@ def prepare(spec: RunSpec, run_dir: Path, retry_failed: bool) -> str:
     return "resume"
 
 
-def worker_env(slot: int, workers: int, gpus: int, cpu_count: int) -> dict[str, str]:
-    """Environment of the process in worker `slot`: one GPU per worker (round robin), CPU threads split."""
+def worker_env(slot: int, workers: int, gpus: int, cpu_count: int, threads: int = 0) -> dict[str, str]:
+    """Environment of the process in worker `slot`: one GPU per worker (round robin), CPU threads split
+    unless the run sets `train.threads` (`threads`)."""
     env = dict(os.environ)
-    env["OMP_NUM_THREADS"] = str(max(1, cpu_count // workers))
+    env["OMP_NUM_THREADS"] = str(threads or max(1, cpu_count // workers))
     if gpus > 0:
         env["CUDA_VISIBLE_DEVICES"] = gpu_of(slot, gpus)
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def run_threads(run_dir: Path) -> int:
+    """`train.threads` of a prepared run folder (0: not set, the worker's share of the CPUs applies)."""
+    try:
+        raw = yaml.safe_load((run_dir / runs.CONFIG).read_text(encoding="utf-8"))
+        return int(raw["train"].get("threads") or 0)
+    except (OSError, yaml.YAMLError, TypeError, KeyError, ValueError, AttributeError):
+        return 0
 
 
 def gpu_of(slot: int, gpus: int) -> str:
@@ -286,13 +296,17 @@ class LocalLauncher:
     workers: int
     gpus: int = field(default_factory=count_gpus)
     cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+    threads: dict[int, int] = field(default_factory=dict)  # process id -> the run's train.threads
 
     def start(self, run_dir: Path, slot: int) -> subprocess.Popen[bytes]:
-        return launch(run_dir, worker_env(slot, self.workers, self.gpus, self.cpus))
+        return self.start_pack([run_dir], slot)
 
     def start_pack(self, run_dirs: list[Path], slot: int) -> subprocess.Popen[bytes]:
-        env = worker_env(slot, self.workers, self.gpus, self.cpus)
-        return launch(run_dirs[0], env, members=run_dirs)
+        threads = run_threads(run_dirs[0])  # equal within a pack (pack.pack_key)
+        env = worker_env(slot, self.workers, self.gpus, self.cpus, threads)
+        handle = launch(run_dirs[0], env, members=run_dirs if len(run_dirs) > 1 else None)
+        self.threads[handle.pid] = threads
+        return handle
 
     def poll(self, handle: subprocess.Popen[bytes]) -> int | None:
         return handle.poll()
@@ -302,7 +316,7 @@ class LocalLauncher:
 
     def where(self, handle: subprocess.Popen[bytes], slot: int) -> str:
         """Where the run trains, for progress logs: `worker 2/4, GPU 1` or `worker 1/2, cpu, 1 thread`."""
-        threads = max(1, self.cpus // self.workers)
+        threads = self.threads.get(getattr(handle, "pid", -1)) or max(1, self.cpus // self.workers)
         cpu = f"cpu, {threads} thread{'s' if threads > 1 else ''}"
         device = f"GPU {gpu_of(slot, self.gpus)}" if self.gpus > 0 else cpu
         return f"worker {slot + 1}/{self.workers}, {device}"

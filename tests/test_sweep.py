@@ -154,3 +154,18 @@ def test_activation_grid_applies_to_every_activation(tmp_path: Path) -> None:
     with pytest.raises(S.ConfigError, match="run relu-init0.1-s0: .*init must be null") as err:
         S.plan_sweep(tiny_config(), ["prelu", "relu"], [0], grid, tmp_path / "sw")
     assert "\n" not in str(err.value)
+
+
+def test_local_launcher_states_the_runs_own_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """train.threads=1 on 2 CPUs and 1 worker: the log says 1 thread (it said 2), and the worker gets 1."""
+    from types import SimpleNamespace
+
+    run_dir = T.create_run(tiny_config(), tmp_path, "r")  # TINY sets train.threads=1
+    envs = []
+    monkeypatch.setattr(S, "launch", lambda d, env, **kw: envs.append(env) or SimpleNamespace(pid=4242))
+    launcher = S.LocalLauncher(1, gpus=0, cpus=2)
+    handle = launcher.start(run_dir, 0)
+    assert launcher.where(handle, 0) == "worker 1/1, cpu, 1 thread"
+    assert envs[0]["OMP_NUM_THREADS"] == "1"
+    unset = T.create_run(tiny_config("train.threads=0"), tmp_path, "u")
+    assert launcher.where(launcher.start_pack([unset, run_dir], 0), 0) == "worker 1/1, cpu, 2 threads"
