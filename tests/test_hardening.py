@@ -49,3 +49,24 @@ def test_run_files_get_normal_permissions(tmp_path: Path) -> None:
     assert want & 0o044  # group/other may read: the umask of this test run allows it
     for name in (runs.CONFIG, runs.SUMMARY, runs.METRICS, runs.ENV):
         assert stat.S_IMODE((run_dir / name).stat().st_mode) == want, name
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_mlflow_server_is_one_line_at_once(tmp_path: Path) -> None:
+    pytest.importorskip("mlflow")
+    import time
+
+    run_dir = tmp_path / "runs" / "r"
+    T.create_run(tiny_config(), run_dir.parent, "r")
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    t0 = time.monotonic()
+    res = runner.invoke(app, ["export", "mlflow", str(run_dir.parent), "--to", uri])
+    assert time.monotonic() - t0 < 30  # MLflow alone retried for minutes
+    _one_line_error(res, f"--to {uri}: no MLflow tracking server answers there")
