@@ -170,6 +170,8 @@ def train(
     except _user_errors() as exc:
         _discard_unstarted(created)
         fail(str(exc))
+    except OSError as exc:  # even the final summary.json could not be written (disk full)
+        fail(runs.write_problem(exc))
     if summary["status"] == runs.INTERRUPTED:
         _say(log, f"resume with: actbench train --resume {run_dir}")
         raise typer.Exit(130)

@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import functools
+import io
 import json
 import os
 import platform
@@ -157,12 +158,30 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Serialised in memory, then written by plain file writes (a full disk raises OSError ENOSPC, not
+    torch's RuntimeError) to a temp file renamed into place; a failed write leaves no temp file."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    maybe_fault("checkpoint", int(state.get("epoch", 0)))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(buf.getbuffer())
+            f.flush()
+            os.fsync(f.fileno())
+        maybe_fault("checkpoint", int(state.get("epoch", 0)))
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # a failed write() names no file
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
+
+
+def write_problem(exc: OSError) -> str:
+    """One line for an OSError while writing run output (disk full, a folder gone read-only)."""
+    what = exc.filename or "run output"
+    return f"cannot write {what} ({exc.strerror or exc}); free space, then resume from the last checkpoint"
 
 
 def maybe_fault(point: str, epoch: int, batch: int = 0) -> None:

@@ -156,10 +156,12 @@ def _loop(
             metrics = train_epoch(s, epoch, hooks)
             rec = L.epoch_record(s, epoch, metrics, lr_at(cfg, epoch), time.perf_counter() - e0)
             best = L.log_epoch(s, run_dir, rec, best, summary, times, hooks)
+        L.complete(s, run_dir, summary, best, hooks)
     except (NonFiniteLoss, Interrupted) as exc:
         status = runs.FAILED if isinstance(exc, NonFiniteLoss) else runs.INTERRUPTED
         return L.finish(s, run_dir, summary, status, str(exc), times, t0, hooks)
-    L.complete(s, run_dir, summary, best, hooks)
+    except OSError as exc:  # disk full, folder gone read-only: the last checkpoint stands, resumable
+        return L.finish(s, run_dir, summary, runs.INTERRUPTED, runs.write_problem(exc), times, t0, hooks)
     return L.finish(s, run_dir, summary, runs.COMPLETED, None, times, t0, hooks)
 
 

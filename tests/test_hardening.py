@@ -70,3 +70,52 @@ def test_unreachable_mlflow_server_is_one_line_at_once(tmp_path: Path) -> None:
     res = runner.invoke(app, ["export", "mlflow", str(run_dir.parent), "--to", uri])
     assert time.monotonic() - t0 < 30  # MLflow alone retried for minutes
     _one_line_error(res, f"--to {uri}: no MLflow tracking server answers there")
+
+
+def _disk_full_at_checkpoint(monkeypatch: pytest.MonkeyPatch, epoch: int, call: str) -> None:
+    """From the checkpoints of `epoch` on, the checkpoint's temp file is created but `call` on it fails
+    with ENOSPC: its write, or its fsync (where delayed allocation reports a full disk)."""
+    import builtins
+    import errno
+    import os
+
+    def full(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def full_open(file, mode="r", *args, **kwargs):  # noqa: ANN001, ANN202
+        f = builtins.open(file, mode, *args, **kwargs)
+        if str(file).endswith(".tmp") and "w" in mode:
+            f.write = full
+        return f
+
+    real_save = runs.save_checkpoint
+
+    def save(path: Path, state: dict) -> None:
+        if state["epoch"] < epoch:
+            return real_save(path, state)
+        with pytest.MonkeyPatch.context() as m:
+            if call == "write":
+                m.setattr(runs, "open", full_open, raising=False)
+            else:
+                m.setattr(os, "fsync", full)
+            real_save(path, state)
+
+    monkeypatch.setattr(runs, "save_checkpoint", save)
+
+
+@pytest.mark.parametrize("call", ["write", "fsync"])
+def test_full_disk_while_checkpointing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: str) -> None:
+    """One line, status `interrupted` (not `running`), no temp file; resuming later loses nothing."""
+    run_dir = T.create_run(tiny_config("train.epochs=3"), tmp_path, "full")
+    _disk_full_at_checkpoint(monkeypatch, 2, call)
+    res = runner.invoke(app, ["train", "--resume", str(run_dir), "--no-progress"])
+    assert res.exit_code == 130, res.output
+    assert "Traceback" not in res.output and "No space left on device" in res.output
+    summary = runs.read_json(run_dir / runs.SUMMARY)
+    assert summary["status"] == runs.INTERRUPTED and "checkpoint" in summary["error"], summary
+    assert "No space left on device" in summary["error"] and summary["epochs_done"] == 1
+    assert not [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")]
+    assert runs.load_checkpoint(run_dir / runs.CKPT_LAST)["epoch"] == 1
+    monkeypatch.undo()
+    assert T.run_training(run_dir, resume=True)["status"] == runs.COMPLETED
+    assert [r["epoch"] for r in runs.read_metrics(run_dir)[0]] == [1, 2, 3]
