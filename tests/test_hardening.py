@@ -119,3 +119,21 @@ def test_full_disk_while_checkpointing(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.undo()
     assert T.run_training(run_dir, resume=True)["status"] == runs.COMPLETED
     assert [r["epoch"] for r in runs.read_metrics(run_dir)[0]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("where", ["import", "build"])
+def test_user_module_calling_sys_exit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """sys.exit(3) in a user module ended actbench with exit code 3 and no output at all."""
+    from actbench import plugins
+
+    module = f"exits_on_{where}"
+    body = "import sys\nsys.exit(3)\n" if where == "import" else ""
+    body += "import sys\nfrom torch import nn\n\nclass Act(nn.Module):\n    def __init__(self):\n"
+    body += "        super().__init__()\n        sys.exit(3)\n"
+    (tmp_path / f"{module}.py").write_text(body)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins.refresh()
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["train", "--out", str(out), *_sets(f"activation.name={module}:Act")])
+    _one_line_error(res, "it called sys.exit(3)")
+    assert res.exit_code == 2 and module in res.output
