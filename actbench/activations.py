@@ -290,6 +290,7 @@ class ActSpec:
     non_decreasing: bool = False  # declared by a custom activation: max-pooling may then run first
     checked: bool = True  # built-ins check params/init here; a custom factory checks its own
     fusable: bool = False  # has a torch.compile'd kernel that `fused` switches on (rational, exponential)
+    packs_by_channel: bool = False  # declared by a custom activation: packs without a probe (actbench.pack)
 
 
 def _builtin(name: str, formula: str, cls: type[nn.Module], **defaults: Any) -> ActSpec:

@@ -15,7 +15,7 @@ from typing import Any
 
 from actbench.config import Config, ConfigError
 from actbench.data import GROUP_IMAGES, output_size
-from actbench.pack import pack_key, unpackable_reason
+from actbench.pack import first_difference, pack_key, unpackable_reason
 
 AUTO = "auto"
 MEMORY_SHARE = 0.8  # of the free device memory a sweep's packs may plan to use
@@ -117,6 +117,41 @@ def plan_packs(runs: Sequence[Any], pack: int | str | None, workers: int) -> lis
         return []  # measured slower than one run after another on CPU (benchmarks/results/cpu-pack.log)
     size = auto_size(runs, workers) if pack == AUTO else int(pack)
     return assign_packs(runs, size) if size > 1 else []
+
+
+def why_alone(
+    runs: Sequence[Any], pack: int | str | None, packs: Sequence[Sequence[str]], workers: int
+) -> list[str]:
+    """With --pack: one line per reason runs of the plan train alone ("not packed (why): a, b")."""
+    if pack is None or not runs:
+        return []
+    if pack == AUTO and _on_cpu(runs[0].config):
+        return [
+            f"--pack auto: nothing packed, train.device {runs[0].config.train.device} is the CPU here, where "
+            "packing was measured slower than one run after another (--pack K packs anyway)"
+        ]
+    packed = {name for p in packs for name in p}
+    alone = [r for r in runs if r.name not in packed]
+    size = auto_size(runs, workers) if pack == AUTO else int(pack)
+    reasons: dict[str, list[str]] = {}
+    for r in alone:
+        reasons.setdefault(_alone_reason(r, runs, size, pack), []).append(r.name)
+    return [f"not packed ({why}): {', '.join(names)}" for why, names in reasons.items()]
+
+
+def _alone_reason(run: Any, runs: Sequence[Any], size: int, pack: int | str) -> str:
+    reason = unpackable_reason(run.config)
+    if reason:
+        return reason
+    if size < 2:
+        return "--pack auto: the free memory holds one member per worker" if pack == AUTO else "--pack 1"
+    key = pack_key(run.config)
+    mates = [r for r in runs if r is not run and unpackable_reason(r.config) is None]
+    if any(pack_key(r.config) == key for r in mates):
+        return f"the one left over after packs of {size}"
+    if not mates:
+        return "no other run can be packed"
+    return f"no other run has its shapes, data and schedule: {first_difference(mates[0].config, run.config)}"
 
 
 def _on_cpu(cfg: Config) -> bool:

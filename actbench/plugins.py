@@ -10,7 +10,10 @@ The factory is called with keyword arguments, each only if its signature takes i
 ``channels`` (output channels / features of the layer; dim 1 of the input), ``sharing`` ("layer" |
 "channel"), ``init`` (only when the config sets one) and every ``activation.params`` entry. An object may
 declare ``non_decreasing = True`` (class or function attribute); only then may a model run max-pooling
-before it (``model.pool_first``), because pooling first is exact only for non-decreasing functions.
+before it (``model.pool_first``), because pooling first is exact only for non-decreasing functions. It may
+declare ``pack_by_channel = True``: dim 0 of each of its parameters is its sharing group (1 or C) and is
+broadcast over dim 1 of the input, so `sweep --pack` packs it as it packs the built-ins; without the
+declaration it is packed only if a probe batch gives the same outputs and gradients (actbench.pack).
 
 Each custom activation is checked once per (name, sharing, init, params) when a config is validated, with
 one line naming the failure: importable, builds, is an ``nn.Module``, keeps the shape and dtype of (N, C)
@@ -141,6 +144,7 @@ def _spec(name: str, target: str, origin: str) -> ActSpec:
         ref=target,
         origin=origin,
         non_decreasing=getattr(obj, "non_decreasing", False) is True,
+        packs_by_channel=getattr(obj, "pack_by_channel", False) is True,
         checked=False,
     )
 

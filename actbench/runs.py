@@ -49,6 +49,9 @@ CKPT_FILES = {"last": CKPT_LAST, "best": CKPT_BEST}  # config.Checkpoint -> its 
 # (training, then every member's validation, metrics and checkpoints): what one epoch of the pack costs
 # in wall time, where `epoch_times` holds this member's share (shared training + its own validation).
 PACK_EPOCH_TIMES = "pack_epoch_times"
+# summary.json of a pack member left `interrupted` because its pack's process raised: what was raised. The
+# sweep then resumes each such member alone, so a crash fails at most the member that causes it.
+PACK_CRASH = "pack_crash"
 
 
 class RunError(RuntimeError):

@@ -5,15 +5,17 @@
 
 Each run trains in its own process (`python -m actbench train --resume RUN_DIR`; with `--pack`, one
 process per pack of runs: `actbench.pack_plan`, `actbench train-pack`), so a crash, a diverging
-run or a killed worker never takes the sweep down; it is recorded as failed. A per-run claim lock keeps
-two sweeps on the same folder from running the same run twice. The folder is the single source of truth:
-re-running a sweep skips completed runs, resumes partial ones and retries failed ones on request.
+run or a killed worker never takes the sweep down; it is recorded as failed. A pack's process is not one
+run: when it is killed its members are left `interrupted` (each resumes from its own checkpoint on the
+next sweep), and when it crashes (`runs.PACK_CRASH`) this sweep resumes each member alone, so only a
+member that fails on its own ends `failed`. A per-run claim lock keeps two sweeps on the same folder
+from running the same run twice. The folder is the single source of truth: re-running a sweep skips
+completed runs, resumes partial ones and retries failed ones on request (from their last checkpoint).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import itertools
 import os
 import subprocess
@@ -22,15 +24,27 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 import yaml
 
 from actbench import runs
 from actbench.activations import ACTIVATIONS
-from actbench.config import Config, ConfigError, dump_yaml, from_dict, parse_override, replace, to_dict
+from actbench.config import Config, ConfigError, from_dict, parse_override, replace, to_dict
+from actbench.sweep_runs import (  # noqa: F401 - per-run state, also used as sweep.<name>
+    CLAIM,
+    LOG,
+    Claim,
+    epochs_done,
+    note_in_log,
+    pack_crashed,
+    prepare,
+    record_crash,
+    run_state,
+    try_claim,
+)
 
-CLAIM, LOG, MANIFEST = "claim.lock", "train.log", "sweep.yaml"
+MANIFEST = "sweep.yaml"
 
 
 @dataclass(frozen=True)
@@ -150,53 +164,7 @@ def _union(a: list[Any], b: list[Any]) -> list[Any]:
     return a + [x for x in b if x not in a]
 
 
-# --- per-run state ----------------------------------------------------------------------------------
-
-
-def run_state(run_dir: Path) -> str:
-    """new | completed | failed | interrupted | running (stale, or live in another process) | locked."""
-    if not (run_dir / runs.CONFIG).exists():
-        return "new"
-    if runs.is_locked(run_dir):
-        return "locked"
-    return runs.read_status(run_dir) or runs.RUNNING
-
-
-@dataclass
-class Claim:
-    """Holds `claim.lock` of one run for as long as this sweep process owns it."""
-
-    run_dir: Path
-    handle: IO[str] = field(repr=False)
-
-    def release(self) -> None:
-        self.handle.close()
-
-
-def try_claim(run_dir: Path) -> Claim | None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(run_dir / CLAIM, "a+")  # noqa: SIM115 - kept open while the claim is held
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        return None
-    return Claim(run_dir, handle)
-
-
-def prepare(spec: RunSpec, run_dir: Path, retry_failed: bool) -> str:
-    """Decide what to do with one run (call with its claim held): skip | start | resume | restart."""
-    state = run_state(run_dir)
-    if state in (runs.COMPLETED, "locked") or (state == runs.FAILED and not retry_failed):
-        return "skip"
-    if state == "new" or state == runs.FAILED:  # a diverged run restarts from scratch when retried
-        for child in run_dir.iterdir():
-            if child.name not in (CLAIM,) and child.is_file():
-                child.unlink()
-        runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(spec.config))
-        runs.write_json(run_dir / runs.SUMMARY, runs.new_summary())
-        return "start" if state == "new" else "restart"
-    return "resume"
+# --- starting a run's process -----------------------------------------------------------------------
 
 
 def worker_env(slot: int, workers: int, gpus: int, cpu_count: int, threads: int = 0) -> dict[str, str]:
@@ -244,22 +212,6 @@ def launch(
         start_new_session=True,
         preexec_fn=preexec_fn,
     )
-
-
-def record_crash(run_dir: Path, returncode: int) -> None:
-    """A worker that died without writing its own final status (killed, segfault) is marked failed."""
-    if runs.read_status(run_dir) in runs.FINAL:
-        return
-    tail = ""
-    if (run_dir / LOG).exists():
-        lines = (run_dir / LOG).read_text(encoding="utf-8", errors="replace").strip().splitlines()
-        tail = lines[-1][:300] if lines else ""
-    runs.settle_status(run_dir, runs.FAILED, f"worker exited with code {returncode}: {tail}")
-
-
-def epochs_done(run_dir: Path) -> int:
-    records, _ = runs.read_metrics(run_dir)
-    return len({r["epoch"] for r in records})
 
 
 def count_gpus() -> int:
@@ -381,9 +333,11 @@ def execute(
             returncode = launcher.poll(a.handle)
             if returncode is not None:
                 for c in a.claims:
-                    _reap(c, statuses[c.run_dir.name], returncode)
+                    _reap(c, statuses[c.run_dir.name], returncode, packed=len(a.claims) > 1)
                 free.append(a.slot)
                 del active[key]
+                if len(a.claims) > 1 and not stopping:
+                    pending[:0] = _alone_after_crash(plan, [c.run_dir for c in a.claims])
         if stopping:
             for spec in (spec for unit in pending for spec in unit):
                 statuses[spec.name].state = "not started"
@@ -430,8 +384,18 @@ def _start(
         statuses[d.name].state = runs.RUNNING
 
 
-def _reap(claim: Claim, status: RunStatus, returncode: int) -> None:
+def _reap(claim: Claim, status: RunStatus, returncode: int, packed: bool = False) -> None:
     if returncode != 0:
-        record_crash(claim.run_dir, returncode)
+        record_crash(claim.run_dir, returncode, packed)
     status.state = runs.read_status(claim.run_dir) or runs.FAILED
     claim.release()
+
+
+def _alone_after_crash(plan: Plan, run_dirs: list[Path]) -> list[list[RunSpec]]:
+    """Units of one run for the members a pack crash left interrupted: each resumes on its own, so only
+    a run that also fails alone ends `failed`."""
+    specs = {r.name: r for r in plan.runs}
+    crashed = [d for d in run_dirs if d.name in specs and pack_crashed(d)]
+    for d in crashed:
+        note_in_log(d, "its pack crashed (see above); resuming it alone from its checkpoint")
+    return [[specs[d.name]] for d in crashed]
