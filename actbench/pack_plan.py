@@ -4,7 +4,9 @@ Runs with equal `pack.pack_key` (same data, shapes, schedule; seed, activation, 
 are packed together in plan order (activation-major, so a pack usually holds one or two activations),
 at most K per pack; runs that cannot be packed (batch norm, dropout) stay alone. `auto` picks K from
 the free memory of the device the runs train on, split between the sweep's workers; on a CPU it packs
-nothing, since there packing was measured slower than training the runs one after another.
+nothing, since there packing was measured slower than training the runs one after another. `why_alone`
+gives the sweep one line per reason runs were left alone (unpackable model or activation, other shapes,
+left over, `auto` on a CPU).
 """
 
 from __future__ import annotations
@@ -131,23 +133,23 @@ def why_alone(
             "packing was measured slower than one run after another (--pack K packs anyway)"
         ]
     packed = {name for p in packs for name in p}
-    alone = [r for r in runs if r.name not in packed]
     size = auto_size(runs, workers) if pack == AUTO else int(pack)
-    reasons: dict[str, list[str]] = {}
-    for r in alone:
-        reasons.setdefault(_alone_reason(r, runs, size, pack), []).append(r.name)
-    return [f"not packed ({why}): {', '.join(names)}" for why, names in reasons.items()]
+    reason = {r.name: unpackable_reason(r.config) for r in runs}
+    keys = {r.name: pack_key(r.config) for r in runs if reason[r.name] is None}
+    by_reason: dict[str, list[str]] = {}
+    for r in runs:
+        if r.name not in packed:
+            why = reason[r.name] or _alone_reason(r, runs, keys, size, pack)
+            by_reason.setdefault(why, []).append(r.name)
+    return [f"not packed ({why}): {', '.join(names)}" for why, names in by_reason.items()]
 
 
-def _alone_reason(run: Any, runs: Sequence[Any], size: int, pack: int | str) -> str:
-    reason = unpackable_reason(run.config)
-    if reason:
-        return reason
+def _alone_reason(run: Any, runs: Sequence[Any], keys: dict[str, str], size: int, pack: int | str) -> str:
+    """Why a packable run (its pack key in `keys`) was left alone."""
     if size < 2:
-        return "--pack auto: the free memory holds one member per worker" if pack == AUTO else "--pack 1"
-    key = pack_key(run.config)
-    mates = [r for r in runs if r is not run and unpackable_reason(r.config) is None]
-    if any(pack_key(r.config) == key for r in mates):
+        return "--pack auto: the free memory holds one member per worker" if pack == AUTO else "--pack 1: one run per pack"
+    mates = [r for r in runs if r is not run and r.name in keys]
+    if any(keys[r.name] == keys[run.name] for r in mates):
         return f"the one left over after packs of {size}"
     if not mates:
         return "no other run can be packed"
