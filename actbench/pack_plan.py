@@ -147,7 +147,9 @@ def why_alone(
 def _alone_reason(run: Any, runs: Sequence[Any], keys: dict[str, str], size: int, pack: int | str) -> str:
     """Why a packable run (its pack key in `keys`) was left alone."""
     if size < 2:
-        return "--pack auto: the free memory holds one member per worker" if pack == AUTO else "--pack 1: one run per pack"
+        if pack == AUTO:
+            return "--pack auto: the free memory holds one member per worker"
+        return "--pack 1: one run per pack"
     mates = [r for r in runs if r is not run and r.name in keys]
     if any(keys[r.name] == keys[run.name] for r in mates):
         return f"the one left over after packs of {size}"
