@@ -52,6 +52,7 @@ __all__ = [
     "activation_parameters",
     "exponential",
     "get_spec",
+    "has_fused_path",
     "make_activation",
     "rational",
     "validate_activation",
@@ -288,6 +289,8 @@ class ActSpec:
     origin: str = "built-in"  # built-in | "import" (a "pkg.module:Name") | "entry point (<dist>)"
     non_decreasing: bool = False  # declared by a custom activation: max-pooling may then run first
     checked: bool = True  # built-ins check params/init here; a custom factory checks its own
+    fusable: bool = False  # has a torch.compile'd kernel that `fused` switches on (rational, exponential)
+    packs_by_channel: bool = False  # declared by a custom activation: packs without a probe (actbench.pack)
 
 
 def _builtin(name: str, formula: str, cls: type[nn.Module], **defaults: Any) -> ActSpec:
@@ -306,7 +309,7 @@ def _unit(name: str, formula: str, cls: type[_Learnable], init: float, ref: str,
     def build(channels: int, sharing: str, init: float, fused: bool, **kw: Any) -> nn.Module:
         return cls(channels, sharing, init, fused, **kw) if fusable else cls(channels, sharing, init, **kw)
 
-    return ActSpec(name, formula, build, ("a",), init, True, defaults, ref)
+    return ActSpec(name, formula, build, ("a",), init, True, defaults, ref, fusable=fusable)
 
 
 _P = "Enomoto, Kakuda, Miura"  # the paper
@@ -368,6 +371,12 @@ _PARAM_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "beta": (lambda x: x > 0, "> 0"),
     "a_min": (lambda x: x > 0, "> 0"),
 }
+
+
+def has_fused_path(name: str) -> bool:
+    """Whether `activation.fused` changes anything for `name` (elsewhere it is accepted and ignored)."""
+    spec = ACTIVATIONS.get(name)
+    return spec is not None and spec.fusable
 
 
 def _check_params(spec: ActSpec, params: Mapping[str, Any]) -> None:

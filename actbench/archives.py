@@ -7,7 +7,8 @@ for a folder, so an archive and the folder it was made from give identical tenso
 
 Members whose names do not end in an image extension (README files, `__MACOSX/` resource forks, ...) are
 skipped, as a folder's non-image files are. A truncated or corrupt archive raises one `DataError` line that
-names the archive and, where known, the member.
+names the archive and, where known, the member; a compressed tar is read to the end of its stream, so its
+checksum (gzip CRC-32, bz2/xz checks) is verified, and each zip member's CRC-32 as it is read.
 """
 
 from __future__ import annotations
@@ -85,9 +86,18 @@ def _tar_entries(path: Path, wanted) -> Iterator[tuple[str, bytes]]:
                     if len(data) != member.size:
                         raise EOFError(f"member is {len(data)} of {member.size} bytes")
                     yield member.name, data
+            member = None
+            _read_to_end(tar)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         where = f" at member {member.name}" if member is not None else ""
         raise ArchiveError(f"{path}: corrupt or truncated archive{where} ({_why(exc)})") from None
+
+
+def _read_to_end(tar: tarfile.TarFile) -> None:
+    """Iteration stops at the tar end marker, before the gzip/bz2/xz trailer: read the stream to its end so
+    its checksum is verified (gzip.BadGzipFile, an OSError, on a mismatch) before anything is decoded."""
+    while tar.fileobj.read(1 << 20):
+        pass
 
 
 def _zip_entries(path: Path, wanted) -> Iterator[tuple[str, bytes]]:

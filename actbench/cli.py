@@ -170,6 +170,8 @@ def train(
     except _user_errors() as exc:
         _discard_unstarted(created)
         fail(str(exc))
+    except OSError as exc:  # even the final summary.json could not be written (disk full)
+        fail(runs.write_problem(exc))
     if summary["status"] == runs.INTERRUPTED:
         _say(log, f"resume with: actbench train --resume {run_dir}")
         raise typer.Exit(130)
@@ -229,6 +231,8 @@ def train_pack(
         statuses = train_pack_main(run_dirs, console, quiet)
     except _user_errors() as exc:
         fail(str(exc))
+    except OSError as exc:  # a member's final summary.json could not be written (disk full)
+        fail(runs.write_problem(exc))
     if runs.INTERRUPTED in statuses:
         raise typer.Exit(130)
     if any(s != runs.COMPLETED for s in statuses):
@@ -484,10 +488,10 @@ def sweep(
     ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
     try:
         plan, options = _plan_sweep(config, sets, acts, seeds, grid, name, out, ray)
-        plan.packs = _packs(plan, pack, workers)
+        plan.packs, alone = _packs(plan, pack, workers)
         if dry_run:
             console.print(plan_table(plan))
-            for line in _pack_lines(plan):
+            for line in [*_pack_lines(plan), *alone]:
                 console.print(line, highlight=False, soft_wrap=True)
             return
         if plan.base.run.tensorboard:  # refuse before any run starts, not once per run
@@ -497,6 +501,8 @@ def sweep(
         S.write_manifest(plan)
     except _user_errors() as exc:
         fail(str(exc))
+    for line in alone:  # why runs train alone, before they start
+        _say(log, line)
     statuses = _run_sweep(plan, workers, options, retry_failed, log)
     if corruptions is not None:  # every completed run of the sweep, also those completed before
         from actbench.corruption_eval import completed_runs
@@ -506,10 +512,13 @@ def sweep(
     _exit_after_sweep(plan, statuses, log)
 
 
-def _packs(plan: Plan, pack: str | None, workers: int | None) -> list[list[str]]:
-    from actbench.pack_plan import parse_pack, plan_packs
+def _packs(plan: Plan, pack: str | None, workers: int | None) -> tuple[list[list[str]], list[str]]:
+    """The packs of the plan, and one line per reason other runs train alone."""
+    from actbench.pack_plan import parse_pack, plan_packs, why_alone
 
-    return plan_packs(plan.runs, parse_pack(pack), workers or 1)
+    k = parse_pack(pack)
+    packs = plan_packs(plan.runs, k, workers or 1)
+    return packs, why_alone(plan.runs, k, packs, workers or 1)
 
 
 def _pack_lines(plan: Plan) -> list[str]:
@@ -531,6 +540,7 @@ def _plan_sweep(
 ) -> tuple[Plan, RayOptions | None]:
     """The planned runs and the Ray options (None for the local launcher); user errors raise."""
     from actbench import config as C
+    from actbench import runs
     from actbench import sweep as S
     from actbench.launchers import ray_options
 
@@ -538,7 +548,7 @@ def _plan_sweep(
     base = C.load_config(spec, sets)
     act_list = S.parse_list(acts, "acts")
     seed_list = S.parse_list(seeds, "seeds", int)
-    sweep_name = name or f"sweep-{Path(spec).stem}"
+    sweep_name = runs.check_folder_name(name) if name is not None else f"sweep-{Path(spec).stem}"
     options = ray_options(*ray)
     plan = S.plan_sweep(
         base, act_list, seed_list, S.parse_grid(grid or []), Path(out or base.run.out) / sweep_name

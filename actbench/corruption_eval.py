@@ -52,8 +52,8 @@ def parse_corruptions(text: str, root: Path | None = None, option: str = "--corr
         raise ValueError(f"--corrupted-root: no <corruption>.npy files in {root} (e.g. gaussian_noise.npy)")
     names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     if names == ["all"]:
-        return allowed
-    if not names:
+        names = allowed
+    elif not names:
         raise ValueError(f"{option}: no corruption given (all, or names: {', '.join(allowed)})")
     for name in names:
         if name in allowed:
@@ -62,6 +62,8 @@ def parse_corruptions(text: str, root: Path | None = None, option: str = "--corr
             raise ValueError(f"{option}: {name!r} is not implemented in memory; evaluate it from the "
                              "published files with --corrupted-root DIR")  # fmt: skip
         raise ValueError(f"{option}: {name!r} is not available {where} (allowed: all, {', '.join(allowed)})")
+    for name in names if root is not None else ():  # headers only: a bad file stops before any training
+        image_file(root, name)
     return names
 
 
@@ -89,12 +91,39 @@ def memory_chunks(x: Tensor, name: str, severity: int, seed: int) -> Iterator[Te
         yield corrupt(x[i : i + CHUNK], name, severity, gen)
 
 
+def load_npy(path: Path) -> np.ndarray:
+    """A memory-mapped .npy array; a damaged or foreign file is one ValueError naming it."""
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ValueError(f"--corrupted-root: {path} is not a readable .npy array ({why})") from None
+    if not isinstance(arr, np.ndarray):  # an .npz archive under a .npy name
+        raise ValueError(f"--corrupted-root: {path} is not a .npy array ({type(arr).__name__})")
+    return arr
+
+
+def image_file(root: Path, name: str) -> np.ndarray:
+    """<root>/<name>.npy, checked to be what CIFAR-10-C publishes: uint8 (5 m, H, W, 3). Any other dtype
+    is refused, never cast: float images in [0, 1] cast to uint8 are all black."""
+    path = root / f"{name}.npy"
+    arr = load_npy(path)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"--corrupted-root: {path} holds {arr.dtype} values, expected uint8 images (0-255)")
+    if arr.ndim != 4 or arr.shape[-1] != 3 or not arr.shape[0] or arr.shape[0] % len(SEVERITIES):
+        raise ValueError(f"--corrupted-root: {path} has shape {arr.shape}, expected (5 m, H, W, 3) uint8")
+    return arr
+
+
 def check_npy_root(root: Path, x: Tensor, y: Tensor) -> None:
     """Raise ValueError unless labels.npy starts with the run's test labels (same images, same order)."""
     path = root / "labels.npy"
     if not path.is_file():
         raise ValueError(f"--corrupted-root: {path} is missing (the published layout has labels.npy)")
-    labels = np.load(path, mmap_mode="r")
+    labels = load_npy(path)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        what = f"{labels.dtype} {labels.shape}"
+        raise ValueError(f"--corrupted-root: {path} holds {what}, expected a vector of integer labels")
     m = len(labels) // len(SEVERITIES)
     if len(y) > m or not np.array_equal(np.asarray(labels[: len(y)], dtype=np.int64), y.cpu().numpy()):
         raise ValueError(
@@ -105,13 +134,17 @@ def check_npy_root(root: Path, x: Tensor, y: Tensor) -> None:
 
 def npy_images(root: Path, name: str, severity: int, x: Tensor) -> Tensor:
     """Severity `severity` of <root>/<name>.npy for the run's len(x) test images, as uint8 (N, 3, H, W)."""
-    path = root / f"{name}.npy"
-    arr = np.load(path, mmap_mode="r")
+    path, arr = root / f"{name}.npy", image_file(root, name)
     n, (h, w) = len(x), x.shape[2:]
-    if arr.ndim != 4 or arr.shape[1:] != (h, w, 3) or arr.shape[0] % len(SEVERITIES):
+    if arr.shape[1:] != (h, w, 3):
         raise ValueError(f"--corrupted-root: {path} has shape {arr.shape}, expected (5 m, {h}, {w}, 3) uint8")
-    start = (severity - 1) * (arr.shape[0] // len(SEVERITIES))
-    block = np.array(arr[start : start + n], dtype=np.uint8)  # a writable copy of the mapped slice
+    per = arr.shape[0] // len(SEVERITIES)
+    if per < n:  # a shorter block would run into the next severity's images
+        raise ValueError(
+            f"--corrupted-root: {path} holds {per} images per severity, fewer than the run's {n} test images"
+        )
+    start = (severity - 1) * per
+    block = np.array(arr[start : start + n])  # a writable copy of the mapped slice (uint8, checked)
     return torch.from_numpy(block).permute(0, 3, 1, 2).contiguous().to(x.device)
 
 

@@ -279,13 +279,41 @@ def filter_runs(runs: list[Run], where: Sequence[str]) -> list[Run]:
     return kept
 
 
+def _shared(run: Run) -> dict[str, Any]:
+    """The run's config minus IGNORED_KEYS: what its group shares."""
+    # for a folder dataset the root *is* the data set; for cifar/synthetic it is only a location
+    ignored = IGNORED_KEYS - {"data.root"} if run.flat.get("data.name") == "folder" else IGNORED_KEYS
+    return {k: v for k, v in run.flat.items() if k not in ignored}
+
+
+def _dup_key(run: Run) -> str:
+    """Equal for runs of one experiment with one seed: copies of each other."""
+    return json.dumps([sorted(_shared(run).items()), run.flat.get("train.seed")], default=str)
+
+
+def drop_duplicates(runs: list[Run]) -> tuple[list[Run], list[str]]:
+    """A run copied to another folder (same config and seed) is one seed, not two: counting it twice makes
+    n and the p-values wrong. Keep one per (config, seed), a completed one first, else the first found;
+    one warning line names the runs left out."""
+    kept: dict[str, Run] = {}
+    for run in runs:
+        old = kept.get(_dup_key(run))
+        if old is None or (run.status == R.COMPLETED and old.status != R.COMPLETED):
+            kept[_dup_key(run)] = run
+    ids = {id(r) for r in kept.values()}
+    pairs = [f"{r.path} (= {kept[_dup_key(r)].path})" for r in runs if id(r) not in ids]
+    if not pairs:
+        return runs, []
+    shown = ", ".join(pairs[:5]) + (f" and {len(pairs) - 5} more" if len(pairs) > 5 else "")
+    warning = f"{len(pairs)} run(s) repeat another run's config and seed, counted once: {shown}"
+    return [r for r in runs if id(r) in ids], [warning]
+
+
 def group_runs(runs: list[Run]) -> list[Group]:
     """Runs whose configs agree except for IGNORED_KEYS (seed, name, ...) form one group."""
     groups: dict[str, Group] = {}
     for run in runs:
-        # for a folder dataset the root *is* the data set; for cifar/synthetic it is only a location
-        ignored = IGNORED_KEYS - {"data.root"} if run.flat.get("data.name") == "folder" else IGNORED_KEYS
-        shared = {k: v for k, v in run.flat.items() if k not in ignored}
+        shared = _shared(run)
         key = json.dumps(sorted(shared.items()), default=str)
         groups.setdefault(key, Group(shared, [])).runs.append(run)
     out = list(groups.values())

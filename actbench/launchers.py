@@ -394,7 +394,7 @@ class RayLauncher:
             code = max(settle_stopped(d) for d in run.dirs)
         elif kind != "exit":
             for d in run.dirs:
-                note_in_log(d, f"{detail} on attempt {run.attempt}; no retries left")
+                sweep.note_in_log(d, f"{detail} on attempt {run.attempt}; no retries left")
             code = 1  # the sweep loop marks the run failed with that line
         self._record(run, detail, code)
         (run.run_dir / STOP).unlink(missing_ok=True)
@@ -425,7 +425,3 @@ def settle_stopped(run_dir: Path) -> int:
     status = runs.settle_status(run_dir, runs.INTERRUPTED, "stopped before it trained")
     return {runs.COMPLETED: 0, runs.INTERRUPTED: 130}.get(status, 1)
 
-
-def note_in_log(run_dir: Path, line: str) -> None:
-    with open(run_dir / sweep.LOG, "a", encoding="utf-8") as f:
-        f.write(f"actbench sweep: {line}\n")

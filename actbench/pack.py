@@ -24,32 +24,129 @@ must be equal (`pack_key`); seed, activation (name, sharing, init, params), lear
 decay may differ (each member has its own optimizer, so those are exact). Batch norm and dropout are not
 packed (`unpackable_reason`): their per-member running statistics / random masks would need
 per-member state the packed forward does not keep.
+
+Which activations: the packed call hands an activation its members' parameters concatenated along the
+channel dim (dim 0 of each parameter: its sharing group, 1 per layer or C per channel, repeated or kept),
+which is exact only for a module that broadcasts dim 0 of its parameters over the channels (dim 1 of
+its input). The built-ins do (tests/test_pack_safety.py checks every one). A user activation either
+declares it (`pack_by_channel = True`, actbench.plugins) or is probed (`probe_reason`): three members with
+different parameter values, one probe batch forward and backward through the packed and the lone models,
+outputs and gradients compared; one that differs or fails trains alone, with the reason. Plain
+broadcasting such as `torch.relu(x) * self.a` with `a` of shape (1,) fails that probe: packed, `a`
+becomes (K*C,) and broadcasts over the last dim (width), mixing the members' values.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from actbench.activations import activation_parameters
+from actbench.activations import activation_parameters, get_spec
 from actbench.config import Config, to_dict
 
 # Config keys a member may set on its own; every other key must be equal within a pack.
 MEMBER_KEYS = ("activation", "train.seed", "optim.lr", "optim.weight_decay", "run", "robustness")
+PACKED_MODEL = "paper_cnn"  # the network `PackedCNN` computes
+PROBE_MEMBERS = 3  # members of a probe pack: one slice sits in the middle of the packed channels
+PROBE_TOLERANCE = 1e-3  # relative; a grouped conv rounds ~1e-6 differently, mixed parameters differ O(1)
 
 
 def unpackable_reason(cfg: Config) -> str | None:
     """Why a run cannot be packed (it then trains alone), or None."""
+    if cfg.model.name != PACKED_MODEL:
+        return f"model.name {cfg.model.name} (only {PACKED_MODEL} is packed)"
     if cfg.model.batch_norm:
         return "model.batch_norm: true (per-member running statistics)"
     if cfg.model.dropout > 0:
         return "model.dropout > 0 (per-member random masks)"
+    spec = get_spec(cfg.activation.name)
+    if spec.checked or spec.packs_by_channel:  # built-in, or declared by its author
+        return None
+    return probe_reason(cfg)
+
+
+_PROBED: dict[str, str | None] = {}  # probe results per (activation, model, input) of this process
+
+
+def probe_reason(cfg: Config) -> str | None:
+    """Why the packed form of the run's (user) activation is not proven equal to the lone one, or None."""
+    raw = to_dict(cfg)
+    key = json.dumps([raw["activation"], raw["model"], raw["augment"], cfg.data.name], sort_keys=True)
+    if key not in _PROBED:
+        _PROBED[key] = _probe(cfg)
+    return _PROBED[key]
+
+
+def _probe(cfg: Config) -> str | None:
+    from actbench.plugins import USER_FAULTS, why
+
+    name = f"activation {cfg.activation.name}"
+    with torch.random.fork_rng(devices=[]):  # the caller's RNG (a seeded run) stays untouched
+        torch.manual_seed(0)
+        try:
+            got, want = _probe_pack(cfg)
+        except USER_FAULTS as exc:
+            return f"{name}: its packed form fails on a probe batch ({why(exc)})"
+    if not all(torch.isfinite(t).all() for t in want):
+        return f"{name}: not finite on the probe batch, so its packed form is unproven"
+    worst = max(_rel(a, b) for a, b in zip(got, want, strict=True))
+    if worst > PROBE_TOLERANCE:
+        return (
+            f"{name}: its packed form differs from the lone one on a probe batch (relative difference "
+            f"{worst:.2g}), e.g. a layer-shared parameter broadcast without a channel view (declare "
+            "pack_by_channel = True only if dim 0 of every parameter broadcasts over dim 1)"
+        )
     return None
+
+
+def _probe_pack(cfg: Config) -> tuple[list[Tensor], list[Tensor]]:
+    """Logits and gradients of PROBE_MEMBERS models of `cfg` (activation parameters spread apart) on one
+    random batch: packed, and each member alone."""
+    from actbench.data import output_size
+    from actbench.models import build_model, resolve_pool_first
+
+    channels = 1 if "mnist" in cfg.data.name else 3  # the input layer only; the activations' widths are exact
+    k, classes = PROBE_MEMBERS, cfg.data.num_classes
+    size = output_size(cfg.augment, 28 if channels == 1 else 32)
+    members = [build_model(cfg.model, cfg.activation, classes, size, channels) for _ in range(k)]
+    _spread(members)
+    x = torch.randn(2, k * channels, size, size)
+    direction = torch.randn(k, 2, classes)  # a random loss per member
+    pool_first = [resolve_pool_first(cfg.model, cfg.activation)] * k
+    packed = PackedCNN(members, ["probe"] * k, cfg.model.pool, pool_first)
+
+    def lone() -> Tensor:
+        return torch.stack([m(x[:, i * channels : (i + 1) * channels]) for i, m in enumerate(members)])
+
+    return _run(members, lambda: packed(x), direction), _run(members, lone, direction)
+
+
+def _spread(members: Sequence[nn.Module]) -> None:
+    """Different activation parameter values per member, so that a mixed-up packed form shows."""
+    with torch.no_grad():
+        for i, m in enumerate(members):
+            for act in m.activations().values():
+                for p in activation_parameters(act).values():
+                    p.mul_(1 + 0.3 * i).add_(0.05 * i)
+
+
+def _run(members: Sequence[nn.Module], forward: Callable[[], Tensor], direction: Tensor) -> list[Tensor]:
+    """Logits (K, B, classes) of `forward` and every member parameter's gradient of <logits, direction>."""
+    for m in members:
+        m.zero_grad(set_to_none=True)
+    logits = forward()
+    (logits * direction).sum().backward()
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for m in members for p in m.parameters()]
+    return [logits.detach(), *(g.detach().clone() for g in grads)]
+
+
+def _rel(a: Tensor, b: Tensor) -> float:
+    return float((a - b).norm() / b.norm().clamp_min(1e-12)) if a.shape == b.shape else float("inf")
 
 
 def pack_key(cfg: Config) -> str:
@@ -64,23 +161,31 @@ def pack_key(cfg: Config) -> str:
     return json.dumps(raw, sort_keys=True)
 
 
-def pack_mismatch(cfgs: Sequence[Config]) -> str | None:
-    """None when `cfgs` can train as one pack, else one line naming the first key that differs."""
-    for cfg in cfgs:
+def first_difference(a: Config, b: Config) -> str | None:
+    """ "key (value in a vs value in b)" of the first key outside MEMBER_KEYS that differs, or None."""
+    first, other = json.loads(pack_key(a)), json.loads(pack_key(b))
+    for section, values in first.items():
+        for name, value in values.items():
+            if other[section][name] != value:
+                return f"{section}.{name} ({value!r} vs {other[section][name]!r})"
+    return None
+
+
+def pack_mismatch(cfgs: Sequence[Config], names: Sequence[str] | None = None) -> str | None:
+    """None when `cfgs` can train as one pack, else one line naming the first key that differs (runs named
+    by `names`, default their run.name)."""
+    names = list(names or [str(c.run.name) for c in cfgs])
+    for cfg, name in zip(cfgs, names, strict=True):
         reason = unpackable_reason(cfg)
         if reason:
-            return f"run {cfg.run.name}: cannot be packed, {reason}"
-    first = json.loads(pack_key(cfgs[0]))
-    for cfg in cfgs[1:]:
-        other = json.loads(pack_key(cfg))
-        for section, values in first.items():
-            for name, value in values.items():
-                if other[section][name] != value:
-                    return (
-                        f"{section}.{name}: differs between {cfgs[0].run.name} ({value!r}) and "
-                        f"{cfg.run.name} ({other[section][name]!r}); only "
-                        f"{', '.join(MEMBER_KEYS)} may differ within a pack"
-                    )
+            return f"run {name}: cannot be packed, {reason}"
+    for cfg, name in zip(cfgs[1:], names[1:], strict=True):
+        diff = first_difference(cfgs[0], cfg)
+        if diff:
+            return (
+                f"{diff}: differs between {names[0]} and {name}; only "
+                f"{', '.join(MEMBER_KEYS)} may differ within a pack"
+            )
     return None
 
 
@@ -164,13 +269,20 @@ class PackedCNN(nn.Module):
         names = list(activation_parameters(template))
         if not names:
             return template(part)
-        # Layer sharing: a (1,) -> repeated per channel; channel sharing: (C,) as is. Concatenated over the
-        # slice's members, this is a channel-shared `a` of the slice; autograd sums each back to its owner.
-        params = {
-            n: torch.cat([activation_parameters(self.acts[k][layer])[n].expand(per) for k in range(lo, hi)])
-            for n in names
-        }
+        # Layer sharing: a (1, ...) -> repeated per channel; channel sharing: (C, ...) as is. Concatenated
+        # over the slice's members, this is a channel-shared parameter of the slice; autograd sums each
+        # repeat back to its owner.
+        own = [activation_parameters(self.acts[k][layer]) for k in range(lo, hi)]
+        params = {n: torch.cat([_per_channel(p[n], per) for p in own]) for n in names}
         return functional_call(template, params, (part,))
+
+
+def _per_channel(p: Tensor, channels: int) -> Tensor:
+    """A parameter whose dim 0 is its sharing group (1, or one per channel; 0-dim: one value) as one entry
+    per channel: (channels, *rest)."""
+    if p.dim() == 0:
+        return p.expand(channels)
+    return p if p.shape[0] == channels else p.expand(channels, *p.shape[1:])
 
 
 def pack_inputs(xs: Sequence[Tensor]) -> Tensor:

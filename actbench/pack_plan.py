@@ -4,7 +4,9 @@ Runs with equal `pack.pack_key` (same data, shapes, schedule; seed, activation, 
 are packed together in plan order (activation-major, so a pack usually holds one or two activations),
 at most K per pack; runs that cannot be packed (batch norm, dropout) stay alone. `auto` picks K from
 the free memory of the device the runs train on, split between the sweep's workers; on a CPU it packs
-nothing, since there packing was measured slower than training the runs one after another.
+nothing, since there packing was measured slower than training the runs one after another. `why_alone`
+gives the sweep one line per reason runs were left alone (unpackable model or activation, other shapes,
+left over, `auto` on a CPU).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from actbench.config import Config, ConfigError
 from actbench.data import GROUP_IMAGES, output_size
-from actbench.pack import pack_key, unpackable_reason
+from actbench.pack import first_difference, pack_key, unpackable_reason
 
 AUTO = "auto"
 MEMORY_SHARE = 0.8  # of the free device memory a sweep's packs may plan to use
@@ -117,6 +119,43 @@ def plan_packs(runs: Sequence[Any], pack: int | str | None, workers: int) -> lis
         return []  # measured slower than one run after another on CPU (benchmarks/results/cpu-pack.log)
     size = auto_size(runs, workers) if pack == AUTO else int(pack)
     return assign_packs(runs, size) if size > 1 else []
+
+
+def why_alone(
+    runs: Sequence[Any], pack: int | str | None, packs: Sequence[Sequence[str]], workers: int
+) -> list[str]:
+    """With --pack: one line per reason runs of the plan train alone ("not packed (why): a, b")."""
+    if pack is None or not runs:
+        return []
+    if pack == AUTO and _on_cpu(runs[0].config):
+        return [
+            f"--pack auto: nothing packed, train.device {runs[0].config.train.device} is the CPU here, where "
+            "packing was measured slower than one run after another (--pack K packs anyway)"
+        ]
+    packed = {name for p in packs for name in p}
+    size = auto_size(runs, workers) if pack == AUTO else int(pack)
+    reason = {r.name: unpackable_reason(r.config) for r in runs}
+    keys = {r.name: pack_key(r.config) for r in runs if reason[r.name] is None}
+    by_reason: dict[str, list[str]] = {}
+    for r in runs:
+        if r.name not in packed:
+            why = reason[r.name] or _alone_reason(r, runs, keys, size, pack)
+            by_reason.setdefault(why, []).append(r.name)
+    return [f"not packed ({why}): {', '.join(names)}" for why, names in by_reason.items()]
+
+
+def _alone_reason(run: Any, runs: Sequence[Any], keys: dict[str, str], size: int, pack: int | str) -> str:
+    """Why a packable run (its pack key in `keys`) was left alone."""
+    if size < 2:
+        if pack == AUTO:
+            return "--pack auto: the free memory holds one member per worker"
+        return "--pack 1: one run per pack"
+    mates = [r for r in runs if r is not run and r.name in keys]
+    if any(keys[r.name] == keys[run.name] for r in mates):
+        return f"the one left over after packs of {size}"
+    if not mates:
+        return "no other run can be packed"
+    return f"no other run has its shapes, data and schedule: {first_difference(mates[0].config, run.config)}"
 
 
 def _on_cpu(cfg: Config) -> bool:

@@ -12,8 +12,11 @@ Every member is the run it would have been alone (`actbench.train`):
     ones (`train --resume`, `eval` work on them unchanged), env.json names the other members.
 Faults stay per member: a member whose loss turns NaN/Inf is marked failed (epoch and batch in its
 summary) and leaves the pack; the others go on. A stop request (Ctrl-C) interrupts every member at the
-next batch. After a kill, members may be at different epochs (the kill landed between their checkpoint
-writes): the ones behind train on their own (a smaller pack) until they catch up.
+next batch. Any other exception inside the pack (a user activation that breaks only when packed, out of
+memory, a full disk) cannot be pinned on one member: every member still training ends `interrupted` at its
+last checkpoint with the error in its summary (`runs.PACK_CRASH`), none `failed`; the sweep then resumes
+them one by one, alone. After a kill, members may be at different epochs (the kill landed between their
+checkpoint writes): the ones behind train on their own (a smaller pack) until they catch up.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ def run_pack(
     if len({d.resolve() for d in run_dirs}) != len(run_dirs):
         raise ConfigError("pack: the same run folder is given twice")
     cfgs = [load_run_config(d) for d in run_dirs]
-    problem = pack_mismatch(cfgs)
+    problem = pack_mismatch(cfgs, [d.name for d in run_dirs])
     if problem:
         raise ConfigError(problem)
     hooks_for = hooks_for or (lambda d: Hooks())
@@ -88,8 +91,20 @@ def run_pack(
         for d in run_dirs:
             locks.enter_context(runs.run_lock(d))
         members = _members(run_dirs, hooks_for)
-        _train(members, should_stop)
+        try:
+            _train(members, should_stop)
+        except Exception as exc:  # noqa: BLE001 - which member caused it is unknown: fail none
+            _crashed(members, exc)
     return [m.summary for m in members]
+
+
+def _crashed(members: list[Member], exc: Exception) -> None:
+    """Every member still training ends `interrupted` at its last checkpoint, with what was raised."""
+    what = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}"
+    for m in members:
+        if m.status is None:
+            m.summary[runs.PACK_CRASH] = what
+            _end(m, runs.INTERRUPTED, f"the pack crashed ({what}); resuming continues from its checkpoint")
 
 
 def _members(run_dirs: list[Path], hooks_for: Callable[[Path], Hooks]) -> list[Member]:
@@ -106,6 +121,7 @@ def _members(run_dirs: list[Path], hooks_for: Callable[[Path], Hooks]) -> list[M
         summary = L.read_summary(d, hooks)
         if summary.get("status") == runs.COMPLETED:
             continue
+        summary.pop(runs.PACK_CRASH, None)  # an earlier pack's crash: this pack starts clean
         s = session_for(cfg, device, splits)
         s = dataclasses.replace(s, net=s.model)  # members evaluate uncompiled; the pack is what trains
         m = Member(d, s, hooks, summary)

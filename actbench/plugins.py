@@ -10,7 +10,10 @@ The factory is called with keyword arguments, each only if its signature takes i
 ``channels`` (output channels / features of the layer; dim 1 of the input), ``sharing`` ("layer" |
 "channel"), ``init`` (only when the config sets one) and every ``activation.params`` entry. An object may
 declare ``non_decreasing = True`` (class or function attribute); only then may a model run max-pooling
-before it (``model.pool_first``), because pooling first is exact only for non-decreasing functions.
+before it (``model.pool_first``), because pooling first is exact only for non-decreasing functions. It may
+declare ``pack_by_channel = True``: dim 0 of each of its parameters is its sharing group (1 or C) and is
+broadcast over dim 1 of the input, so `sweep --pack` packs it as it packs the built-ins; without the
+declaration it is packed only if a probe batch gives the same outputs and gradients (actbench.pack).
 
 Each custom activation is checked once per (name, sharing, init, params) when a config is validated, with
 one line naming the failure: importable, builds, is an ``nn.Module``, keeps the shape and dtype of (N, C)
@@ -35,6 +38,18 @@ from actbench.activations import ACTIVATIONS, ActSpec
 
 GROUP = "actbench.activations"  # the entry-point group an installed package registers names in
 PROBE_CHANNELS = 4  # channels of the validation probe (more than 1, so channel sharing is exercised)
+
+
+# What user code may do instead of returning: raise anything, or end the process (sys.exit in a module
+# would otherwise end actbench without a word).
+USER_FAULTS = (Exception, SystemExit)
+
+
+def why(exc: BaseException) -> str:
+    """One line on a failure in user code."""
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 @functools.cache
@@ -70,10 +85,8 @@ def _import(target: str, name: str) -> Any:
         raise ValueError(f"activation {name!r}: expected package.module:Name, got {target!r}")
     try:
         obj: Any = importlib.import_module(module_name)
-    except Exception as exc:  # ImportError, or any error raised while importing the user's module
-        raise ValueError(
-            f"activation {name!r}: cannot import {module_name!r} ({type(exc).__name__}: {exc})"
-        ) from None
+    except USER_FAULTS as exc:  # ImportError, or anything the user's module raises (or exits) on import
+        raise ValueError(f"activation {name!r}: cannot import {module_name!r} ({why(exc)})") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise ValueError(f"activation {name!r}: module {module_name!r} has no attribute {attr!r}")
@@ -131,6 +144,7 @@ def _spec(name: str, target: str, origin: str) -> ActSpec:
         ref=target,
         origin=origin,
         non_decreasing=getattr(obj, "non_decreasing", False) is True,
+        packs_by_channel=getattr(obj, "pack_by_channel", False) is True,
         checked=False,
     )
 
@@ -162,7 +176,7 @@ def learnable_names(spec: ActSpec) -> tuple[str, ...]:
 
     try:
         return tuple(activation_parameters(spec.builder(1, "layer", None, False)))
-    except Exception:  # a factory that needs params: `acts` still lists it
+    except USER_FAULTS:  # a factory that needs params: `acts` still lists it
         return ("?",)
 
 
@@ -183,8 +197,8 @@ def check_activation(
         module = make_activation(name, PROBE_CHANNELS, sharing, init, **params)
     except ValueError:
         raise
-    except Exception as exc:
-        raise ValueError(f"activation {name!r}: does not build ({type(exc).__name__}: {exc})") from None
+    except USER_FAULTS as exc:
+        raise ValueError(f"activation {name!r}: does not build ({why(exc)})") from None
     if not isinstance(module, nn.Module):
         raise ValueError(
             f"activation {name!r}: the factory returned a {type(module).__name__}, not a torch.nn.Module"
@@ -203,8 +217,8 @@ def _probe(name: str, module: nn.Module, shape: tuple[int, ...]) -> None:
     where = f"activation {name!r} on a {tuple(shape)} float32 input"
     try:
         y = module(x)
-    except Exception as exc:
-        raise ValueError(f"{where}: forward fails ({type(exc).__name__}: {exc})") from None
+    except USER_FAULTS as exc:
+        raise ValueError(f"{where}: forward fails ({why(exc)})") from None
     if not isinstance(y, torch.Tensor) or y.shape != x.shape or y.dtype != x.dtype:
         got = f"{tuple(y.shape)} {y.dtype}" if isinstance(y, torch.Tensor) else type(y).__name__
         raise ValueError(f"{where}: must return the same shape and dtype, got {got}")
@@ -214,8 +228,8 @@ def _probe(name: str, module: nn.Module, shape: tuple[int, ...]) -> None:
         raise ValueError(f"{where}: not differentiable (the output has no gradient)")
     try:
         (grad,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
-    except Exception as exc:
-        raise ValueError(f"{where}: backward fails ({type(exc).__name__}: {exc})") from None
+    except USER_FAULTS as exc:
+        raise ValueError(f"{where}: backward fails ({why(exc)})") from None
     if grad is None:
         raise ValueError(f"{where}: not differentiable (no gradient reaches the input)")
     if not torch.isfinite(grad).all():

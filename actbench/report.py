@@ -22,6 +22,7 @@ from actbench.groups import (
     Run,
     act_name,
     as_dict,
+    drop_duplicates,
     filter_runs,
     find_baseline,
     group_runs,
@@ -236,7 +237,9 @@ def build_report(
         raise ReportError(f"--mde: {mde} is not allowed (a difference in accuracy points > 0, e.g. 1.0)")
     chosen = parse_tests(TESTS if tests is None else tests)
     runs, warnings = load_runs(paths)
-    groups = group_runs(filter_runs(runs, where))
+    runs, repeated = drop_duplicates(filter_runs(runs, where))
+    warnings += repeated
+    groups = group_runs(runs)
     opts = {
         "baseline": act_name(baseline),
         "metric": metric,

@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import functools
+import io
 import json
 import os
 import platform
@@ -48,6 +49,9 @@ CKPT_FILES = {"last": CKPT_LAST, "best": CKPT_BEST}  # config.Checkpoint -> its 
 # (training, then every member's validation, metrics and checkpoints): what one epoch of the pack costs
 # in wall time, where `epoch_times` holds this member's share (shared training + its own validation).
 PACK_EPOCH_TIMES = "pack_epoch_times"
+# summary.json of a pack member left `interrupted` because its pack's process raised: what was raised. The
+# sweep then resumes each such member alone, so a crash fails at most the member that causes it.
+PACK_CRASH = "pack_crash"
 
 
 class RunError(RuntimeError):
@@ -65,6 +69,15 @@ def new_summary() -> dict[str, Any]:
 
 def is_run_dir(path: Path) -> bool:
     return (path / CONFIG).is_file() and ((path / SUMMARY).exists() or (path / METRICS).exists())
+
+
+def check_folder_name(name: str, option: str = "--name") -> str:
+    """A run or sweep folder name is one plain name: it must not lead outside the parent folder (--out)."""
+    if not name or "/" in name or os.sep in name or name in (".", ".."):
+        raise RunError(
+            f"{option} {name!r}: not a plain folder name (no '/', not '.' or '..'); it must stay inside --out"
+        )
+    return name
 
 
 def check_writable(folder: Path) -> None:
@@ -107,6 +120,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write via a temp file in the same folder + fsync + rename: readers see old or new, never half."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: give the file what open() would (0644)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -116,6 +130,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@functools.cache
+def _umask() -> int:
+    """The process umask (read once: os.umask can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -139,12 +161,30 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Serialised in memory, then written by plain file writes (a full disk raises OSError ENOSPC, not
+    torch's RuntimeError) to a temp file renamed into place; a failed write leaves no temp file."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    maybe_fault("checkpoint", int(state.get("epoch", 0)))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(buf.getbuffer())
+            f.flush()
+            os.fsync(f.fileno())
+        maybe_fault("checkpoint", int(state.get("epoch", 0)))
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # a failed write() names no file
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
+
+
+def write_problem(exc: OSError) -> str:
+    """One line for an OSError while writing run output (disk full, a folder gone read-only)."""
+    what = exc.filename or "run output"
+    return f"cannot write {what} ({exc.strerror or exc}); free space, then resume from the last checkpoint"
 
 
 def maybe_fault(point: str, epoch: int, batch: int = 0) -> None:

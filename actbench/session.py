@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from actbench.activations import has_fused_path
 from actbench.config import Config, ConfigError
 from actbench.data import Splits, load_splits, output_size
 from actbench.models import build_model, resolve_pool_first
@@ -111,6 +112,7 @@ def effective_speed(cfg: Config, device: torch.device) -> dict[str, Any]:
     fused, pool_first = cfg.activation.fused, resolve_pool_first(cfg.model, cfg.activation)
     if fused is None:  # pool-first already makes the activation cheap; compiling it then buys nothing
         fused = device.type == "cpu" and not compile_ and not pool_first
+    fused = bool(fused) and has_fused_path(cfg.activation.name)  # what the run really uses, for env.json
     return {
         "device": str(device),
         "compile": compile_,

@@ -5,15 +5,17 @@
 
 Each run trains in its own process (`python -m actbench train --resume RUN_DIR`; with `--pack`, one
 process per pack of runs: `actbench.pack_plan`, `actbench train-pack`), so a crash, a diverging
-run or a killed worker never takes the sweep down; it is recorded as failed. A per-run claim lock keeps
-two sweeps on the same folder from running the same run twice. The folder is the single source of truth:
-re-running a sweep skips completed runs, resumes partial ones and retries failed ones on request.
+run or a killed worker never takes the sweep down; it is recorded as failed. A pack's process is not one
+run: when it is killed its members are left `interrupted` (each resumes from its own checkpoint on the
+next sweep), and when it crashes (`runs.PACK_CRASH`) this sweep resumes each member alone, so only a
+member that fails on its own ends `failed`. A per-run claim lock keeps two sweeps on the same folder
+from running the same run twice. The folder is the single source of truth: re-running a sweep skips
+completed runs, resumes partial ones and retries failed ones on request (from their last checkpoint).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import itertools
 import os
 import subprocess
@@ -22,15 +24,27 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 import yaml
 
 from actbench import runs
 from actbench.activations import ACTIVATIONS
-from actbench.config import Config, ConfigError, dump_yaml, from_dict, parse_override, replace, to_dict
+from actbench.config import Config, ConfigError, from_dict, parse_override, replace, to_dict
+from actbench.sweep_runs import (  # noqa: F401 - per-run state, also used as sweep.<name>
+    CLAIM,
+    LOG,
+    Claim,
+    epochs_done,
+    note_in_log,
+    pack_crashed,
+    prepare,
+    record_crash,
+    run_state,
+    try_claim,
+)
 
-CLAIM, LOG, MANIFEST = "claim.lock", "train.log", "sweep.yaml"
+MANIFEST = "sweep.yaml"
 
 
 @dataclass(frozen=True)
@@ -85,11 +99,14 @@ def plan_sweep(
     keys = list(grid)
     specs = []
     for act, values, seed in itertools.product(acts, itertools.product(*grid.values()), seeds):
-        overrides = {"activation.name": act, **dict(zip(keys, values, strict=True)), "train.seed": seed}
+        overrides: dict[str, Any] = {"activation.name": act}
         if act != base.activation.name:  # another activation: its own default init and params
             overrides |= {"activation.init": None, "activation.params": {}}
             if act in ACTIVATIONS and not ACTIVATIONS[act].supports_sharing:
                 overrides["activation.sharing"] = "layer"  # channel sharing has no meaning without `a`
+        # Grid values last: an `activation.*` axis applies to every activation (and is refused by the
+        # config check, one line, where it means nothing, e.g. an init for relu).
+        overrides |= {**dict(zip(keys, values, strict=True)), "train.seed": seed}
         suffix = "".join(f"-{k.rsplit('.', 1)[-1]}{_slug(v)}" for k, v in zip(keys, values, strict=True))
         name = f"{_slug(act).replace(':', '.')}{suffix}-s{seed}"  # "pkg.mod:Name" -> a plain folder name
         overrides["run.name"] = name
@@ -147,63 +164,27 @@ def _union(a: list[Any], b: list[Any]) -> list[Any]:
     return a + [x for x in b if x not in a]
 
 
-# --- per-run state ----------------------------------------------------------------------------------
+# --- starting a run's process -----------------------------------------------------------------------
 
 
-def run_state(run_dir: Path) -> str:
-    """new | completed | failed | interrupted | running (stale, or live in another process) | locked."""
-    if not (run_dir / runs.CONFIG).exists():
-        return "new"
-    if runs.is_locked(run_dir):
-        return "locked"
-    return runs.read_status(run_dir) or runs.RUNNING
-
-
-@dataclass
-class Claim:
-    """Holds `claim.lock` of one run for as long as this sweep process owns it."""
-
-    run_dir: Path
-    handle: IO[str] = field(repr=False)
-
-    def release(self) -> None:
-        self.handle.close()
-
-
-def try_claim(run_dir: Path) -> Claim | None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(run_dir / CLAIM, "a+")  # noqa: SIM115 - kept open while the claim is held
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        return None
-    return Claim(run_dir, handle)
-
-
-def prepare(spec: RunSpec, run_dir: Path, retry_failed: bool) -> str:
-    """Decide what to do with one run (call with its claim held): skip | start | resume | restart."""
-    state = run_state(run_dir)
-    if state in (runs.COMPLETED, "locked") or (state == runs.FAILED and not retry_failed):
-        return "skip"
-    if state == "new" or state == runs.FAILED:  # a diverged run restarts from scratch when retried
-        for child in run_dir.iterdir():
-            if child.name not in (CLAIM,) and child.is_file():
-                child.unlink()
-        runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(spec.config))
-        runs.write_json(run_dir / runs.SUMMARY, runs.new_summary())
-        return "start" if state == "new" else "restart"
-    return "resume"
-
-
-def worker_env(slot: int, workers: int, gpus: int, cpu_count: int) -> dict[str, str]:
-    """Environment of the process in worker `slot`: one GPU per worker (round robin), CPU threads split."""
+def worker_env(slot: int, workers: int, gpus: int, cpu_count: int, threads: int = 0) -> dict[str, str]:
+    """Environment of the process in worker `slot`: one GPU per worker (round robin), CPU threads split
+    unless the run sets `train.threads` (`threads`)."""
     env = dict(os.environ)
-    env["OMP_NUM_THREADS"] = str(max(1, cpu_count // workers))
+    env["OMP_NUM_THREADS"] = str(threads or max(1, cpu_count // workers))
     if gpus > 0:
         env["CUDA_VISIBLE_DEVICES"] = gpu_of(slot, gpus)
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def run_threads(run_dir: Path) -> int:
+    """`train.threads` of a prepared run folder (0: not set, the worker's share of the CPUs applies)."""
+    try:
+        raw = yaml.safe_load((run_dir / runs.CONFIG).read_text(encoding="utf-8"))
+        return int(raw["train"].get("threads") or 0)
+    except (OSError, yaml.YAMLError, TypeError, KeyError, ValueError, AttributeError):
+        return 0
 
 
 def gpu_of(slot: int, gpus: int) -> str:
@@ -231,22 +212,6 @@ def launch(
         start_new_session=True,
         preexec_fn=preexec_fn,
     )
-
-
-def record_crash(run_dir: Path, returncode: int) -> None:
-    """A worker that died without writing its own final status (killed, segfault) is marked failed."""
-    if runs.read_status(run_dir) in runs.FINAL:
-        return
-    tail = ""
-    if (run_dir / LOG).exists():
-        lines = (run_dir / LOG).read_text(encoding="utf-8", errors="replace").strip().splitlines()
-        tail = lines[-1][:300] if lines else ""
-    runs.settle_status(run_dir, runs.FAILED, f"worker exited with code {returncode}: {tail}")
-
-
-def epochs_done(run_dir: Path) -> int:
-    records, _ = runs.read_metrics(run_dir)
-    return len({r["epoch"] for r in records})
 
 
 def count_gpus() -> int:
@@ -283,13 +248,17 @@ class LocalLauncher:
     workers: int
     gpus: int = field(default_factory=count_gpus)
     cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+    threads: dict[int, int] = field(default_factory=dict)  # process id -> the run's train.threads
 
     def start(self, run_dir: Path, slot: int) -> subprocess.Popen[bytes]:
-        return launch(run_dir, worker_env(slot, self.workers, self.gpus, self.cpus))
+        return self.start_pack([run_dir], slot)
 
     def start_pack(self, run_dirs: list[Path], slot: int) -> subprocess.Popen[bytes]:
-        env = worker_env(slot, self.workers, self.gpus, self.cpus)
-        return launch(run_dirs[0], env, members=run_dirs)
+        threads = run_threads(run_dirs[0])  # equal within a pack (pack.pack_key)
+        env = worker_env(slot, self.workers, self.gpus, self.cpus, threads)
+        handle = launch(run_dirs[0], env, members=run_dirs if len(run_dirs) > 1 else None)
+        self.threads[handle.pid] = threads
+        return handle
 
     def poll(self, handle: subprocess.Popen[bytes]) -> int | None:
         return handle.poll()
@@ -299,7 +268,7 @@ class LocalLauncher:
 
     def where(self, handle: subprocess.Popen[bytes], slot: int) -> str:
         """Where the run trains, for progress logs: `worker 2/4, GPU 1` or `worker 1/2, cpu, 1 thread`."""
-        threads = max(1, self.cpus // self.workers)
+        threads = self.threads.get(getattr(handle, "pid", -1)) or max(1, self.cpus // self.workers)
         cpu = f"cpu, {threads} thread{'s' if threads > 1 else ''}"
         device = f"GPU {gpu_of(slot, self.gpus)}" if self.gpus > 0 else cpu
         return f"worker {slot + 1}/{self.workers}, {device}"
@@ -364,9 +333,11 @@ def execute(
             returncode = launcher.poll(a.handle)
             if returncode is not None:
                 for c in a.claims:
-                    _reap(c, statuses[c.run_dir.name], returncode)
+                    _reap(c, statuses[c.run_dir.name], returncode, packed=len(a.claims) > 1)
                 free.append(a.slot)
                 del active[key]
+                if len(a.claims) > 1 and not stopping:
+                    pending[:0] = _alone_after_crash(plan, [c.run_dir for c in a.claims])
         if stopping:
             for spec in (spec for unit in pending for spec in unit):
                 statuses[spec.name].state = "not started"
@@ -413,8 +384,18 @@ def _start(
         statuses[d.name].state = runs.RUNNING
 
 
-def _reap(claim: Claim, status: RunStatus, returncode: int) -> None:
+def _reap(claim: Claim, status: RunStatus, returncode: int, packed: bool = False) -> None:
     if returncode != 0:
-        record_crash(claim.run_dir, returncode)
+        record_crash(claim.run_dir, returncode, packed)
     status.state = runs.read_status(claim.run_dir) or runs.FAILED
     claim.release()
+
+
+def _alone_after_crash(plan: Plan, run_dirs: list[Path]) -> list[list[RunSpec]]:
+    """Units of one run for the members a pack crash left interrupted: each resumes on its own, so only
+    a run that also fails alone ends `failed`."""
+    specs = {r.name: r for r in plan.runs}
+    crashed = [d for d in run_dirs if d.name in specs and pack_crashed(d)]
+    for d in crashed:
+        note_in_log(d, "its pack crashed (see above); resuming it alone from its checkpoint")
+    return [[specs[d.name]] for d in crashed]

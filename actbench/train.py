@@ -103,6 +103,8 @@ def create_run(cfg: Config, out: Path | None = None, name: str | None = None, fo
     from actbench.config import dump_yaml
 
     out = Path(out if out is not None else cfg.run.out)
+    if name is not None:
+        runs.check_folder_name(name)
     run_dir = runs.prepare_run_dir(out / (name or cfg.run.name or default_run_name(cfg)), force=force)
     runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(cfg))
     runs.write_json(run_dir / runs.SUMMARY, runs.new_summary())
@@ -154,10 +156,12 @@ def _loop(
             metrics = train_epoch(s, epoch, hooks)
             rec = L.epoch_record(s, epoch, metrics, lr_at(cfg, epoch), time.perf_counter() - e0)
             best = L.log_epoch(s, run_dir, rec, best, summary, times, hooks)
+        L.complete(s, run_dir, summary, best, hooks)
     except (NonFiniteLoss, Interrupted) as exc:
         status = runs.FAILED if isinstance(exc, NonFiniteLoss) else runs.INTERRUPTED
         return L.finish(s, run_dir, summary, status, str(exc), times, t0, hooks)
-    L.complete(s, run_dir, summary, best, hooks)
+    except OSError as exc:  # disk full, folder gone read-only: the last checkpoint stands, resumable
+        return L.finish(s, run_dir, summary, runs.INTERRUPTED, runs.write_problem(exc), times, t0, hooks)
     return L.finish(s, run_dir, summary, runs.COMPLETED, None, times, t0, hooks)
 
 

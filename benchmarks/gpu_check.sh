@@ -16,10 +16,11 @@ OUT_DIR=${1:-/tmp/actbench-gpu}
 mkdir -p "$OUT_DIR"
 
 if $PY -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-  DEV=cuda; IMAGES=50000; EPOCHS=2; PROTO_EPOCHS=4; WORKERS=5; TIMEOUT=150
+  DEV=cuda; IMAGES=50000; VAL=5000; EPOCHS=2; PROTO_EPOCHS=4; WORKERS=5; TIMEOUT=150
   DATA=(--set data.test_size=10000)
 else
-  DEV=cpu; IMAGES=300; EPOCHS=1; PROTO_EPOCHS=1; WORKERS=2; TIMEOUT=300
+  # CPU smoke test: 100 validation images (not 5,000: the sweeps validated far more than they trained)
+  DEV=cpu; IMAGES=300; VAL=100; EPOCHS=1; PROTO_EPOCHS=1; WORKERS=2; TIMEOUT=600
   DATA=(--set data.test_size=100 --set model.channels=[4,4,4])
 fi
 ONLY=${ONLY:-acts,train,protocol,pack}
@@ -55,7 +56,7 @@ step "Table 2 protocol: 5 activations in $WORKERS concurrent workers on one devi
 SWEEP_DIR=$(mktemp -d)
 T0=$(date +%s.%N)
 run $PY -m actbench sweep --acts "$ALL" --workers "$WORKERS" --out "$SWEEP_DIR" --name proto \
-  --set data.train_size=$((IMAGES + 5000)) --set train.epochs="$PROTO_EPOCHS" --set train.device="$DEV" "${DATA[@]}" \
+  --set data.train_size=$((IMAGES + VAL)) --set data.val_size=$VAL --set train.epochs="$PROTO_EPOCHS" --set train.device="$DEV" "${DATA[@]}" \
   > "$OUT_DIR/sweep.log" 2>&1
 T1=$(date +%s.%N)
 grep -h -i -B2 -A8 "error\|traceback" "$SWEEP_DIR"/proto/*/train.log | head -40
@@ -100,7 +101,7 @@ if want pack; then
     SWEEP_DIR=$(mktemp -d)
     T0=$(date +%s.%N)
     run $PY -m actbench sweep --acts "$ALL" --seeds "$SEEDS" --pack "$PACK" --workers "$PW" --out "$SWEEP_DIR" \
-      --name pack --set data.train_size=$((IMAGES + 5000)) --set train.epochs="$PROTO_EPOCHS" \
+      --name pack --set data.train_size=$((IMAGES + VAL)) --set data.val_size=$VAL --set train.epochs="$PROTO_EPOCHS" \
       --set train.device="$DEV" "${DATA[@]}" > "$OUT_DIR/sweep_pack$PACK.log" 2>&1
     T1=$(date +%s.%N)
     grep -h -i -B2 -A8 "error\|traceback" "$SWEEP_DIR"/pack/*/train.log | head -40

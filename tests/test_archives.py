@@ -181,3 +181,17 @@ def test_real_cifar10_archive_matches_folder(tmp_path: Path) -> None:
     for x, y in zip(a[:4], f[:4], strict=True):
         assert torch.equal(x, y)
     assert np.array_equal(torch.bincount(a[3]).numpy(), [1000] * 10)
+
+
+def test_tar_gz_with_a_failing_checksum_is_refused(tmp_path: Path, folder: Path) -> None:
+    """The gzip trailer (CRC-32 of the whole stream) lies after the tar end marker: it is still checked,
+    before anything is decoded or cached (issue 24)."""
+    data = bytearray(pack(folder, tmp_path / "imgs.tar.gz").read_bytes())
+    data[-8] ^= 0xFF  # the stored CRC-32: every member still decompresses, `gzip -t` says "crc error"
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(bytes(data))
+    cache = tmp_path / "cache"
+    with pytest.raises(SRC.DataError, match=r"bad\.tar\.gz: corrupt or truncated archive \(CRC check") as err:
+        load(bad, cache)
+    assert "\n" not in str(err.value) and "at member" not in str(err.value)
+    assert not cache.exists() or not any(cache.iterdir())

@@ -191,3 +191,27 @@ def test_sweep_corruptions_evaluates_every_completed_run_once(tmp_path: Path) ->
     assert res.exit_code == 0 and res.output.count("already evaluated, skipped") == 2, res.output
     res = runner.invoke(app, [*args, "--corruptions", "fog"])  # checked before anything runs
     assert res.exit_code == 2 and "--corrupted-root" in res.output
+
+
+def test_damaged_published_files_are_one_line_naming_the_file(session: S.Session, tmp_path: Path) -> None:
+    """Issue 24: a float .npy was cast to uint8 (every image black), an undersized one was sliced across
+    severities, a garbage one gave numpy's error without the file name."""
+    root = tmp_path / "c"
+    write_published(root, session, ["contrast"])
+    good = np.load(root / "contrast.npy")
+    cases = {
+        "float": (good.astype(np.float32) / 255, r"contrast\.npy holds float32 values, expected uint8"),
+        "undersized": (good[:-10], r"contrast\.npy holds 398 images per severity, fewer than the run's 400"),
+    }
+    for array, needle in cases.values():
+        np.save(root / "contrast.npy", array)
+        with pytest.raises(ValueError, match=needle):
+            CE.corruption_eval(session, ["contrast"], [1], root=root)
+    (root / "contrast.npy").write_bytes(b"\x93NUMPY garbage, not an array")
+    with pytest.raises(ValueError, match=r"contrast\.npy is not a readable \.npy array") as err:
+        CE.parse_corruptions("contrast", root)  # refused when the option is read, before any training
+    assert "\n" not in str(err.value)
+    (root / "labels.npy").write_bytes(b"junk")
+    np.save(root / "contrast.npy", good)
+    with pytest.raises(ValueError, match=r"labels\.npy is not a readable \.npy array"):
+        CE.corruption_eval(session, ["contrast"], [1], root=root)

@@ -144,6 +144,25 @@ def test_pack_members_equal_lone_runs(trained: tuple[list[Path], list[Path]]) ->
         assert "packed_with" not in runs.read_json(a / runs.ENV)
 
 
+def test_packed_and_lone_differ_in_float_rounding_only(trained: tuple[list[Path], list[Path]]) -> None:
+    """What the README promises (issue 24): the same files, config.yaml, checkpoint layout (keys, shapes,
+    dtypes, optimizer state); weights equal to float rounding of the grouped kernels, not bit for bit."""
+    for a, p in zip(*trained, strict=True):
+        assert sorted(f.name for f in a.iterdir()) == sorted(f.name for f in p.iterdir())
+        assert (a / runs.CONFIG).read_text() == (p / runs.CONFIG).read_text()
+        ca, cp = (runs.load_checkpoint(d / runs.CKPT_LAST) for d in (a, p))
+        assert set(ca) == set(cp) and (ca["epoch"], ca["best"]["epoch"]) == (cp["epoch"], cp["best"]["epoch"])
+        for key, t in ca["model"].items():
+            u = cp["model"][key]
+            assert (t.shape, t.dtype) == (u.shape, u.dtype), key
+            torch.testing.assert_close(u, t, rtol=1e-3, atol=1e-4, msg=key)
+        oa, op = ca["optimizer"], cp["optimizer"]
+        assert oa["param_groups"] == op["param_groups"] and set(oa["state"]) == set(op["state"])
+        for i, state in oa["state"].items():
+            shapes = {k: v.shape for k, v in op["state"][i].items()}
+            assert {k: v.shape for k, v in state.items()} == shapes
+
+
 def test_member_checkpoint_is_an_ordinary_one(trained: tuple[list[Path], list[Path]]) -> None:
     _, packed = trained
     p = packed[1]

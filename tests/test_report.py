@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+import shutil
 import statistics
 from pathlib import Path
 from typing import Any
@@ -432,3 +433,22 @@ def test_cost_reads_old_summaries_without_epoch_times(tmp_path: Path) -> None:
     )
     t = row_of(RP.build_report([tmp_path / "runs"]), "relu")["timing"]
     assert t["steady_epoch_s"] == 2.0 and (t["steady_epoch_min_s"], t["steady_epoch_max_s"]) == (2.0, 2.0)
+
+
+def test_a_copied_run_is_counted_once(tmp_path: Path) -> None:
+    """The same config and seed in two folders is one seed (issue 24: n was 4 and p = 0.0023, truly n = 2)."""
+    for s, acc in ((0, 0.70), (1, 0.72)):
+        write_run(tmp_path / "a", f"relu-s{s}", "relu", s, acc)
+        write_run(tmp_path / "a", f"elu-s{s}", "elu", s, acc + 0.05)
+    shutil.copytree(tmp_path / "a" / "relu-s0", tmp_path / "copy" / "relu-s0")
+    shutil.copytree(tmp_path / "a" / "elu-s1", tmp_path / "copy" / "elu-again")
+    alone = RP.build_report([tmp_path / "a"], baseline="relu")
+    both = RP.build_report([tmp_path / "a", tmp_path / "copy"], baseline="relu")
+    for a, b in zip(alone.rows, both.rows, strict=True):
+        assert a["n"] == b["n"] == 2 and a["vs_baseline"] == b["vs_baseline"], b["group"]
+    repeated = [w for w in both.warnings if "repeat another run's config and seed" in w]
+    assert len(repeated) == 1 and repeated[0].startswith("2 run(s)"), both.warnings
+    assert f"{tmp_path / 'copy' / 'relu-s0'} (= {tmp_path / 'a' / 'relu-s0'})" in repeated[0]
+    assert not [w for w in alone.warnings if "repeat" in w]
+    write_run(tmp_path / "b", "relu-s2", "relu", 2, 0.71)  # another seed of the same config: counted
+    assert {r["activation"]: r["n"] for r in RP.build_report([tmp_path]).rows} == {"relu": 3, "elu": 2}

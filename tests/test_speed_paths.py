@@ -68,7 +68,12 @@ def test_auto_speed_settings_per_device() -> None:
     gelu = S.effective_speed(
         tiny_config("activation.fused=null", "activation.name=gelu"), torch.device("cpu")
     )
-    assert (gelu["pool_first"], gelu["fused"]) == (False, True)
+    assert (gelu["pool_first"], gelu["fused"]) == (False, False)  # gelu has no fused path (issue 24)
+    exp = S.effective_speed(
+        tiny_config("activation.fused=null", "activation.name=exponential", "model.pool_first=false"),
+        torch.device("cpu"),
+    )
+    assert (exp["pool_first"], exp["fused"]) == (False, True)
     cuda = S.effective_speed(cfg, torch.device("cuda"))  # resolution only: nothing runs on the GPU
     assert cuda == {
         "device": "cuda",
@@ -78,6 +83,9 @@ def test_auto_speed_settings_per_device() -> None:
         "pool_first": True,
     }
     pinned = S.effective_speed(
-        tiny_config("train.compile=false", "activation.fused=true"), torch.device("cuda")
+        tiny_config("train.compile=false", "activation.fused=true", "activation.name=rational"),
+        torch.device("cuda"),
     )
     assert (pinned["compile"], pinned["fused"]) == (False, True)
+    relu = S.effective_speed(tiny_config("activation.fused=true"), torch.device("cpu"))
+    assert relu["fused"] is False  # accepted and ignored: reported as what runs

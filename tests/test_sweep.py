@@ -135,3 +135,37 @@ def test_local_launcher_says_where_each_run_trains(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("ACTBENCH_GPU_LIST", "5,7")
     assert S.LocalLauncher(3, gpus=2, cpus=4).where(None, 1) == "worker 2/3, GPU 7"
     assert S.worker_env(1, 3, 2, 4)["CUDA_VISIBLE_DEVICES"] == "7"  # the GPU the worker really gets
+
+
+def test_activation_grid_applies_to_every_activation(tmp_path: Path) -> None:
+    """An activation.* axis is not dropped for activations other than the config's (issue 24)."""
+    grid = S.parse_grid(["activation.init=0.1,0.5"])
+    plan = S.plan_sweep(tiny_config(), ["prelu", "rational"], [0], grid, tmp_path / "sw")
+    got = {r.name: r.config.activation.init for r in plan.runs}
+    assert got == {
+        "prelu-init0.1-s0": 0.1,
+        "prelu-init0.5-s0": 0.5,
+        "rational-init0.1-s0": 0.1,
+        "rational-init0.5-s0": 0.5,
+    }
+    alpha = S.parse_grid(["activation.params.alpha=0.5,2.0"])
+    plan = S.plan_sweep(tiny_config(), ["elu"], [0], alpha, tmp_path / "sw")
+    assert [r.config.activation.params["alpha"] for r in plan.runs] == [0.5, 2.0]
+    with pytest.raises(S.ConfigError, match="run relu-init0.1-s0: .*init must be null") as err:
+        S.plan_sweep(tiny_config(), ["prelu", "relu"], [0], grid, tmp_path / "sw")
+    assert "\n" not in str(err.value)
+
+
+def test_local_launcher_states_the_runs_own_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """train.threads=1 on 2 CPUs and 1 worker: the log says 1 thread (it said 2), and the worker gets 1."""
+    from types import SimpleNamespace
+
+    run_dir = T.create_run(tiny_config(), tmp_path, "r")  # TINY sets train.threads=1
+    envs = []
+    monkeypatch.setattr(S, "launch", lambda d, env, **kw: envs.append(env) or SimpleNamespace(pid=4242))
+    launcher = S.LocalLauncher(1, gpus=0, cpus=2)
+    handle = launcher.start(run_dir, 0)
+    assert launcher.where(handle, 0) == "worker 1/1, cpu, 1 thread"
+    assert envs[0]["OMP_NUM_THREADS"] == "1"
+    unset = T.create_run(tiny_config("train.threads=0"), tmp_path, "u")
+    assert launcher.where(launcher.start_pack([unset, run_dir], 0), 0) == "worker 1/1, cpu, 2 threads"

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Metric, Param, RunStatus
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from actbench import runs as R
@@ -32,6 +35,10 @@ SWEEP_MANIFEST = "sweep.yaml"
 ARTIFACTS = (R.CONFIG, R.SUMMARY, R.ENV, R.ROBUSTNESS)
 STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
 BATCH = 500  # metrics per log_batch call (MLflow accepts up to 1000)
+CONNECT_TIMEOUT_S = 5.0  # an http(s) server that does not accept a connection in this time is unreachable
+# MLflow's defaults (7 retries with backoff, 120 s per request) turn a server that went away into minutes
+# of silence; the user may still set these variables.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
 
 def tracking_uri(to: str) -> str:
@@ -45,6 +52,23 @@ def tracking_uri(to: str) -> str:
         # folder means here (no server, no database).
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     return uri
+
+
+def check_reachable(uri: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """One line at once, instead of MLflow's retries for minutes, when nobody answers at an http(s) URI."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return
+    for key, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((parts.hostname or "", port), timeout=timeout_s).close()
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise R.RunError(
+            f"--to {uri}: no MLflow tracking server answers there ({why}; waited at most {timeout_s:g} s)"
+        ) from None
 
 
 def fingerprint(run_dir: Path) -> str:
@@ -151,7 +175,15 @@ def _sweep_parent(client: MlflowClient, exp: str, sweep_dir: Path, known: dict[s
 def export_mlflow(run_dirs: list[Path], to: str) -> tuple[str, int, int]:
     """Export the runs to the tracking store `to`; returns (URI, runs written, runs unchanged)."""
     uri = tracking_uri(to)
-    client = MlflowClient(tracking_uri=uri)
+    check_reachable(uri)
+    try:
+        return uri, *_export(MlflowClient(tracking_uri=uri), run_dirs)
+    except MlflowException as exc:  # the server refused a request, or went away during the export
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise R.RunError(f"--to {uri}: MLflow export failed ({why})") from None
+
+
+def _export(client: MlflowClient, run_dirs: list[Path]) -> tuple[int, int]:
     found = client.get_experiment_by_name(EXPERIMENT)
     exp = found.experiment_id if found else client.create_experiment(EXPERIMENT)
     known = _existing(client, exp)
@@ -162,4 +194,4 @@ def export_mlflow(run_dirs: list[Path], to: str) -> tuple[str, int, int]:
         if sweep_dir is not None and sweep_dir not in parents:
             parents[sweep_dir] = _sweep_parent(client, exp, sweep_dir, known)
         written += _export_run(client, exp, run_dir, parents.get(sweep_dir) if sweep_dir else None, known)
-    return uri, written, len(run_dirs) - written
+    return written, len(run_dirs) - written
