@@ -28,7 +28,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DataConfig:
-    # mnist, fashion_mnist (1x28x28), svhn: actbench.tv_datasets; synthetic_mnist: synthetic at 1x28x28
+    # mnist, fashion_mnist (1x28x28), svhn: actbench.data.datasets; synthetic_mnist: synthetic at 1x28x28
     name: Literal[
         "synthetic", "cifar10", "cifar100", "folder", "mnist", "fashion_mnist", "svhn", "synthetic_mnist"
     ] = "synthetic"
@@ -128,14 +128,14 @@ class RunConfig:
     tensorboard: bool = False  # also write TensorBoard event files into <run>/tensorboard (an extra)
 
 
-NoiseKind = Literal["gaussian", "uniform", "salt_pepper"]  # input corruptions of actbench.noise
+NoiseKind = Literal["gaussian", "uniform", "salt_pepper"]  # input corruptions of actbench.robustness.noise
 Checkpoint = Literal["last", "best"]  # a run's final epoch | its best-validation epoch (runs.CKPT_*)
 Split = Literal["test", "val"]  # evaluation splits
 
 
 @dataclass(frozen=True)
 class RobustnessConfig:
-    """Accuracy under input noise after training (actbench.noise); does not change training itself."""
+    """Accuracy under input noise after training (actbench.robustness.noise); does not change training itself."""
 
     enabled: bool = False  # evaluate at the end of a completed run, into robustness.json
     kinds: tuple[NoiseKind, ...] = ("gaussian",)

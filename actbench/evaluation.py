@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from actbench import runs
 from actbench.config import Config, ConfigError, from_dict, read_yaml
-from actbench.data import eval_batches
+from actbench.data.pipeline import eval_batches
 from actbench.session import Session, make_session
 
 

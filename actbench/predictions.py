@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from actbench import runs
-from actbench.data import eval_batches
+from actbench.data.pipeline import eval_batches
 from actbench.evaluation import evaluate, load_weights, run_session, score_batches
 from actbench.session import Session
 

@@ -7,10 +7,10 @@ runs/<name>/
   checkpoint-best.pt     same, at the best validation accuracy so far
   summary.json           status running|completed|failed|interrupted, final metrics, timings
   env.json               python/torch/torchvision versions, device, git commit, host
-  robustness.json        optional: test accuracy under input noise per kind and level (actbench.noise)
+  robustness.json        optional: test accuracy under input noise per kind and level (actbench.robustness.noise)
   predictions.npz        test-split predicted classes and softmax probabilities of the last and best
                          checkpoints (actbench.predictions); absent in runs made before it existed
-  corruptions.json       optional: test accuracy under CIFAR-10-C corruptions (actbench.corruption_eval)
+  corruptions.json       optional: test accuracy under CIFAR-10-C corruptions (actbench.robustness.evaluate)
   corruption-predictions.npz  optional: the predicted class of each test image per corruption and severity
   run.lock               held (flock) by the process training this run
 """
@@ -36,16 +36,16 @@ import torch
 
 CONFIG, METRICS, SUMMARY, ENV, LOCK = "config.yaml", "metrics.jsonl", "summary.json", "env.json", "run.lock"
 CKPT_LAST, CKPT_BEST = "checkpoint-last.pt", "checkpoint-best.pt"
-ROBUSTNESS = "robustness.json"  # accuracy under input noise (actbench.noise), optional
+ROBUSTNESS = "robustness.json"  # accuracy under input noise (actbench.robustness.noise), optional
 PREDICTIONS = "predictions.npz"  # per-example test predictions (actbench.predictions), optional
 CHECKPOINTS = ("last", "best")  # which checkpoint: the final epoch, the best-validation epoch
-CORRUPTIONS = "corruptions.json"  # accuracy under CIFAR-10-C corruptions (actbench.corruption_eval), optional
+CORRUPTIONS = "corruptions.json"  # accuracy under CIFAR-10-C corruptions (actbench.robustness.evaluate), optional
 CORRUPTION_PREDICTIONS = "corruption-predictions.npz"  # per-example predictions behind corruptions.json
 STATUSES = ("running", "completed", "failed", "interrupted")
 RUNNING, COMPLETED, FAILED, INTERRUPTED = STATUSES
 FINAL = STATUSES[1:]  # a run in one of these wrote its own end
 CKPT_FILES = {"last": CKPT_LAST, "best": CKPT_BEST}  # config.Checkpoint -> its file
-# summary.json of a pack member (actbench.pack_train): per epoch, the pack's whole epoch in seconds
+# summary.json of a pack member (actbench.pack.train): per epoch, the pack's whole epoch in seconds
 # (training, then every member's validation, metrics and checkpoints): what one epoch of the pack costs
 # in wall time, where `epoch_times` holds this member's share (shared training + its own validation).
 PACK_EPOCH_TIMES = "pack_epoch_times"

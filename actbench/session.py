@@ -1,7 +1,7 @@
 """What a run holds in memory: config, data on the device, model and optimizer (a `Session`).
 
 Building one resolves the device and the `auto` speed settings (compile, fused activation, pool-first)
-for it; the training loop and evaluation in `actbench.train` only use what the session holds.
+for it; the training loop and evaluation in `actbench.training.loop` only use what the session holds.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from torch import nn
 
 from actbench.activations import has_fused_path
 from actbench.config import Config, ConfigError
-from actbench.data import Splits, load_splits, output_size
+from actbench.data.pipeline import Splits, load_splits, output_size
 from actbench.models import build_model, resolve_pool_first
 
 

@@ -13,6 +13,7 @@ from torch import nn
 from typer.testing import CliRunner
 
 from actbench import activations as A
+from actbench.activations import functional as FN
 from actbench.cli import app
 
 NAMES = list(A.ACTIVATIONS)
@@ -286,7 +287,7 @@ def test_fused_equals_eager() -> None:
             for e, f in zip(*out, strict=True):
                 torch.testing.assert_close(f, e, rtol=1e-5, atol=1e-5)
     # the compiled kernels ran: no silent fallback to eager (then this would compare eager with eager)
-    assert not A._COMPILE_FAILED and {"forward", "backward"} <= set(A._COMPILED)
+    assert not FN._COMPILE_FAILED and {"forward", "backward"} <= set(FN._COMPILED)
 
 
 def test_fused_falls_back_to_eager_when_compile_fails(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -296,8 +297,8 @@ def test_fused_falls_back_to_eager_when_compile_fails(monkeypatch: pytest.Monkey
 
         return run
 
-    monkeypatch.setattr(A, "_COMPILED", {})
-    monkeypatch.setattr(A, "_COMPILE_FAILED", [])
+    monkeypatch.setattr(FN, "_COMPILED", {})
+    monkeypatch.setattr(FN, "_COMPILE_FAILED", [])
     monkeypatch.setattr(torch, "compile", broken_compile)
     x = torch.randn(3, 2, 4, 4, requires_grad=True)
     fused = A.make_activation("exponential", 2, sharing="channel", fused=True)

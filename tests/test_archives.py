@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from actbench import data as D
-from actbench import sources as SRC
+from actbench.data import pipeline as D
+from actbench.data import sources as SRC
 from actbench.config import DataConfig
 from tests.test_data import make_folder, shared_cifar10_jpeg
 

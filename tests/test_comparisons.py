@@ -18,10 +18,10 @@ from rich.console import Console
 from scipy import stats
 from typer.testing import CliRunner
 
-from actbench import paired as P
+from actbench.stats import paired as P
 from actbench import predictions as PR
-from actbench import report as RP
-from actbench import tables as TB
+from actbench.report import build as RP
+from actbench.report import tables as TB
 from actbench.cli import app
 from tests.test_report import write_run
 

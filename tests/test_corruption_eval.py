@@ -1,4 +1,4 @@
-"""CIFAR-10-C evaluation of runs (actbench.corruption_eval): in memory and from published-layout .npy
+"""CIFAR-10-C evaluation of runs (actbench.robustness.evaluate): in memory and from published-layout .npy
 files, corruptions.json / corruption-predictions.npz, and the eval/sweep CLI."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import torch
 from typer.testing import CliRunner
 
 from actbench import config as C
-from actbench import corruption_eval as CE
+from actbench.robustness import evaluate as CE
 from actbench import evaluation as E
 from actbench import runs
 from actbench import session as S
-from actbench import train as T
+from actbench.training import loop as T
 from actbench.cli import app
 
 from .conftest import TINY, tiny_config

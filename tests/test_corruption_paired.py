@@ -1,4 +1,4 @@
-"""Paired corruption comparison (actbench.corruption_paired) in `actbench report`: hand-built run folders
+"""Paired corruption comparison (actbench.report.corruption_paired) in `actbench report`: hand-built run folders
 with corruption-predictions.npz where ELU gets GAIN more corrupted images right than ReLU in every
 benchmark cell; the expected difference is computed here from the arrays."""
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from actbench import report as RP
-from actbench import tables as TB
-from actbench.corruption_paired import benchmark_cells, paired_cell
+from actbench.report import build as RP
+from actbench.report import tables as TB
+from actbench.report.corruption_paired import benchmark_cells, paired_cell
 
 from .test_corruption_report import add_corruptions
 from .test_report import write_run

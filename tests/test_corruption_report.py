@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from actbench import report as RP
-from actbench import tables as TB
-from actbench.figures import write_figures
+from actbench.report import build as RP
+from actbench.report import tables as TB
+from actbench.report.figures import write_figures
 
 from .test_report import PNG, write_run
 

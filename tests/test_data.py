@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from actbench import data as D
-from actbench import sources as SRC
+from actbench.data import pipeline as D
+from actbench.data import sources as SRC
 from actbench.config import AugmentConfig, DataConfig
 
 SMALL = DataConfig(train_size=600, test_size=200, val_size=100)

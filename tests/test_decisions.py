@@ -1,4 +1,4 @@
-"""actbench.decisions: the seed-level tests against scipy and brute force, the interval's duality with its
+"""actbench.stats.decisions: the seed-level tests against scipy and brute force, the interval's duality with its
 test, the decision rule, and the verdict sentence."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from actbench import decisions as D
+from actbench.stats import decisions as D
 
 A = [72.1, 71.4, 73.0, 72.6, 71.9]
 B = [71.2, 71.5, 71.8, 71.0, 71.7]

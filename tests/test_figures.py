@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from actbench import figures as F
+from actbench.report import figures as F
 
 
 @pytest.mark.parametrize("panels", [1, 2, 3, 6])
@@ -31,8 +31,8 @@ def test_vector_parameters_share_a_panel_in_index_order() -> None:
 
 
 def test_learned_figure_of_a_vector_parameter(tmp_path) -> None:
-    from actbench import train as T
-    from actbench.report import build_report
+    from actbench.training import loop as T
+    from actbench.report.build import build_report
 
     from .conftest import tiny_config
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from actbench import runs
-from actbench import train as T
+from actbench.training import loop as T
 from actbench.cli import app
 
 from .conftest import TINY, tiny_config
@@ -124,7 +124,7 @@ def test_full_disk_while_checkpointing(tmp_path: Path, monkeypatch: pytest.Monke
 @pytest.mark.parametrize("where", ["import", "build"])
 def test_user_module_calling_sys_exit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
     """sys.exit(3) in a user module ended actbench with exit code 3 and no output at all."""
-    from actbench import plugins
+    from actbench.activations import plugins as plugins
 
     module = f"exits_on_{where}"
     body = "import sys\nsys.exit(3)\n" if where == "import" else ""

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from actbench import report as RP
-from actbench.figures import write_figures
-from actbench.html_report import config_differences
+from actbench.report import build as RP
+from actbench.report.figures import write_figures
+from actbench.report.html import config_differences
 
 from .test_report import PNG, write_run
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from actbench import launchers as L
+from actbench.sweep import ray as L
 from actbench import runs
-from actbench import sweep as S
+from actbench.sweep import plan as S
 from actbench.config import ConfigError
 
 from .conftest import tiny_config

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from actbench import activations as A
-from actbench.learnable import PAU_LEAKY_RELU_P, PAU_LEAKY_RELU_Q
+from actbench.activations.learnable import PAU_LEAKY_RELU_P, PAU_LEAKY_RELU_Q
 
 F64 = torch.float64
 

@@ -1,4 +1,4 @@
-"""Packed runs (actbench.pack, actbench.pack_train): every member is the run it would have been alone."""
+"""Packed runs (actbench.pack.model, actbench.pack.train): every member is the run it would have been alone."""
 
 from __future__ import annotations
 
@@ -15,18 +15,18 @@ import torch.nn.functional as F
 import yaml
 from typer.testing import CliRunner
 
-from actbench import pack as PK
-from actbench import pack_plan as PP
-from actbench import pack_train as P
+from actbench.pack import model as PK
+from actbench.pack import plan as PP
+from actbench.pack import train as P
 from actbench import runs
-from actbench import sweep as S
-from actbench import train as T
+from actbench.sweep import plan as S
+from actbench.training import loop as T
 from actbench.cli import app
 from actbench.config import ConfigError, replace
-from actbench.data import load_splits, train_batches
+from actbench.data.pipeline import load_splits, train_batches
 from actbench.evaluation import evaluate_run, load_run_config
 from actbench.models import build_model
-from actbench.pack_optim import MergedOptimizer
+from actbench.pack.optim import MergedOptimizer
 from actbench.session import session_for
 
 from .conftest import TINY, tiny_config

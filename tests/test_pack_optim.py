@@ -1,4 +1,4 @@
-"""One optimizer step for a pack (actbench.pack_optim): exactly the members' own steps, state shared."""
+"""One optimizer step for a pack (actbench.pack.optim): exactly the members' own steps, state shared."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from actbench.pack_optim import MergedOptimizer
+from actbench.pack.optim import MergedOptimizer
 
 # (optimizer class, per-member constructor settings): members differ in lr and weight decay.
 CASES = [

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from actbench import pack as PK
-from actbench import pack_plan as PP
-from actbench import pack_train as P
-from actbench import plugins, runs
-from actbench import sweep as S
-from actbench import train as T
+from actbench.pack import model as PK
+from actbench.pack import plan as PP
+from actbench.pack import train as P
+from actbench import runs
+from actbench.activations import plugins as plugins
+from actbench.sweep import plan as S
+from actbench.training import loop as T
 from actbench.activations import ACTIVATIONS
 from actbench.cli import app
 from actbench.config import ConfigError

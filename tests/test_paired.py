@@ -1,4 +1,4 @@
-"""actbench.paired: every statistic against an independent computation (scipy's binomial test, statsmodels'
+"""actbench.stats.paired: every statistic against an independent computation (scipy's binomial test, statsmodels'
 Holm, Cohen's power tables, a per-bin ECE loop)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from actbench import paired as P
+from actbench.stats import paired as P
 
 
 @pytest.mark.parametrize(("b", "c"), [(5, 0), (12, 3), (7, 7), (0, 9), (40, 25), (1, 2), (300, 250), (1, 0)])

@@ -10,13 +10,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from actbench import plugins
-from actbench import train as T
+from actbench.activations import plugins as plugins
+from actbench.training import loop as T
 from actbench.activations import activation_parameters, commutes_with_max_pool, get_spec, make_activation
 from actbench.cli import app
 from actbench.config import ActivationConfig, ConfigError, ModelConfig
 from actbench.models import build_model, learned_parameters, resolve_pool_first
-from actbench.report import build_report
+from actbench.report.build import build_report
 
 from .conftest import tiny_config
 
@@ -184,7 +184,7 @@ def test_custom_parameters_logged_reported_and_plotted(my_acts: Path, runs_dir: 
     report = build_report([runs_dir])
     assert report.learned["columns"] == ["my_acts:Snake"]
     assert set(report.learned["cells"]["my_acts:Snake"]) >= {"conv1", "conv2", "conv3"}
-    from actbench.figures import write_figures
+    from actbench.report.figures import write_figures
 
     files, _ = write_figures(report, tmp_path / "plots")
     assert tmp_path / "plots" / "learned_a.png" in files

@@ -14,7 +14,7 @@ from actbench import predictions as PR
 from actbench import runs
 from actbench.cli import app
 from actbench.evaluation import evaluate_run
-from actbench.train import create_run, run_training
+from actbench.training.loop import create_run, run_training
 
 from .conftest import tiny_config
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from actbench import launchers as L
+from actbench.sweep import ray as L
 from actbench import runs
 from actbench.cli import app
 

@@ -1,7 +1,7 @@
 """`actbench report`: hand-built run folders with known numbers -> statistics, tables, exports, figures.
 
 Expected statistics are computed here independently (statistics module, hand formulas, a numeric
-integral of the t density), never through actbench.report's own code path.
+integral of the t density), never through actbench.report.build's own code path.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from actbench import config as C
-from actbench import groups as G
-from actbench import report as RP
-from actbench import stats as ST
-from actbench import tables as TB
-from actbench.figures import act_series, write_figures
+from actbench.report import groups as G
+from actbench.report import build as RP
+from actbench.stats import summary as ST
+from actbench.report import tables as TB
+from actbench.report.figures import act_series, write_figures
 
 BASE = C.to_dict(C.Config())
 T975_DF2 = 4.302652729911275  # t quantile 0.975 with 2 degrees of freedom (tables)
@@ -377,7 +377,7 @@ def test_report_main_renders_to_console_and_writes_plots(bench: Path, tmp_path: 
 
 def test_reads_what_training_writes(tmp_path: Path) -> None:
     """Real (tiny) training runs, so a change in the run-folder format breaks this test, not users."""
-    from actbench import train as T
+    from actbench.training import loop as T
 
     from .conftest import tiny_config
 

@@ -17,9 +17,9 @@ import pytest
 import yaml
 from rich.console import Console
 
-from actbench import report as RP
-from actbench import tables as TB
-from actbench.figures import write_figures
+from actbench.report import build as RP
+from actbench.report import tables as TB
+from actbench.report.figures import write_figures
 
 from .test_report import PNG, welch_by_hand, write_run
 
@@ -32,7 +32,7 @@ ACC = {  # test accuracy (fraction) at each level, per seed
 
 
 def add_robustness(run_dir: Path, results: dict[str, list[float]], levels: list[float] = LEVELS) -> None:
-    """robustness.json as actbench.noise writes it (fractions)."""
+    """robustness.json as actbench.robustness.noise writes it (fractions)."""
     doc = {
         "checkpoint": "last",
         "epoch": 3,

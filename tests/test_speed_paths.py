@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from actbench import activations as A
+from actbench.activations import functional as FN
 from actbench import session as S
-from actbench import train as T
+from actbench.training import loop as T
 
 from .conftest import tiny_config
 
@@ -38,12 +39,12 @@ def test_bf16_autocast_close_and_a_stays_float32() -> None:
 
 @pytest.mark.parametrize("act", ["rational", "exponential"])
 def test_fused_activation_matches_eager_in_training(act: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(A, "_COMPILED", {})  # built afresh here, so the check below sees this test's use
-    monkeypatch.setattr(A, "_COMPILE_FAILED", [])
+    monkeypatch.setattr(FN, "_COMPILED", {})  # built afresh here, so the check below sees this test's use
+    monkeypatch.setattr(FN, "_COMPILE_FAILED", [])
     ref, s_ref = _one_epoch(f"activation.name={act}")
-    assert A._COMPILED == {}  # the eager reference never touches the compiled kernels
+    assert FN._COMPILED == {}  # the eager reference never touches the compiled kernels
     got, s_got = _one_epoch(f"activation.name={act}", "activation.fused=true")
-    assert not A._COMPILE_FAILED and {"forward", "backward"} <= set(A._COMPILED), "compiled path not used"
+    assert not FN._COMPILE_FAILED and {"forward", "backward"} <= set(FN._COMPILED), "compiled path not used"
     assert got["train_loss"] == pytest.approx(ref["train_loss"], rel=1e-4)
     torch.testing.assert_close(_params(s_got), _params(s_ref), rtol=1e-3, atol=1e-4)
 

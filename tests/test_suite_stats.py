@@ -1,4 +1,4 @@
-"""actbench.suite_stats against Demšar (2006)'s worked example and tables, scipy's Friedman test, and
+"""actbench.stats.ranks against Demšar (2006)'s worked example and tables, scipy's Friedman test, and
 scikit-posthocs' Nemenyi test where installed."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from actbench import suite_stats as SS
+from actbench.stats import ranks as SS
 
 # Demšar 2006, section 3.2.4: four C4.5 variants on 14 data sets; mean ranks and the published results
 DEMSAR_RANKS = np.array([3.143, 2.000, 2.893, 1.964])

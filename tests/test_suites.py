@@ -1,4 +1,4 @@
-"""Suites (actbench.suites, actbench.suite_report, `actbench suite run|report`): loading and checking suite
+"""Suites (actbench.suites.spec, actbench.suites.report, `actbench suite run|report`): loading and checking suite
 files, data that is not there, the cross-task report on hand-made worlds, and a tiny real suite with an
 activation defined outside actbench, end to end through the CLI."""
 
@@ -13,10 +13,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from actbench import calibration as CAL
+from actbench.stats import calibration as CAL
 from actbench import config as C
-from actbench import suite_report as SR
-from actbench import suites as SU
+from actbench.suites import report as SR
+from actbench.suites import spec as SU
 from actbench.cli import app
 
 REPO = Path(__file__).resolve().parents[1]

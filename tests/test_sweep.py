@@ -10,8 +10,8 @@ import yaml
 from typer.testing import CliRunner
 
 from actbench import runs
-from actbench import sweep as S
-from actbench import train as T
+from actbench.sweep import plan as S
+from actbench.training import loop as T
 from actbench.cli import app
 
 from .conftest import TINY, tiny_config

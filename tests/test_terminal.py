@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from actbench.activations import ACTIVATIONS
 from actbench.cli import app
-from actbench.display import TrainDisplay, fitted_tables
+from actbench.cli.display import TrainDisplay, fitted_tables
 
 from .test_report import write_run
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from actbench import runs as R
-from actbench import train as T
+from actbench.training import loop as T
 from actbench.cli import app
 
 from .conftest import tiny_config
@@ -162,8 +162,8 @@ def test_export_mlflow_runs_params_metrics_parent_and_idempotence(sweep_runs: Pa
 
 def test_tensorboard_setting_does_not_make_another_sweep_or_group(tmp_path: Path) -> None:
     from actbench import config as C
-    from actbench import report as RP
-    from actbench import sweep as S
+    from actbench.report import build as RP
+    from actbench.sweep import plan as S
 
     base = tiny_config()
     S.write_manifest(S.plan_sweep(base, ["relu"], [0], {}, tmp_path / "sw"))

@@ -10,7 +10,7 @@ import torch
 
 from actbench import evaluation as E
 from actbench import runs
-from actbench import train as T
+from actbench.training import loop as T
 from actbench.config import Config, dump_yaml
 
 from .conftest import tiny_config

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from actbench import train as T
+from actbench.training import loop as T
 from actbench.config import DataConfig
-from actbench.data import channel_stats, load_splits
-from actbench.sources import DataError, load_raw
+from actbench.data.pipeline import channel_stats, load_splits
+from actbench.data.sources import DataError, load_raw
 
 from .conftest import tiny_config
 

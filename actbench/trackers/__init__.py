@@ -81,7 +81,7 @@ def export(target: str, paths: list[Path], to: str | None = None) -> tuple[str, 
     raise RunError or groups.ReportError."""
     import os
 
-    from actbench.groups import find_run_dirs
+    from actbench.report.groups import find_run_dirs
 
     if target not in TRACKERS:
         raise RunError(f"TARGET: {target!r} is not allowed (allowed: {', '.join(TRACKERS)})")

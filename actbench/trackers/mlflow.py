@@ -26,7 +26,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from actbench import runs as R
-from actbench.groups import flatten
+from actbench.report.groups import flatten
 from actbench.trackers import epoch_scalars, summary_scalars
 
 EXPERIMENT = "actbench"
@@ -113,8 +113,8 @@ def _params(run_dir: Path) -> list[Param]:
 
 
 def _log_figures(client: MlflowClient, run_id: str, folder: Path) -> None:
-    from actbench.figures import write_figures
-    from actbench.report import build_report
+    from actbench.report.figures import write_figures
+    from actbench.report.build import build_report
 
     with tempfile.TemporaryDirectory(prefix="actbench-mlflow-") as tmp:
         files, _ = write_figures(build_report([folder]), Path(tmp))

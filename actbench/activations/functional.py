@@ -1,0 +1,201 @@
+"""Activation functions: the paper's Rational and Exponential units, the usual baselines, one registry.
+
+Paper: T. Enomoto, K. Kakuda, S. Miura, "Construction of New Activation Functions in Neural Network"
+(restated in English in ``../shared/paper/paper.md``). Its two proposals (eqs. 5 and 6) share one form,
+
+    h(v) = v                  for v >= 0
+    h(v) = k·v / (k − v)      for v < 0,     k = a (Rational)  or  k = e^a (Exponential),
+
+with ``a`` learned by backprop and shared by a whole layer or by each output channel (eqs. 9, 10).
+Both are computed as ``h(v) = v · k / (k − u)`` with ``u = min(v, 0)``: for v >= 0 the factor is
+k / k = 1 exactly, so no mask or ``torch.where`` is needed and the unused branch can never divide by zero
+(``k − u >= k > 0``). Backward uses the closed forms (eqs. 7, 8) in the same variables,
+
+    ∂h/∂v = s²,   ∂h/∂k = −r²,   s = k / (k − u) ∈ (0, 1],   r = u / (k − u) ∈ (−1, 0],
+
+which are bounded for every finite input (no overflow for v = −1e30), 1 and 0 for v >= 0, and NaN only
+where the input is NaN. A −inf input gives NaN (the limit −k is not special-cased).
+
+Rational's pole: the pole v = a lies on the unused positive side while a > 0. The module therefore
+uses an effective ``k = max(a, a_min)`` (``a_min`` = 1e-3 by default, a config param) so a step that
+pushes ``a`` to <= 0 cannot put the pole on v < 0. The gradient reaches ``a`` straight through the
+floor (as if unclamped), so ``a`` can climb back when the loss wants it to; the logged ``a`` is the raw
+parameter. Exponential clamps its exponent to ±½·ln(max float of the input dtype) (±44 in float32) so
+e^a never overflows; the gradient passes through that clamp the same way.
+
+Baselines are torch's own modules (https://pytorch.org/docs/stable/nn.html#non-linear-activations-
+weighted-sum-nonlinearity); PReLU uses ``torch.nn.functional.prelu`` with its weight named ``a``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.autograd.function import once_differentiable
+
+RATIONAL_A_MIN = 1e-3  # default floor of Rational's effective a (the pole guard)
+
+
+# --- closed-form math, shared by the eager and the compiled (fused) paths --------------------------
+
+
+def _forward_eager(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """h = v · k / (k − min(v, 0)); one fresh buffer, updated in place (4 passes, no other temporaries)."""
+    out = torch.clamp(v, max=0)  # u; NaN stays NaN
+    torch.sub(k, out, out=out)  # k − u >= k > 0
+    torch.div(k, out, out=out)  # s ∈ (0, 1], exactly 1 where v >= 0
+    return out.mul_(v)
+
+
+def _backward_eager(
+    g: torch.Tensor,
+    v: torch.Tensor,
+    k: torch.Tensor,
+    channel: bool,
+    need_v: bool,
+    need_k: bool,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(g · s², Σ g · r²), summed per channel (dim 1) or over everything, accumulated in >= float32."""
+    u = torch.clamp(v, max=0)
+    d = torch.sub(k, u)  # k − u
+    grad_k = None
+    if need_k:
+        u.div_(d).square_().mul_(g)  # g · r²
+        grad_k = _reduce(u, channel, torch.promote_types(k.dtype, torch.float32))
+    grad_v = torch.div(k, d, out=d).square_().mul_(g) if need_v else None
+    return grad_v, grad_k
+
+
+def _forward_math(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Same as ``_forward_eager`` as one expression, for torch.compile to fuse into a single loop."""
+    return v * (k / (k - v.clamp(max=0)))
+
+
+def _backward_math(
+    g: torch.Tensor,
+    v: torch.Tensor,
+    k: torch.Tensor,
+    channel: bool,
+    need_v: bool,
+    need_k: bool,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Same as ``_backward_eager`` without in-place ops, for torch.compile."""
+    d = k - v.clamp(max=0)
+    grad_v = g * (k / d) ** 2 if need_v else None
+    grad_k = None
+    if need_k:
+        acc = torch.promote_types(k.dtype, torch.float32)
+        grad_k = _reduce((g * (v.clamp(max=0) / d) ** 2).to(acc), channel, acc)
+    return grad_v, grad_k
+
+
+def _reduce(t: torch.Tensor, channel: bool, acc: torch.dtype) -> torch.Tensor:
+    """Sum to (C,) (channel) or (1,) (layer). Channel: (N, C, H·W) -> (N, C) -> (C,), spatial dims first,
+    which torch.compile turns into a ~2x faster CPU kernel than one sum over dims (0, 2, 3)."""
+    if not channel:
+        return t.sum(dtype=acc).reshape(1)
+    if t.dim() > 2:
+        t = t.flatten(2).sum(-1, dtype=acc)
+    return t.sum(0, dtype=acc)
+
+
+_COMPILED: dict[str, Callable[..., Any]] = {}  # "forward"/"backward" -> torch.compile wrapper (lazy)
+_COMPILE_FAILED: list[str] = []  # set once when torch.compile is unusable here; then stay eager
+
+
+def _fused(kind: str, eager: Callable[..., Any], math_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """torch.compile'd ``math_fn``, built on first use; falls back to ``eager`` (with a warning) if compiling
+    fails. One wrapper per function: torch.compile's guards already key its cache on device, dtype, shape."""
+    if _COMPILE_FAILED:
+        return eager
+    if kind not in _COMPILED:
+        _COMPILED[kind] = torch.compile(math_fn, dynamic=None)
+    compiled = _COMPILED[kind]
+
+    def call(*args: Any) -> Any:
+        try:
+            return compiled(*args)
+        except Exception as exc:  # no C++ compiler / triton, unsupported device, ...
+            _COMPILE_FAILED.append(f"{type(exc).__name__}: {exc}")
+            warnings.warn(
+                f"actbench: fused activation unavailable ({_COMPILE_FAILED[0][:200]}); using eager",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return eager(*args)
+
+    return call
+
+
+# --- autograd Function ------------------------------------------------------------------------------
+
+
+def _effective_k(a: torch.Tensor, exponential: bool, a_min: float, dtype: torch.dtype) -> torch.Tensor:
+    """k = e^a (exponent clamped so k and k − v stay finite in ``dtype``) or k = max(a, a_min)."""
+    if exponential:
+        lim = 0.5 * math.log(torch.finfo(dtype).max)  # 44.4 for float32/bfloat16, 5.5 for float16
+        return a.clamp(-lim, lim).exp()
+    return a.clamp(min=a_min)
+
+
+class _NegRationalFn(torch.autograd.Function):
+    """h(v) = v·k/(k − min(v, 0)), k = a or e^a (paper eqs. 5, 6) with the closed-form backward (eqs. 7, 8).
+
+    ``a`` is (1,) for layer sharing or (C, 1, ..., 1) for channel sharing; its gradient is the sum over all
+    units sharing it (eqs. 9, 10). Saves only the input and ``a``; everything else is recomputed.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, v: torch.Tensor, a: torch.Tensor, exponential: bool, a_min: float, fused: bool):
+        ctx.save_for_backward(v, a)
+        ctx.exponential, ctx.a_min, ctx.fused = exponential, a_min, fused
+        k = _effective_k(a, exponential, a_min, v.dtype).to(v.dtype)  # compute in the input dtype
+        fwd = _fused("forward", _forward_eager, _forward_math) if fused else _forward_eager
+        return fwd(v.detach(), k)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, g: torch.Tensor):
+        v, a = ctx.saved_tensors
+        k = _effective_k(a, ctx.exponential, ctx.a_min, v.dtype)  # in a's dtype (float32)
+        channel = a.numel() > 1  # layer sharing: a is (1,); channel: (C, 1, ..., 1)
+        need_v, need_a = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        bwd = _fused("backward", _backward_eager, _backward_math) if ctx.fused else _backward_eager
+        grad_v, grad_k = bwd(g, v, k.to(v.dtype), channel, need_v, need_a)
+        grad_a = None
+        if grad_k is not None:  # ∂h/∂k = −r²; chain rule dk/da = k for Exponential, 1 for Rational
+            grad_k = grad_k.reshape(a.shape)
+            grad_a = (-grad_k * k.to(grad_k.dtype) if ctx.exponential else -grad_k).to(a.dtype)
+        return grad_v, grad_a, None, None, None
+
+
+def _broadcast_a(v: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """(1,) stays as is (layer); (C,) becomes (C, 1, ..., 1) to broadcast over N and spatial dims."""
+    if a.numel() == 1:
+        return a.reshape(1)
+    if v.dim() < 2 or v.shape[1] != a.numel():
+        raise ValueError(f"channel-shared a has {a.numel()} values but the input is {tuple(v.shape)}")
+    return a.view(-1, *([1] * (v.dim() - 2)))
+
+
+def rational(
+    v: torch.Tensor, a: torch.Tensor, a_min: float = RATIONAL_A_MIN, fused: bool = False
+) -> torch.Tensor:
+    """Rational unit (paper eq. 5): v for v >= 0, a·v/(a − v) for v < 0, with a floored at ``a_min``.
+
+    ``a``: (1,) shared by the layer or (C,) per channel (dim 1 of ``v``). Saturates at −a as v → −∞.
+    """
+    return _NegRationalFn.apply(v, _broadcast_a(v, a), False, a_min, fused)
+
+
+def exponential(v: torch.Tensor, a: torch.Tensor, fused: bool = False) -> torch.Tensor:
+    """Exponential unit (paper eq. 6): v for v >= 0, e^a·v/(e^a − v) for v < 0.
+
+    ReLU as a → −∞, identity as a → +∞; saturates at −e^a as v → −∞. ``a`` as in :func:`rational`.
+    """
+    return _NegRationalFn.apply(v, _broadcast_a(v, a), True, 0.0, fused)
+

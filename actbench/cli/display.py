@@ -1,0 +1,277 @@
+"""Terminal display of training events (tqdm bar over batches, one rich line per epoch).
+
+Kept apart from training math: `train.py` emits events, this turns them into output.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+from tqdm import tqdm
+
+
+def fmt_act(act: dict[str, Any]) -> str:
+    """{"conv1": {"a": 0.1}, "conv2": {"a": {"mean": ..}}} -> "a=0.100/0.090/0.210" (layer order)."""
+    parts: dict[str, list[str]] = {}
+    for layer in act.values():
+        for name, v in layer.items():
+            value = v["mean"] if isinstance(v, dict) else v
+            parts.setdefault(name, []).append(f"{value:.3f}")
+    return "  ".join(f"{k}={'/'.join(v)}" for k, v in parts.items())
+
+
+class TrainDisplay:
+    """Callable event sink for `lifecycle.Hooks.on_event`."""
+
+    def __init__(self, console: Console, progress: bool = True):
+        self.console, self.progress = console, progress
+        self.bar: tqdm | None = None
+        self.epochs = 0
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        getattr(self, f"_on_{kind}", lambda d: None)(data)
+
+    def _on_start(self, d: dict[str, Any]) -> None:
+        self.epochs = d["epochs"]
+        resumed = f", resuming after epoch {d['start_epoch']}" if d["start_epoch"] else ""
+        sp = d.get("speed") or {}
+        extras = [
+            f"compile={sp['compile_mode']}" if sp.get("compile") else "",
+            "fused act" if sp.get("fused") else "",
+        ]
+        resumed += "".join(f", {e}" for e in extras if e)
+        self.console.print(
+            f"[bold]{escape(d['run_dir'])}[/] on {d['device']}: {d['train_images']} "
+            f"train images, {d['batches']} batches/epoch{resumed}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    def _on_batch(self, d: dict[str, Any]) -> None:
+        if not self.progress:
+            return
+        if self.bar is None:
+            self.bar = tqdm(
+                total=d["batches"],
+                desc=f"epoch {d['epoch']}/{self.epochs}",
+                leave=False,
+                unit="batch",
+                dynamic_ncols=True,
+            )
+        self.bar.update(1)
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def _on_epoch(self, r: dict[str, Any]) -> None:
+        self._close_bar()
+        self.console.print(
+            f"epoch {r['epoch']:>3}/{self.epochs}  train {r['train_loss']:.4f} "
+            f"{100 * r['train_acc']:5.2f}%  val {r['val_loss']:.4f} {100 * r['val_acc']:5.2f}%  "
+            f"lr {r['lr']:.2g}  {r['epoch_time_s']:.1f}s ({r['images_per_s']:.0f} img/s)  "
+            f"{fmt_act(r['act'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    def _on_warning(self, d: dict[str, Any]) -> None:
+        self._close_bar()
+        self.console.print(f"[yellow]warning:[/] {escape(d['message'])}", highlight=False, soft_wrap=True)
+
+    def _on_robustness(self, r: dict[str, Any]) -> None:
+        for kind, entries in r["results"].items():
+            accs = "  ".join(f"{e['level']:g}: {100 * e['acc']:.2f}%" for e in entries)
+            self.console.print(
+                f"robustness {kind} ({r['checkpoint']}): {accs}", highlight=False, soft_wrap=True
+            )
+
+    def _on_end(self, s: dict[str, Any]) -> None:
+        self._close_bar()
+        status = s["status"]
+        if status == "completed":
+            last, best = s["last"], s.get("best", {})
+            best_txt = (
+                f"; best val epoch {best['epoch']}: test {best['test_loss']:.4f} "
+                f"{100 * best['test_acc']:.2f}%"
+                if best
+                else ""
+            )
+            self.console.print(
+                f"[green]completed[/]: test loss {last['test_loss']:.4f}, "
+                f"accuracy {100 * last['test_acc']:.2f}%{best_txt}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:
+            self.console.print(
+                f"[red]{status}[/]: {escape(str(s.get('error')))}", highlight=False, soft_wrap=True
+            )
+
+
+CELL_PAD = 2  # characters a column adds besides its text (collapsed padding, box.SIMPLE_HEAD)
+
+
+def _min_width(texts: list[str]) -> int:
+    """Width below which a column would have to cut a word (a number, a name) in two."""
+    return max((len(w) for t in texts for w in t.split()), default=1)
+
+
+def column_chunks(
+    heads: list[str], rows: list[list[str]], width: int | None, ids: int = 1, whole_heads: bool = False
+) -> list[list[int]]:
+    """Split the non-identifier columns into consecutive runs that fit `width` next to the identifier
+    columns (which every chunk repeats); one chunk for all when `width` is None or everything fits."""
+    rest = list(range(ids, len(heads)))
+    if width is None:
+        return [rest]
+    cells = [[row[i] for row in rows] for i in range(len(heads))]
+    need = [
+        max(len(heads[i]) if whole_heads or i < ids else _min_width([heads[i]]), _min_width(cells[i]))
+        + CELL_PAD
+        for i in range(len(heads))
+    ]
+    need[:ids] = [max([len(heads[i]), *map(len, cells[i])]) + CELL_PAD for i in range(ids)]
+    budget = width - 1 - sum(need[:ids])  # 1: the table's left edge
+    chunks: list[list[int]] = [[]]
+    for i in rest:
+        if chunks[-1] and sum(need[j] for j in chunks[-1]) + need[i] > budget:
+            chunks.append([])
+        chunks[-1].append(i)
+    return chunks
+
+
+def fitted_tables(
+    title: str,
+    heads: list[str],
+    rows: list[list[str]],
+    width: int | None = None,
+    ids: int = 1,
+    caption: str | None = None,
+    whole_heads: bool = False,
+    justify: str = "left",
+) -> list[Table]:
+    """Tables for a terminal `width` columns wide (None: one table, as wide as it needs).
+
+    The first `ids` columns are identifiers (activation, group, layer names, paths): full width, never
+    wrapped or cut, repeated in every table, so they stay greppable. The other columns wrap at spaces
+    and, when too many for one table, continue in further tables instead of being cropped.
+    `whole_heads`: the headers are identifiers too (group labels as column names)."""
+    from rich import box
+
+    chunks = column_chunks(heads, rows, width, ids, whole_heads)
+    tables = []
+    for n, chunk in enumerate(chunks):
+        table = Table(
+            title=title if n == 0 else f"{title.split(' (')[0]} (continued)",
+            caption=caption if n == len(chunks) - 1 else None,
+            title_justify="left",
+            caption_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        for i in [*range(ids), *chunk]:
+            texts = (
+                [heads[i], *(row[i] for row in rows)] if i < ids or whole_heads else [row[i] for row in rows]
+            )
+            table.add_column(
+                heads[i],
+                justify="left" if i < ids else justify,  # type: ignore[arg-type]
+                no_wrap=i < ids,
+                overflow="fold",  # only when a single word is wider than the whole terminal
+                min_width=max(map(len, texts)) if i < ids else _min_width(texts + [heads[i]] * whole_heads),
+            )
+        for row in rows:
+            table.add_row(*(Text(row[i]) for i in [*range(ids), *chunk]))  # Text: data, never markup
+        tables.append(table)
+    return tables
+
+
+def robustness_table(result: dict[str, Any], title: str = "") -> Table:
+    """robustness.json data: a row per noise level, a column per kind, test accuracy in %."""
+    results = result["results"]
+    levels = sorted({e["level"] for entries in results.values() for e in entries})
+    table = Table(title=title or None, title_justify="left")
+    table.add_column("level", justify="right")
+    for kind in results:
+        table.add_column(f"{kind} acc %", justify="right")
+    for level in levels:
+        accs = [{e["level"]: e["acc"] for e in entries}.get(level) for entries in results.values()]
+        table.add_row(f"{level:g}", *("—" if a is None else f"{100 * a:.2f}" for a in accs))
+    return table
+
+
+def plan_table(plan: Any) -> Table:
+    """The planned runs of a sweep (for --dry-run)."""
+    from actbench.sweep.plan import run_state
+
+    table = Table(title=f"{len(plan.runs)} runs in {plan.sweep_dir}")
+    table.add_column("run", no_wrap=True, min_width=max((len(r.name) for r in plan.runs), default=3))
+    for col in ("overrides", "epochs", "state"):
+        table.add_column(col, overflow="fold")
+    for r in plan.runs:
+        ov = ", ".join(f"{k}={v}" for k, v in r.overrides.items() if k not in ("run.name",))
+        table.add_row(r.name, ov, str(r.config.train.epochs), run_state(plan.sweep_dir / r.name))
+    return table
+
+
+class SweepDisplay:
+    """One live view of a sweep (runs done/running/failed, ETA) instead of interleaved progress bars."""
+
+    def __init__(self, console: Console, plan: Any):
+        self.console, self.plan = console, plan
+        self.t0 = time.monotonic()
+        self.live = Live(console=console, refresh_per_second=2, transient=False)
+        self.first_epochs: int | None = None
+
+    def __enter__(self) -> SweepDisplay:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.live.__exit__(*exc)
+
+    def update(self, statuses: list[Any]) -> None:
+        self.live.update(self._render(statuses))
+
+    def _render(self, statuses: list[Any]) -> Table:
+        counts: dict[str, int] = {}
+        for s in statuses:
+            counts[s.state.split(" ")[0]] = counts.get(s.state.split(" ")[0], 0) + 1
+        done = sum(min(s.epochs, s.total) for s in statuses)
+        total = sum(s.total for s in statuses)
+        if self.first_epochs is None:
+            self.first_epochs = done  # epochs already done before this invocation don't count for ETA
+        elapsed = time.monotonic() - self.t0
+        fresh = done - self.first_epochs
+        eta = f"{(total - done) * elapsed / fresh:.0f}s" if fresh > 0 else "?"
+        title = (
+            f"sweep {self.plan.sweep_dir}: "
+            + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+            + f" | epochs {done}/{total} | elapsed {elapsed:.0f}s | ETA {eta}"
+        )
+        table = Table(title=title, title_justify="left")
+        table.add_column("run", no_wrap=True, min_width=max((len(s.name) for s in statuses), default=3))
+        for col in ("state", "epochs"):
+            table.add_column(col, overflow="fold")
+        for s in statuses:
+            style = {"completed": "green", "failed": "red", "running": "cyan"}.get(s.state, "")
+            table.add_row(s.name, f"[{style}]{s.state}[/]" if style else s.state, f"{s.epochs}/{s.total}")
+        return table
+
+    def final(self, statuses: list[Any]) -> None:
+        failed = [s for s in statuses if s.state == "failed"]
+        for s in failed:
+            self.console.print(
+                f"[red]failed[/]: {escape(str(self.plan.sweep_dir / s.name))} (see summary.json, train.log)",
+                highlight=False,
+                soft_wrap=True,
+            )

@@ -1,0 +1,120 @@
+"""ImageFolder layouts inside one archive file (.tar, .tar.gz/.tgz, .zip), read without unpacking to disk.
+
+The archive holds `train/<class>/<image>` and `test/<class>/<image>`, either at its top or under one
+top-level folder (`cifar10/train/...`). Members are read in one sequential pass (a gzip stream has no
+random access) into memory as encoded bytes; decoding and caching happen in `actbench.data.sources`, exactly as
+for a folder, so an archive and the folder it was made from give identical tensors.
+
+Members whose names do not end in an image extension (README files, `__MACOSX/` resource forks, ...) are
+skipped, as a folder's non-image files are. A truncated or corrupt archive raises one `DataError` line that
+names the archive and, where known, the member; a compressed tar is read to the end of its stream, so its
+checksum (gzip CRC-32, bz2/xz checks) is verified, and each zip member's CRC-32 as it is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
+SPLITS = ("train", "test")
+
+Members = dict[str, dict[str, list[tuple[str, bytes]]]]  # split -> class -> [(member name, bytes)]
+
+
+class ArchiveError(ValueError):
+    """The archive cannot be read; `actbench.data.sources` turns it into a one-line DataError."""
+
+
+def is_archive(path: Path) -> bool:
+    return path.is_file() and path.name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def content_key(path: Path, chunk: int = 1 << 20) -> str:
+    """sha256 of the archive's bytes: the cache key changes whenever the content does (not just mtime)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_members(path: Path, extensions: tuple[str, ...]) -> Members:
+    """Image members of the archive grouped by split and class, in archive order (callers sort)."""
+    entries = list(_entries(path, extensions))
+    prefix = _top_folder([name for name, _ in entries])
+    members: Members = {split: {} for split in SPLITS}
+    for name, data in entries:
+        parts = PurePosixPath(name).parts[len(prefix) :]
+        if len(parts) == 3 and parts[0] in SPLITS:
+            members[parts[0]].setdefault(parts[1], []).append((name, data))
+    for split in SPLITS:
+        if not members[split]:
+            raise ArchiveError(f"{path}: no {split}/<class>/<image> members (expected train/ and test/)")
+    return members
+
+
+def _top_folder(names: list[str]) -> tuple[str, ...]:
+    """() when train/ and test/ sit at the top, else (folder,) when they all sit under one folder."""
+    firsts = {PurePosixPath(n).parts[0] for n in names}
+    if firsts & set(SPLITS) or len(firsts) != 1:
+        return ()
+    return (firsts.pop(),)
+
+
+def _entries(path: Path, extensions: tuple[str, ...]) -> Iterator[tuple[str, bytes]]:
+    """(member name, bytes) of every regular member with an image extension, in one sequential pass."""
+    wanted = lambda name: name.lower().endswith(extensions) and "__MACOSX" not in name  # noqa: E731
+    if path.name.lower().endswith(".zip"):
+        yield from _zip_entries(path, wanted)
+    else:
+        yield from _tar_entries(path, wanted)
+
+
+def _tar_entries(path: Path, wanted) -> Iterator[tuple[str, bytes]]:
+    member = None
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                if member.isfile() and wanted(member.name):
+                    f = tar.extractfile(member)
+                    data = f.read() if f is not None else b""
+                    if len(data) != member.size:
+                        raise EOFError(f"member is {len(data)} of {member.size} bytes")
+                    yield member.name, data
+            member = None
+            _read_to_end(tar)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        where = f" at member {member.name}" if member is not None else ""
+        raise ArchiveError(f"{path}: corrupt or truncated archive{where} ({_why(exc)})") from None
+
+
+def _read_to_end(tar: tarfile.TarFile) -> None:
+    """Iteration stops at the tar end marker, before the gzip/bz2/xz trailer: read the stream to its end so
+    its checksum is verified (gzip.BadGzipFile, an OSError, on a mismatch) before anything is decoded."""
+    while tar.fileobj.read(1 << 20):
+        pass
+
+
+def _zip_entries(path: Path, wanted) -> Iterator[tuple[str, bytes]]:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ArchiveError(f"{path}: corrupt or truncated archive ({_why(exc)})") from None
+    with zf:
+        for info in zf.infolist():
+            if info.is_dir() or not wanted(info.filename):
+                continue
+            try:
+                yield info.filename, zf.read(info)  # checks the member's CRC-32
+            except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+                msg = f"{path}: corrupt member {info.filename} ({_why(exc)})"
+                raise ArchiveError(msg) from None
+
+
+def _why(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,0 +1,309 @@
+"""`actbench report`: summarise the groups of seeds found in run folders into tables and exports.
+
+Runs are found, loaded and grouped by `actbench.report.groups`; statistics come from `actbench.stats.summary`, the
+robustness section from `actbench.report.robustness`. Computation returns plain dicts/lists; rendering
+(rich tables, Markdown, CSV, LaTeX, JSON) lives in `actbench.report.tables`. Accuracies are in percent from
+here on (run folders store fractions); losses are mean cross-entropy per image.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from actbench import runs as R
+from actbench.report.comparisons import comparison_row, finish, parse_tests
+from actbench.report.corruptions import corruption_row, corruption_warnings
+from actbench.report.groups import (
+    Group,
+    ReportError,
+    Run,
+    act_name,
+    as_dict,
+    drop_duplicates,
+    filter_runs,
+    find_baseline,
+    group_runs,
+    load_runs,
+)
+from actbench.report.provenance import provenance
+from actbench.report.model import (
+    BOOTSTRAP,
+    FORMATS,
+    METRICS,
+    PAPER,
+    PAPER_LEARNED,
+    PAPER_ORDER,
+    SORTS,
+    TESTS,
+    Report,
+    layer_key,
+)
+from actbench.report.robustness import robustness_row, robustness_warnings
+from actbench.stats.summary import compare, describe, finite_mean
+from actbench.report.tables import render_report
+from actbench.timing import finite, robust, steady
+
+# --- one row per group ------------------------------------------------------------------------------
+
+
+def run_result(run: Run, metric: str) -> dict[str, float] | None:
+    """Test accuracy (%), loss and epoch of a completed run at `metric` (last | best), if recorded."""
+    part = run.summary.get(metric)
+    try:
+        acc, loss = float(part["test_acc"]), float(part["test_loss"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    if not (math.isfinite(acc) and math.isfinite(loss)):
+        return None
+    return {"acc": 100 * acc, "loss": loss, "epoch": part.get("epoch")}
+
+
+def steady_epoch_times(run: Run) -> list[float]:
+    """A run's steady epoch seconds (epoch 1 is warm-up): metrics.jsonl, else summary.json's epoch_times;
+    an old or foreign summary with only an aggregate `timing.steady_epoch_s` gives that one value."""
+    for times in ([r.get("epoch_time_s") for r in run.records], run.summary.get("epoch_times") or []):
+        nums = finite(times)
+        if nums and len(nums) == len(times):  # every epoch timed: a partial list would skew the median
+            return steady(nums)
+    return finite([as_dict(run.summary.get("timing")).get("steady_epoch_s")])
+
+
+def timing_stats(runs: list[Run]) -> dict[str, Any]:
+    """Median and min-max of the steady epoch seconds of all the runs' epochs together, median images/s
+    of those epochs, largest peak memory of the runs (robust: one slow epoch hardly moves a median)."""
+    epoch_s = robust(t for run in runs for t in steady_epoch_times(run))
+    ips = robust(x for run in runs for x in steady([r.get("images_per_s") for r in run.records]))
+    mems = [as_dict(run.summary.get("peak_memory")) for run in runs]
+    mems = [m for m in mems if finite_mean([m.get("bytes")]) is not None]
+    return {
+        "parameters": finite_mean([run.summary.get("parameters") for run in runs]),
+        "macs_per_image": finite_mean([run.summary.get("macs_per_image") for run in runs]),
+        "steady_epoch_s": epoch_s["median"],
+        "steady_epoch_min_s": epoch_s["min"],
+        "steady_epoch_max_s": epoch_s["max"],
+        "images_per_s": ips["median"],
+        "peak_memory_bytes": max((m["bytes"] for m in mems), default=None),
+        "peak_memory_kind": "/".join(sorted({str(m.get("kind")) for m in mems})) or None,
+    }
+
+
+def learned_stats(runs: list[Run]) -> dict[str, dict[str, dict[str, Any]]]:
+    """{layer: {param: describe(per-run values)}}; channel-shared values are averaged over channels first."""
+    per: dict[str, dict[str, list[float]]] = {}
+    for run in runs:
+        for layer, params in as_dict(run.summary.get("learned")).items():
+            for name, values in as_dict(params).items():
+                value = finite_mean(values if isinstance(values, list) else [values])
+                if value is not None:
+                    per.setdefault(layer, {}).setdefault(name, []).append(value)
+    return {layer: {n: describe(v) for n, v in params.items()} for layer, params in per.items()}
+
+
+def _excluded(group: Group, n_used: int) -> dict[str, int]:
+    """Runs left out of the statistics, by reason: failed, interrupted, running, unknown, no result."""
+    other = [r.status for r in group.runs if r.status != "completed"]
+    other += ["no result"] * (len(group.completed) - n_used)
+    return {s: other.count(s) for s in sorted(set(other))}
+
+
+def _vs_baseline(
+    acc: list[float], loss: list[float], base: Group | None, metric: str
+) -> dict[str, Any] | None:
+    if base is None:
+        return None
+    results = [x for x in (run_result(r, metric) for r in base.completed) if x]
+    return {
+        "acc_pct": compare(acc, [x["acc"] for x in results]),
+        "loss": compare(loss, [x["loss"] for x in results]),
+    }
+
+
+def _run_entry(run: Run, result: dict[str, Any] | None) -> dict[str, Any]:
+    return {"path": str(run.path), "seed": run.flat.get("train.seed"), "status": run.status, **(result or {})}
+
+
+def group_row(group: Group, groups: list[Group], opts: dict[str, Any]) -> dict[str, Any]:
+    """Everything reported about one group, as plain data (accuracy in %)."""
+    results = {id(r): run_result(r, opts["metric"]) for r in group.completed}
+    used = [r for r in group.completed if results[id(r)]]
+    acc, loss = [results[id(r)]["acc"] for r in used], [results[id(r)]["loss"] for r in used]
+    base = find_baseline(group, groups, opts["baseline"])
+    paper = PAPER.get(opts["paper"] or "", {}).get(group.activation)
+    return {
+        "group": group.label,
+        "activation": group.activation,
+        "n": len(used),
+        "excluded": _excluded(group, len(used)),
+        "test_acc_pct": describe(acc),
+        "test_loss": describe(loss),
+        "epoch": finite_mean([results[id(r)]["epoch"] for r in used]),
+        "baseline": base.label if base else None,
+        "vs_baseline": _vs_baseline(acc, loss, base, opts["metric"]),
+        "timing": timing_stats(used),
+        "learned": learned_stats(used),
+        "init": group.flat.get("activation.init"),
+        "paper": {"test_loss": paper[0], "test_acc_pct": paper[1]} if paper else None,
+        "robustness": robustness_row(used, base, groups),
+        "corruptions": corruption_row(group, used, base, groups, opts["baseline"], "paired" in opts["tests"]),
+        "runs": [_run_entry(r, results.get(id(r))) for r in group.runs],
+        **comparison_row(group, used, base, opts, run_result),  # decision, endpoints, paired, power, verdict
+    }
+
+
+# --- the report -------------------------------------------------------------------------------------
+
+
+def learned_table(rows: list[dict[str, Any]], paper: str | None = None) -> dict[str, Any]:
+    """Paper Table 1 layout: rows init + layers, one column per learnable group (describe() over seeds)."""
+    cols = [r for r in rows if r["learned"]]
+    layers = sorted({layer for r in cols for layer in r["learned"]}, key=layer_key)
+    names = sorted({n for r in cols for params in r["learned"].values() for n in params})
+    columns, cells = [], {}
+    for r in cols:
+        for name in [n for n in names if any(n in p for p in r["learned"].values())]:
+            col = r["group"] if len(names) == 1 else f"{r['group']} {name}"
+            columns.append(col)
+            init = {"mean": r["init"], "std": None} if name == "a" and r["init"] is not None else None
+            cells[col] = {"init": init, **{layer: r["learned"].get(layer, {}).get(name) for layer in layers}}
+    for act, ref in PAPER_LEARNED.items() if paper == "cifar10" else ():
+        if any(r["activation"] == act for r in cols):
+            columns.append(f"{act} (paper)")
+            cells[columns[-1]] = {k: {"mean": v, "std": None} for k, v in ref.items()}
+    return {"layers": ["init", *layers] if columns else [], "columns": columns, "cells": cells}
+
+
+def _sort_key(row: dict[str, Any], key: str) -> tuple[Any, ...]:
+    """None (no data) sorts last; ties by group label."""
+    if key == "paper":
+        act = row["activation"]
+        return PAPER_ORDER.index(act) if act in PAPER_ORDER else len(PAPER_ORDER), row["group"]
+    value = {
+        "name": None,
+        "acc": row["test_acc_pct"]["mean"],
+        "loss": row["test_loss"]["mean"],
+        "p": ((row["vs_baseline"] or {}).get("acc_pct") or {}).get("p"),
+    }[key]
+    if key == "acc" and value is not None:
+        value = -value  # best accuracy first
+    return value is None, value or 0.0, row["group"]
+
+
+def _check_options(metric: str, sort: str, paper: str | None, fmt: str) -> None:
+    for name, value, allowed in (
+        ("--metric", metric, METRICS),
+        ("--sort", sort, SORTS),
+        ("--paper", paper, (None, *PAPER)),
+        ("--format", fmt, FORMATS),
+    ):
+        if value not in allowed:
+            names = ", ".join(a for a in allowed if a)
+            raise ReportError(f"{name}: {value!r} is not allowed (allowed: {names})")
+
+
+def packed_warnings(groups: Sequence[Group]) -> list[str]:
+    """Runs trained in packs report each member's share of a shared epoch as their speed."""
+    packed = sum(bool(r.summary.get(R.PACK_EPOCH_TIMES)) for g in groups for r in g.completed)
+    if not packed:
+        return []
+    return [
+        f"{packed} run(s) were trained in packs: their epoch seconds and images/s are a member's share of "
+        f"a shared pack epoch, not the activation's own speed (the pack's: summary.json {R.PACK_EPOCH_TIMES})"
+    ]
+
+
+def build_report(
+    paths: Sequence[str | Path],
+    baseline: str = "relu",
+    metric: str = "last",
+    sort: str = "paper",
+    where: Sequence[str] = (),
+    paper: str | None = None,
+    with_provenance: bool = False,
+    tests: str | Sequence[str] | None = None,
+    bootstrap: int | None = None,
+    mde: float | None = None,
+) -> Report:
+    """Load, filter, group and summarise the runs under `paths`; raises ReportError on user errors.
+    `tests`: which comparisons (report_model.TESTS, all when None); `bootstrap`: resamples of the
+    P(better) interval; `mde`: a difference in points to plan seeds for (power)."""
+    _check_options(metric, sort, paper, "table")
+    bootstrap = BOOTSTRAP if bootstrap is None else bootstrap
+    if bootstrap < 0:
+        raise ReportError(f"--bootstrap: {bootstrap} is not allowed (resamples: 0 = no CI, or e.g. 2000)")
+    if mde is not None and not (math.isfinite(mde) and mde > 0):
+        raise ReportError(f"--mde: {mde} is not allowed (a difference in accuracy points > 0, e.g. 1.0)")
+    chosen = parse_tests(TESTS if tests is None else tests)
+    runs, warnings = load_runs(paths)
+    runs, repeated = drop_duplicates(filter_runs(runs, where))
+    warnings += repeated
+    groups = group_runs(runs)
+    opts = {
+        "baseline": act_name(baseline),
+        "metric": metric,
+        "sort": sort,
+        "where": list(where),
+        "paper": paper,
+        "tests": list(chosen),
+        "bootstrap": bootstrap,
+        "mde": mde,
+    }
+    if not any(g.activation == opts["baseline"] for g in groups):
+        warnings.append(f"--baseline {baseline}: no such runs, so no comparisons")
+    datasets = sorted({str(g.flat.get("data.name")) for g in groups} - {str(paper), "folder"})
+    if paper and datasets:
+        warnings.append(
+            f"--paper {paper}: the paper's numbers are for {paper}, runs have data.name={datasets[0]}"
+        )
+    rows = [group_row(g, groups, opts) for g in groups]
+    warnings += finish(rows, opts)  # Holm over the report's comparisons, verdicts
+    warnings += robustness_warnings(groups) + corruption_warnings(groups) + packed_warnings(groups)
+    order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i], sort))
+    rows, groups = [rows[i] for i in order], [groups[i] for i in order]
+    used = provenance([r for g in groups for r in g.runs]) if with_provenance else None
+    return Report(groups, rows, learned_table(rows, paper), opts, warnings, used)
+
+
+def report_main(
+    paths: Sequence[str | Path],
+    baseline: str = "relu",
+    metric: str = "last",
+    sort: str = "paper",
+    where: Sequence[str] = (),
+    paper: str | None = None,
+    fmt: str = "table",
+    out: Path | None = None,
+    plots: Path | None = None,
+    console: Any = None,
+    with_provenance: bool = False,
+    html: Path | None = None,
+    tests: str | Sequence[str] | None = None,
+    bootstrap: int | None = None,
+    mde: float | None = None,
+) -> list[str]:
+    """`actbench report`: build the report, render it, write figures to `plots` and a self-contained
+    page to `html`; returns the warnings."""
+    _check_options(metric, sort, paper, fmt)
+    report = build_report(paths, baseline, metric, sort, where, paper, with_provenance, tests, bootstrap, mde)
+    warnings, files = list(report.warnings), []
+    if plots is not None:
+        from actbench.report.figures import write_figures  # local: loads matplotlib only when plots are asked for
+
+        files, more = write_figures(report, Path(plots))
+        warnings += more
+    if console is None:
+        from rich.console import Console
+
+        console = Console()
+    if html is not None:
+        from actbench.report.html import write_html  # local: draws figures (matplotlib)
+
+        warnings += [w for w in write_html(report, Path(html)) if w not in warnings]
+    render_report(report, fmt, console, out)
+    if files and fmt == "table" and out is None:  # stdout carries nothing but an export otherwise
+        console.print(f"{len(files)} figures written to {plots}", highlight=False)
+    if html is not None and fmt == "table" and out is None:
+        console.print(f"wrote {html}", highlight=False, soft_wrap=True)
+    return warnings

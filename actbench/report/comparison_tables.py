@@ -1,0 +1,197 @@
+"""Rendering of the comparison part of a report (actbench.report.comparisons): the decision table (the training
+run as the unit), the per-image table (predictions), the verdict sentences and their CSV columns. Pure
+formatting; `actbench.report.tables` places them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actbench import runs as R
+from actbench.stats.decisions import ALPHA, MAX_EXACT, MAX_SEEDS
+from actbench.stats.paired import ECE_BINS, POWER
+from actbench.report.model import Report
+
+WELCH_HEADS = ("p", "p (Holm)", "d", "p (loss)")  # summary-table columns that exist for --tests welch
+METHOD_LABELS = {"paired-t": "paired t", "welch-t": "Welch t"}
+
+
+def _f(x: float | None, spec: str) -> str:
+    return "—" if x is None else format(x, spec)
+
+
+def _seeds_cell(needed: int | None, have: int | None = None) -> str:
+    if needed is None:
+        return "—"  # no difference to detect, or no spread to plan with
+    if needed > MAX_SEEDS:
+        return f">{MAX_SEEDS}"
+    return f"{needed} (have {have})" if have is not None else str(needed)
+
+
+def _other(metric: str) -> str:
+    return next(m for m in R.CHECKPOINTS if m != metric)
+
+
+def _decision_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
+    ends = r.get("endpoints") or {}
+    d, other = ends.get(o["metric"]) or {}, ends.get(_other(o["metric"])) or {}
+    if r["activation"] == o["baseline"]:
+        return [r["group"], "baseline"] + ["—"] * (len(_decision_heads(o)) - 2)
+    runs = (
+        f"{d['n']} pairs" if d.get("method") == "paired-t" else f"{d.get('n_group')} / {d.get('n_baseline')}"
+    )
+    ci = f"{d['ci'][0]:+.2f} – {d['ci'][1]:+.2f}" if d.get("ci") else "—"
+    pi = d.get("prob_improvement") or {}
+    pi_cell = _f(pi.get("p"), ".2f") + (f" [{pi['ci'][0]:.2f}, {pi['ci'][1]:.2f}]" if pi.get("ci") else "")
+    cells = [
+        r["group"],
+        runs if d else "—",
+        _f(d.get("diff"), "+.2f"),
+        ci,
+        METHOD_LABELS.get(d.get("method"), "—"),
+    ]
+    cells += [_f(d.get("p"), ".3g"), _f(d.get("p_holm"), ".3g"), _f(d.get("p_signflip"), ".3g"), pi_cell]
+    cells += [d.get("decision") or "—", other.get("decision") or "—"]
+    if "power" in o["tests"]:
+        power = r.get("power") or {}
+        cells.append(_seeds_cell(power.get("seeds_needed"), power.get("n")))
+        if o.get("mde"):
+            cells.append(_seeds_cell(power.get("seeds_for_mde")))
+    return cells
+
+
+def _decision_heads(o: dict[str, Any]) -> list[str]:
+    heads = ["group", "runs", "Δacc", "95% CI", "test", "p", "p (Holm)", "p (sign-flip)", "P(better)"]
+    heads += [f"decision ({o['metric']})", f"decision ({_other(o['metric'])})"]
+    if "power" in o["tests"]:
+        heads.append("seeds for 80% power if Δ were true")
+        if o.get("mde"):
+            heads.append(f"seeds for Δ = {o['mde']:g}")
+    return heads
+
+
+def decision_table(report: Report) -> tuple[str, list[str], list[list[str]]] | None:
+    """(title, header, cells) of the decisions vs the baseline; None when nothing was compared."""
+    o = report.options
+    if not any(r.get("endpoints") for r in report.rows):
+        return None
+    when = "final epoch" if o["metric"] == "last" else "best-validation epoch"
+    notes = [
+        f"the unit is the training run: Δacc = mean accuracy difference in points at the {when}; paired t "
+        f"over matched seeds (else Welch t over runs) with its 95% t-interval; p (Holm): over the report's "
+        f"comparisons; p (sign-flip): exact permutation test of the seed-pair differences, n ≤ {MAX_EXACT} "
+        f"(smallest possible: 2/2^n); P(better): chance a run beats a baseline run, bootstrap 95% interval; "
+        f"better/worse: p (Holm) < {ALPHA} and the interval excludes 0"
+    ]
+    if "power" in o["tests"]:
+        notes.append(
+            f"seeds per group for {POWER:.0%} power at two-sided α = {ALPHA}, post hoc: if the observed Δ "
+            "were the true difference, at the observed seed spread, on the decision's basis"
+        )
+    title = f"Decisions vs {o['baseline']} (" + "; ".join(notes) + ")"
+    return title, _decision_heads(o), [_decision_cells(r, o) for r in report.rows]
+
+
+def _shown(report: Report) -> list[str]:
+    """Which per-image parts have numbers: paired (McNemar), ensemble and calibration need
+    probabilities, which slim copies of predictions do not hold."""
+    o, ps = report.options, [r.get("paired") or {} for r in report.rows]
+    has = {
+        "paired": any("pairs" in (p.get("vs_baseline") or {}) for p in ps),
+        "ensemble": any(p.get("ensemble_acc_pct") is not None for p in ps),
+        "calibration": any(p.get("ece_pct") for p in ps),
+    }
+    return [t for t in ("paired", "ensemble", "calibration") if t in o["tests"] and has[t]]
+
+
+def _cells(r: dict[str, Any], o: dict[str, Any], tests: list[str]) -> list[str]:
+    p = r.get("paired") or {}
+    vs = p.get("vs_baseline") or {}
+    is_base = r["activation"] == o["baseline"]
+    cells = [r["group"]]
+    if "paired" in tests:
+        differ = f"{vs['pairs_differ']} of {vs['pairs']}" if "pairs_differ" in vs else "—"
+        bc = f"{vs['b']} / {vs['c']}" if "b" in vs else "—"
+        cells += ["baseline" if is_base else differ, "—" if is_base else bc]
+    if "ensemble" in tests:
+        diff = "baseline" if is_base else _f(vs.get("ensemble_diff"), "+.2f")
+        cells += [_f(p.get("n") or None, "d"), _f(p.get("ensemble_acc_pct"), ".2f"), diff]
+    if "calibration" in tests:
+        ece = p.get("ece_pct") or {}
+        pm = "—" if ece.get("mean") is None else f"{ece['mean']:.2f}"
+        if ece.get("std") is not None:
+            pm += f" ± {ece['std']:.2f}"
+        cells += [pm, _f(p.get("ensemble_ece_pct"), ".2f")]
+    return cells
+
+
+def comparison_table(report: Report) -> tuple[str, list[str], list[list[str]]] | None:
+    """(title, header, cells) of the per-image table from predictions.npz; None without predictions."""
+    o = report.options
+    tests, heads, notes = _shown(report), ["group"], []
+    if "paired" in tests:
+        heads += [f"seed pairs differing (McNemar p < {ALPHA})", "b / c"]
+        notes.append(
+            "McNemar's exact test per matched seed pair: do these two trained networks differ on these "
+            "images (not a test of the activation); b / c = images only the group / only the baseline gets "
+            "right, summed over the pairs"
+        )
+    if "ensemble" in tests:
+        heads += ["ensemble n", "ensemble acc %", "Δensemble"]
+        notes.append("ensemble: mean softmax of the seeds")
+    if "calibration" in tests:
+        heads += ["ECE %", "ensemble ECE %"]
+        notes.append(f"ECE: {ECE_BINS} equal-width confidence bins, mean ± std over seeds")
+    if len(heads) == 1:
+        return None
+    when = "final epoch" if o["metric"] == "last" else "best-validation epoch"
+    title = (
+        f"Per-image comparisons vs {o['baseline']} on the same test images ({when}; " + "; ".join(notes) + ")"
+    )
+    return title, heads, [_cells(r, o, tests) for r in report.rows]
+
+
+def verdict_lines(report: Report) -> list[str]:
+    """One sentence per compared group (actbench.stats.decisions.verdict), in the report's row order."""
+    return [r["verdict"] for r in report.rows if r.get("verdict")]
+
+
+VERDICT_TITLE = (
+    f"Verdicts (the training run is the unit: paired t over matched seeds, else Welch; better/worse: "
+    f"p (Holm) < {ALPHA} and a 95% interval that excludes 0; inconclusive otherwise)"
+)
+
+
+def comparison_flat(row: dict[str, Any]) -> dict[str, Any]:
+    """CSV columns of the comparison part; the same keys for every row (None where not computed)."""
+    p = row.get("paired") or {}
+    vs, power = p.get("vs_baseline") or {}, row.get("power") or {}
+    ece = p.get("ece_pct") or {}
+    welch = ((row.get("vs_baseline") or {}).get("acc_pct")) or {}
+    ci = row.get("decision_ci") or [None, None]
+    ends = row.get("endpoints") or {}
+    pi = (ends.get(row.get("decision_metric")) or {}).get("prob_improvement") or {}
+    return {
+        "acc_pct_p_holm_vs_baseline": welch.get("p_holm"),
+        "decision": row.get("decision"),
+        "decision_method": row.get("decision_method"),
+        "decision_p": row.get("decision_p"),
+        "decision_p_holm": row.get("decision_p_holm"),
+        "decision_ci_low": ci[0],
+        "decision_ci_high": ci[1],
+        **{f"decision_{m}": (ends.get(m) or {}).get("decision") for m in R.CHECKPOINTS},
+        "prob_improvement": pi.get("p"),
+        "seeds_needed_80pct_power_post_hoc": power.get("seeds_needed"),
+        "seeds_needed_for_mde": power.get("seeds_for_mde"),
+        "power_basis": power.get("basis"),
+        "mcnemar_pairs": vs.get("pairs"),
+        "mcnemar_pairs_differ": vs.get("pairs_differ"),
+        "mcnemar_b": vs.get("b"),
+        "mcnemar_c": vs.get("c"),
+        "ensemble_n": p.get("n"),
+        "ensemble_acc_pct": p.get("ensemble_acc_pct"),
+        "ensemble_acc_pct_diff_vs_baseline": vs.get("ensemble_diff"),
+        "ece_pct_mean": ece.get("mean"),
+        "ece_pct_std": ece.get("std"),
+        "ensemble_ece_pct": p.get("ensemble_ece_pct"),
+        "verdict": row.get("verdict"),
+    }

@@ -1,0 +1,274 @@
+"""The comparison part of `actbench report`: the decision per group (the training run is the unit),
+power, and what per-example predictions add (per-pair McNemar, seed ensembles, calibration).
+
+`comparison_row` adds to each group's row (`actbench.report.build.group_row`):
+    endpoints  {last, best}: the seed-level comparison with the baseline at each checkpoint
+               (`actbench.stats.decisions.decide`: paired t over matched seeds, else Welch; P(group > baseline))
+               with p_holm and decision set by `finish`
+    decision, decision_p, decision_p_holm, decision_ci, decision_method
+               the endpoint of `--metric`, flat, for machine readers (`finish`)
+    paired     None when no run of the group has predictions.npz for the checkpoint; else n (runs with
+               predictions), ensemble accuracy %, ECE % (describe over seeds), the ensemble's ECE %, and
+               vs_baseline: matched seed pairs, McNemar's b / c summed and per pair with how many pairs
+               differ at p < 0.05 (these two trained networks on these images: not a test of the
+               activation), the ensemble accuracy difference
+    power      seeds per group for 80% power on the decision's basis ("paired" or "unpaired"): post hoc
+               (if the observed difference were the true one) and for `--mde` points
+`finish` (once per report) adds the Holm-adjusted p-values (Welch: acc_pct.p_holm in vs_baseline;
+decisions: per endpoint, over the report's comparisons), the decisions and `verdict`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from actbench.stats import decisions as D
+from actbench.stats import paired as P
+from actbench import runs as R
+from actbench.stats.decisions import ALPHA, match_seeds
+from actbench.report.groups import Group, ReportError, Run
+from actbench.predictions import Predictions, load
+from actbench.report.model import TESTS
+from actbench.stats.summary import describe
+
+BOOTSTRAP_SEED = 0  # fixed: the same runs give the same CIs
+Score = Callable[[Run, str], "dict[str, Any] | None"]  # report.run_result: accuracy % of a run
+
+
+def parse_tests(tests: str | Sequence[str]) -> tuple[str, ...]:
+    """ "welch,paired" (or a sequence of names) -> the checked names; ReportError names --tests."""
+    names = tests.split(",") if isinstance(tests, str) else list(tests)
+    names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    for name in names or [""]:
+        if name not in TESTS:
+            allowed = ", ".join(TESTS)
+            raise ReportError(f"--tests: {name!r} is not allowed (allowed: {allowed}; comma-separated)")
+    return tuple(names)
+
+
+# --- predictions of a group -------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=32)
+def _load_cached(run_dir: str, checkpoint: str, mtime_ns: int) -> tuple[Predictions | None, str | None]:
+    """Baseline runs are read once per report, not once per group (mtime: a rewritten file is re-read)."""
+    try:
+        return load(Path(run_dir), checkpoint), None
+    except R.RunError as exc:
+        return None, f"{exc}; paired statistics skip this run"
+
+
+def run_predictions(run: Run, checkpoint: str) -> tuple[Predictions | None, str | None]:
+    """The run's predictions for `checkpoint`, if it has them and they belong to the summary's epoch."""
+    path = run.path / R.PREDICTIONS
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return None, None  # no file: a run made before predictions existed
+    pred, problem = _load_cached(str(run.path), checkpoint, mtime)
+    epoch = (run.summary.get(checkpoint) or {}).get("epoch") if isinstance(run.summary, dict) else None
+    if pred is not None and epoch is not None and pred.epoch != epoch:
+        stale = f"{checkpoint} predictions are of epoch {pred.epoch}, summary.json's of {epoch}"
+        return None, f"{path}: {stale}; skipped"
+    return pred, problem
+
+
+def _group_predictions(
+    runs: list[Run], checkpoint: str, labels: np.ndarray | None, notes: list[str]
+) -> list[tuple[Any, Predictions]]:
+    """(seed, predictions) of the runs that have them on the test set `labels` (None: the first one's)."""
+    out = []
+    for run in runs:
+        pred, problem = run_predictions(run, checkpoint)
+        if problem:
+            notes.append(problem)
+        if pred is None:
+            continue
+        labels = pred.labels if labels is None else labels
+        if not np.array_equal(pred.labels, labels):
+            notes.append(f"{run.path / R.PREDICTIONS}: another test set than the comparison's; skipped")
+            continue
+        out.append((run.flat.get("train.seed"), pred))
+    return out
+
+
+def bootstrap_seed(label: str, base_label: str) -> list[int]:
+    """Per comparison, so a group's CI does not depend on which other groups are in the report."""
+    digest = hashlib.sha256(f"{label}\n{base_label}".encode()).digest()
+    return [BOOTSTRAP_SEED, int.from_bytes(digest[:8], "big")]
+
+
+# --- one row ----------------------------------------------------------------------------------------
+
+
+def _paired_vs(
+    group: Group, base: Group, mine: list[tuple[Any, Predictions]], opts: dict[str, Any], notes: list[str]
+) -> dict[str, Any] | None:
+    """Image-level comparison of matched seed pairs: McNemar per pair (these two trained networks on
+    these test images) and the ensembles' difference. Not a test of the activation (`decisions` is)."""
+    labels = mine[0][1].labels
+    theirs = _group_predictions(base.completed, opts["metric"], labels, notes)
+    out: dict[str, Any] = {"baseline_n": len(theirs)}
+    pairs = match_seeds(mine, theirs)
+    if "paired" in opts["tests"] and pairs:
+        mc = P.mcnemar_seeds([(a.correct, b.correct) for _, a, b in pairs])
+        differ = sum(q["p"] < ALPHA for q in mc["per_pair"])
+        out |= {"seeds": [s for s, _, _ in pairs], "pairs": len(pairs), "pairs_differ": differ}
+        out |= {"b": mc["b"], "c": mc["c"], "per_pair": mc["per_pair"]}
+    elif "paired" in opts["tests"] and theirs:
+        notes.append(f"{group.label}: no seed numbers in common with {base.label}, no per-image comparison")
+    if "ensemble" in opts["tests"] and theirs and _with_prob(mine) and _with_prob(theirs):
+        out["ensemble_diff"] = P.ensemble_accuracy([p.prob for _, p in mine], labels) - P.ensemble_accuracy(
+            [p.prob for _, p in theirs], labels
+        )
+    return out if len(out) > 1 else None
+
+
+def _with_prob(preds: list[tuple[Any, Predictions]]) -> bool:
+    return all(p.prob is not None for _, p in preds)
+
+
+def paired_row(
+    group: Group, used: list[Run], base: Group | None, opts: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Ensemble, calibration and the per-image comparison with the baseline, from predictions.npz."""
+    tests = opts["tests"]
+    if not {"paired", "ensemble", "calibration"} & set(tests):
+        return None
+    notes: list[str] = []
+    mine = _group_predictions(used, opts["metric"], None, notes)
+    if not mine:
+        return {"n": 0, "notes": notes} if notes else None
+    probs, labels = [p.prob for _, p in mine], mine[0][1].labels
+    out: dict[str, Any] = {"checkpoint": opts["metric"], "n": len(mine), "notes": notes}
+    with_prob = _with_prob(mine)
+    if not with_prob and {"ensemble", "calibration"} & set(tests):
+        notes.append(f"{group.label}: predictions without probabilities (slim copies): no ensemble, no ECE")
+    if "ensemble" in tests and with_prob:
+        out["ensemble_acc_pct"] = P.ensemble_accuracy(probs, labels)
+    if "calibration" in tests and with_prob:
+        out["ece_pct"] = describe([P.ece(p.prob, p.labels, p.pred) for _, p in mine])
+        out["ensemble_ece_pct"] = P.ece(P.ensemble_prob(probs), labels)
+    out["vs_baseline"] = _paired_vs(group, base, mine, opts, notes) if base is not None else None
+    return out
+
+
+def power_row(decision: dict[str, Any] | None, mde: float | None) -> dict[str, Any] | None:
+    """Seeds per group for 80% power on the decision's own basis (paired t when seeds match, else two
+    groups): post hoc, if the observed difference were the true one; and for `mde` points (planning)."""
+    if not decision or decision.get("sd") is None:
+        return None
+    paired = decision["method"] == "paired-t"
+    diff, sd = decision["diff"], decision["sd"]
+    return {
+        "basis": "paired" if paired else "unpaired",
+        "n": decision["n"],
+        "diff": diff,
+        "sd": sd,
+        "seeds_needed": P.seeds_needed(diff, sd, paired),
+        "mde": mde,
+        "seeds_for_mde": P.seeds_needed(mde, sd, paired) if mde else None,
+    }
+
+
+def _seed_scores(runs: list[Run], metric: str, score: Score) -> list[tuple[Any, float]]:
+    return [(r.flat.get("train.seed"), x["acc"]) for r in runs if (x := score(r, metric))]
+
+
+def decision_row(
+    group: Group, used: list[Run], base: Group, opts: dict[str, Any], score: Score
+) -> dict[str, Any]:
+    """The seed-level comparison (`decisions.decide`) at each endpoint (last, best) the runs have;
+    decisions and Holm are filled in by `finish`."""
+    seed = bootstrap_seed(group.label, base.label)
+    out = {}
+    for metric in R.CHECKPOINTS:
+        mine, theirs = _seed_scores(used, metric, score), _seed_scores(base.completed, metric, score)
+        out[metric] = D.decide(mine, theirs, opts["bootstrap"], seed)
+    return out
+
+
+def comparison_row(
+    group: Group, used: list[Run], base: Group | None, opts: dict[str, Any], score: Score
+) -> dict[str, Any]:
+    """`paired`, `endpoints`, `power` and the decision fields of a group's row (module docstring);
+    `score` = report.run_result."""
+    out: dict[str, Any] = {"paired": paired_row(group, used, base, opts), "power": None, "endpoints": None}
+    out |= dict.fromkeys(DECISION_KEYS) | {"verdict": None}
+    if base is None or base is group:
+        return out
+    out["endpoints"] = decision_row(group, used, base, opts, score)
+    if "power" in opts["tests"]:
+        out["power"] = power_row(out["endpoints"][opts["metric"]], opts.get("mde"))
+    return out
+
+
+# --- the report -------------------------------------------------------------------------------------
+
+DECISION_KEYS = (
+    "decision",
+    "decision_p",
+    "decision_p_holm",
+    "decision_ci",
+    "decision_method",
+    "decision_metric",
+)
+
+
+def _holm_and_classify(rows: list[dict[str, Any]], metric: str) -> None:
+    """Holm over the report's decisions at one endpoint, then each one's better / worse / inconclusive."""
+    decs = [(r.get("endpoints") or {}).get(metric) or {} for r in rows]
+    for d, adj in zip(decs, P.holm([d.get("p") for d in decs]), strict=True):
+        if d:
+            d["p_holm"] = adj
+            d["decision"] = D.classify(d["diff"], d["ci"], adj)
+
+
+def _endpoint_warning(row: dict[str, Any], metric: str) -> str | None:
+    ends = row.get("endpoints") or {}
+    other = next(m for m in R.CHECKPOINTS if m != metric)
+    a, b = ends.get(metric) or {}, ends.get(other) or {}
+    if a.get("decision") and b.get("decision") and a["decision"] != b["decision"]:
+        return (
+            f"{row['group']}: the decision depends on the endpoint: {a['decision']} at the {metric} "
+            f"checkpoint, {b['decision']} at the {other} one (--metric {other})"
+        )
+    return None
+
+
+def finish(rows: list[dict[str, Any]], opts: dict[str, Any]) -> list[str]:
+    """Holm over the report's comparisons (Welch of the summary table; decisions per endpoint), then
+    each row's decision fields and verdict; returns warnings."""
+    tests = opts["tests"]
+    welch = [((r.get("vs_baseline") or {}).get("acc_pct")) or {} for r in rows]
+    if "welch" in tests:
+        for w, adj in zip(welch, P.holm([w.get("p") for w in welch]), strict=True):
+            if w:
+                w["p_holm"] = adj
+    for metric in R.CHECKPOINTS:
+        _holm_and_classify(rows, metric)
+    warnings = [n for r in rows for n in (r.get("paired") or {}).get("notes", [])]
+    with_preds = sum(1 for r in rows if (r.get("paired") or {}).get("n"))
+    if with_preds and {"paired", "ensemble", "calibration"} & set(tests):
+        for r in rows:
+            missing = r["n"] - (r.get("paired") or {}).get("n", 0)
+            if missing > 0:
+                warnings.append(
+                    f"{r['group']}: {missing} of {r['n']} run(s) have no {opts['metric']} predictions "
+                    f"({R.PREDICTIONS}); write them with: actbench eval RUN --checkpoint last,best"
+                )
+    for r in rows:
+        d = (r.get("endpoints") or {}).get(opts["metric"])
+        if d:
+            r |= {"decision": d["decision"], "decision_p": d["p"], "decision_p_holm": d["p_holm"]}
+            r |= {"decision_ci": d["ci"], "decision_method": d["method"], "decision_metric": opts["metric"]}
+            r["verdict"] = D.verdict(r["group"], r["baseline"], d, r.get("power"), opts["metric"])
+            if note := _endpoint_warning(r, opts["metric"]):
+                warnings.append(note)
+    return warnings

@@ -1,0 +1,356 @@
+"""Run folders on disk -> groups of seeds: loading, filtering and grouping for `actbench report`.
+
+Only the folders are read (never the processes that made them). A `Group` is the runs of one experiment:
+their configs agree except for IGNORED_KEYS (seed, bookkeeping, where the data lives). The statistics
+of a group are computed in `actbench.report.build`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from actbench import runs as R
+
+
+class ReportError(ValueError):
+    """A user error (bad path, bad option); the message is one readable line."""
+
+
+# Runs differing only in these keys are seeds of one experiment: seed, bookkeeping, where the data lives.
+IGNORED_KEYS = frozenset(
+    {
+        "train.seed",
+        "run.name",
+        "run.out",
+        "run.checkpoint_every",
+        "run.tensorboard",
+        "data.root",
+        "data.download",
+        "data.cache",
+        "data.cache_dir",
+        # evaluation after training (actbench.robustness.noise): never changes the trained model
+        "robustness.enabled",
+        "robustness.kinds",
+        "robustness.levels",
+        "robustness.seed",
+        "robustness.checkpoint",
+    }
+)
+RUN_FILES = frozenset(
+    {R.CONFIG, R.METRICS, R.SUMMARY, R.ENV, R.CKPT_LAST, R.CKPT_BEST, R.ROBUSTNESS, R.PREDICTIONS}
+    | {R.CORRUPTIONS}
+)
+ALIASES = {"exp": "exponential"}
+
+
+@dataclass
+class Run:
+    path: Path
+    flat: dict[str, Any]  # resolved config with dotted keys ("optim.lr"); lists as tuples
+    status: str  # completed | failed | interrupted | running | unknown (unreadable summary)
+    summary: dict[str, Any]
+    records: list[dict[str, Any]]  # metrics.jsonl, one per epoch
+    robustness: dict[str, Any] | None = None  # robustness.json (actbench.robustness.noise), when the run has one
+    corruptions: dict[str, Any] | None = None  # corruptions.json (actbench.robustness.evaluate), if any
+
+
+@dataclass
+class Group:
+    flat: dict[str, Any]  # the config every run shares (IGNORED_KEYS removed)
+    runs: list[Run]
+    label: str = ""
+
+    @property
+    def activation(self) -> str:
+        return act_name(self.flat.get("activation.name"))
+
+    @property
+    def completed(self) -> list[Run]:
+        return [r for r in self.runs if r.status == R.COMPLETED]
+
+
+def act_name(name: Any) -> str:
+    text = str(name) if name is not None else "?"
+    text = text if ":" in text else text.lower()  # "pkg.module:Name" is case-sensitive
+    return ALIASES.get(text, text)
+
+
+def as_dict(x: Any) -> dict[str, Any]:
+    return x if isinstance(x, dict) else {}  # a damaged summary.json may hold anything
+
+
+# --- loading ----------------------------------------------------------------------------------------
+
+
+def _walk(path: Path, found: dict[Path, Path], warnings: list[str]) -> None:
+    for dirpath, dirnames, filenames in os.walk(
+        path, onerror=lambda e: warnings.append(f"{e.filename}: unreadable ({e.strerror}), skipped")
+    ):
+        here = Path(dirpath)
+        dirnames.sort()
+        if R.is_run_dir(here):
+            found.setdefault(here.resolve(), here)  # keyed by real path: overlapping PATHs list a run once
+            dirnames.clear()  # a run folder holds no runs
+        elif RUN_FILES & set(filenames):
+            warnings.append(
+                f"{here}: not a run (needs config.yaml and summary.json or metrics.jsonl), skipped"
+            )
+
+
+def find_run_dirs(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
+    """Run folders under `paths` (recursively), and warnings for folders that look like broken runs."""
+    if not paths:
+        raise ReportError("no PATH given: pass run folders or folders that hold runs")
+    found: dict[Path, Path] = {}
+    warnings: list[str] = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise ReportError(f"{path}: no such file or directory")
+        if not path.is_dir():
+            raise ReportError(f"{path}: not a directory (pass a run folder or a folder holding runs)")
+        before = len(found)
+        _walk(path, found, warnings)
+        if len(found) == before:
+            warnings.append(f"{path}: no run folders found")
+    if not found:
+        raise ReportError(
+            f"no run folders under {', '.join(map(str, paths))} "
+            "(a run folder holds config.yaml and summary.json or metrics.jsonl)"
+        )
+    return list(found.values()), warnings
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"optim": {"lr": 0.1}} -> {"optim.lr": 0.1}; lists become tuples so values compare and hash."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    """Today's config defaults, so a run written before a key existed still groups with newer ones."""
+    from actbench.config import Config, to_dict
+
+    return flatten(to_dict(Config()))
+
+
+def _default_init(name: str) -> float | None:
+    from actbench.activations import ACTIVATIONS
+
+    spec = ACTIVATIONS.get(name)
+    return spec.init if spec is not None else None
+
+
+def _read_config(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        raw = yaml.safe_load((path / R.CONFIG).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return None, f"{path / R.CONFIG}: unreadable ({type(exc).__name__}), run skipped"
+    if not isinstance(raw, dict):
+        return None, f"{path / R.CONFIG}: not a mapping of config sections, run skipped"
+    flat = {**_defaults(), **flatten(raw)}  # a copy: _defaults() is cached
+    flat["activation.name"] = act_name(flat.get("activation.name"))
+    if flat.get("activation.init") is None:  # null means the activation's default: name it
+        flat["activation.init"] = _default_init(flat["activation.name"])
+    return flat, None
+
+
+def _read_summary(path: Path) -> tuple[dict[str, Any], str, list[str]]:
+    if not (path / R.SUMMARY).exists():
+        return {}, "unknown", [f"{path}: no summary.json, run marked unknown"]
+    try:
+        summary = R.read_json(path / R.SUMMARY)
+    except R.RunError as exc:
+        return {}, "unknown", [f"{exc}; run marked unknown"]
+    status = summary.get("status")
+    if status not in R.STATUSES:
+        return summary, "unknown", [f"{path / R.SUMMARY}: unknown status {status!r}, run marked unknown"]
+    if status == R.COMPLETED and not isinstance(summary.get("last"), dict):
+        return (
+            summary,
+            "unknown",
+            [f"{path / R.SUMMARY}: completed without final results, run marked unknown"],
+        )
+    return summary, status, []
+
+
+def load_run(path: Path) -> tuple[Run | None, list[str]]:
+    """One run folder; None (with a warning) when its config cannot be read."""
+    flat, problem = _read_config(path)
+    if flat is None:
+        return None, [problem or f"{path}: unreadable"]
+    try:
+        records, warnings = R.read_metrics(path)
+    except OSError as exc:
+        records, warnings = [], [f"{path / R.METRICS}: unreadable ({exc.strerror}), curves skipped"]
+    summary, status, more = _read_summary(path)
+    robustness, problems = _read_robustness(path)
+    corruptions, problems2 = _read_corruptions(path)
+    run = Run(path, flat, status, summary, records, robustness, corruptions)
+    return run, warnings + more + problems + problems2
+
+
+def _read_corruptions(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """corruptions.json if present (no warning when absent), with a `results` mapping."""
+    if not (path / R.CORRUPTIONS).exists():
+        return None, []
+    try:
+        data = R.read_json(path / R.CORRUPTIONS)
+    except R.RunError as exc:
+        return None, [f"{exc}; corruptions skipped"]
+    if not isinstance(data.get("results"), dict):
+        return None, [f"{path / R.CORRUPTIONS}: no results, corruptions skipped"]
+    return data, []
+
+
+def _read_robustness(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """robustness.json if present (most runs have none: no warning), with a `results` mapping."""
+    if not (path / R.ROBUSTNESS).exists():
+        return None, []
+    try:
+        data = R.read_json(path / R.ROBUSTNESS)
+    except R.RunError as exc:
+        return None, [f"{exc}; robustness skipped"]
+    if not isinstance(data.get("results"), dict):
+        return None, [f"{path / R.ROBUSTNESS}: no results, robustness skipped"]
+    return data, []
+
+
+def load_runs(paths: Sequence[str | Path]) -> tuple[list[Run], list[str]]:
+    dirs, warnings = find_run_dirs(paths)
+    loaded: list[Run] = []
+    for path in dirs:
+        run, more = load_run(path)
+        warnings += more
+        if run is not None:
+            loaded.append(run)
+    if not loaded:
+        raise ReportError(f"no readable runs under {', '.join(map(str, paths))}")
+    return loaded, warnings
+
+
+# --- filtering and grouping -------------------------------------------------------------------------
+
+
+def _matches(value: Any, wanted: str, key: str) -> bool:
+    if key == "activation.name":
+        return value == act_name(wanted)
+    try:
+        parsed = yaml.safe_load(wanted)  # typed like `--set`: 0.01, true, [32,32,32]
+    except yaml.YAMLError:
+        parsed = wanted
+    parsed = tuple(parsed) if isinstance(parsed, list) else parsed
+    if isinstance(value, float) and isinstance(parsed, str):  # PyYAML reads 1e-3 as a string
+        with contextlib.suppress(ValueError):
+            parsed = float(parsed)
+    return value == parsed or str(value) == wanted
+
+
+def filter_runs(runs: list[Run], where: Sequence[str]) -> list[Run]:
+    """Keep runs matching every `key=value`; repeating a key means any of its values (OR)."""
+    conds: dict[str, list[str]] = {}
+    for text in where:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise ReportError(
+                f"--where {text!r}: expected key=value with a dotted config key, e.g. data.name=cifar10"
+            )
+        conds.setdefault(key.strip(), []).append(value.strip())
+    for key in conds:
+        if not any(key in r.flat for r in runs):
+            raise ReportError(f"--where {key}: no run has this config key (e.g. data.name, optim.lr)")
+    kept = [r for r in runs if all(any(_matches(r.flat.get(k), w, k) for w in ws) for k, ws in conds.items())]
+    if not kept:
+        raise ReportError(f"no runs match {' '.join('--where ' + w for w in where)}")
+    return kept
+
+
+def _shared(run: Run) -> dict[str, Any]:
+    """The run's config minus IGNORED_KEYS: what its group shares."""
+    # for a folder dataset the root *is* the data set; for cifar/synthetic it is only a location
+    ignored = IGNORED_KEYS - {"data.root"} if run.flat.get("data.name") == "folder" else IGNORED_KEYS
+    return {k: v for k, v in run.flat.items() if k not in ignored}
+
+
+def _dup_key(run: Run) -> str:
+    """Equal for runs of one experiment with one seed: copies of each other."""
+    return json.dumps([sorted(_shared(run).items()), run.flat.get("train.seed")], default=str)
+
+
+def drop_duplicates(runs: list[Run]) -> tuple[list[Run], list[str]]:
+    """A run copied to another folder (same config and seed) is one seed, not two: counting it twice makes
+    n and the p-values wrong. Keep one per (config, seed), a completed one first, else the first found;
+    one warning line names the runs left out."""
+    kept: dict[str, Run] = {}
+    for run in runs:
+        old = kept.get(_dup_key(run))
+        if old is None or (run.status == R.COMPLETED and old.status != R.COMPLETED):
+            kept[_dup_key(run)] = run
+    ids = {id(r) for r in kept.values()}
+    pairs = [f"{r.path} (= {kept[_dup_key(r)].path})" for r in runs if id(r) not in ids]
+    if not pairs:
+        return runs, []
+    shown = ", ".join(pairs[:5]) + (f" and {len(pairs) - 5} more" if len(pairs) > 5 else "")
+    warning = f"{len(pairs)} run(s) repeat another run's config and seed, counted once: {shown}"
+    return [r for r in runs if id(r) in ids], [warning]
+
+
+def group_runs(runs: list[Run]) -> list[Group]:
+    """Runs whose configs agree except for IGNORED_KEYS (seed, name, ...) form one group."""
+    groups: dict[str, Group] = {}
+    for run in runs:
+        shared = _shared(run)
+        key = json.dumps(sorted(shared.items()), default=str)
+        groups.setdefault(key, Group(shared, [])).runs.append(run)
+    out = list(groups.values())
+    _label_groups(out)
+    return out
+
+
+def _varies(groups: list[Group], key: str) -> bool:
+    """activation.* keys (init, params) differ by activation anyway: they count only within one name."""
+    missing = object()
+    by_act: dict[str, set[str]] = {}
+    for g in groups:
+        scope = g.activation if key.startswith("activation.") else ""
+        by_act.setdefault(scope, set()).add(repr(g.flat.get(key, missing)))
+    return any(len(values) > 1 for values in by_act.values())
+
+
+def _fmt_value(value: Any) -> str:
+    return "[" + ", ".join(map(str, value)) + "]" if isinstance(value, tuple) else str(value)
+
+
+def _label_groups(groups: list[Group]) -> None:
+    keys = sorted({k for g in groups for k in g.flat} - {"activation.name"})
+    shown = [k for k in keys if _varies(groups, k)]
+    for g in groups:
+        extra = ", ".join(f"{k}={_fmt_value(g.flat[k])}" for k in shown if k in g.flat)
+        g.label = f"{g.activation} ({extra})" if extra else g.activation
+
+
+def find_baseline(group: Group, groups: list[Group], baseline: str) -> Group | None:
+    """The `baseline` group with the same non-activation settings; ties: most alike, then most runs."""
+    if group.activation == baseline:
+        return None
+
+    def rest(g: Group) -> dict[str, Any]:
+        return {k: v for k, v in g.flat.items() if not k.startswith("activation.")}
+
+    cands = [g for g in groups if g.activation == baseline and rest(g) == rest(group)]
+    alike = lambda g: sum(g.flat.get(k) == v for k, v in group.flat.items())  # noqa: E731
+    return max(cands, key=lambda g: (alike(g), len(g.completed)), default=None)

@@ -1,0 +1,61 @@
+"""What a report is: the `Report` record, the options' allowed values and the paper's reference tables.
+
+`actbench.report.build` computes a `Report`; `actbench.report.tables` and `actbench.report.figures` render it. All three import
+this module, so neither renderer has to import the module that calls it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from actbench.report.groups import Group
+
+METRICS = ("last", "best")
+SORTS = ("paper", "name", "acc", "loss", "p")
+FORMATS = ("table", "md", "csv", "latex", "json")
+# --tests: which comparisons a report computes and shows (actbench.report.comparisons); all by default
+TESTS = ("welch", "paired", "power", "ensemble", "calibration")
+BOOTSTRAP = 2000  # --bootstrap default: resamples of the paired bootstrap CI
+MEMORY_KINDS = {"max_rss": "rss", "cuda_max_allocated": "gpu"}  # peak_memory.kind -> short table label
+PAPER_ORDER = ("relu", "elu", "prelu", "rational", "exponential")
+# Paper Tables 2 (CIFAR-10) and 3 (CIFAR-100): test (loss, accuracy %), a single run each.
+PAPER = {
+    "cifar10": {
+        "relu": (0.591, 77.7),
+        "elu": (0.504, 80.4),
+        "prelu": (0.547, 79.8),
+        "rational": (0.389, 80.2),
+        "exponential": (0.399, 80.8),
+    },
+    "cifar100": {
+        "relu": (1.83, 55.0),
+        "elu": (1.72, 56.1),
+        "prelu": (1.81, 56.6),
+        "rational": (1.66, 56.9),
+        "exponential": (1.55, 56.5),
+    },
+}
+# Paper Table 1: learned `a` per layer after CIFAR-10 training (shared per layer).
+PAPER_LEARNED = {
+    "prelu": {"init": 0.25, "conv1": 0.056, "conv2": 0.027, "conv3": 0.030},
+    "rational": {"init": 1.0, "conv1": 0.118, "conv2": 0.103, "conv3": 0.206},
+    "exponential": {"init": 0.0, "conv1": -2.11, "conv2": -2.03, "conv3": -1.66},
+}
+
+
+@dataclass
+class Report:
+    groups: list[Group]  # in display order, parallel to rows
+    rows: list[dict[str, Any]]  # one plain dict per group (what JSON/CSV export)
+    learned: dict[str, Any]  # Table-1 layout of learned activation parameters
+    options: dict[str, Any]
+    warnings: list[str]
+    provenance: dict[str, Any] | None = None  # actbench.report.provenance, with --provenance
+
+
+def layer_key(layer: str) -> tuple[int, int, str]:
+    """conv1 < conv2 < conv10 < fc1 < anything else."""
+    kind = next((i for i, p in enumerate(("conv", "fc")) if layer.startswith(p)), 2)
+    digits = layer.lstrip("abcdefghijklmnopqrstuvwxyz_")
+    return kind, int(digits) if digits.isdigit() else 0, layer

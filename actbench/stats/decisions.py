@@ -1,0 +1,254 @@
+"""The decision of a report: is an activation better than the baseline, with the training run as the unit.
+
+The claim a report makes is about an activation as a *training method*: train again with a new seed and
+the network comes out different (initialisation, data order, augmentation draws). So the sample is the
+set of runs (one accuracy per seed), not the test images: 10,000 shared test images measure *these*
+networks precisely, but say nothing about how much a new seed would move them. Pure functions on
+per-run test accuracies in percent; scipy supplies the tests (well-kept, tested implementations).
+
+- Matched seeds (seed s of the group against seed s of the baseline: same data order and initial weights
+  of the layers they share): the per-seed differences d_s are the sample. Paired t-test
+  (`scipy.stats.ttest_rel`, df = n - 1) and its t-interval; for n <= `MAX_EXACT` also the exact sign-flip
+  permutation test of the mean difference (`scipy.stats.permutation_test`, all 2^n sign patterns), which
+  needs no normality but cannot go below 2 / 2^n (0.0625 with 5 seeds): it is shown as a check, the
+  t-test decides (its level is measured by `actbench.stats.calibration`).
+- Unmatched seeds (fewer than 2 seed numbers in common): Welch's t-test (`ttest_ind(equal_var=False)`)
+  and its Welch-Satterthwaite interval.
+- Probability of improvement P(group > baseline): the chance that a run of the group beats a run of the
+  baseline, U / (n_a n_b) of the Mann-Whitney U statistic over all run pairs, ties counting 1/2, with a
+  stratified percentile bootstrap interval (runs resampled within each side), as in R. Agarwal et al.,
+  "Deep RL at the Edge of the Statistical Precipice", NeurIPS 2021 (rliable). With 5 runs a side the
+  interval is wide; that is the information.
+- The decision: "better" / "worse" when the Holm-adjusted p (over the report's comparisons,
+  `actbench.stats.paired.holm`) is below `ALPHA` and the 95% interval excludes 0; else "inconclusive".
+- Two-stage bootstrap (seed pairs resampled, then test images within each drawn pair): the interval the
+  calibration benchmark weighs against the t-interval (`two_stage_bootstrap`; cf. X. Bouthillier et al.,
+  "Accounting for Variance in Machine Learning Benchmarks", MLSys 2021).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+ALPHA = 0.05  # two-sided level of the decisions and of the power calculations
+LEVEL = 0.95  # coverage of the decision's interval
+MAX_SEEDS = 10_000  # power search gives up beyond this ("more than 10000 seeds")
+MAX_EXACT = 10  # sign-flip test enumerated exactly up to this many pairs (2^10 patterns)
+DECISIONS = ("better", "worse", "inconclusive")
+METHODS = {
+    "paired-t": "paired t-test over matched seeds",
+    "welch-t": "Welch t-test over runs (seeds not matched)",
+}
+CHUNK = 32  # bootstrap replicates per vectorised step
+
+
+def match_seeds(mine: list[tuple[Any, Any]], theirs: list[tuple[Any, Any]]) -> list[tuple[Any, Any, Any]]:
+    """(seed, mine, theirs) for the seed numbers both sides have, in seed order; one run on each side
+    pairs whatever their seeds."""
+    a, b = dict(mine), dict(theirs)
+    common = sorted(set(a) & set(b), key=str)
+    if not common and len(mine) == len(theirs) == 1:
+        return [(mine[0][0], mine[0][1], theirs[0][1])]
+    return [(s, a[s], b[s]) for s in common]
+
+
+def _finite(x: Any) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def t_interval(diffs: Sequence[float], level: float = LEVEL) -> tuple[float, float] | None:
+    """t-interval of the mean of `diffs` (df = n - 1); None below 2 values."""
+    from scipy import stats
+
+    n = len(diffs)
+    if n < 2:
+        return None
+    mean, sd = float(np.mean(diffs)), float(np.std(diffs, ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return mean - half, mean + half
+
+
+def sign_flip_p(diffs: Sequence[float]) -> float | None:
+    """Exact two-sided sign-flip permutation p of mean(diffs) = 0 (all 2^n patterns); None above MAX_EXACT
+    pairs or below 2. Its smallest possible value is 2 / 2^n."""
+    from scipy import stats
+
+    d = np.asarray(diffs, dtype=float)
+    if not 2 <= len(d) <= MAX_EXACT:
+        return None
+    if not np.any(d):
+        return 1.0
+    res = stats.permutation_test(
+        (d, np.zeros_like(d)),
+        lambda x, y, axis: np.mean(x - y, axis=axis),
+        permutation_type="samples",
+        n_resamples=np.inf,
+        vectorized=True,
+    )
+    return float(res.pvalue)
+
+
+def paired_test(values: Sequence[float], base: Sequence[float]) -> dict[str, Any]:
+    """Paired t over matched seeds (`values[i]` with `base[i]`, accuracy %): diff, sd of the differences,
+    t, df, p, the t-interval and the exact sign-flip p."""
+    from scipy import stats
+
+    d = [a - b for a, b in zip(values, base, strict=True)]
+    n = len(d)
+    out: dict[str, Any] = {"method": "paired-t", "n": n, "diff": float(np.mean(d)) if d else None}
+    out |= {"sd": None, "t": None, "df": None, "p": None, "ci": None, "p_signflip": None}
+    if n < 2:
+        return out
+    sd = float(np.std(d, ddof=1))
+    out |= {"sd": sd, "df": n - 1, "p_signflip": sign_flip_p(d)}
+    if sd > 0:
+        res = stats.ttest_rel(values, base)
+        out |= {"t": _finite(res.statistic), "p": _finite(res.pvalue), "ci": list(t_interval(d))}
+    elif out["diff"] == 0:
+        out["p"] = 1.0  # identical runs: no evidence of a difference
+    return out
+
+
+def welch_test(values: Sequence[float], base: Sequence[float]) -> dict[str, Any]:
+    """Welch's t over independent runs: diff of means, t, df, p and the Welch interval."""
+    from scipy import stats
+
+    na, nb = len(values), len(base)
+    diff = float(np.mean(values) - np.mean(base)) if na and nb else None
+    out: dict[str, Any] = {"method": "welch-t", "n": min(na, nb), "n_group": na, "n_baseline": nb}
+    out |= {"diff": diff, "sd": None, "t": None, "df": None, "p": None, "ci": None, "p_signflip": None}
+    if na < 2 or nb < 2:
+        return out
+    va, vb = float(np.var(values, ddof=1)), float(np.var(base, ddof=1))
+    out["sd"] = math.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))  # pooled: for power
+    if va + vb == 0:
+        out["p"] = 1.0 if diff == 0 else None
+        return out
+    res = stats.ttest_ind(values, base, equal_var=False)
+    ci = res.confidence_interval(LEVEL)
+    out |= {"t": _finite(res.statistic), "df": _finite(res.df), "p": _finite(res.pvalue)}
+    out["ci"] = [float(ci.low), float(ci.high)]
+    return out
+
+
+def prob_improvement(
+    values: Sequence[float], base: Sequence[float], n_boot: int, seed: int | Sequence[int] = 0
+) -> dict[str, Any] | None:
+    """P(a run of the group beats a run of the baseline) = U / (na nb) (ties 1/2) and its stratified
+    percentile bootstrap interval (`n_boot` resamples; None interval when 0). None when a side is empty."""
+    a, b = np.asarray(values, dtype=float), np.asarray(base, dtype=float)
+    if not len(a) or not len(b):
+        return None
+
+    def score(x: np.ndarray, y: np.ndarray) -> np.ndarray:  # x (m, na), y (m, nb) -> (m,)
+        gt = (x[:, :, None] > y[:, None, :]).mean(axis=(1, 2))
+        return gt + 0.5 * (x[:, :, None] == y[:, None, :]).mean(axis=(1, 2))
+
+    out: dict[str, Any] = {"p": float(score(a[None], b[None])[0]), "ci": None}
+    if n_boot > 0 and (len(a) > 1 or len(b) > 1):
+        rng = np.random.default_rng(seed)
+        reps = score(
+            a[rng.integers(0, len(a), (n_boot, len(a)))], b[rng.integers(0, len(b), (n_boot, len(b)))]
+        )
+        tail = 100 * (1 - LEVEL) / 2
+        out["ci"] = [float(x) for x in np.percentile(reps, [tail, 100 - tail])]
+    return out
+
+
+def decide(
+    mine: list[tuple[Any, float]], theirs: list[tuple[Any, float]], n_boot: int, seed: Any = 0
+) -> dict[str, Any] | None:
+    """The seed-level comparison of (seed, accuracy %) lists: paired when 2+ seed numbers match, else
+    Welch; plus P(group > baseline). `decision` and `p_holm` are set later by `classify` (Holm needs
+    every comparison of the report). None when a side has no run."""
+    if not mine or not theirs:
+        return None
+    pairs = match_seeds(mine, theirs)
+    if len(pairs) >= 2:
+        out = paired_test([a for _, a, _ in pairs], [b for _, _, b in pairs])
+        out["seeds"] = [s for s, _, _ in pairs]
+        out["unmatched"] = len(mine) + len(theirs) - 2 * len(pairs)
+    else:
+        out = welch_test([a for _, a in mine], [b for _, b in theirs])
+    pi = prob_improvement([a for _, a in mine], [b for _, b in theirs], n_boot, seed)
+    return out | {"prob_improvement": pi, "p_holm": None, "decision": None}
+
+
+def classify(
+    diff: float | None, ci: Sequence[float] | None, p_holm: float | None, alpha: float = ALPHA
+) -> str:
+    """better / worse: p(Holm) < alpha and the interval excludes 0; inconclusive otherwise."""
+    if diff is None or p_holm is None or ci is None or not p_holm < alpha:
+        return "inconclusive"
+    if ci[0] > 0 and diff > 0:
+        return "better"
+    if ci[1] < 0 and diff < 0:
+        return "worse"
+    return "inconclusive"
+
+
+def two_stage_bootstrap(
+    diffs: np.ndarray, n_boot: int, seed: int | Sequence[int] = 0, level: float = LEVEL
+) -> tuple[float, float] | None:
+    """Percentile interval of the mean accuracy difference (points) from `diffs`: (seed pairs k, images N)
+    per-image correct(group) - correct(baseline). Each replicate draws k seed pairs with replacement, then
+    N images with replacement within each drawn pair (independently per pair). None below 2 pairs."""
+    d = np.asarray(diffs, dtype=np.float32)
+    k, n = d.shape
+    if k < 2 or n_boot <= 0:
+        return None
+    rng = np.random.default_rng(seed)
+    reps = np.empty(n_boot)
+    for start in range(0, n_boot, CHUNK):
+        m = min(CHUNK, n_boot - start)
+        pairs = rng.integers(0, k, size=(m, k))
+        images = rng.integers(0, n, size=(m, k, n))
+        reps[start : start + m] = d[pairs[:, :, None], images].mean(axis=(1, 2))
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(100.0 * reps, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+# --- the sentence -----------------------------------------------------------------------------------
+
+
+def _n_runs(d: dict[str, Any]) -> str:
+    if d["method"] == "paired-t":
+        return f"{d['n']} seed pair" + ("" if d["n"] == 1 else "s")
+    return f"{d.get('n_group')} vs {d.get('n_baseline')} runs"
+
+
+def verdict(
+    name: str, baseline: str, d: dict[str, Any], power: dict[str, Any] | None = None, metric: str = "last"
+) -> str:
+    """One plain sentence from a classified `decide` result: "rational vs relu: +0.91 points [-0.10,
+    +1.92] (paired t, 5 seed pairs), p = 0.068, p(Holm) = 0.27, P(better) = 0.72 [0.40, 0.96]:
+    inconclusive; about 12 seeds per group would give 80% power if +0.91 were the true difference"."""
+    head = f"{name} vs {baseline}: {d['diff']:+.2f} points"
+    if d.get("ci"):
+        head += f" [{d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}]"
+    head += f" ({'paired t' if d['method'] == 'paired-t' else 'Welch t'}, {_n_runs(d)}, {metric} epoch)"
+    if d.get("p") is not None:
+        head += f", p = {d['p']:.2g}, p(Holm) = {d['p_holm']:.2g}"
+    pi = d.get("prob_improvement")
+    if pi:
+        head += f", P({name} > {baseline}) = {pi['p']:.2f}"
+        head += f" [{pi['ci'][0]:.2f}, {pi['ci'][1]:.2f}]" if pi.get("ci") else ""
+    if d["decision"] != "inconclusive":
+        return f"{head}: {d['decision']}"
+    if d.get("sd") is None:
+        return f"{head}: inconclusive (fewer than 2 runs per side: no seed spread to judge by)"
+    needed = (power or {}).get("seeds_needed")
+    if needed is not None and needed > MAX_SEEDS:
+        more = f"more than {MAX_SEEDS} seeds would be needed even if {d['diff']:+.2f} were true"
+        return f"{head}: inconclusive; {more}"
+    if needed is not None and needed > d["n"]:
+        return (
+            f"{head}: inconclusive; about {needed} seeds per group would give 80% power "
+            f"if {d['diff']:+.2f} were the true difference"
+        )
+    return f"{head}: inconclusive"

@@ -1,0 +1,279 @@
+"""`actbench suite report`: the activations compared per task (each task's own report: decisions with
+the training run as the unit) and across tasks (mean ranks, Friedman, Nemenyi critical difference,
+wins / ties / losses vs the baseline), rendered as a table, Markdown, CSV, JSON or one HTML page with the
+critical-difference diagram.
+
+A task is a sweep folder (it holds sweep.yaml) directly under the suite folder. Across tasks a method is
+a report group label (the activation, for the usual sweep over `--acts`); only methods present in every
+task are ranked (the Friedman test needs a complete table); the others are named in a warning.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from actbench.report.groups import ReportError
+from actbench.report.build import build_report
+from actbench.stats.ranks import suite_summary
+
+FORMATS = ("table", "md", "csv", "json")
+SWEEP_FILE = "sweep.yaml"
+
+
+def task_dirs(root: Path) -> list[Path]:
+    """The task sweeps of a suite folder, in name order; ReportError when there are none."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ReportError(f"{root}: not a folder (a suite folder made by `actbench suite run`)")
+    tasks = sorted(d for d in root.iterdir() if (d / SWEEP_FILE).is_file())
+    if not tasks:
+        raise ReportError(f"{root}: no task sweeps in it (folders with {SWEEP_FILE})")
+    return tasks
+
+
+def _task_rows(task: Path, baseline: str, metric: str, boot: int) -> tuple[dict[str, Any], list[str]]:
+    report = build_report([task], baseline=baseline, metric=metric, tests="welch,power", bootstrap=boot)
+    rows = {}
+    for r in report.rows:
+        acc = r["test_acc_pct"]
+        rows[r["group"]] = {
+            "activation": r["activation"],
+            "n": r["n"],
+            "acc_mean": acc["mean"],
+            "acc_std": acc["std"],
+            "decision": r["decision"],
+            "decision_p_holm": r["decision_p_holm"],
+            "decision_ci": r["decision_ci"],
+            "diff": ((r.get("endpoints") or {}).get(metric) or {}).get("diff"),
+        }
+    return rows, [f"{task.name}: {w}" for w in report.warnings]
+
+
+def build_suite_report(
+    root: Path, baseline: str = "relu", metric: str = "last", bootstrap: int = 1000
+) -> dict[str, Any]:
+    """Everything the suite report shows, as plain data (accuracy in %)."""
+    per_task, warnings = {}, []
+    for task in task_dirs(root):
+        per_task[task.name], more = _task_rows(task, baseline, metric, bootstrap)
+        warnings += more
+    tasks = list(per_task)
+    everywhere = [m for m in per_task[tasks[0]] if all(m in per_task[t] for t in tasks)]
+    methods = [m for m in everywhere if all(per_task[t][m]["acc_mean"] is not None for t in tasks)]
+    partial = sorted({m for t in tasks for m in per_task[t]} - set(methods))
+    if partial:
+        warnings.append(f"not in every task (or without a result), so not ranked: {', '.join(partial)}")
+    out: dict[str, Any] = {
+        "suite": Path(root).name,
+        "baseline": baseline,
+        "metric": metric,
+        "tasks": tasks,
+        "per_task": per_task,
+        "methods": methods,
+        "wins": _wins(per_task, methods, baseline),
+        "summary": None,
+        "warnings": warnings,
+    }
+    if len(methods) >= 2:
+        scores = np.array([[per_task[t][m]["acc_mean"] for m in methods] for t in tasks])
+        out["summary"] = suite_summary(scores, methods)
+        if out["summary"]["warning"]:
+            warnings.append(out["summary"]["warning"])
+    else:
+        warnings.append("fewer than 2 methods in every task: no ranking")
+    return out
+
+
+def _wins(per_task: dict[str, dict[str, Any]], methods: list[str], baseline: str) -> dict[str, Any]:
+    """Per method: tasks where its decision vs the baseline is better (win), inconclusive (tie), worse."""
+    out = {}
+    for m in methods:
+        decisions = [per_task[t][m]["decision"] for t in per_task]
+        if all(d is None for d in decisions):
+            continue  # the baseline itself, or no baseline in the tasks
+        out[m] = {k: sum(d == v for d in decisions) for k, v in (("win", "better"), ("tie", "inconclusive"),
+                                                                  ("loss", "worse"))}  # fmt: skip
+    return out
+
+
+# --- rendering ---------------------------------------------------------------------------------------
+
+
+def _f(x: Any, spec: str) -> str:
+    return "—" if x is None else format(x, spec)
+
+
+def task_table(rep: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Rows: method; columns: per task, mean accuracy % and the decision vs the baseline."""
+    heads = ["method", *rep["tasks"]]
+    rows = []
+    for m in sorted({m for t in rep["tasks"] for m in rep["per_task"][t]}):
+        cells = [m]
+        for t in rep["tasks"]:
+            r = rep["per_task"][t].get(m)
+            if r is None:
+                cells.append("—")
+                continue
+            verdict = "baseline" if r["activation"] == rep["baseline"] else (r["decision"] or "—")
+            cells.append(f"{_f(r['acc_mean'], '.2f')} (n={r['n']}, {verdict})")
+        rows.append(cells)
+    return heads, rows
+
+
+def rank_table(rep: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Rows: ranked methods by mean rank; win / tie / loss vs the baseline over tasks."""
+    s = rep["summary"] or {"mean_ranks": {}}
+    heads = ["method", "mean rank", f"win / tie / loss vs {rep['baseline']}"]
+    rows = []
+    for m in sorted(s["mean_ranks"], key=s["mean_ranks"].get):
+        w = rep["wins"].get(m)
+        wtl = f"{w['win']} / {w['tie']} / {w['loss']}" if w else "baseline"
+        rows.append([m, f"{s['mean_ranks'][m]:.2f}", wtl])
+    return heads, rows
+
+
+def summary_line(rep: dict[str, Any]) -> str:
+    s = rep["summary"]
+    if not s:
+        return "No cross-task ranking (fewer than 2 methods in every task)."
+    f = s["friedman"]
+    cliques = "; ".join(", ".join(c) for c in s["cliques"]) or "none"
+    return (
+        f"{s['tasks']} tasks, {len(s['methods'])} methods: Friedman chi2 = {_f(f['chi2'], '.2f')} "
+        f"(df {f['df']}), p = {_f(f['p'], '.3g')}; Iman-Davenport F = {_f(f['f'], '.2f')}, "
+        f"p = {_f(f['f_p'], '.3g')}; Nemenyi critical difference {_f(s['critical_difference'], '.2f')} "
+        f"of mean rank at α = {s['alpha']} (groups not told apart: {cliques})"
+    )
+
+
+def _md(heads: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(heads) + " |", "|" + "|".join("---" for _ in heads) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def to_markdown(rep: dict[str, Any]) -> str:
+    when = "final epoch" if rep["metric"] == "last" else "best-validation epoch"
+    parts = [
+        f"**Suite {rep['suite']}: test accuracy % per task ({when}; mean over seeds; decision vs "
+        f"{rep['baseline']}: paired t over matched seeds with Holm within the task, see actbench report)**",
+        _md(*task_table(rep)),
+        "**Across tasks (rank 1 = best accuracy in a task; Demšar 2006)**",
+        _md(*rank_table(rep)),
+        summary_line(rep),
+    ]
+    parts += [f"- warning: {w}" for w in rep["warnings"]]
+    return "\n\n".join(parts) + "\n"
+
+
+def to_csv(rep: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["task", "method", "activation", "n", "acc_mean", "acc_std", "decision", "decision_p_holm"])
+    for t in rep["tasks"]:
+        for m, r in rep["per_task"][t].items():
+            w.writerow([t, m, r["activation"], r["n"], r["acc_mean"], r["acc_std"], r["decision"],
+                        r["decision_p_holm"]])  # fmt: skip
+    return buf.getvalue()
+
+
+def to_json(rep: dict[str, Any]) -> str:
+    s = rep["summary"] or {}
+    doc = {
+        **{k: rep[k] for k in ("suite", "baseline", "metric", "tasks", "per_task", "wins", "warnings")},
+        "mean_ranks": s.get("mean_ranks"),
+        "friedman": s.get("friedman"),
+        "critical_difference": s.get("critical_difference"),
+        "cliques": s.get("cliques"),
+    }
+    return json.dumps(doc, indent=2, default=str) + "\n"
+
+
+def render(rep: dict[str, Any], fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ReportError(f"--format: {fmt!r} is not allowed (allowed: {', '.join(FORMATS)})")
+    return {"md": to_markdown, "table": to_markdown, "csv": to_csv, "json": to_json}[fmt](rep)
+
+
+# --- the critical-difference diagram and the page ------------------------------------------------------
+
+
+def cd_diagram(rep: dict[str, Any], path: Path) -> Path | None:
+    """Demšar's diagram: mean ranks on an axis (1 = best, left), one label per method, a bar joining
+    methods not told apart (within the critical difference), the CD drawn to scale. None without ranks."""
+    s = rep["summary"]
+    if not s:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ranks, k, cd = s["mean_ranks"], len(s["methods"]), s["critical_difference"]
+    order = sorted(ranks, key=ranks.get)
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.32 * k))
+    ax.set_xlim(0.7, k + 0.3)  # rank 1 (best) on the left
+    ax.set_ylim(0, k + 2)
+    ax.axis("off")
+    ax.hlines(k + 1, 1, k, color="k", lw=1)
+    for r in range(1, k + 1):
+        ax.vlines(r, k + 1, k + 1.2, color="k", lw=1)
+        ax.text(r, k + 1.35, str(r), ha="center", va="bottom", fontsize=8)
+    ax.plot([1, 1 + cd], [k + 1.8, k + 1.8], color="k", lw=2)
+    ax.text(1 + cd / 2, k + 1.85, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
+    for i, m in enumerate(order):
+        y = k - i
+        ax.plot([ranks[m], ranks[m]], [k + 1, y], color="0.4", lw=0.8)
+        ax.plot([ranks[m], k + 0.3 if i >= k / 2 else 0.7], [y, y], color="0.4", lw=0.8)
+        right = i >= k / 2
+        ax.text(k + 0.32 if right else 0.68, y, f"{m} ({ranks[m]:.2f})", ha="left" if right else "right",
+                va="center", fontsize=9)  # fmt: skip
+    for j, group in enumerate(s["cliques"]):
+        lo, hi = min(ranks[m] for m in group), max(ranks[m] for m in group)
+        ax.plot([lo - 0.03, hi + 0.03], [k + 0.6 - 0.25 * j] * 2, color="k", lw=3)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def to_html(rep: dict[str, Any], png: Path | None) -> str:
+    e = lambda x: html.escape(str(x), quote=True)  # noqa: E731
+
+    def table(heads: list[str], rows: list[list[str]], ident: str) -> str:
+        head = "".join(f"<th>{e(h)}</th>" for h in heads)
+        body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
+        return f'<table id="{ident}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+    img = ""
+    if png is not None:
+        data = base64.b64encode(png.read_bytes()).decode("ascii")
+        img = f'<figure><img alt="critical difference diagram" src="data:image/png;base64,{data}"></figure>'
+    warns = "".join(f"<li>{e(w)}</li>" for w in rep["warnings"])
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>actbench suite {e(rep['suite'])}</title>"
+        "<style>body{font-family:system-ui,sans-serif;margin:2em auto;max-width:70em}"
+        "td,th{border:1px solid #ddd;padding:.2em .5em}table{border-collapse:collapse}</style></head><body>"
+        f"<h1>Suite {e(rep['suite'])} vs {e(rep['baseline'])}</h1>"
+        f"<h2>Per task</h2>{table(*task_table(rep), 'tasks')}"
+        f"<h2>Across tasks</h2>{table(*rank_table(rep), 'ranks')}<p id='friedman'>{e(summary_line(rep))}</p>"
+        f"{img}<ul class='warn'>{warns}</ul></body></html>\n"
+    )
+
+
+def write_html(rep: dict[str, Any], path: Path) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="actbench-suite-") as tmp:
+        png = cd_diagram(rep, Path(tmp) / "cd.png")
+        text = to_html(rep, png)
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot write ({exc.strerror})") from None

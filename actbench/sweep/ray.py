@@ -1,0 +1,429 @@
+"""Sweep launchers beyond the local one: each run of a sweep as a Ray task on a cluster.
+
+The sweep loop (`sweep.execute`) stays the same for every launcher: this driver claims each run
+(claim.lock), prepares its folder (`sweep.prepare`) and reaps it, so skip/resume/retry semantics are
+shared and a sweep started with one launcher can be finished with another. Only starting and watching
+the run's process differs: a Ray task on some node runs the same `python -m actbench train --resume
+RUN_DIR` as the local launcher, so a retry resumes from the last checkpoint by itself.
+
+    <run>/attempts.jsonl   one line per attempt start (node id/ip, host, pid, time, written on the node)
+                           and per outcome (written by the driver: exit code, or the worker/node lost)
+    <run>/STOP             asks the task to forward one SIGINT to its run (Ctrl-C on the driver)
+
+Ray is an optional dependency (`pip install "actbench[ray]"`): it is imported only here, lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from actbench import runs
+
+from actbench.sweep import plan as sweep
+from actbench.config import ConfigError
+
+ATTEMPTS, STOP = "attempts.jsonl", "STOP"
+LAUNCHERS = ("local", "ray")
+# A retry waits this long for run.lock of a lost attempt: on NFS the lock of a dead client is released
+# only when its lease expires (about 90 s); locally the lost process is already gone.
+LOCK_WAIT_S = 180.0
+PROBE_TIMEOUT_S = 120.0  # a busy node may need a while to start a worker for the shared-folder check
+NodeProbe = Callable[[Path, str], list[tuple[str, str | None]]]  # (node, problem or None) per alive node
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    address: str | None = None  # None: RAY_ADDRESS, a cluster running on this machine, or a new local one
+    cpus_per_run: int = 1
+    gpus_per_run: float = 0.0
+    max_retries: int = 2  # resubmissions of a run whose worker or node was lost
+
+
+def ray_options(
+    kind: str,
+    address: str | None,
+    cpus_per_run: int | None,
+    gpus_per_run: float | None,
+    max_retries: int | None,
+) -> RayOptions | None:
+    """Check --launcher and the Ray-only options; None means the local launcher."""
+    if kind not in LAUNCHERS:
+        raise ConfigError(f"--launcher: {kind!r} is not allowed (allowed: {', '.join(LAUNCHERS)})")
+    given = {
+        k: v
+        for k, v in dict(
+            address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, max_retries=max_retries
+        ).items()
+        if v is not None
+    }
+    if kind == "local":
+        if given:
+            raise ConfigError(f"--{next(iter(given)).replace('_', '-')} applies only with --launcher ray")
+        return None
+    return RayOptions(**given)
+
+
+@contextlib.contextmanager
+def open_launcher(
+    sweep_dir: Path, workers: int | None, options: RayOptions | None
+) -> Iterator[tuple[sweep.Launcher, int]]:
+    """The launcher (local when `options` is None) and how many runs it keeps in flight; Ray is shut
+    down afterwards."""
+    if options is None:
+        yield sweep.LocalLauncher(workers or 1), workers or 1
+        return
+    ray = import_ray()
+    connect(ray, options.address)
+    try:
+        check_shared_fs(sweep_dir, ray_probe(ray))
+        slots = workers or capacity([n for n in ray.nodes() if n["Alive"]], options)
+        yield RayLauncher(ray, options), slots
+    finally:
+        ray.shutdown()
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise runs.RunError(
+            '--launcher ray needs Ray here and on every node: pip install "actbench[ray]"'
+        ) from None
+    return ray
+
+
+def connect(ray: Any, address: str | None) -> None:
+    check_reachable(address)
+    # The driver's display owns the terminal: no task output or INFO lines from Ray on it.
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = address or "RAY_ADDRESS / a new local cluster"
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise runs.RunError(f"--address {where}: cannot connect to a Ray cluster ({reason})") from None
+
+
+def check_reachable(address: str | None, timeout_s: float = 10.0) -> None:
+    """A HOST:PORT nobody listens on would make ray.init retry for minutes: fail at once instead."""
+    if not address or address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError) as exc:
+        raise runs.RunError(
+            f"--address {address}: no Ray head answers there ({exc}); start one with "
+            "`ray start --head --port=6379`, or pass --address auto on a node of the cluster"
+        ) from None
+
+
+def capacity(nodes: list[dict[str, Any]], options: RayOptions) -> int:
+    """Runs the alive nodes can hold at once; a run no node can hold is refused (Ray would wait forever)."""
+    total = 0
+    for node in nodes:
+        res = node.get("Resources", {})
+        fits = int(res.get("CPU", 0) // options.cpus_per_run)
+        if options.gpus_per_run:
+            fits = min(fits, int(res.get("GPU", 0) // options.gpus_per_run))
+        total += fits
+    if total == 0:
+        raise runs.RunError(
+            f"no node of the Ray cluster has {options.cpus_per_run} CPUs and {options.gpus_per_run:g} GPUs "
+            "for one run (lower --cpus-per-run / --gpus-per-run, or add nodes)"
+        )
+    return total
+
+
+# --- shared filesystem check ------------------------------------------------------------------------
+
+
+def check_shared_fs(sweep_dir: Path, probe: NodeProbe) -> None:
+    """Every node must see the sweep folder at the same path: write a token there, let each node read it."""
+    folder = sweep_dir.resolve()
+    runs.check_writable(folder)
+    token = uuid.uuid4().hex
+    path = folder / f".shared-check-{token}"
+    runs.atomic_write_text(path, token)
+    try:
+        for node, problem in probe(path, token):
+            if problem:
+                raise runs.RunError(
+                    f"--out {folder} is not shared with node {node}: it {problem}; put --out on a filesystem "
+                    "every node mounts at the same path (NFS, Lustre, ...)"
+                )
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def read_token(path: str, token: str, wait_s: float = 5.0) -> str | None:
+    """Runs on each node: None when the token is readable there and the folder writable, else the problem."""
+    p = Path(path)
+    deadline = time.monotonic() + wait_s
+    while not p.is_file() and time.monotonic() < deadline:  # NFS may show a brand-new file a moment late
+        time.sleep(0.5)
+    if not p.parent.is_dir():
+        return f"has no folder {p.parent}"
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        return f"cannot read {p} ({exc.strerror})"
+    if text != token:
+        return f"sees a different {p.name} (another filesystem at the same path)"
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        return f"cannot write to {p.parent}"
+    return None
+
+
+def ray_probe(ray: Any) -> NodeProbe:
+    """Run `read_token` once on every alive node (pinned there, no CPU reserved)."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    def probe(path: Path, token: str) -> list[tuple[str, str | None]]:
+        nodes = [n for n in ray.nodes() if n["Alive"]]
+        task = ray.remote(read_token)
+        refs = [
+            task.options(
+                num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+            ).remote(str(path), token)
+            for n in nodes
+        ]
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=PROBE_TIMEOUT_S)
+        late = f"did not answer within {PROBE_TIMEOUT_S:.0f}s"
+        return [(node_label(n), ray.get(r) if r in ready else late) for n, r in zip(nodes, refs, strict=True)]
+
+    return probe
+
+
+def node_label(node: dict[str, Any]) -> str:
+    return f"{node.get('NodeManagerAddress', '?')} ({node['NodeID'][:12]})"
+
+
+# --- attempts log -----------------------------------------------------------------------------------
+
+
+def append_attempt(run_dir: Path, record: dict[str, Any]) -> None:
+    with open(run_dir / ATTEMPTS, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_attempts(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / ATTEMPTS
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(line))
+    return [r for r in out if isinstance(r, dict)]
+
+
+def attempt_started(run_dir: Path, attempt: int) -> bool:
+    return any(r.get("attempt") == attempt and r.get("event") == "start" for r in read_attempts(run_dir))
+
+
+# --- the Ray task (runs on a cluster node) ----------------------------------------------------------
+
+
+def run_task(run_dir: str, attempt: int, threads: int, members: list[str] | None = None) -> int:
+    """Train one run (or, with `members`, one pack whose first member is `run_dir`) in a child process on
+    this node, as the local launcher does; returns its exit code."""
+    path, child = Path(run_dir), None
+    dirs = [Path(m) for m in members] if members else [path]
+    try:
+        for d in dirs:
+            append_attempt(d, {"attempt": attempt, "event": "start", **node_info(), "time": runs.now()})
+        for d in dirs:
+            wait_unlocked(d, LOCK_WAIT_S)
+        if (path / STOP).exists():
+            return 130
+        if all(runs.read_status(d) == runs.COMPLETED for d in dirs):  # finished by a lost attempt's process
+            return 0
+        child = sweep.launch(path, child_env(threads), preexec_fn=child_setup(), members=members and dirs)
+        while child.poll() is None:
+            if (path / STOP).exists():
+                return interrupt(child)
+            time.sleep(0.5)
+        return child.returncode
+    except KeyboardInterrupt:  # ray.cancel(): stop like a Ctrl-C
+        return 130 if child is None else interrupt(child)
+
+
+def node_info() -> dict[str, Any]:
+    import ray
+
+    ctx = ray.get_runtime_context()
+    ip = ray.util.get_node_ip_address()
+    return {"node_id": ctx.get_node_id(), "node_ip": ip, "host": platform.node(), "pid": os.getpid()}
+
+
+def wait_unlocked(run_dir: Path, timeout_s: float) -> None:
+    """A retry must not race a process of the lost attempt that still holds run.lock."""
+    deadline = time.monotonic() + timeout_s
+    while runs.is_locked(run_dir) and time.monotonic() < deadline:
+        time.sleep(1.0)
+
+
+def child_env(threads: int) -> dict[str, str]:
+    # Ray has already set CUDA_VISIBLE_DEVICES for the task's GPUs; threads follow --cpus-per-run.
+    return {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+
+
+def child_setup() -> Callable[[], None]:
+    """What the forked child does before exec. Ray's worker thread blocks SIGINT and a child would inherit
+    that mask (a forwarded Ctrl-C would never arrive): unblock it. And the run's process must not outlive
+    its Ray worker (it would race the retry): Linux PDEATHSIG, which follows the forking thread; Ray runs
+    a task on its worker's main thread."""
+    prctl = None
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before fork: nothing to load in the child
+
+    def setup() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))
+        if prctl is not None:
+            prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+    return setup
+
+
+def interrupt(child: subprocess.Popen[bytes]) -> int:
+    """Forward exactly one SIGINT (a second one aborts the run without saving) and wait for the run."""
+    if child.poll() is None and not getattr(child, "actbench_interrupted", False):
+        child.actbench_interrupted = True  # type: ignore[attr-defined]
+        child.send_signal(signal.SIGINT)
+    return child.wait()
+
+
+# --- the driver side --------------------------------------------------------------------------------
+
+
+@dataclass
+class RayRun:
+    """The launcher's handle of one run: its current attempt's task and the retries left."""
+
+    run_dir: Path
+    attempt: int
+    retries_left: int
+    ref: Any = None
+    stopping: bool = False
+    members: list[Path] | None = None  # a pack (run_dir is its first member), trained by one task
+
+    @property
+    def dirs(self) -> list[Path]:
+        return self.members or [self.run_dir]
+
+
+class RayLauncher:
+    """Each run as one Ray task with --cpus-per-run/--gpus-per-run; a lost worker or node is resubmitted
+    (Ray schedules it on a live node) up to --max-retries times, resuming from the last checkpoint."""
+
+    def __init__(self, ray: Any, options: RayOptions):
+        self.ray, self.options = ray, options
+        # Ray's own retries stay off: each resubmission is counted and logged in the run folder here.
+        self.task = ray.remote(run_task).options(
+            num_cpus=options.cpus_per_run, num_gpus=options.gpus_per_run, max_retries=0
+        )
+
+    def start(self, run_dir: Path, slot: int) -> RayRun:
+        run_dir = run_dir.resolve()  # the nodes' working folders differ from the driver's
+        (run_dir / STOP).unlink(missing_ok=True)
+        last = max((int(r.get("attempt", 0)) for r in read_attempts(run_dir)), default=0)
+        run = RayRun(run_dir, last, self.options.max_retries)
+        self._submit(run)
+        return run
+
+    def where(self, run: RayRun, slot: int) -> str:
+        """Where the run trains, for the driver's log: `node HOST (IP), attempt N` once its task has
+        started on a node (attempts.jsonl), `queued on Ray, attempt N` before."""
+        start = [
+            r
+            for r in read_attempts(run.run_dir)
+            if r.get("attempt") == run.attempt and r.get("event") == "start"
+        ]
+        if not start:
+            return f"queued on Ray, attempt {run.attempt}"
+        return f"node {start[-1].get('host')} ({start[-1].get('node_ip')}), attempt {run.attempt}"
+
+    def start_pack(self, run_dirs: list[Path], slot: int) -> RayRun:
+        """A pack is one task (with the resources of one run): one process trains all its members."""
+        dirs = [d.resolve() for d in run_dirs]
+        (dirs[0] / STOP).unlink(missing_ok=True)
+        last = max((int(r.get("attempt", 0)) for d in dirs for r in read_attempts(d)), default=0)
+        run = RayRun(dirs[0], last, self.options.max_retries, members=dirs)
+        self._submit(run)
+        return run
+
+    def _submit(self, run: RayRun) -> None:
+        run.attempt += 1
+        pack = [[str(d) for d in run.members]] if run.members else []
+        run.ref = self.task.remote(str(run.run_dir), run.attempt, max(1, self.options.cpus_per_run), *pack)
+
+    def stop(self, run: RayRun) -> None:
+        run.stopping = True
+        runs.atomic_write_text(run.run_dir / STOP, runs.now() + "\n")  # the task forwards SIGINT
+        if not attempt_started(run.run_dir, run.attempt):
+            self.ray.cancel(run.ref)  # still queued: it never starts
+
+    def poll(self, run: RayRun) -> int | None:
+        if not self.ray.wait([run.ref], timeout=0)[0]:
+            return None
+        kind, code, detail = self._outcome(run)
+        if kind == "lost" and not run.stopping and run.retries_left > 0:
+            self._record(run, f"{detail}, retrying", None)
+            run.retries_left -= 1
+            self._submit(run)
+            return None
+        if run.stopping:
+            if any(runs.is_locked(d) for d in run.dirs):  # the run is still saving
+                return None
+            code = max(settle_stopped(d) for d in run.dirs)
+        elif kind != "exit":
+            for d in run.dirs:
+                sweep.note_in_log(d, f"{detail} on attempt {run.attempt}; no retries left")
+            code = 1  # the sweep loop marks the run failed with that line
+        self._record(run, detail, code)
+        (run.run_dir / STOP).unlink(missing_ok=True)
+        return code
+
+    def _outcome(self, run: RayRun) -> tuple[str, int | None, str]:
+        """(exit | cancelled | error | lost, exit code, what happened) of a finished task."""
+        errors = self.ray.exceptions
+        try:
+            code = int(self.ray.get(run.ref))
+            return "exit", code, f"exit code {code}"
+        except errors.TaskCancelledError:
+            return "cancelled", None, "cancelled before it started"
+        except errors.RayTaskError as exc:  # the task itself raised: a bug or an unreadable folder
+            return "error", None, f"task error: {str(exc).strip().splitlines()[-1][:300]}"
+        except errors.RayError as exc:  # the worker process or its whole node is gone
+            return "lost", None, f"worker lost ({type(exc).__name__})"
+
+    def _record(self, run: RayRun, outcome: str, code: int | None) -> None:
+        record = {"attempt": run.attempt, "event": "end", "outcome": outcome, "returncode": code}
+        for d in run.dirs:
+            append_attempt(d, {**record, "time": runs.now()})
+
+
+def settle_stopped(run_dir: Path) -> int:
+    """After Ctrl-C, a run that did not get to train (still queued, or its process never started) is
+    `interrupted`, like the ones that were stopped while training: re-running the sweep continues it."""
+    status = runs.settle_status(run_dir, runs.INTERRUPTED, "stopped before it trained")
+    return {runs.COMPLETED: 0, runs.INTERRUPTED: 130}.get(status, 1)
+

@@ -1,0 +1,103 @@
+"""The state of one run folder of a sweep, as the sweep process sees it: claims, what to do with the run
+(skip, start, resume, restart), and what a worker that died without a word leaves behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from actbench import runs
+from actbench.config import dump_yaml
+
+if TYPE_CHECKING:
+    from actbench.sweep.plan import RunSpec
+
+CLAIM, LOG = "claim.lock", "train.log"
+
+
+def run_state(run_dir: Path) -> str:
+    """new | completed | failed | interrupted | running (stale, or live in another process) | locked."""
+    if not (run_dir / runs.CONFIG).exists():
+        return "new"
+    if runs.is_locked(run_dir):
+        return "locked"
+    return runs.read_status(run_dir) or runs.RUNNING
+
+
+@dataclass
+class Claim:
+    """Holds `claim.lock` of one run for as long as this sweep process owns it."""
+
+    run_dir: Path
+    handle: IO[str] = field(repr=False)
+
+    def release(self) -> None:
+        self.handle.close()
+
+
+def try_claim(run_dir: Path) -> Claim | None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(run_dir / CLAIM, "a+")  # noqa: SIM115 - kept open while the claim is held
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return Claim(run_dir, handle)
+
+
+def prepare(spec: RunSpec, run_dir: Path, retry_failed: bool) -> str:
+    """Decide what to do with one run (call with its claim held): skip | start | resume | restart."""
+    state = run_state(run_dir)
+    if state in (runs.COMPLETED, "locked") or (state == runs.FAILED and not retry_failed):
+        return "skip"
+    if state == runs.FAILED and any((run_dir / n).exists() for n in runs.CKPT_FILES.values()):
+        return "resume"  # its checkpoints are good work: continue from the last one
+    if state == "new" or state == runs.FAILED:  # failed before its first checkpoint: from scratch
+        for child in run_dir.iterdir():
+            if child.name not in (CLAIM,) and child.is_file():
+                child.unlink()
+        runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(spec.config))
+        runs.write_json(run_dir / runs.SUMMARY, runs.new_summary())
+        return "start" if state == "new" else "restart"
+    return "resume"
+
+
+def record_crash(run_dir: Path, returncode: int, packed: bool = False) -> None:
+    """A worker that died without writing its own final status (killed, segfault) is marked failed; a
+    pack's member `interrupted`: the death of a process that trains several runs is not this run's fault,
+    and its checkpoints are good (the next sweep resumes it)."""
+    if runs.read_status(run_dir) in runs.FINAL:
+        return
+    tail = ""
+    if (run_dir / LOG).exists():
+        lines = (run_dir / LOG).read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        tail = lines[-1][:300] if lines else ""
+    if packed:
+        why = f"its pack's worker exited with code {returncode} ({tail}); re-run the sweep to resume it"
+        runs.settle_status(run_dir, runs.INTERRUPTED, why)
+    else:
+        runs.settle_status(run_dir, runs.FAILED, f"worker exited with code {returncode}: {tail}")
+
+
+def pack_crashed(run_dir: Path) -> bool:
+    """Left `interrupted` by an exception in its pack (pack_train), to be resumed alone."""
+    try:
+        summary = runs.read_json(run_dir / runs.SUMMARY)
+    except runs.RunError:
+        return False
+    return summary.get("status") == runs.INTERRUPTED and bool(summary.get(runs.PACK_CRASH))
+
+
+def note_in_log(run_dir: Path, line: str) -> None:
+    """A line from the sweep itself in the run's train.log."""
+    with open(run_dir / LOG, "a", encoding="utf-8") as f:
+        f.write(f"actbench sweep: {line}\n")
+
+
+def epochs_done(run_dir: Path) -> int:
+    records, _ = runs.read_metrics(run_dir)
+    return len({r["epoch"] for r in records})

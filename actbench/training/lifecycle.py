@@ -1,0 +1,293 @@
+"""A run folder's life inside a training process, the same for a lone run (`train`) and a pack member
+(`pack_train`), so both leave identical folders:
+
+    read_summary -> restore -> mark_running -> [epoch_record -> log_epoch]* -> final_eval
+    -> robustness -> finish
+
+Everything here reads or writes one run folder; the training math (batches, losses, optimizer steps)
+stays with the caller. Emits events through `Hooks`, never prints.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from actbench import predictions, runs
+from actbench.data.pipeline import num_batches
+from actbench.evaluation import evaluate, load_weights, weights_kept
+from actbench.models import learned_parameters, parameter_count, try_macs_per_image
+from actbench.robustness.noise import evaluate_checkpoint
+from actbench.session import Session
+from actbench.timing import epoch_timing
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class Hooks:
+    """How the caller observes and steers a run without training code knowing about displays.
+
+    Event kinds: start, batch, epoch, warning, robustness, end (see actbench.cli.progress for their data)."""
+
+    on_event: Event = field(default=lambda kind, data: None)
+    should_stop: Callable[[], bool] = field(default=lambda: False)
+
+
+def act_summary(model: nn.Module) -> dict[str, dict[str, Any]]:
+    """Learned activation parameters per layer: the value (layer sharing) or mean/min/max (channel)."""
+    out: dict[str, dict[str, Any]] = {}
+    for layer, params in learned_parameters(model).items():
+        out[layer] = {
+            k: v[0] if len(v) == 1 else {"mean": sum(v) / len(v), "min": min(v), "max": max(v)}
+            for k, v in params.items()
+        }
+    return out
+
+
+def peak_memory(device: torch.device) -> dict[str, Any]:
+    if device.type == "cuda":
+        return {"kind": "cuda_max_allocated", "bytes": torch.cuda.max_memory_allocated(device)}
+    return {"kind": "max_rss", "bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+# --- starting: summary, checkpoints -----------------------------------------------------------------
+
+
+def read_summary(run_dir: Path, hooks: Hooks) -> dict[str, Any]:
+    """summary.json is derived data: an unreadable one is reported and rebuilt, not fatal."""
+    if not (run_dir / runs.SUMMARY).exists():
+        return {}
+    try:
+        return runs.read_json(run_dir / runs.SUMMARY)
+    except runs.RunError as exc:
+        aside = runs.move_aside(run_dir / runs.SUMMARY)
+        hooks.on_event("warning", {"message": f"{exc}; moved to {aside.name} and rebuilt"})
+        return {}
+
+
+def checkpoint_state(s: Session, epoch: int, best: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "epoch": epoch,
+        "model": s.model.state_dict(),
+        "optimizer": s.opt.state_dict(),
+        "best": best,
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state_all() if s.device.type == "cuda" else None,
+    }
+
+
+def load_newest(run_dir: Path, device: torch.device, hooks: Hooks) -> dict[str, Any] | None:
+    """checkpoint-last, else checkpoint-best; a corrupt file is moved aside (never silently overwritten)."""
+    for name in (runs.CKPT_LAST, runs.CKPT_BEST):
+        path = run_dir / name
+        if not path.exists():
+            continue
+        try:
+            return runs.load_checkpoint(path, map_location=device)
+        except runs.RunError as exc:
+            aside = runs.move_aside(path)
+            hooks.on_event(
+                "warning", {"message": f"{exc}; moved to {aside.name}, trying an older checkpoint"}
+            )
+    return None
+
+
+def restore(s: Session, run_dir: Path, hooks: Hooks) -> tuple[int, dict[str, Any]]:
+    """Load the newest good checkpoint into the session (model, optimizer, RNG); returns (epochs done,
+    best-so-far). Nothing to load: (0, {})."""
+    records, warnings = runs.read_metrics(run_dir)
+    for w in warnings:
+        hooks.on_event("warning", {"message": w})
+    had_checkpoint = any((run_dir / n).exists() for n in (runs.CKPT_LAST, runs.CKPT_BEST))
+    state = load_newest(run_dir, s.device, hooks)
+    if state is None:
+        if had_checkpoint and records:  # all checkpoints corrupt: restarting would discard real work
+            raise runs.RunError(
+                f"{run_dir}: cannot resume, no readable checkpoint for the {len(records)} logged epoch(s); "
+                f"start over with: actbench train --config {run_dir / runs.CONFIG} --out {run_dir.parent} "
+                f"--name {run_dir.name} --force"
+            )
+        if records:  # killed before its first checkpoint landed: redo from the start (deterministic)
+            hooks.on_event(
+                "warning", {"message": f"no checkpoint yet; redoing {len(records)} logged epoch(s)"}
+            )
+        return 0, {}
+    s.model.load_state_dict(state["model"])
+    s.opt.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng_cpu"].cpu())
+    if state.get("rng_cuda") is not None and s.device.type == "cuda":
+        torch.cuda.set_rng_state_all([t.cpu() for t in state["rng_cuda"]])
+    return int(state["epoch"]), dict(state.get("best") or {})
+
+
+def mark_running(
+    s: Session,
+    run_dir: Path,
+    summary: dict[str, Any],
+    start: int,
+    resumed_from: int | None,
+    env_extra: dict[str, Any] | None = None,
+) -> None:
+    """Drop metrics past the restored epoch, write env.json and a `running` summary.json."""
+    runs.truncate_metrics(run_dir, start)
+    env = {**runs.environment(s.device), "effective": s.speed, **(env_extra or {})}
+    runs.write_json(run_dir / runs.ENV, env)
+    summary.update(
+        status=runs.RUNNING,
+        started_at=summary.get("started_at", runs.now()),
+        error=None,
+        epochs_done=start,
+        resumed_from=resumed_from,
+        effective=s.speed,
+    )
+    runs.write_json(run_dir / runs.SUMMARY, summary)
+
+
+def start_event(s: Session, run_dir: Path, start: int, **extra: Any) -> dict[str, Any]:
+    """The data of a run's `start` event."""
+    n = len(s.splits.train_y)
+    return {
+        "run_dir": str(run_dir),
+        "device": str(s.device),
+        "speed": s.speed,
+        "start_epoch": start,
+        "epochs": s.cfg.train.epochs,
+        "train_images": n,
+        "batches": num_batches(n, s.cfg.train.batch_size),
+        **extra,
+    }
+
+
+# --- each epoch -------------------------------------------------------------------------------------
+
+
+def epoch_record(
+    s: Session, epoch: int, train: dict[str, float], lr: float, train_s: float
+) -> dict[str, Any]:
+    """Validate the model; metrics.jsonl's record of the epoch. `train`: train_loss/train_acc;
+    `train_s`: seconds spent training (the record's epoch time adds validation)."""
+    v0 = time.perf_counter()
+    val = evaluate(s, "val")
+    elapsed = train_s + time.perf_counter() - v0
+    return {
+        "epoch": epoch,
+        "train_loss": train["train_loss"],
+        "train_acc": train["train_acc"],
+        "val_loss": val["loss"],
+        "val_acc": val["acc"],
+        "lr": lr,
+        "epoch_time_s": elapsed,
+        "images_per_s": len(s.splits.train_y) / elapsed,
+        "act": act_summary(s.model),
+    }
+
+
+def persist(s: Session, run_dir: Path, rec: dict[str, Any], best: dict[str, Any]) -> dict[str, Any]:
+    """Log the epoch, then checkpoint it. Order matters for crash safety: a checkpoint of epoch k only
+    exists once record k is on disk, so resuming from any checkpoint never leaves a gap in metrics.jsonl."""
+    epoch = rec["epoch"]
+    runs.append_metrics(run_dir, rec)
+    runs.maybe_fault("after_metrics", epoch)
+    if not best or rec["val_acc"] > best["val_acc"]:
+        best = {"epoch": epoch, "val_acc": rec["val_acc"], "val_loss": rec["val_loss"]}
+        runs.save_checkpoint(run_dir / runs.CKPT_BEST, checkpoint_state(s, epoch, best))
+    if epoch % s.cfg.run.checkpoint_every == 0 or epoch == s.cfg.train.epochs:
+        runs.save_checkpoint(run_dir / runs.CKPT_LAST, checkpoint_state(s, epoch, best))
+    return best
+
+
+def log_epoch(
+    s: Session,
+    run_dir: Path,
+    rec: dict[str, Any],
+    best: dict[str, Any],
+    summary: dict[str, Any],
+    times: list[float],
+    hooks: Hooks,
+) -> dict[str, Any]:
+    """Persist the epoch, append its time to `times`, update summary.json, emit `epoch`; the new best."""
+    best = persist(s, run_dir, rec, best)
+    times.append(rec["epoch_time_s"])
+    summary.update(epochs_done=rec["epoch"], epoch_times=times)
+    runs.write_json(run_dir / runs.SUMMARY, summary)
+    hooks.on_event("epoch", {**rec, "learned": learned_parameters(s.model)})  # + per-channel values
+    return best
+
+
+# --- ending -----------------------------------------------------------------------------------------
+
+
+def final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, Any]:
+    """Test the last and best checkpoints (predictions.npz too); summary.json's `last`/`best` entries."""
+    last_val, last_test = evaluate(s, "val"), predictions.predict(s)  # predict: evaluate's test loss/acc
+    predictions.save(run_dir, "last", s.cfg.train.epochs, last_test)
+    result = {
+        "last": {
+            "epoch": s.cfg.train.epochs,
+            "val_loss": last_val["loss"],
+            "val_acc": last_val["acc"],
+            "test_loss": last_test["loss"],
+            "test_acc": last_test["acc"],
+        }
+    }
+    if (run_dir / runs.CKPT_BEST).exists():
+        with weights_kept(s.model):  # the run ends on its last epoch (summary's learned `a` too)
+            epoch = load_weights(s, run_dir, "best")
+            t = predictions.predict(s)
+            predictions.save(run_dir, "best", epoch, t)
+        # data.val_size 0: "validation" is the test split, so flag that this choice saw test data.
+        result["best"] = {
+            **best,
+            "test_loss": t["loss"],
+            "test_acc": t["acc"],
+            "selected_on_test": s.splits.val_is_test,
+        }
+    return result
+
+
+def robustness(s: Session, run_dir: Path, hooks: Hooks) -> None:
+    """robustness.json for `robustness.checkpoint`; the model's current weights are put back afterwards."""
+    with weights_kept(s.model):
+        hooks.on_event("robustness", evaluate_checkpoint(s, run_dir, s.cfg.robustness))
+
+
+def complete(s: Session, run_dir: Path, summary: dict[str, Any], best: dict[str, Any], hooks: Hooks) -> None:
+    """After the last epoch: final evaluation into the summary, then the noise evaluation if enabled."""
+    summary.update(final_eval(s, run_dir, best))
+    if s.cfg.robustness.enabled:
+        robustness(s, run_dir, hooks)
+
+
+def finish(
+    s: Session,
+    run_dir: Path,
+    summary: dict[str, Any],
+    status: str,
+    error: str | None,
+    times: list[float],
+    t0: float,
+    hooks: Hooks,
+) -> dict[str, Any]:
+    """Settle the run's status with its timing, memory and learned parameters; emit `end`."""
+    summary.update(
+        status=status,
+        error=error,
+        finished_at=runs.now(),
+        wall_time_s=summary.get("wall_time_s", 0.0) + time.perf_counter() - t0,
+        timing=epoch_timing(times),  # median of the steady epochs, with min-max (actbench.timing)
+        peak_memory=peak_memory(s.device),
+        learned=learned_parameters(s.model),
+        parameters=parameter_count(s.model),
+        macs_per_image=try_macs_per_image(s.model, s.image_shape()),
+    )
+    runs.write_json(run_dir / runs.SUMMARY, summary)
+    hooks.on_event("end", summary)
+    return summary

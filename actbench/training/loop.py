@@ -1,0 +1,182 @@
+"""Training a lone run. Reads only the resolved config in the run folder; emits events, never prints.
+
+Determinism: the model is initialised from `train.seed`; each epoch's shuffling and augmentation use a
+fresh generator seeded from (seed, epoch), and checkpoints hold model, optimizer and global RNG state,
+so a run resumed after epoch k repeats exactly what an uninterrupted run does (on CPU). What happens to
+the run folder around the training math (restore, log, checkpoint, final evaluation) is
+`actbench.training.lifecycle`, shared with packed runs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from actbench.training import lifecycle as L
+from actbench import runs
+from actbench.config import Config
+from actbench.data.pipeline import num_batches, train_batches
+from actbench.evaluation import load_run_config
+from actbench.training.lifecycle import Hooks
+from actbench.session import Session, make_session
+
+
+class NonFiniteLoss(RuntimeError):
+    """Training diverged: the loss became NaN/Inf."""
+
+
+class Interrupted(RuntimeError):
+    """A stop was requested (Ctrl-C / SIGTERM) and the run halted at a safe point."""
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7_919) % (2**63 - 1)
+
+
+def lr_at(cfg: Config, epoch: int) -> float:
+    """Learning rate for 1-based `epoch` (a pure function, so resume needs no scheduler state)."""
+    o, total = cfg.optim, cfg.train.epochs
+    if o.warmup_epochs and epoch <= o.warmup_epochs:
+        return o.lr * epoch / o.warmup_epochs
+    if o.schedule == "cosine":
+        span = max(1, total - o.warmup_epochs)
+        return 0.5 * o.lr * (1 + math.cos(math.pi * (epoch - 1 - o.warmup_epochs) / span))
+    if o.schedule == "step":
+        return o.lr * o.gamma ** ((epoch - 1) // o.step_epochs)
+    return o.lr
+
+
+def train_epoch(s: Session, epoch: int, hooks: Hooks) -> dict[str, float]:
+    """One pass over the training split; returns mean loss/accuracy. Raises NonFiniteLoss/Interrupted."""
+    cfg, splits = s.cfg, s.splits
+    gen = torch.Generator(device=s.device).manual_seed(epoch_seed(cfg.train.seed, epoch))
+    n_batch = num_batches(len(splits.train_y), cfg.train.batch_size)
+    losses = torch.zeros(n_batch, device=s.device)  # per-batch, checked once per epoch (no GPU sync/batch)
+    correct = torch.zeros((), device=s.device, dtype=torch.long)
+    for group in s.opt.param_groups:
+        group["lr"] = lr_at(cfg, epoch)
+    s.net.train()
+    batches = train_batches(
+        splits.train_x, splits.train_y, cfg.train.batch_size, cfg.augment, splits.mean, splits.std, gen
+    )
+    for i, (x, y) in enumerate(batches):
+        with s.autocast():
+            logits = s.net(s.prep(x))
+            loss = F.cross_entropy(logits.float(), y)
+        s.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.train.grad_clip:
+            nn.utils.clip_grad_norm_(s.model.parameters(), cfg.train.grad_clip)
+        s.opt.step()
+        losses[i] = loss.detach() * len(y)
+        correct += (logits.argmax(1) == y).sum()
+        hooks.on_event("batch", {"epoch": epoch, "batch": i + 1, "batches": n_batch})
+        runs.maybe_fault("batch", epoch, i + 1)
+        if s.device.type == "cpu" and not math.isfinite(loss.item()):
+            raise NonFiniteLoss(f"loss became {loss.item()} at epoch {epoch}, batch {i + 1}")
+        if hooks.should_stop():
+            raise Interrupted(f"stopped during epoch {epoch} (batch {i + 1}/{n_batch})")
+    bad = (~torch.isfinite(losses)).nonzero()
+    if len(bad):
+        raise NonFiniteLoss(f"loss became non-finite at epoch {epoch}, batch {int(bad[0]) + 1}")
+    n = len(splits.train_y)
+    return {"train_loss": losses.sum().item() / n, "train_acc": correct.item() / n}
+
+
+# --- run orchestration ------------------------------------------------------------------------------
+
+
+def default_run_name(cfg: Config) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"{cfg.data.name}-{cfg.activation.name}-s{cfg.train.seed}-{stamp}"
+
+
+def create_run(cfg: Config, out: Path | None = None, name: str | None = None, force: bool = False) -> Path:
+    """Make the run folder and write the resolved config (the only thing training will read)."""
+    from actbench.config import dump_yaml
+
+    out = Path(out if out is not None else cfg.run.out)
+    if name is not None:
+        runs.check_folder_name(name)
+    run_dir = runs.prepare_run_dir(out / (name or cfg.run.name or default_run_name(cfg)), force=force)
+    runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(cfg))
+    runs.write_json(run_dir / runs.SUMMARY, runs.new_summary())
+    return run_dir
+
+
+def _with_tensorboard(hooks: Hooks, run_dir: Path) -> Hooks:
+    """`run.tensorboard`: the caller's hooks plus an observer writing event files (optional extra,
+    imported only here; missing, it fails before training with the install command)."""
+    from actbench.trackers import require
+
+    require("tensorboard", "tensorboard")
+    from actbench.trackers.tensorboard import TensorBoardObserver
+
+    observer, display = TensorBoardObserver(run_dir), hooks.on_event
+
+    def on_event(kind: str, data: dict[str, Any]) -> None:
+        display(kind, data)
+        observer(kind, data)
+
+    return Hooks(on_event=on_event, should_stop=hooks.should_stop)
+
+
+def run_training(run_dir: Path, resume: bool = False, hooks: Hooks | None = None) -> dict[str, Any]:
+    """Train the run in `run_dir` to completion (or failure/interruption); returns summary.json's dict."""
+    hooks = hooks or Hooks()
+    cfg = load_run_config(run_dir)
+    if cfg.run.tensorboard:
+        hooks = _with_tensorboard(hooks, run_dir)
+    with runs.run_lock(run_dir):
+        summary = L.read_summary(run_dir, hooks)
+        if resume and summary.get("status") == runs.COMPLETED:
+            raise runs.RunError(f"{run_dir}: run already completed (nothing to resume)")
+        s = make_session(cfg)
+        start, best = L.restore(s, run_dir, hooks) if resume else (0, {})
+        L.mark_running(s, run_dir, summary, start, start if resume else None)
+        return _loop(s, run_dir, start, best, summary, hooks)
+
+
+def _loop(
+    s: Session, run_dir: Path, start: int, best: dict[str, Any], summary: dict[str, Any], hooks: Hooks
+) -> dict[str, Any]:
+    cfg, t0 = s.cfg, time.perf_counter()
+    times = list(summary.get("epoch_times", []))[:start]
+    hooks.on_event("start", L.start_event(s, run_dir, start))
+    try:
+        for epoch in range(start + 1, cfg.train.epochs + 1):
+            e0 = time.perf_counter()
+            metrics = train_epoch(s, epoch, hooks)
+            rec = L.epoch_record(s, epoch, metrics, lr_at(cfg, epoch), time.perf_counter() - e0)
+            best = L.log_epoch(s, run_dir, rec, best, summary, times, hooks)
+        L.complete(s, run_dir, summary, best, hooks)
+    except (NonFiniteLoss, Interrupted) as exc:
+        status = runs.FAILED if isinstance(exc, NonFiniteLoss) else runs.INTERRUPTED
+        return L.finish(s, run_dir, summary, status, str(exc), times, t0, hooks)
+    except OSError as exc:  # disk full, folder gone read-only: the last checkpoint stands, resumable
+        return L.finish(s, run_dir, summary, runs.INTERRUPTED, runs.write_problem(exc), times, t0, hooks)
+    return L.finish(s, run_dir, summary, runs.COMPLETED, None, times, t0, hooks)
+
+
+def stop_on_signals() -> Callable[[], bool]:
+    """First SIGINT/SIGTERM asks the run to stop at the next batch; a second SIGINT aborts at once."""
+    import signal
+
+    state = {"stop": False}
+
+    def handler(signum: int, frame: Any) -> None:
+        if state["stop"] and signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        state["stop"] = True
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return lambda: state["stop"]
