@@ -135,7 +135,7 @@ Split = Literal["test", "val"]  # evaluation splits
 
 @dataclass(frozen=True)
 class RobustnessConfig:
-    """Accuracy under input noise after training (actbench.robustness.noise); does not change training itself."""
+    """Accuracy under input noise after training (robustness.noise); does not change training itself."""
 
     enabled: bool = False  # evaluate at the end of a completed run, into robustness.json
     kinds: tuple[NoiseKind, ...] = ("gaussian",)

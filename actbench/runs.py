@@ -7,7 +7,7 @@ runs/<name>/
   checkpoint-best.pt     same, at the best validation accuracy so far
   summary.json           status running|completed|failed|interrupted, final metrics, timings
   env.json               python/torch/torchvision versions, device, git commit, host
-  robustness.json        optional: test accuracy under input noise per kind and level (actbench.robustness.noise)
+  robustness.json        optional: test accuracy under input noise per kind and level (robustness.noise)
   predictions.npz        test-split predicted classes and softmax probabilities of the last and best
                          checkpoints (actbench.predictions); absent in runs made before it existed
   corruptions.json       optional: test accuracy under CIFAR-10-C corruptions (actbench.robustness.evaluate)
@@ -39,7 +39,7 @@ CKPT_LAST, CKPT_BEST = "checkpoint-last.pt", "checkpoint-best.pt"
 ROBUSTNESS = "robustness.json"  # accuracy under input noise (actbench.robustness.noise), optional
 PREDICTIONS = "predictions.npz"  # per-example test predictions (actbench.predictions), optional
 CHECKPOINTS = ("last", "best")  # which checkpoint: the final epoch, the best-validation epoch
-CORRUPTIONS = "corruptions.json"  # accuracy under CIFAR-10-C corruptions (actbench.robustness.evaluate), optional
+CORRUPTIONS = "corruptions.json"  # accuracy under CIFAR-10-C corruptions (robustness.evaluate), optional
 CORRUPTION_PREDICTIONS = "corruption-predictions.npz"  # per-example predictions behind corruptions.json
 STATUSES = ("running", "completed", "failed", "interrupted")
 RUNNING, COMPLETED, FAILED, INTERRUPTED = STATUSES

@@ -33,10 +33,10 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from actbench.pack_train import run_pack  # noqa: E402
 
 from actbench import config as C  # noqa: E402
 from actbench import train as T  # noqa: E402
-from actbench.pack_train import run_pack  # noqa: E402
 
 
 def make_runs(args: argparse.Namespace, out: Path) -> list[Path]:
@@ -161,8 +161,9 @@ def engines(args: argparse.Namespace) -> dict:
 def optimizer_steps(args: argparse.Namespace) -> dict:
     """ms per optimizer step of K paper CNN members (their ordinary optimizers, as build_optimizer makes
     them: fused Adam on CUDA): K `step()` calls vs one `MergedOptimizer.step()` (what pack_train runs)."""
-    from actbench.data import eval_batches, load_splits
     from actbench.pack_optim import MergedOptimizer
+
+    from actbench.data import eval_batches, load_splits
     from actbench.session import select_device, session_for
 
     acts = args.acts.split(",")

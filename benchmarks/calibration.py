@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from actbench.calibration import rates, simulate_world, write_world
+
 from actbench.report import build_report
 
 

@@ -13,9 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
+from actbench.config import DataConfig
 from actbench.data import pipeline as D
 from actbench.data import sources as SRC
-from actbench.config import DataConfig
+from actbench.data.datasets import load_raw
 from tests.test_data import make_folder, shared_cifar10_jpeg
 
 CLASSES = {"cat": 3, "dog": 2, "emu": 3}
@@ -175,8 +176,8 @@ def test_real_cifar10_archive_matches_folder(tmp_path: Path) -> None:
     archive = folder.with_name("cifar10-jpeg.tar.gz")
     if not archive.is_file() or not (folder / "train").is_dir():
         pytest.skip(f"real CIFAR-10 JPEG archive/folder not found at {archive}")
-    a = SRC.load_raw(DataConfig(name="folder", root=str(archive), cache=False))
-    f = SRC.load_raw(DataConfig(name="folder", root=str(folder), cache_dir=str(tmp_path / "f")))
+    a = load_raw(DataConfig(name="folder", root=str(archive), cache=False))
+    f = load_raw(DataConfig(name="folder", root=str(folder), cache_dir=str(tmp_path / "f")))
     assert a[4] == f[4] and a[0].shape == (50000, 3, 32, 32)
     for x, y in zip(a[:4], f[:4], strict=True):
         assert torch.equal(x, y)

@@ -1,4 +1,4 @@
-"""actbench.stats.calibration: the decision rule's error rates measured by simulation (the issue's null worlds:
+"""stats.calibration: the decision rule's error rates measured by simulation (the issue's null worlds:
 equal expected accuracy, 5 seeds, seed spread 0.8 points, 10,000 shared test images of varied
 difficulty), and the same worlds written as run folders and judged by `actbench report` end to end."""
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from actbench.stats import calibration as CAL
 from actbench.cli import app
+from actbench.stats import calibration as CAL
 
 
 def test_simulated_world_has_the_requested_spread_and_truth() -> None:

@@ -18,11 +18,11 @@ from rich.console import Console
 from scipy import stats
 from typer.testing import CliRunner
 
-from actbench.stats import paired as P
 from actbench import predictions as PR
+from actbench.cli import app
 from actbench.report import build as RP
 from actbench.report import tables as TB
-from actbench.cli import app
+from actbench.stats import paired as P
 from tests.test_report import write_run
 
 N, CLASSES = 2000, 10

@@ -11,12 +11,12 @@ import torch
 from typer.testing import CliRunner
 
 from actbench import config as C
-from actbench.robustness import evaluate as CE
 from actbench import evaluation as E
 from actbench import runs
 from actbench import session as S
-from actbench.training import loop as T
 from actbench.cli import app
+from actbench.robustness import evaluate as CE
+from actbench.training import loop as T
 
 from .conftest import TINY, tiny_config
 from .test_noise import LEARNABLE

@@ -1,4 +1,4 @@
-"""Paired corruption comparison (actbench.report.corruption_paired) in `actbench report`: hand-built run folders
+"""Paired corruption comparison (report.corruption_paired) in `actbench report`: hand-built run folders
 with corruption-predictions.npz where ELU gets GAIN more corrupted images right than ReLU in every
 benchmark cell; the expected difference is computed here from the arrays."""
 

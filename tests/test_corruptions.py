@@ -1,4 +1,4 @@
-"""CIFAR-10-C corruptions (actbench.robustness.corruptions, actbench.robustness.ops): every registered corruption's
+"""CIFAR-10-C corruptions (robustness.corruptions, robustness.ops): every registered corruption's
 output, severity order and determinism, and agreement with the published generator's formulas.
 
 The reference versions below are numpy/scipy/PIL transcriptions of make_cifar_c.py (github.com/hendrycks/
@@ -15,8 +15,8 @@ import pytest
 import torch
 from scipy import ndimage as ndi
 
-from actbench.robustness import ops as ops
 from actbench.robustness import corruptions as C
+from actbench.robustness import ops as ops
 
 PIL = pytest.importorskip("PIL.Image")
 

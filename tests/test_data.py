@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from actbench.config import AugmentConfig, DataConfig
 from actbench.data import pipeline as D
 from actbench.data import sources as SRC
-from actbench.config import AugmentConfig, DataConfig
 
 SMALL = DataConfig(train_size=600, test_size=200, val_size=100)
 PLAIN = AugmentConfig(

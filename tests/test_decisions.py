@@ -1,4 +1,4 @@
-"""actbench.stats.decisions: the seed-level tests against scipy and brute force, the interval's duality with its
+"""stats.decisions: the seed-level tests against scipy and brute force, the interval's duality with its
 test, the decision rule, and the verdict sentence."""
 
 from __future__ import annotations

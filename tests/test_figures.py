@@ -31,8 +31,8 @@ def test_vector_parameters_share_a_panel_in_index_order() -> None:
 
 
 def test_learned_figure_of_a_vector_parameter(tmp_path) -> None:
-    from actbench.training import loop as T
     from actbench.report.build import build_report
+    from actbench.training import loop as T
 
     from .conftest import tiny_config
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from actbench import runs
-from actbench.training import loop as T
 from actbench.cli import app
+from actbench.training import loop as T
 
 from .conftest import TINY, tiny_config
 

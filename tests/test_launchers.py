@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from actbench.sweep import ray as L
 from actbench import runs
-from actbench.sweep import plan as S
 from actbench.config import ConfigError
+from actbench.sweep import local as SL
+from actbench.sweep import plan as S
+from actbench.sweep import ray as L
+from actbench.sweep import state as SST
 
 from .conftest import tiny_config
 
@@ -94,7 +96,7 @@ def test_lost_workers_are_retried_a_bounded_number_of_times(tmp_path: Path) -> N
     fake = _FakeRay()
     launcher = L.RayLauncher(fake, L.RayOptions(cpus_per_run=2, max_retries=2))
     plan = S.plan_sweep(tiny_config(), ["relu"], [0], {}, tmp_path / "sw")
-    [status] = S.execute(plan, workers=1, poll_s=0.01, launcher=launcher)
+    [status] = SL.execute(plan, workers=1, poll_s=0.01, launcher=launcher)
     run_dir = plan.sweep_dir / "relu-s0"
     assert [a for _, a, _ in fake.submitted] == [1, 2, 3]  # first try + 2 retries
     assert {t for _, _, t in fake.submitted} == {2}  # threads follow --cpus-per-run
@@ -108,10 +110,10 @@ def test_run_stopped_before_it_trained_is_interrupted_not_failed(tmp_path: Path)
     plan = S.plan_sweep(tiny_config(), ["relu"], [0], {}, tmp_path / "sw")
     run_dir = plan.sweep_dir / "relu-s0"
     run_dir.mkdir(parents=True)
-    assert S.prepare(plan.runs[0], run_dir, retry_failed=False) == "start"
+    assert SST.prepare(plan.runs[0], run_dir, retry_failed=False) == "start"
     assert L.settle_stopped(run_dir) == 130
     assert runs.read_status(run_dir) == "interrupted"
-    assert S.prepare(plan.runs[0], run_dir, retry_failed=False) == "resume"  # the next sweep continues it
+    assert SST.prepare(plan.runs[0], run_dir, retry_failed=False) == "resume"  # the next sweep continues it
 
 
 def test_ray_driver_log_names_the_node_of_each_attempt(tmp_path: Path) -> None:
@@ -126,7 +128,7 @@ def test_a_pack_is_one_ray_task_with_every_member_recorded(tmp_path: Path) -> No
     launcher = L.RayLauncher(fake, L.RayOptions(max_retries=1))
     plan = S.plan_sweep(tiny_config(), ["relu", "elu"], [0], {}, tmp_path / "sw")
     plan.packs = [["relu-s0", "elu-s0"]]
-    statuses = S.execute(plan, workers=1, poll_s=0.01, launcher=launcher)
+    statuses = SL.execute(plan, workers=1, poll_s=0.01, launcher=launcher)
     dirs = [str((plan.sweep_dir / n).resolve()) for n in ("relu-s0", "elu-s0")]
     assert fake.submitted == [(dirs[0], 1, 1, dirs), (dirs[0], 2, 1, dirs)]
     for status, d in zip(statuses, dirs, strict=True):

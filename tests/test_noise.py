@@ -1,4 +1,4 @@
-"""Robustness to input noise (actbench.robustness.noise): corruption, evaluation, robustness.json, CLI, sweep, config."""
+"""Robustness to input noise (robustness.noise): corruption, evaluation, robustness.json, CLI, sweep, config."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 from actbench import config as C
 from actbench import evaluation as E
 from actbench import runs
-from actbench.training import lifecycle as lifecycle
-from actbench.robustness import noise as N
 from actbench import session as S
-from actbench.training import loop as T
 from actbench.cli import app
+from actbench.robustness import noise as N
+from actbench.training import lifecycle as lifecycle
+from actbench.training import loop as T
 
 from .conftest import TINY, tiny_config
 

@@ -1,4 +1,4 @@
-"""Packed runs (actbench.pack.model, actbench.pack.train): every member is the run it would have been alone."""
+"""Packed runs (pack.model, pack.train): every member is the run it would have been alone."""
 
 from __future__ import annotations
 
@@ -15,19 +15,20 @@ import torch.nn.functional as F
 import yaml
 from typer.testing import CliRunner
 
-from actbench.pack import model as PK
-from actbench.pack import plan as PP
-from actbench.pack import train as P
 from actbench import runs
-from actbench.sweep import plan as S
-from actbench.training import loop as T
 from actbench.cli import app
 from actbench.config import ConfigError, replace
 from actbench.data.pipeline import load_splits, train_batches
 from actbench.evaluation import evaluate_run, load_run_config
 from actbench.models import build_model
+from actbench.pack import model as PK
+from actbench.pack import plan as PP
+from actbench.pack import train as P
 from actbench.pack.optim import MergedOptimizer
 from actbench.session import session_for
+from actbench.sweep import plan as S
+from actbench.sweep import state as SST
+from actbench.training import loop as T
 
 from .conftest import TINY, tiny_config
 
@@ -335,7 +336,7 @@ def test_sweep_trains_a_pack_in_one_process(tmp_path: Path) -> None:
         assert runs.read_status(sweep_dir / name) == "completed"
         env = runs.read_json(sweep_dir / name / runs.ENV)
         assert sorted(env["packed_with"]) == sorted(n for n in names if n != name)
-        assert "epoch   1/1" in (sweep_dir / name / S.LOG).read_text()
+        assert "epoch   1/1" in (sweep_dir / name / SST.LOG).read_text()
     again = runner.invoke(app, _sweep_args(tmp_path, "--pack", "4"))
     assert again.exit_code == 0 and again.output.count("skipped (completed)") == 4
 

@@ -12,16 +12,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from actbench import runs
+from actbench.activations import ACTIVATIONS
+from actbench.activations import plugins as plugins
+from actbench.cli import app
+from actbench.config import ConfigError
 from actbench.pack import model as PK
 from actbench.pack import plan as PP
 from actbench.pack import train as P
-from actbench import runs
-from actbench.activations import plugins as plugins
 from actbench.sweep import plan as S
+from actbench.sweep import state as SST
 from actbench.training import loop as T
-from actbench.activations import ACTIVATIONS
-from actbench.cli import app
-from actbench.config import ConfigError
 
 from .conftest import TINY, tiny_config
 
@@ -142,7 +143,7 @@ def test_crash_inside_a_pack_marks_no_member_failed(tmp_path: Path, monkeypatch:
         assert s[runs.PACK_CRASH] == "RuntimeError: CUDA out of memory (simulated)"
         assert "pack crashed" in s["error"]
         assert runs.load_checkpoint(d / runs.CKPT_LAST)["epoch"] == 1
-        assert S.pack_crashed(d)
+        assert SST.pack_crashed(d)
     monkeypatch.undo()
     assert [s["status"] for s in P.run_pack(dirs)] == [runs.COMPLETED] * 2
     for d in dirs:
@@ -164,7 +165,7 @@ def test_sweep_resumes_the_members_of_a_crashed_pack_alone(user_acts: str, tmp_p
         run_dir = tmp_path / "sw" / name
         summary = runs.read_json(run_dir / runs.SUMMARY)
         assert summary["status"] == runs.COMPLETED and summary[runs.PACK_CRASH].startswith("RuntimeError")
-        assert "its pack crashed (see above); resuming it alone" in (run_dir / S.LOG).read_text()
+        assert "its pack crashed (see above); resuming it alone" in (run_dir / SST.LOG).read_text()
 
 
 def test_killed_pack_worker_leaves_members_resumable(tmp_path: Path) -> None:
@@ -196,10 +197,10 @@ def test_retry_failed_resumes_from_the_last_checkpoint(tmp_path: Path) -> None:
     T.create_run(plan.runs[1].config, plan.sweep_dir, without.name)
     for d in (with_ckpt, without):
         runs.write_json(d / runs.SUMMARY, {**runs.read_json(d / runs.SUMMARY), "status": runs.FAILED})
-    assert S.prepare(plan.runs[0], with_ckpt, retry_failed=False) == "skip"
-    assert S.prepare(plan.runs[0], with_ckpt, retry_failed=True) == "resume"
+    assert SST.prepare(plan.runs[0], with_ckpt, retry_failed=False) == "skip"
+    assert SST.prepare(plan.runs[0], with_ckpt, retry_failed=True) == "resume"
     assert runs.load_checkpoint(with_ckpt / runs.CKPT_LAST)["epoch"] == 1  # kept, not deleted
-    assert S.prepare(plan.runs[1], without, retry_failed=True) == "restart"  # nothing to resume from
+    assert SST.prepare(plan.runs[1], without, retry_failed=True) == "restart"  # nothing to resume from
 
 
 def test_why_runs_were_not_packed(tmp_path: Path) -> None:

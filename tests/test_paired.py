@@ -1,4 +1,4 @@
-"""actbench.stats.paired: every statistic against an independent computation (scipy's binomial test, statsmodels'
+"""stats.paired: every statistic against an independent computation (scipy's binomial test, statsmodels'
 Holm, Cohen's power tables, a per-bin ECE loop)."""
 
 from __future__ import annotations

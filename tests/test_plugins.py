@@ -10,13 +10,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from actbench.activations import plugins as plugins
-from actbench.training import loop as T
 from actbench.activations import activation_parameters, commutes_with_max_pool, get_spec, make_activation
+from actbench.activations import plugins as plugins
 from actbench.cli import app
 from actbench.config import ActivationConfig, ConfigError, ModelConfig
 from actbench.models import build_model, learned_parameters, resolve_pool_first
 from actbench.report.build import build_report
+from actbench.training import loop as T
 
 from .conftest import tiny_config
 

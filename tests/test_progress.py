@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from actbench.cli import progress as P
 from actbench import runs
-from actbench.training import loop as T
 from actbench.cli import app
+from actbench.cli import progress as P
 from actbench.config import ConfigError
-from actbench.sweep.plan import RunStatus
+from actbench.sweep.local import RunStatus
+from actbench.training import loop as T
 
 from .conftest import TINY, tiny_config
 

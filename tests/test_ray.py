@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from actbench.sweep import ray as L
 from actbench import runs
 from actbench.cli import app
+from actbench.sweep import ray as L
 
 from .conftest import TINY
 

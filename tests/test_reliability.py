@@ -16,9 +16,9 @@ import yaml
 from typer.testing import CliRunner
 
 from actbench import runs
-from actbench.training import loop as T
 from actbench.cli import app
 from actbench.config import dump_yaml
+from actbench.training import loop as T
 
 from .conftest import TINY, tiny_config
 
@@ -347,7 +347,7 @@ def _read_only_dir(tmp_path: Path) -> Path:
 def test_read_only_out_fails_up_front(tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch) -> None:
     started = []  # refused before any training: no session built, no sweep executed
     monkeypatch.setattr("actbench.training.loop.make_session", lambda *a: started.append(a))
-    monkeypatch.setattr("actbench.sweep.plan.execute", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("actbench.sweep.local.execute", lambda *a, **k: started.append(a))
     ro = _read_only_dir(tmp_path)
     args = [command, "--out", str(ro / "runs")] + [a for item in TINY for a in ("--set", item)]
     res = runner.invoke(app, args)

@@ -22,11 +22,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from actbench import config as C
-from actbench.report import groups as G
 from actbench.report import build as RP
-from actbench.stats import summary as ST
+from actbench.report import groups as G
 from actbench.report import tables as TB
 from actbench.report.figures import act_series, write_figures
+from actbench.stats import summary as ST
 
 BASE = C.to_dict(C.Config())
 T975_DF2 = 4.302652729911275  # t quantile 0.975 with 2 degrees of freedom (tables)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from actbench import activations as A
-from actbench.activations import functional as FN
 from actbench import session as S
+from actbench.activations import functional as FN
 from actbench.training import loop as T
 
 from .conftest import tiny_config

@@ -1,4 +1,4 @@
-"""Suites (actbench.suites.spec, actbench.suites.report, `actbench suite run|report`): loading and checking suite
+"""Suites (suites.spec, suites.report, `actbench suite run|report`): loading and checking suite
 files, data that is not there, the cross-task report on hand-made worlds, and a tiny real suite with an
 activation defined outside actbench, end to end through the CLI."""
 
@@ -13,11 +13,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from actbench.stats import calibration as CAL
 from actbench import config as C
+from actbench.cli import app
+from actbench.stats import calibration as CAL
 from actbench.suites import report as SR
 from actbench.suites import spec as SU
-from actbench.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()

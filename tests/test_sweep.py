@@ -10,9 +10,12 @@ import yaml
 from typer.testing import CliRunner
 
 from actbench import runs
-from actbench.sweep import plan as S
-from actbench.training import loop as T
 from actbench.cli import app
+from actbench.config import ConfigError
+from actbench.sweep import local as SL
+from actbench.sweep import plan as S
+from actbench.sweep import state as SST
+from actbench.training import loop as T
 
 from .conftest import TINY, tiny_config
 
@@ -38,11 +41,11 @@ def test_plan_expands_cross_product(tmp_path: Path) -> None:
 
 
 def test_plan_rejects_bad_axis_values(tmp_path: Path) -> None:
-    with pytest.raises(S.ConfigError, match="run nope-s0: activation"):
+    with pytest.raises(ConfigError, match="run nope-s0: activation"):
         S.plan_sweep(tiny_config(), ["nope"], [0], {}, tmp_path)
-    with pytest.raises(S.ConfigError, match="train.epochs"):
+    with pytest.raises(ConfigError, match="train.epochs"):
         S.plan_sweep(tiny_config(), ["relu"], [0], S.parse_grid(["train.epochs=1,-1"]), tmp_path)
-    with pytest.raises(S.ConfigError, match="repeated"):
+    with pytest.raises(ConfigError, match="repeated"):
         S.parse_list("0,0", "seeds", int)
 
 
@@ -95,17 +98,17 @@ def test_claimed_run_waits_for_the_other_sweep(tmp_path: Path) -> None:
     import threading
 
     plan = S.plan_sweep(tiny_config("train.epochs=1"), ["relu"], [0], {}, tmp_path / "sw")
-    claim = S.try_claim(plan.sweep_dir / "relu-s0")  # another sweep process holds it
-    assert claim is not None and S.try_claim(plan.sweep_dir / "relu-s0") is None
+    claim = SST.try_claim(plan.sweep_dir / "relu-s0")  # another sweep process holds it
+    assert claim is not None and SST.try_claim(plan.sweep_dir / "relu-s0") is None
     seen: list[str] = []
 
     def release_later() -> None:
         time.sleep(1.0)
-        seen.append(S.run_state(plan.sweep_dir / "relu-s0"))  # still untouched while claimed
+        seen.append(SST.run_state(plan.sweep_dir / "relu-s0"))  # still untouched while claimed
         claim.release()
 
     threading.Thread(target=release_later).start()
-    statuses = S.execute(plan, workers=1, poll_s=0.1)
+    statuses = SL.execute(plan, workers=1, poll_s=0.1)
     assert seen == ["new"]
     assert statuses[0].state == "completed"
 
@@ -131,10 +134,10 @@ def test_manifest_from_an_older_actbench_still_matches(tmp_path: Path) -> None:
     with pytest.raises(runs.RunError, match="different base config"):
         S.write_manifest(S.plan_sweep(tiny_config("train.grad_clip=1.0"), ["relu"], [0], {}, tmp_path / "sw"))
 def test_local_launcher_says_where_each_run_trains(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert S.LocalLauncher(2, gpus=0, cpus=4).where(None, 1) == "worker 2/2, cpu, 2 threads"
+    assert SL.LocalLauncher(2, gpus=0, cpus=4).where(None, 1) == "worker 2/2, cpu, 2 threads"
     monkeypatch.setenv("ACTBENCH_GPU_LIST", "5,7")
-    assert S.LocalLauncher(3, gpus=2, cpus=4).where(None, 1) == "worker 2/3, GPU 7"
-    assert S.worker_env(1, 3, 2, 4)["CUDA_VISIBLE_DEVICES"] == "7"  # the GPU the worker really gets
+    assert SL.LocalLauncher(3, gpus=2, cpus=4).where(None, 1) == "worker 2/3, GPU 7"
+    assert SL.worker_env(1, 3, 2, 4)["CUDA_VISIBLE_DEVICES"] == "7"  # the GPU the worker really gets
 
 
 def test_activation_grid_applies_to_every_activation(tmp_path: Path) -> None:
@@ -151,7 +154,7 @@ def test_activation_grid_applies_to_every_activation(tmp_path: Path) -> None:
     alpha = S.parse_grid(["activation.params.alpha=0.5,2.0"])
     plan = S.plan_sweep(tiny_config(), ["elu"], [0], alpha, tmp_path / "sw")
     assert [r.config.activation.params["alpha"] for r in plan.runs] == [0.5, 2.0]
-    with pytest.raises(S.ConfigError, match="run relu-init0.1-s0: .*init must be null") as err:
+    with pytest.raises(ConfigError, match="run relu-init0.1-s0: .*init must be null") as err:
         S.plan_sweep(tiny_config(), ["prelu", "relu"], [0], grid, tmp_path / "sw")
     assert "\n" not in str(err.value)
 
@@ -162,8 +165,8 @@ def test_local_launcher_states_the_runs_own_threads(tmp_path: Path, monkeypatch:
 
     run_dir = T.create_run(tiny_config(), tmp_path, "r")  # TINY sets train.threads=1
     envs = []
-    monkeypatch.setattr(S, "launch", lambda d, env, **kw: envs.append(env) or SimpleNamespace(pid=4242))
-    launcher = S.LocalLauncher(1, gpus=0, cpus=2)
+    monkeypatch.setattr(SL, "launch", lambda d, env, **kw: envs.append(env) or SimpleNamespace(pid=4242))
+    launcher = SL.LocalLauncher(1, gpus=0, cpus=2)
     handle = launcher.start(run_dir, 0)
     assert launcher.where(handle, 0) == "worker 1/1, cpu, 1 thread"
     assert envs[0]["OMP_NUM_THREADS"] == "1"

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from actbench import runs as R
-from actbench.training import loop as T
 from actbench.cli import app
+from actbench.training import loop as T
 
 from .conftest import tiny_config
 from .test_report import write_run

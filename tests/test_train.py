@@ -10,8 +10,8 @@ import torch
 
 from actbench import evaluation as E
 from actbench import runs
-from actbench.training import loop as T
 from actbench.config import Config, dump_yaml
+from actbench.training import loop as T
 
 from .conftest import tiny_config
 

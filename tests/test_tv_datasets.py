@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from actbench.training import loop as T
 from actbench.config import DataConfig
+from actbench.data.datasets import load_raw
 from actbench.data.pipeline import channel_stats, load_splits
-from actbench.data.sources import DataError, load_raw
+from actbench.data.sources import DataError
+from actbench.training import loop as T
 
 from .conftest import tiny_config
 

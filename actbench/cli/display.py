@@ -27,12 +27,16 @@ def fmt_act(act: dict[str, Any]) -> str:
 
 
 class TrainDisplay:
-    """Callable event sink for `lifecycle.Hooks.on_event`."""
+    """Callable event sink for `lifecycle.Hooks.on_event`; `prefix` starts every line (a pack's members
+    share one console: "relu-s0: epoch ...")."""
 
-    def __init__(self, console: Console, progress: bool = True):
-        self.console, self.progress = console, progress
+    def __init__(self, console: Console, progress: bool = True, prefix: str = ""):
+        self.console, self.progress, self.prefix = console, progress, prefix
         self.bar: tqdm | None = None
         self.epochs = 0
+
+    def _print(self, text: str, **kw: Any) -> None:
+        self.console.print(escape(self.prefix) + text, **kw)
 
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
         getattr(self, f"_on_{kind}", lambda d: None)(data)
@@ -46,7 +50,7 @@ class TrainDisplay:
             "fused act" if sp.get("fused") else "",
         ]
         resumed += "".join(f", {e}" for e in extras if e)
-        self.console.print(
+        self._print(
             f"[bold]{escape(d['run_dir'])}[/] on {d['device']}: {d['train_images']} "
             f"train images, {d['batches']} batches/epoch{resumed}",
             highlight=False,
@@ -73,7 +77,7 @@ class TrainDisplay:
 
     def _on_epoch(self, r: dict[str, Any]) -> None:
         self._close_bar()
-        self.console.print(
+        self._print(
             f"epoch {r['epoch']:>3}/{self.epochs}  train {r['train_loss']:.4f} "
             f"{100 * r['train_acc']:5.2f}%  val {r['val_loss']:.4f} {100 * r['val_acc']:5.2f}%  "
             f"lr {r['lr']:.2g}  {r['epoch_time_s']:.1f}s ({r['images_per_s']:.0f} img/s)  "
@@ -84,14 +88,12 @@ class TrainDisplay:
 
     def _on_warning(self, d: dict[str, Any]) -> None:
         self._close_bar()
-        self.console.print(f"[yellow]warning:[/] {escape(d['message'])}", highlight=False, soft_wrap=True)
+        self._print(f"[yellow]warning:[/] {escape(d['message'])}", highlight=False, soft_wrap=True)
 
     def _on_robustness(self, r: dict[str, Any]) -> None:
         for kind, entries in r["results"].items():
             accs = "  ".join(f"{e['level']:g}: {100 * e['acc']:.2f}%" for e in entries)
-            self.console.print(
-                f"robustness {kind} ({r['checkpoint']}): {accs}", highlight=False, soft_wrap=True
-            )
+            self._print(f"robustness {kind} ({r['checkpoint']}): {accs}", highlight=False, soft_wrap=True)
 
     def _on_end(self, s: dict[str, Any]) -> None:
         self._close_bar()
@@ -104,16 +106,14 @@ class TrainDisplay:
                 if best
                 else ""
             )
-            self.console.print(
+            self._print(
                 f"[green]completed[/]: test loss {last['test_loss']:.4f}, "
                 f"accuracy {100 * last['test_acc']:.2f}%{best_txt}",
                 highlight=False,
                 soft_wrap=True,
             )
         else:
-            self.console.print(
-                f"[red]{status}[/]: {escape(str(s.get('error')))}", highlight=False, soft_wrap=True
-            )
+            self._print(f"[red]{status}[/]: {escape(str(s.get('error')))}", highlight=False, soft_wrap=True)
 
 
 CELL_PAD = 2  # characters a column adds besides its text (collapsed padding, box.SIMPLE_HEAD)
@@ -211,7 +211,7 @@ def robustness_table(result: dict[str, Any], title: str = "") -> Table:
 
 def plan_table(plan: Any) -> Table:
     """The planned runs of a sweep (for --dry-run)."""
-    from actbench.sweep.plan import run_state
+    from actbench.sweep.state import run_state
 
     table = Table(title=f"{len(plan.runs)} runs in {plan.sweep_dir}")
     table.add_column("run", no_wrap=True, min_width=max((len(r.name) for r in plan.runs), default=3))

@@ -1,21 +1,38 @@
-"""What `actbench train-pack` does around `pack_train.run_pack`: one display per member, into the member's
-own train.log (the same lines a lone sweep run writes there) and, unless quiet, onto the console."""
+"""`actbench train-pack`: several prepared run folders trained as one packed model (what `sweep --pack`
+runs per pack), one display per member into the member's own train.log (the same lines a lone sweep run
+writes there) and, unless --quiet, onto the console with the member's name in front."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 
-from actbench import runs
-from actbench.cli.display import TrainDisplay
-from actbench.training.lifecycle import Hooks
-from actbench.pack.train import run_pack
-from actbench.sweep.plan import LOG
-from actbench.training.loop import stop_on_signals
+from actbench.cli.app import app, console, fail, user_errors
+
+
+@app.command("train-pack")
+def train_pack(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders to train together (same shapes).")],
+    quiet: Annotated[bool, typer.Option("--quiet", help="Log only into each run's train.log.")] = False,
+) -> None:
+    """Train several prepared run folders as one packed model (what `sweep --pack` runs per pack).
+    Each member resumes from its own checkpoints and logs its progress into its own train.log."""
+    from actbench import runs
+
+    try:
+        statuses = train_pack_main(run_dirs, console, quiet)
+    except user_errors() as exc:
+        fail(str(exc))
+    except OSError as exc:  # a member's final summary.json could not be written (disk full)
+        fail(runs.write_problem(exc))
+    if runs.INTERRUPTED in statuses:
+        raise typer.Exit(130)
+    if any(s != runs.COMPLETED for s in statuses):
+        raise typer.Exit(1)
 
 
 def _fan_out(*sinks: Callable[[str, dict[str, Any]], None]) -> Callable[[str, dict[str, Any]], None]:
@@ -28,13 +45,22 @@ def _fan_out(*sinks: Callable[[str, dict[str, Any]], None]) -> Callable[[str, di
 
 def train_pack_main(run_dirs: list[Path], console: Console, quiet: bool = False) -> list[str]:
     """Train `run_dirs` as one pack; returns each member's final status."""
+    from contextlib import ExitStack
+
+    from actbench import runs
+    from actbench.cli.display import TrainDisplay
+    from actbench.pack.train import run_pack
+    from actbench.sweep.state import LOG
+    from actbench.training.lifecycle import Hooks
+    from actbench.training.loop import stop_on_signals
+
     for d in run_dirs:
         if not (d / runs.CONFIG).is_file():
             raise runs.RunError(f"{d}: not a run folder (no config.yaml)")
     should_stop = stop_on_signals()
     with ExitStack() as files:
 
-        def hooks_for(run_dir: Path) -> Hooks:
+        def hooks_for(run_dir: Path) -> Any:
             log = files.enter_context(open(run_dir / LOG, "a", encoding="utf-8", buffering=1))
             sinks = [TrainDisplay(Console(file=log, width=160, no_color=True), progress=False)]
             if not quiet:

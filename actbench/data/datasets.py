@@ -1,6 +1,6 @@
 """More datasets: MNIST, Fashion-MNIST and SVHN through torchvision, and a one-channel synthetic variant.
 
-Each loader returns what `actbench.data.sources.load_raw` returns: uint8 train/test images (N, C, H, W) with
+Each loader returns what `load_raw` returns: uint8 train/test images (N, C, H, W) with
 int64 labels and the class names. MNIST and Fashion-MNIST are one-channel 28x28 (C = 1); the models take
 the channel count from the data. SVHN is 3x32x32 with labels 0-9 (the .mat files store digit 0 as 10).
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from actbench.config import DataConfig
-from actbench.data.sources import DataError, Raw, synthetic
+from actbench.data.sources import DataError, Raw, load_cifar, load_folder, synthetic
 
 SVHN_FILES = {"train": "train_32x32.mat", "test": "test_32x32.mat"}
 MNIST_FILES = "{train,t10k}-{images-idx3,labels-idx1}-ubyte"
@@ -109,3 +109,12 @@ LOADERS = {
     "svhn": _svhn,
     "synthetic_mnist": synthetic_mnist,
 }
+
+
+def load_raw(data: DataConfig) -> Raw:
+    """(train_x, train_y, test_x, test_y, classes) of `data.name`, before limits and the val split."""
+    fns = {"synthetic": synthetic, "cifar10": load_cifar, "cifar100": load_cifar, "folder": load_folder}
+    fns |= LOADERS  # mnist, fashion_mnist, svhn, synthetic_mnist
+    if data.name not in fns:
+        raise DataError(f"data.name: unknown dataset {data.name!r} (allowed: {', '.join(fns)})")
+    return fns[data.name](data)

@@ -26,7 +26,8 @@ import torch
 from torch import Tensor
 
 from actbench.config import AugmentConfig, DataConfig
-from actbench.data.sources import DataError, load_raw
+from actbench.data.datasets import load_raw
+from actbench.data.sources import DataError
 
 GROUP_IMAGES = 4096  # images augmented together, then sliced into batches (amortises GPU kernel launches)
 

@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from actbench.data.archives import ARCHIVE_SUFFIXES, ArchiveError, content_key, is_archive, read_members
 from actbench.config import DataConfig
+from actbench.data.archives import ARCHIVE_SUFFIXES, ArchiveError, content_key, is_archive, read_members
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")  # what torchvision.io.decode_image reads
 CACHE_VERSION = 1  # bump when the cache layout changes
@@ -34,17 +34,6 @@ Files = list[tuple[str, int, int]]  # (path, size in bytes, mtime_ns) per image
 
 class DataError(ValueError):
     """A user problem with the data (missing files, bad sizes); its message is one readable line."""
-
-
-def load_raw(data: DataConfig) -> Raw:
-    """(train_x, train_y, test_x, test_y, classes) of `data.name`, before limits and the val split."""
-    from actbench.data.datasets import LOADERS  # local: tv_datasets imports this module
-
-    fns = {"synthetic": synthetic, "cifar10": _load_cifar, "cifar100": _load_cifar, "folder": _load_folder}
-    fns |= LOADERS  # mnist, fashion_mnist, svhn, synthetic_mnist
-    if data.name not in fns:
-        raise DataError(f"data.name: unknown dataset {data.name!r} (allowed: {', '.join(fns)})")
-    return fns[data.name](data)
 
 
 # --- synthetic ---------------------------------------------------------------------------------------
@@ -131,7 +120,7 @@ def _synthetic_images(p: dict[str, Tensor], noise: float, size: int, g: torch.Ge
 # --- CIFAR via torchvision ---------------------------------------------------------------------------
 
 
-def _load_cifar(data: DataConfig) -> Raw:
+def load_cifar(data: DataConfig) -> Raw:
     from torchvision import datasets  # local: keeps `import actbench.data.pipeline` light
 
     cls = datasets.CIFAR10 if data.name == "cifar10" else datasets.CIFAR100
@@ -164,7 +153,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _list_split(split_dir: Path, classes: list[str] | None) -> tuple[list[str], Files, list[int]]:
-    """(classes, [(path, size, mtime_ns)], labels) in class-interleaved order (see `_load_folder`)."""
+    """(classes, [(path, size, mtime_ns)], labels) in class-interleaved order (see `load_folder`)."""
     if not split_dir.is_dir():
         raise DataError(f"folder: missing directory {split_dir} (expected <root>/{{train,test}}/<class>/*)")
     found = sorted(e.name for e in os.scandir(split_dir) if e.is_dir())
@@ -241,7 +230,7 @@ def _cache_key(root: Path, files: Files) -> str:
     return h.hexdigest()[:20]
 
 
-def _load_folder(data: DataConfig) -> Raw:
+def load_folder(data: DataConfig) -> Raw:
     """Decode root/{train,test}/<class>/* (a folder or an archive) once; later loads read the cache.
 
     Images are stored class-interleaved (i-th image of each class in turn), not ImageFolder's

@@ -29,7 +29,7 @@ Which activations: the packed call hands an activation its members' parameters c
 channel dim (dim 0 of each parameter: its sharing group, 1 per layer or C per channel, repeated or kept),
 which is exact only for a module that broadcasts dim 0 of its parameters over the channels (dim 1 of
 its input). The built-ins do (tests/test_pack_safety.py checks every one). A user activation either
-declares it (`pack_by_channel = True`, actbench.activations.plugins) or is probed (`probe_reason`): three members with
+declares it (`pack_by_channel = True`, activations.plugins) or is probed (`probe_reason`): three members with
 different parameter values, one probe batch forward and backward through the packed and the lone models,
 outputs and gradients compared; one that differs or fails trains alone, with the reason. Plain
 broadcasting such as `torch.relu(x) * self.a` with `a` of shape (1,) fails that probe: packed, `a`

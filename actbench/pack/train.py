@@ -34,16 +34,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from actbench.training import lifecycle as L
 from actbench import runs
 from actbench.config import ConfigError
 from actbench.data.pipeline import load_splits, num_batches, train_batches
 from actbench.evaluation import load_run_config
-from actbench.training.lifecycle import Hooks
 from actbench.models import resolve_pool_first
 from actbench.pack.model import PackedCNN, act_group_key, member_losses, pack_inputs, pack_mismatch
 from actbench.pack.optim import MergedOptimizer
 from actbench.session import Session, select_device, session_for
+from actbench.training import lifecycle as L
+from actbench.training.lifecycle import Hooks
 from actbench.training.loop import epoch_seed, lr_at
 
 
@@ -259,7 +259,7 @@ def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> 
 
 
 def _close_epoch(m: Member, epoch: int, train_loss: float, train_acc: float, train_s: float) -> None:
-    """Validate, log and checkpoint one member's epoch exactly as a lone run does (`actbench.training.lifecycle`)."""
+    """Validate, log and checkpoint one member's epoch exactly as a lone run does (`training.lifecycle`)."""
     train = {"train_loss": train_loss, "train_acc": train_acc}
     rec = L.epoch_record(m.s, epoch, train, lr_at(m.s.cfg, epoch), train_s)  # + own validation time
     torch.set_rng_state(m.rng)  # checkpoints hold the global RNG: make it this member's

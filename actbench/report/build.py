@@ -1,6 +1,6 @@
 """`actbench report`: summarise the groups of seeds found in run folders into tables and exports.
 
-Runs are found, loaded and grouped by `actbench.report.groups`; statistics come from `actbench.stats.summary`, the
+Runs are found, loaded and grouped by `report.groups`; statistics come from `stats.summary`, the
 robustness section from `actbench.report.robustness`. Computation returns plain dicts/lists; rendering
 (rich tables, Markdown, CSV, LaTeX, JSON) lives in `actbench.report.tables`. Accuracies are in percent from
 here on (run folders store fractions); losses are mean cross-entropy per image.
@@ -28,7 +28,6 @@ from actbench.report.groups import (
     group_runs,
     load_runs,
 )
-from actbench.report.provenance import provenance
 from actbench.report.model import (
     BOOTSTRAP,
     FORMATS,
@@ -41,9 +40,10 @@ from actbench.report.model import (
     Report,
     layer_key,
 )
+from actbench.report.provenance import provenance
 from actbench.report.robustness import robustness_row, robustness_warnings
-from actbench.stats.summary import compare, describe, finite_mean
 from actbench.report.tables import render_report
+from actbench.stats.summary import compare, describe, finite_mean
 from actbench.timing import finite, robust, steady
 
 # --- one row per group ------------------------------------------------------------------------------
@@ -289,7 +289,9 @@ def report_main(
     report = build_report(paths, baseline, metric, sort, where, paper, with_provenance, tests, bootstrap, mde)
     warnings, files = list(report.warnings), []
     if plots is not None:
-        from actbench.report.figures import write_figures  # local: loads matplotlib only when plots are asked for
+        from actbench.report.figures import (
+            write_figures,  # local: loads matplotlib only when plots are asked for
+        )
 
         files, more = write_figures(report, Path(plots))
         warnings += more

@@ -1,4 +1,4 @@
-"""Rendering of the comparison part of a report (actbench.report.comparisons): the decision table (the training
+"""Rendering of the comparison part of a report (report.comparisons): the decision table (the training
 run as the unit), the per-image table (predictions), the verdict sentences and their CSV columns. Pure
 formatting; `actbench.report.tables` places them."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from actbench import runs as R
+from actbench.report.model import Report
 from actbench.stats.decisions import ALPHA, MAX_EXACT, MAX_SEEDS
 from actbench.stats.paired import ECE_BINS, POWER
-from actbench.report.model import Report
 
 WELCH_HEADS = ("p", "p (Holm)", "d", "p (loss)")  # summary-table columns that exist for --tests welch
 METHOD_LABELS = {"paired-t": "paired t", "welch-t": "Welch t"}

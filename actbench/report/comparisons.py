@@ -3,7 +3,7 @@ power, and what per-example predictions add (per-pair McNemar, seed ensembles, c
 
 `comparison_row` adds to each group's row (`actbench.report.build.group_row`):
     endpoints  {last, best}: the seed-level comparison with the baseline at each checkpoint
-               (`actbench.stats.decisions.decide`: paired t over matched seeds, else Welch; P(group > baseline))
+               (`stats.decisions.decide`: paired t over matched seeds, else Welch; P(group > baseline))
                with p_holm and decision set by `finish`
     decision, decision_p, decision_p_holm, decision_ci, decision_method
                the endpoint of `--metric`, flat, for machine readers (`finish`)
@@ -28,13 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from actbench import runs as R
+from actbench.predictions import Predictions, load
+from actbench.report.groups import Group, ReportError, Run
+from actbench.report.model import TESTS
 from actbench.stats import decisions as D
 from actbench.stats import paired as P
-from actbench import runs as R
 from actbench.stats.decisions import ALPHA, match_seeds
-from actbench.report.groups import Group, ReportError, Run
-from actbench.predictions import Predictions, load
-from actbench.report.model import TESTS
 from actbench.stats.summary import describe
 
 BOOTSTRAP_SEED = 0  # fixed: the same runs give the same CIs

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from actbench import runs as R
+from actbench.report.groups import Run
 from actbench.robustness.corruptions import BENCHMARK
 from actbench.stats.decisions import match_seeds, t_interval
-from actbench.report.groups import Run
 
 Grid = dict[str, list[int]]  # corruption -> severities compared (corruption_report.corruption_grid)
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from actbench.report.corruption_paired import paired_cell, paired_corruption
-from actbench.robustness.corruptions import BENCHMARK, PUBLISHED
 from actbench.report.groups import Group, Run, as_dict
+from actbench.robustness.corruptions import BENCHMARK, PUBLISHED
 from actbench.stats.summary import compare, describe, finite_mean
 
 MIN_DEGRADATION = 1.0  # points: relative CE needs the baseline to lose at least this much (see rel_omitted)

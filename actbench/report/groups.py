@@ -59,7 +59,7 @@ class Run:
     status: str  # completed | failed | interrupted | running | unknown (unreadable summary)
     summary: dict[str, Any]
     records: list[dict[str, Any]]  # metrics.jsonl, one per epoch
-    robustness: dict[str, Any] | None = None  # robustness.json (actbench.robustness.noise), when the run has one
+    robustness: dict[str, Any] | None = None  # robustness.json (robustness.noise), when the run has one
     corruptions: dict[str, Any] | None = None  # corruptions.json (actbench.robustness.evaluate), if any
 
 

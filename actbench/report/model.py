@@ -1,6 +1,6 @@
 """What a report is: the `Report` record, the options' allowed values and the paper's reference tables.
 
-`actbench.report.build` computes a `Report`; `actbench.report.tables` and `actbench.report.figures` render it. All three import
+`report.build` computes a `Report`; `report.tables` and `report.figures` render it. All three import
 this module, so neither renderer has to import the module that calls it.
 """
 

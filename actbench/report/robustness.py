@@ -4,7 +4,7 @@ nAUC (key `auc_pct`) is the area under the accuracy-vs-level curve by the trapez
 level range: a mean accuracy over levels *weighted by the spacing of the levels* (for levels 0, 0.02,
 0.05, 0.1, 0.2 the weights are .05, .125, .2, .375, .25), not the plain mean over the levels.
 
-Reads the robustness.json that `actbench.robustness.noise` writes into a run folder (accuracies there are fractions,
+Reads the robustness.json that `robustness.noise` writes into a run folder (accuracies there are fractions,
 here percent). Levels are compared only where every run measured them, so nAUCs compare like with like.
 """
 

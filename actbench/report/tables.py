@@ -21,8 +21,8 @@ from actbench.report.comparison_tables import (
 )
 from actbench.report.corruptions import corruption_cells, corruption_title
 from actbench.report.groups import ReportError
-from actbench.report.provenance import provenance_markdown
 from actbench.report.model import MEMORY_KINDS, TESTS, Report
+from actbench.report.provenance import provenance_markdown
 from actbench.report.robustness import NOISE_UNITS
 from actbench.timing import fmt_range
 

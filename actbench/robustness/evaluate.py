@@ -30,9 +30,9 @@ import torch
 from torch import Tensor
 
 from actbench import runs
-from actbench.robustness.corruptions import CORRUPTIONS, MISSING, PUBLISHED, SEVERITIES, corrupt
 from actbench.data.pipeline import eval_batches
 from actbench.evaluation import run_session, score_batches
+from actbench.robustness.corruptions import CORRUPTIONS, MISSING, PUBLISHED, SEVERITIES, corrupt
 from actbench.robustness.noise import noise_seed
 from actbench.session import Session
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from actbench.report.groups import ReportError
 from actbench.report.build import build_report
+from actbench.report.groups import ReportError
 from actbench.stats.ranks import suite_summary
 
 FORMATS = ("table", "md", "csv", "json")

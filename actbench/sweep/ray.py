@@ -1,7 +1,7 @@
 """Sweep launchers beyond the local one: each run of a sweep as a Ray task on a cluster.
 
-The sweep loop (`sweep.execute`) stays the same for every launcher: this driver claims each run
-(claim.lock), prepares its folder (`sweep.prepare`) and reaps it, so skip/resume/retry semantics are
+The sweep loop (`local.execute`) stays the same for every launcher: this driver claims each run
+(claim.lock), prepares its folder (`state.prepare`) and reaps it, so skip/resume/retry semantics are
 shared and a sweep started with one launcher can be finished with another. Only starting and watching
 the run's process differs: a Ray task on some node runs the same `python -m actbench train --resume
 RUN_DIR` as the local launcher, so a retry resumes from the last checkpoint by itself.
@@ -32,9 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from actbench import runs
-
-from actbench.sweep import plan as sweep
 from actbench.config import ConfigError
+from actbench.sweep import local, state
 
 ATTEMPTS, STOP = "attempts.jsonl", "STOP"
 LAUNCHERS = ("local", "ray")
@@ -80,11 +79,11 @@ def ray_options(
 @contextlib.contextmanager
 def open_launcher(
     sweep_dir: Path, workers: int | None, options: RayOptions | None
-) -> Iterator[tuple[sweep.Launcher, int]]:
+) -> Iterator[tuple[local.Launcher, int]]:
     """The launcher (local when `options` is None) and how many runs it keeps in flight; Ray is shut
     down afterwards."""
     if options is None:
-        yield sweep.LocalLauncher(workers or 1), workers or 1
+        yield local.LocalLauncher(workers or 1), workers or 1
         return
     ray = import_ray()
     connect(ray, options.address)
@@ -254,7 +253,7 @@ def run_task(run_dir: str, attempt: int, threads: int, members: list[str] | None
             return 130
         if all(runs.read_status(d) == runs.COMPLETED for d in dirs):  # finished by a lost attempt's process
             return 0
-        child = sweep.launch(path, child_env(threads), preexec_fn=child_setup(), members=members and dirs)
+        child = local.launch(path, child_env(threads), preexec_fn=child_setup(), members=members and dirs)
         while child.poll() is None:
             if (path / STOP).exists():
                 return interrupt(child)
@@ -396,7 +395,7 @@ class RayLauncher:
             code = max(settle_stopped(d) for d in run.dirs)
         elif kind != "exit":
             for d in run.dirs:
-                sweep.note_in_log(d, f"{detail} on attempt {run.attempt}; no retries left")
+                state.note_in_log(d, f"{detail} on attempt {run.attempt}; no retries left")
             code = 1  # the sweep loop marks the run failed with that line
         self._record(run, detail, code)
         (run.run_dir / STOP).unlink(missing_ok=True)

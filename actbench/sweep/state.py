@@ -7,13 +7,11 @@ from __future__ import annotations
 import fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from actbench import runs
 from actbench.config import dump_yaml
-
-if TYPE_CHECKING:
-    from actbench.sweep.plan import RunSpec
+from actbench.sweep.plan import RunSpec
 
 CLAIM, LOG = "claim.lock", "train.log"
 

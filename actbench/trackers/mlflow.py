@@ -113,8 +113,8 @@ def _params(run_dir: Path) -> list[Param]:
 
 
 def _log_figures(client: MlflowClient, run_id: str, folder: Path) -> None:
-    from actbench.report.figures import write_figures
     from actbench.report.build import build_report
+    from actbench.report.figures import write_figures
 
     with tempfile.TemporaryDirectory(prefix="actbench-mlflow-") as tmp:
         files, _ = write_figures(build_report([folder]), Path(tmp))

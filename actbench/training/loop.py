@@ -19,13 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actbench.training import lifecycle as L
 from actbench import runs
 from actbench.config import Config
 from actbench.data.pipeline import num_batches, train_batches
 from actbench.evaluation import load_run_config
-from actbench.training.lifecycle import Hooks
 from actbench.session import Session, make_session
+from actbench.training import lifecycle as L
+from actbench.training.lifecycle import Hooks
 
 
 class NonFiniteLoss(RuntimeError):

@@ -1,0 +1,63 @@
+"""`actbench acts`: the registered activations, and their curves with --plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:  # annotations only: commands import the library lazily
+    pass
+
+from actbench.cli.app import app, console, fail, parse_floats
+
+_ACTS_DEFAULT_A = "-3,-1,0,0.25,1,3"  # Fig. 1 style spread; Rational skips a <= 0 (its pole)
+
+
+@app.command()
+def acts(
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write Fig. 1 style curves to this PNG.")
+    ] = None,
+    a: Annotated[
+        str | None,
+        typer.Option("--a", help=f"Comma-separated a values for --plot [default: {_ACTS_DEFAULT_A}]."),
+    ] = None,
+    names: Annotated[
+        str | None,
+        typer.Option(
+            "--names", help="Comma-separated activations (table: all; --plot: rational,exponential)."
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | md | csv | json")] = "table",
+) -> None:
+    """List every registered activation; with --plot, draw its curves for several a."""
+    from actbench.activations import get_spec
+    from actbench.activations.plugins import all_names
+    from actbench.report.catalog import ACTS_FORMATS, acts_tables, acts_text
+
+    if fmt not in ACTS_FORMATS:
+        fail(f"--format: {fmt!r} is not allowed (allowed: {', '.join(ACTS_FORMATS)})")
+
+    chosen = [n.strip() for n in names.split(",") if n.strip()] if names else []
+    for name in chosen:
+        try:
+            get_spec(name)
+        except ValueError as exc:
+            fail(f"--names: {exc}")
+    if a is not None and plot is None:
+        fail("--a only applies with --plot FILE.png")
+    if plot is not None:
+        from actbench.report.curves import plot_activation_curves
+
+        a_values = parse_floats(a if a is not None else _ACTS_DEFAULT_A, "--a")
+        out = plot_activation_curves(chosen or ["rational", "exponential"], a_values, plot)
+        console.print(f"wrote {out}")
+        return
+    listed = chosen or all_names()
+    if fmt == "table":
+        for table in acts_tables(listed, console.width):
+            console.print(table)
+    else:  # exports go out verbatim: no markup, no wrapping
+        console.print(acts_text(listed, fmt), markup=False, highlight=False, soft_wrap=True, end="")

@@ -1,0 +1,79 @@
+"""The Typer app, its consoles and what every command shares: one-line errors, progress logs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+
+from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S  # light: no torch
+
+if TYPE_CHECKING:  # annotations only: commands import the library lazily
+    from actbench.cli.progress import ProgressLog
+
+
+app = typer.Typer(
+    help="actbench: benchmark activation functions for CNN image classifiers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+console = Console()
+
+
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one readable error line and exit non-zero (no traceback)."""
+    from rich.markup import escape  # messages quote user text: "[ray]" or "[64,64]" is not markup
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    from actbench.config import ConfigError
+    from actbench.data.sources import DataError
+    from actbench.runs import RunError
+
+    return ConfigError, DataError, RunError
+
+
+def progress_log(
+    log_format: str | None, every_s: float = PROGRESS_EVERY_S, summary_every_s: float = SUMMARY_EVERY_S
+) -> ProgressLog | None:
+    """The plain log of progress (stdout not a terminal, or --log-format given); None: live display."""
+    from actbench.cli.progress import ProgressLog, log_options
+    from actbench.config import ConfigError
+
+    try:
+        options = log_options(log_format, every_s, summary_every_s)
+    except ConfigError as exc:
+        fail(str(exc))
+    return ProgressLog(options) if options else None
+
+
+def say(log: ProgressLog | None, text: str) -> None:
+    """A closing message: a log line in log mode (keeps JSON output parseable), else a console line."""
+    if log:
+        log.note(text)
+    else:
+        console.print(text, highlight=False, soft_wrap=True)
+
+
+def parse_floats(text: str, option: str) -> list[float]:
+    import math
+
+    values: list[float] = []
+    for token in text.split(","):
+        try:
+            values.append(float(token))
+        except ValueError:
+            values.append(math.nan)
+        if not math.isfinite(values[-1]):
+            fail(f"{option}: {token.strip()!r} is not a finite number (expected e.g. {option} -3,-1,0,1,3)")
+    return values

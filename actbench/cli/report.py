@@ -1,0 +1,106 @@
+"""`actbench report` and `actbench export`: tables, plots, HTML; TensorBoard/MLflow export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:  # annotations only: commands import the library lazily
+    pass
+
+from actbench.cli.app import app, console, err_console, fail
+
+
+@app.command()
+def report(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Run folders or folders holding runs (searched recursively).")
+    ],
+    baseline: Annotated[str, typer.Option(help="Activation the others are compared with.")] = "relu",
+    metric: Annotated[str, typer.Option(help="last (final epoch) | best (best-validation epoch)")] = "last",
+    sort: Annotated[str, typer.Option(help="paper | acc | loss | name | p")] = "paper",
+    where: Annotated[
+        list[str] | None, typer.Option(help="Keep runs with config key=value (repeatable).")
+    ] = None,
+    paper: Annotated[str | None, typer.Option(help="Add the paper's numbers: cifar10 | cifar100.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | md | csv | latex | json")] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write the export to this file instead of stdout.")] = None,
+    plots: Annotated[Path | None, typer.Option(help="Write PNG figures into this folder.")] = None,
+    provenance: Annotated[
+        bool, typer.Option(help="md/json: add versions, device, epochs and wall time read from the runs.")
+    ] = False,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write the whole report as one self-contained HTML file.")
+    ] = None,
+    tests: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated: welch, paired, power, ensemble, calibration [default: all]."),
+    ] = None,
+    bootstrap: Annotated[
+        int | None,
+        typer.Option(min=0, help="Resamples of the P(better) bootstrap interval; 0: none [default: 2000]."),
+    ] = None,
+    mde: Annotated[
+        float | None,
+        typer.Option(help="Plan: seeds per group to detect this many accuracy points at 80% power."),
+    ] = None,
+) -> None:
+    """Tables (mean ± std, 95% CI, tests vs the baseline with the run as the unit, power) and plots."""
+    from rich.markup import escape
+
+    from actbench.report.build import report_main
+    from actbench.report.groups import ReportError
+
+    try:
+        warnings = report_main(
+            paths,
+            baseline,
+            metric,
+            sort,
+            where or [],
+            paper,
+            fmt,
+            out,
+            plots,
+            console,
+            with_provenance=provenance,
+            html=html,
+            tests=tests,
+            bootstrap=bootstrap,
+            mde=mde,
+        )
+    except ReportError as exc:
+        fail(str(exc))
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def export(
+    target: Annotated[str, typer.Argument(help="tensorboard | mlflow")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Run folders or folders holding runs (searched recursively).")
+    ],
+    to: Annotated[
+        str | None,
+        typer.Option(
+            help="tensorboard: a folder [./tensorboard]; mlflow: a tracking URI or folder [./mlruns]."
+        ),
+    ] = None,
+) -> None:
+    """Turn run folders into TensorBoard event files or MLflow runs (again: no duplicates)."""
+    from rich.markup import escape
+
+    from actbench.report.groups import ReportError
+    from actbench.runs import RunError
+    from actbench.trackers import export as export_runs
+
+    try:
+        message, warnings = export_runs(target, paths, to)
+    except (ReportError, RunError) as exc:
+        fail(str(exc))
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+    console.print(message, highlight=False, markup=False, soft_wrap=True)

@@ -1,0 +1,129 @@
+"""`actbench suite run|report`: several tasks, one sweep each, and the cross-task report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from actbench.cli.app import app, console, err_console, fail, progress_log, say, user_errors
+from actbench.cli.options import (
+    ActsOpt,
+    AddressOpt,
+    CpusOpt,
+    GpusOpt,
+    LauncherOpt,
+    LogFormatOpt,
+    MaxRetriesOpt,
+    PackOpt,
+    ProgressEveryOpt,
+    RetryOpt,
+    RobustnessOpt,
+    SeedsOpt,
+    SetOpt,
+    SweepOutOpt,
+    WorkersOpt,
+)
+from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S  # light: no torch
+from actbench.cli.sweep import exit_after_sweep, packs, plan_sweep, run_sweep
+
+suite_app = typer.Typer(help="Run and report a suite: several tasks (networks x data), one sweep each.")
+
+
+app.add_typer(suite_app, name="suite")
+
+
+@suite_app.command("run")
+def suite_run(
+    suite: Annotated[str, typer.Argument(help="Shipped suite (smoke, paper, cifar10-nets, standard), YAML.")],
+    acts: ActsOpt = "relu,elu,prelu,rational,exponential",
+    seeds: SeedsOpt = "0",
+    set_: SetOpt = None,
+    name: Annotated[str | None, typer.Option(help="Suite folder name (default: the suite's name).")] = None,
+    out: SweepOutOpt = None,
+    workers: WorkersOpt = None,
+    retry_failed: RetryOpt = False,
+    robustness: RobustnessOpt = False,
+    launcher: LauncherOpt = "local",
+    address: AddressOpt = None,
+    cpus_per_run: CpusOpt = None,
+    gpus_per_run: GpusOpt = None,
+    max_retries: MaxRetriesOpt = None,
+    pack: PackOpt = None,
+    log_format: LogFormatOpt = None,
+    progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
+) -> None:
+    """Each task of SUITE as a sweep <out>/<name>/<task>/; re-running skips what is done."""
+    from actbench.suites import spec as SU
+    from actbench.sweep import plan as S
+
+    log = progress_log(log_format, progress_every, SUMMARY_EVERY_S)
+    sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
+    ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
+    try:
+        spec = SU.load_suite(suite)
+        root = Path(out or "runs") / (name or spec.name)
+        if name is not None and not SU.TASK_NAME.match(name):
+            raise SU.SuiteError(f"--name: {name!r} is not a plain folder name (letters, digits, . _ -)")
+        todo = []
+        for task in spec.tasks:
+            if problem := SU.missing_data(SU.task_config(task, sets)):
+                say(log, f"task {task.name}: skipped: {problem}")
+                continue
+            todo.append(task)
+    except (*user_errors(), SU.SuiteError) as exc:
+        fail(str(exc))
+    worst = 0
+    for i, task in enumerate(todo, 1):
+        say(log, f"=== suite {spec.name}: task {i}/{len(todo)} {task.name} ({task.config})")
+        try:
+            task_sets = [*task.set, *sets]
+            plan, options = plan_sweep(task.config, task_sets, acts, seeds, None, task.name, root, ray)
+            plan.packs = packs(plan, pack, workers)
+            S.write_manifest(plan)
+        except user_errors() as exc:
+            fail(f"task {task.name}: {exc}")
+        try:
+            exit_after_sweep(plan, run_sweep(plan, workers, options, retry_failed, log), log)
+        except typer.Exit as exit_:
+            if exit_.exit_code == 130:
+                raise
+            worst = max(worst, exit_.exit_code)
+    say(log, f"suite {spec.name}: {len(todo)} task(s) in {root}; report: actbench suite report {root}")
+    if worst:
+        raise typer.Exit(worst)
+
+
+@suite_app.command("report")
+def suite_report(
+    path: Annotated[Path, typer.Argument(help="A suite folder (<out>/<name> of `actbench suite run`).")],
+    baseline: Annotated[str, typer.Option(help="Activation every other is compared with.")] = "relu",
+    metric: Annotated[str, typer.Option(help="last (final epoch) | best (best-validation epoch)")] = "last",
+    fmt: Annotated[str, typer.Option("--format", help="table | md | csv | json")] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write the export to this file instead of stdout.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Also write one HTML page with the CD diagram.")] = None,
+) -> None:
+    """Per task, each activation's decision vs the baseline; across tasks, mean ranks, Friedman, CD."""
+    from rich.markup import escape
+
+    from actbench.report.groups import ReportError
+    from actbench.suites import report as SR
+
+    try:
+        if metric not in ("last", "best"):
+            raise ReportError(f"--metric: {metric!r} is not allowed (allowed: last, best)")
+        rep = SR.build_suite_report(path, baseline, metric)
+        text = SR.render(rep, fmt)
+        if html is not None:
+            SR.write_html(rep, html)
+        if out is not None:
+            out.write_text(text, encoding="utf-8")
+    except ReportError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: cannot write ({exc.strerror})")
+    if out is None:
+        console.print(text, highlight=False, markup=False, soft_wrap=True, end="")
+    for w in rep["warnings"] if fmt == "csv" else []:  # the other formats carry them
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)

@@ -1,0 +1,203 @@
+"""`actbench sweep`: plan activation x grid x seed, run it locally or on Ray, show progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S  # light: no torch
+
+if TYPE_CHECKING:  # annotations only: commands import the library lazily
+    from actbench.cli.progress import ProgressLog
+    from actbench.sweep.local import RunStatus
+    from actbench.sweep.plan import Plan
+    from actbench.sweep.ray import RayOptions
+
+from actbench.cli.app import app, console, fail, progress_log, say, user_errors
+from actbench.cli.eval import eval_corruptions
+from actbench.cli.options import (
+    _SEVERITIES,
+    ActsOpt,
+    AddressOpt,
+    ConfigOpt,
+    CorruptedRootOpt,
+    CorruptionsOpt,
+    CpusOpt,
+    DryRunOpt,
+    GpusOpt,
+    GridOpt,
+    LauncherOpt,
+    LogFormatOpt,
+    MaxRetriesOpt,
+    PackOpt,
+    ProgressEveryOpt,
+    RetryOpt,
+    RobustnessOpt,
+    SeedsOpt,
+    SetOpt,
+    SeveritiesOpt,
+    SweepNameOpt,
+    SweepOutOpt,
+    TensorBoardOpt,
+    WorkersOpt,
+)
+
+
+@app.command()
+def sweep(
+    config: ConfigOpt = None,
+    acts: ActsOpt = "relu,elu,prelu,rational,exponential",
+    seeds: SeedsOpt = "0",
+    grid: GridOpt = None,
+    set_: SetOpt = None,
+    name: SweepNameOpt = None,
+    out: SweepOutOpt = None,
+    workers: WorkersOpt = None,
+    retry_failed: RetryOpt = False,
+    dry_run: DryRunOpt = False,
+    robustness: RobustnessOpt = False,
+    tensorboard: TensorBoardOpt = False,
+    launcher: LauncherOpt = "local",
+    address: AddressOpt = None,
+    cpus_per_run: CpusOpt = None,
+    gpus_per_run: GpusOpt = None,
+    max_retries: MaxRetriesOpt = None,
+    log_format: LogFormatOpt = None,
+    progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
+    summary_every: Annotated[
+        float, typer.Option(help="Logs: seconds between two sweep summary lines (done/total, elapsed, ETA).")
+    ] = SUMMARY_EVERY_S,
+    pack: PackOpt = None,
+    corruptions: CorruptionsOpt = None,
+    severities: SeveritiesOpt = None,
+    corrupted_root: CorruptedRootOpt = None,
+) -> None:
+    """Run activation x grid x seed; re-running skips completed runs and resumes partial ones."""
+    from actbench.cli.display import plan_table
+    from actbench.sweep import plan as S
+
+    log = progress_log(log_format, progress_every, summary_every)
+    if corruptions is None and (severities is not None or corrupted_root is not None):
+        fail("--severities and --corrupted-root only apply with --corruptions (e.g. --corruptions all)")
+    if corruptions is not None:  # checked before hours of training, not after
+        from actbench.robustness import evaluate as CE
+
+        try:
+            CE.parse_corruptions(corruptions, corrupted_root), CE.parse_severities(severities or _SEVERITIES)
+        except ValueError as exc:
+            fail(str(exc))
+    sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
+    sets += ["run.tensorboard=true"] if tensorboard else []
+    ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
+    try:
+        plan, options = plan_sweep(config, sets, acts, seeds, grid, name, out, ray)
+        plan.packs, alone = packs(plan, pack, workers)
+        if dry_run:
+            console.print(plan_table(plan))
+            for line in [*pack_lines(plan), *alone]:
+                console.print(line, highlight=False, soft_wrap=True)
+            return
+        if plan.base.run.tensorboard:  # refuse before any run starts, not once per run
+            from actbench.trackers import require
+
+            require("tensorboard", "tensorboard")
+        S.write_manifest(plan)
+    except user_errors() as exc:
+        fail(str(exc))
+    for line in alone:  # why runs train alone, before they start
+        say(log, line)
+    statuses = run_sweep(plan, workers, options, retry_failed, log)
+    if corruptions is not None:  # every completed run of the sweep, also those completed before
+        from actbench.robustness.evaluate import completed_runs
+
+        done = completed_runs([plan.sweep_dir / r.name for r in plan.runs])
+        eval_corruptions(done, "last", corruptions, severities or _SEVERITIES, 0, corrupted_root)
+    exit_after_sweep(plan, statuses, log)
+
+
+def packs(plan: Plan, pack: str | None, workers: int | None) -> tuple[list[list[str]], list[str]]:
+    """The packs of the plan, and one line per reason other runs train alone."""
+    from actbench.pack.plan import parse_pack, plan_packs, why_alone
+
+    k = parse_pack(pack)
+    packs = plan_packs(plan.runs, k, workers or 1)
+    return packs, why_alone(plan.runs, k, packs, workers or 1)
+
+
+def pack_lines(plan: Plan) -> list[str]:
+    from actbench.pack.model import describe
+
+    lines = describe(plan.packs)
+    return lines and [*lines, f"{sum(map(len, plan.packs))} runs in {len(plan.packs)} packs"]
+
+
+def plan_sweep(
+    config: str | None,
+    sets: list[str],
+    acts: str,
+    seeds: str,
+    grid: list[str] | None,
+    name: str | None,
+    out: Path | None,
+    ray: tuple[str, str | None, int | None, float | None, int | None],
+) -> tuple[Plan, RayOptions | None]:
+    """The planned runs and the Ray options (None for the local launcher); user errors raise."""
+    from actbench import config as C
+    from actbench import runs
+    from actbench.sweep import plan as S
+    from actbench.sweep.ray import ray_options
+
+    spec = config if config is not None else "quickstart"
+    base = C.load_config(spec, sets)
+    act_list = S.parse_list(acts, "acts")
+    seed_list = S.parse_list(seeds, "seeds", int)
+    sweep_name = runs.check_folder_name(name) if name is not None else f"sweep-{Path(spec).stem}"
+    options = ray_options(*ray)
+    plan = S.plan_sweep(
+        base, act_list, seed_list, S.parse_grid(grid or []), Path(out or base.run.out) / sweep_name
+    )
+    return plan, options
+
+
+def run_sweep(
+    plan: Plan,
+    workers: int | None,
+    options: RayOptions | None,
+    retry_failed: bool,
+    log: ProgressLog | None = None,
+) -> list[RunStatus]:
+    """Execute the plan with a live display (or log lines); the final status of each run."""
+    from contextlib import ExitStack
+
+    from actbench.cli.display import SweepDisplay
+    from actbench.cli.progress import SweepProgress
+    from actbench.sweep import local as SL
+    from actbench.sweep.ray import open_launcher
+    from actbench.training.loop import stop_on_signals
+
+    with ExitStack() as stack:
+        try:
+            run_launcher, slots = stack.enter_context(open_launcher(plan.sweep_dir, workers, options))
+        except user_errors() as exc:
+            fail(str(exc))
+        display = SweepProgress(log, plan, slots) if log else SweepDisplay(console, plan)
+        with display:
+            statuses = SL.execute(
+                plan, slots, retry_failed, display.update, stop_on_signals(), launcher=run_launcher
+            )
+    display.final(statuses)
+    return statuses
+
+
+def exit_after_sweep(plan: Plan, statuses: list[RunStatus], log: ProgressLog | None = None) -> None:
+    """Exit 130 when runs were interrupted or not started (with how to continue), 1 when any failed."""
+    bad = [
+        s for s in statuses if s.state not in ("completed",) and not s.state.startswith("skipped (completed")
+    ]
+    if any(s.state in ("interrupted", "not started") for s in statuses):
+        say(log, f"interrupted; re-run the same command to continue ({plan.sweep_dir})")
+        raise typer.Exit(130)
+    if bad:
+        raise typer.Exit(1)

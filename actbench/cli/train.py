@@ -1,0 +1,77 @@
+"""`actbench train`: one run, with a live display or progress log lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from actbench.cli.progress import PROGRESS_EVERY_S  # light: no torch
+
+if TYPE_CHECKING:  # annotations only: commands import the library lazily
+    from collections.abc import Callable
+
+    from actbench.cli.progress import ProgressLog
+
+from actbench.cli.app import app, console, fail, progress_log, say, user_errors
+from actbench.cli.options import ConfigOpt, LogFormatOpt, ProgressEveryOpt, SetOpt
+
+
+@app.command()
+def train(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    name: Annotated[str | None, typer.Option(help="Run folder name (default: generated).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Parent folder of runs (default: run.out).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar per epoch.")] = True,
+    log_format: LogFormatOpt = None,
+    progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
+) -> None:
+    """Train one model. `actbench train --config quickstart` or `actbench train --resume runs/NAME`."""
+    from actbench import config as C
+    from actbench import runs
+    from actbench.training import loop as T
+
+    created = None
+    log = progress_log(log_format, progress_every)
+    try:
+        if resume is not None:
+            if config or set_:
+                fail("--resume takes the run's own config.yaml; drop --config/--set")
+            run_dir = resume
+            if not (run_dir / runs.CONFIG).is_file():
+                fail(f"{run_dir}: not a run folder (no {runs.CONFIG})")
+        else:
+            cfg = C.load_config(config if config is not None else "quickstart", set_ or [])
+            run_dir = created = T.create_run(cfg, out, name, force)
+        hooks = T.Hooks(on_event=_train_sink(log, run_dir, progress), should_stop=T.stop_on_signals())
+        summary = T.run_training(run_dir, resume=resume is not None, hooks=hooks)
+    except user_errors() as exc:
+        _discard_unstarted(created)
+        fail(str(exc))
+    except OSError as exc:  # even the final summary.json could not be written (disk full)
+        fail(runs.write_problem(exc))
+    if summary["status"] == runs.INTERRUPTED:
+        say(log, f"resume with: actbench train --resume {run_dir}")
+        raise typer.Exit(130)
+    if summary["status"] != runs.COMPLETED:
+        raise typer.Exit(1)
+
+
+def _train_sink(log: ProgressLog | None, run_dir: Path, progress: bool) -> Callable[[str, dict], None]:
+    from actbench.cli.display import TrainDisplay
+
+    return log.run(run_dir.name) if log else TrainDisplay(console, progress)
+
+
+def _discard_unstarted(run_dir: Path | None) -> None:  # noqa: UP007
+    """A run that failed before its first epoch (bad data path, ...) leaves no folder behind."""
+    import shutil
+
+    from actbench.runs import METRICS
+
+    if run_dir is not None and run_dir.exists() and not (run_dir / METRICS).exists():
+        shutil.rmtree(run_dir, ignore_errors=True)

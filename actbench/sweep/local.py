@@ -1,0 +1,267 @@
+"""Running a sweep's plan on this machine: one child process per run (or per pack) in N worker slots, and
+the loop every launcher shares (claims, prepare, start, reap, stop) so skip/resume/retry mean the same
+locally and on Ray (`actbench.sweep.ray`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from actbench import runs
+from actbench.sweep.plan import Plan, RunSpec
+from actbench.sweep.state import (
+    LOG,
+    Claim,
+    epochs_done,
+    note_in_log,
+    pack_crashed,
+    prepare,
+    record_crash,
+    run_state,
+    try_claim,
+)
+
+# --- starting a run's process -----------------------------------------------------------------------
+
+
+def worker_env(slot: int, workers: int, gpus: int, cpu_count: int, threads: int = 0) -> dict[str, str]:
+    """Environment of the process in worker `slot`: one GPU per worker (round robin), CPU threads split
+    unless the run sets `train.threads` (`threads`)."""
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(threads or max(1, cpu_count // workers))
+    if gpus > 0:
+        env["CUDA_VISIBLE_DEVICES"] = gpu_of(slot, gpus)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_threads(run_dir: Path) -> int:
+    """`train.threads` of a prepared run folder (0: not set, the worker's share of the CPUs applies)."""
+    try:
+        raw = yaml.safe_load((run_dir / runs.CONFIG).read_text(encoding="utf-8"))
+        return int(raw["train"].get("threads") or 0)
+    except (OSError, yaml.YAMLError, TypeError, KeyError, ValueError, AttributeError):
+        return 0
+
+
+def gpu_of(slot: int, gpus: int) -> str:
+    """CUDA_VISIBLE_DEVICES of worker `slot`: round robin over ACTBENCH_GPU_LIST, else 0..gpus-1."""
+    return os.environ.get("ACTBENCH_GPU_LIST", ",".join(map(str, range(gpus)))).split(",")[slot % gpus]
+
+
+def launch(
+    run_dir: Path,
+    env: dict[str, str],
+    preexec_fn: Callable[[], Any] | None = None,
+    members: list[Path] | None = None,
+) -> subprocess.Popen[bytes]:
+    log = open(run_dir / LOG, "ab")  # noqa: SIM115 - owned by the child process
+    cmd = [sys.executable, "-m", "actbench", "train", "--resume", str(run_dir), "--no-progress"]
+    if members:  # a pack: one process trains them all (its own output goes to the first one's log)
+        cmd = [sys.executable, "-m", "actbench", "train-pack", *map(str, members), "--quiet"]
+    # A new session: a terminal Ctrl-C reaches only the sweep process, which forwards exactly one SIGINT.
+    return subprocess.Popen(
+        cmd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+        preexec_fn=preexec_fn,
+    )
+
+
+def count_gpus() -> int:
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
+        return 0
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except Exception:  # noqa: BLE001 - no usable CUDA means CPU workers
+        return 0
+
+
+# --- launchers --------------------------------------------------------------------------------------
+
+
+class Launcher(Protocol):
+    """Starts and watches the process of one prepared, claimed run; the sweep loop around it (claims,
+    prepare, reaping, stop) is shared, so every launcher has the same skip/resume/retry semantics."""
+
+    def start(self, run_dir: Path, slot: int) -> Any: ...
+
+    def start_pack(self, run_dirs: list[Path], slot: int) -> Any: ...  # one process for a whole pack
+
+    def poll(self, handle: Any) -> int | None: ...  # exit code once the run's process ended, else None
+
+    def stop(self, handle: Any) -> None: ...  # ask the run to save and end `interrupted`
+
+
+@dataclass
+class LocalLauncher:
+    """Each run in a child process of this machine (`workers` slots: GPUs round robin, threads split)."""
+
+    workers: int
+    gpus: int = field(default_factory=count_gpus)
+    cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+    threads: dict[int, int] = field(default_factory=dict)  # process id -> the run's train.threads
+
+    def start(self, run_dir: Path, slot: int) -> subprocess.Popen[bytes]:
+        return self.start_pack([run_dir], slot)
+
+    def start_pack(self, run_dirs: list[Path], slot: int) -> subprocess.Popen[bytes]:
+        threads = run_threads(run_dirs[0])  # equal within a pack (pack.pack_key)
+        env = worker_env(slot, self.workers, self.gpus, self.cpus, threads)
+        handle = launch(run_dirs[0], env, members=run_dirs if len(run_dirs) > 1 else None)
+        self.threads[handle.pid] = threads
+        return handle
+
+    def poll(self, handle: subprocess.Popen[bytes]) -> int | None:
+        return handle.poll()
+
+    def stop(self, handle: subprocess.Popen[bytes]) -> None:
+        handle.send_signal(2)  # SIGINT: the run saves and marks itself interrupted
+
+    def where(self, handle: subprocess.Popen[bytes], slot: int) -> str:
+        """Where the run trains, for progress logs: `worker 2/4, GPU 1` or `worker 1/2, cpu, 1 thread`."""
+        threads = self.threads.get(getattr(handle, "pid", -1)) or max(1, self.cpus // self.workers)
+        cpu = f"cpu, {threads} thread{'s' if threads > 1 else ''}"
+        device = f"GPU {gpu_of(slot, self.gpus)}" if self.gpus > 0 else cpu
+        return f"worker {slot + 1}/{self.workers}, {device}"
+
+
+# --- execution --------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunStatus:
+    name: str
+    state: str = "pending"  # pending | running | completed | failed | interrupted | skipped-* | busy
+    action: str = ""  # start | resume | restart | skip
+    epochs: int = 0
+    total: int = 0
+    where: str = ""  # worker / node running it, from the launcher's optional `where` (progress logs)
+
+
+@dataclass
+class _Active:
+    handle: Any  # the launcher's handle of the process (one run, or one pack of runs)
+    claims: list[Claim]
+    slot: int
+
+
+def execute(
+    plan: Plan,
+    workers: int = 1,
+    retry_failed: bool = False,
+    on_update: Callable[[list[RunStatus]], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    poll_s: float = 0.5,
+    launcher: Launcher | None = None,
+) -> list[RunStatus]:
+    """Run every planned run, up to `workers` processes at a time (local by default); each process
+    trains one run, or one pack of `plan.packs` (actbench.pack.train)."""
+    from actbench.pack.plan import units
+
+    statuses = {r.name: RunStatus(r.name, total=r.config.train.epochs) for r in plan.runs}
+    pending, active = units(plan.runs, plan.packs), {}
+    free = list(range(workers))
+    launcher = launcher or LocalLauncher(workers)
+    stopping = False
+    while pending or active:
+        if should_stop() and not stopping:
+            stopping = True
+            for a in active.values():
+                launcher.stop(a.handle)  # each run saves and marks itself interrupted
+        busy = []  # claimed by another sweep process: wait for it, then see what it left
+        while pending and free and not stopping:
+            unit = pending.pop(0)
+            _start(plan, unit, statuses, free, active, retry_failed, launcher)
+            waiting = [spec for spec in unit if statuses[spec.name].state == "busy"]
+            if waiting:
+                busy.append(waiting)
+        pending += busy
+        where = getattr(launcher, "where", None)
+        for key, a in list(active.items()):
+            for c in a.claims:
+                statuses[c.run_dir.name].epochs = epochs_done(c.run_dir)
+                statuses[c.run_dir.name].where = where(a.handle, a.slot) if where else ""
+            returncode = launcher.poll(a.handle)
+            if returncode is not None:
+                for c in a.claims:
+                    _reap(c, statuses[c.run_dir.name], returncode, packed=len(a.claims) > 1)
+                free.append(a.slot)
+                del active[key]
+                if len(a.claims) > 1 and not stopping:
+                    pending[:0] = _alone_after_crash(plan, [c.run_dir for c in a.claims])
+        if stopping:
+            for spec in (spec for unit in pending for spec in unit):
+                statuses[spec.name].state = "not started"
+            pending = []
+        if on_update:
+            on_update(list(statuses.values()))
+        if active or busy:
+            time.sleep(poll_s)
+    return list(statuses.values())
+
+
+def _start(
+    plan: Plan,
+    unit: list[RunSpec],
+    statuses: dict[str, RunStatus],
+    free: list[int],
+    active: dict[str, _Active],
+    retry_failed: bool,
+    launcher: Launcher,
+) -> None:
+    """Claim and prepare the unit's runs; start one process for those that need training."""
+    claims = []
+    for spec in unit:
+        run_dir, status = plan.sweep_dir / spec.name, statuses[spec.name]
+        claim = try_claim(run_dir)
+        if claim is None:
+            status.state = "busy"  # another sweep process is running it (shown as such while we wait)
+            continue
+        action = prepare(spec, run_dir, retry_failed)
+        status.action = action
+        if action == "skip":
+            status.state = f"skipped ({run_state(run_dir)})"
+            status.epochs = epochs_done(run_dir)
+            claim.release()
+            continue
+        claims.append(claim)
+    if not claims:
+        return
+    slot = free.pop(0)
+    dirs = [c.run_dir for c in claims]
+    handle = launcher.start(dirs[0], slot) if len(dirs) == 1 else launcher.start_pack(dirs, slot)
+    active[dirs[0].name] = _Active(handle, claims, slot)
+    for d in dirs:
+        statuses[d.name].state = runs.RUNNING
+
+
+def _reap(claim: Claim, status: RunStatus, returncode: int, packed: bool = False) -> None:
+    if returncode != 0:
+        record_crash(claim.run_dir, returncode, packed)
+    status.state = runs.read_status(claim.run_dir) or runs.FAILED
+    claim.release()
+
+
+def _alone_after_crash(plan: Plan, run_dirs: list[Path]) -> list[list[RunSpec]]:
+    """Units of one run for the members a pack crash left interrupted: each resumes on its own, so only
+    a run that also fails alone ends `failed`."""
+    specs = {r.name: r for r in plan.runs}
+    crashed = [d for d in run_dirs if d.name in specs and pack_crashed(d)]
+    for d in crashed:
+        note_in_log(d, "its pack crashed (see above); resuming it alone from its checkpoint")
+    return [[specs[d.name]] for d in crashed]
