@@ -23,11 +23,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from actbench.corruptions import SEVERITIES  # noqa: E402
-
-from actbench import corruption_eval as CE  # noqa: E402
 from actbench import session as S  # noqa: E402
 from actbench.config import load_config  # noqa: E402
+from actbench.robustness import evaluate as CE  # noqa: E402
+from actbench.robustness.corruptions import SEVERITIES  # noqa: E402
 
 
 def main() -> None:

@@ -1,15 +1,15 @@
 """Packed runs vs the same runs one after the other: summed training images/s over the members.
 
 Both ways train the same K run folders (one per activation, or per seed) with the real code paths
-(`actbench.train.run_training` per run, `actbench.pack_train.run_pack` for the pack), in this process,
+(`actbench.training.loop.run_training` per run, `actbench.pack.train.run_pack` for the pack), in this process,
 on fresh folders. An epoch's cost counts training and validation; epoch 1 (warm-up) is left out:
 
     sequential: summed img/s = K * train images / (sum over runs of each run's steady epoch seconds)
     pack:       summed img/s = K * train images / (steady seconds between the pack's epoch ends)
 
 `--engines` also times one training step of K ReLU models three ways (K separate models, one grouped-conv
-model, torch.func vmap over stacked parameters): the measurement behind actbench.pack's choice; and one
-optimizer step of K members, K `step()` calls vs the one merged step pack_train runs (actbench.pack_optim).
+model, torch.func vmap over stacked parameters): the measurement behind actbench.pack.model's choice; and one
+optimizer step of K members, K `step()` calls vs the one merged step pack_train runs (actbench.pack.optim).
 `--steps-only` times just these steps (no runs trained).
 
     python benchmarks/bench_pack.py                                   # 5 activations, CPU
@@ -33,10 +33,10 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from actbench.pack_train import run_pack  # noqa: E402
 
 from actbench import config as C  # noqa: E402
-from actbench import train as T  # noqa: E402
+from actbench.pack.train import run_pack  # noqa: E402
+from actbench.training import loop as T  # noqa: E402
 
 
 def make_runs(args: argparse.Namespace, out: Path) -> list[Path]:
@@ -161,9 +161,8 @@ def engines(args: argparse.Namespace) -> dict:
 def optimizer_steps(args: argparse.Namespace) -> dict:
     """ms per optimizer step of K paper CNN members (their ordinary optimizers, as build_optimizer makes
     them: fused Adam on CUDA): K `step()` calls vs one `MergedOptimizer.step()` (what pack_train runs)."""
-    from actbench.pack_optim import MergedOptimizer
-
-    from actbench.data import eval_batches, load_splits
+    from actbench.data.pipeline import eval_batches, load_splits
+    from actbench.pack.optim import MergedOptimizer
     from actbench.session import select_device, session_for
 
     acts = args.acts.split(",")

@@ -35,7 +35,7 @@ from torchvision import transforms
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from actbench.config import ActivationConfig, AugmentConfig, DataConfig, ModelConfig  # noqa: E402
-from actbench.data import load_splits, train_batches  # noqa: E402
+from actbench.data.pipeline import load_splits, train_batches  # noqa: E402
 from actbench.models import build_model  # noqa: E402
 
 BATCH = 100

@@ -26,8 +26,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from actbench import session as S  # noqa: E402
-from actbench import train as T  # noqa: E402
 from actbench.config import load_config  # noqa: E402
+from actbench.training import loop as T  # noqa: E402
 
 ACTS = "relu,elu,prelu,rational,exponential"
 # Same data for every activation: generate (or load) it once per process, not once per row.

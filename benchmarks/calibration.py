@@ -1,4 +1,4 @@
-"""Measured error rates of `actbench report`'s decision (actbench.calibration): null worlds (no true
+"""Measured error rates of `actbench report`'s decision (actbench.stats.calibration): null worlds (no true
 difference) and worlds with a true +1 point, for several seed spreads and seed counts, judged by the
 report's own decision code.
 
@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from actbench.calibration import rates, simulate_world, write_world
 
-from actbench.report import build_report
+from actbench.report.build import build_report
+from actbench.stats.calibration import rates, simulate_world, write_world
 
 
 def setting_row(args: argparse.Namespace, seeds: int, spread: float) -> dict:

@@ -52,8 +52,8 @@ class Snake(nn.Module):
 
 
 def main(out: str = "runs") -> None:
-    from actbench import train
     from actbench.config import load_config
+    from actbench.training import loop as train
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # so "custom_activation:Snake" imports
     sets = ["activation.name=custom_activation:Snake", "train.epochs=2", "data.train_size=2000"]

@@ -1,4 +1,4 @@
-"""Robustness to input noise (robustness.noise): corruption, evaluation, robustness.json, CLI, sweep, config."""
+"""Robustness to input noise (robustness.noise): corruption, evaluation, robustness.json, CLI, sweep."""
 
 from __future__ import annotations
 

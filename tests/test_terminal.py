@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from actbench.activations import ACTIVATIONS
 from actbench.cli import app
-from actbench.cli.display import TrainDisplay, fitted_tables
+from actbench.cli.display import TrainDisplay
+from actbench.report.terminal import fitted_tables
 
 from .test_report import write_run
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from actbench import runs as R
 from actbench.cli import app
+from actbench.trackers import with_trackers
 from actbench.training import loop as T
 
 from .conftest import tiny_config
@@ -51,7 +52,7 @@ def sweep_runs(tmp_path: Path) -> Path:
 def test_training_writes_event_files_as_it_goes(runs_dir: Path) -> None:
     cfg = tiny_config("activation.name=exponential", "activation.sharing=channel", "run.tensorboard=true")
     run_dir = T.create_run(cfg, runs_dir, "tb")
-    summary = T.run_training(run_dir)
+    summary = T.run_training(run_dir, hooks=with_trackers(T.Hooks(), run_dir))  # what `actbench train` does
     assert summary["status"] == "completed"
     records, _ = R.read_metrics(run_dir)
     acc = _events(run_dir / "tensorboard")

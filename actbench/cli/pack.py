@@ -51,6 +51,7 @@ def train_pack_main(run_dirs: list[Path], console: Console, quiet: bool = False)
     from actbench.cli.display import TrainDisplay
     from actbench.pack.train import run_pack
     from actbench.sweep.state import LOG
+    from actbench.trackers import with_trackers
     from actbench.training.lifecycle import Hooks
     from actbench.training.loop import stop_on_signals
 
@@ -65,7 +66,7 @@ def train_pack_main(run_dirs: list[Path], console: Console, quiet: bool = False)
             sinks = [TrainDisplay(Console(file=log, width=160, no_color=True), progress=False)]
             if not quiet:
                 sinks.append(TrainDisplay(console, progress=False, prefix=f"{run_dir.name}: "))
-            return Hooks(on_event=_fan_out(*sinks), should_stop=should_stop)
+            return with_trackers(Hooks(on_event=_fan_out(*sinks), should_stop=should_stop), run_dir)
 
         if not quiet:
             console.print(f"pack of {len(run_dirs)}: {', '.join(d.name for d in run_dirs)}", highlight=False)

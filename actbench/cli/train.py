@@ -33,6 +33,7 @@ def train(
     """Train one model. `actbench train --config quickstart` or `actbench train --resume runs/NAME`."""
     from actbench import config as C
     from actbench import runs
+    from actbench.trackers import with_trackers
     from actbench.training import loop as T
 
     created = None
@@ -48,6 +49,7 @@ def train(
             cfg = C.load_config(config if config is not None else "quickstart", set_ or [])
             run_dir = created = T.create_run(cfg, out, name, force)
         hooks = T.Hooks(on_event=_train_sink(log, run_dir, progress), should_stop=T.stop_on_signals())
+        hooks = with_trackers(hooks, run_dir)
         summary = T.run_training(run_dir, resume=resume is not None, hooks=hooks)
     except user_errors() as exc:
         _discard_unstarted(created)

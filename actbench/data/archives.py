@@ -2,7 +2,7 @@
 
 The archive holds `train/<class>/<image>` and `test/<class>/<image>`, either at its top or under one
 top-level folder (`cifar10/train/...`). Members are read in one sequential pass (a gzip stream has no
-random access) into memory as encoded bytes; decoding and caching happen in `actbench.data.sources`, exactly as
+random access) into memory as encoded bytes; decoding and caching happen in `data.sources`, exactly as
 for a folder, so an archive and the folder it was made from give identical tensors.
 
 Members whose names do not end in an image extension (README files, `__MACOSX/` resource forks, ...) are

@@ -164,7 +164,7 @@ def eval_crop(xb: Tensor, aug: AugmentConfig) -> Tensor:
 
 
 def normalise_unit(xb: Tensor, aug: AugmentConfig, mean: Stats, std: Stats) -> Tensor:
-    """Float images already in [0,1] units (e.g. corrupted by actbench.robustness.noise) -> `aug.normalize`d."""
+    """Float images already in [0,1] units (e.g. corrupted by robustness.noise) -> `aug.normalize`d."""
     ones = torch.ones(len(xb), 1, 1, 1, device=xb.device)
     return _normalise(xb, ones, ones * 0, aug, mean, std)
 

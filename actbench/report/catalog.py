@@ -71,6 +71,6 @@ def acts_text(names: list[str], fmt: str) -> str:
 
 def acts_tables(names: list[str], width: int | None = None) -> list[Any]:
     """Rich tables for a terminal `width` wide: full names in each, other columns continued as needed."""
-    from actbench.cli.display import fitted_tables
+    from actbench.report.terminal import fitted_tables
 
     return fitted_tables("Activations", list(ACTS_HEADS), acts_cells(names), width, caption=SHARING_NOTE)

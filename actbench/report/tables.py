@@ -326,7 +326,7 @@ def _rich_tables(
     title: str, heads: list[str], rows: list[list[str]], width: int | None, **kw: Any
 ) -> list[Any]:
     """Group (or layer) names whole in the first column; numbers never cut, continued tables when narrow."""
-    from actbench.cli.display import fitted_tables
+    from actbench.report.terminal import fitted_tables
 
     return fitted_tables(title, heads, rows, width, justify="right", **kw)
 

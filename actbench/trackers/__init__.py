@@ -7,71 +7,11 @@ unless a run asks for it (`run.tensorboard: true`) or `actbench export` is calle
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 from actbench.runs import RunError
-
-TRACKERS = ("tensorboard", "mlflow")  # `actbench export` targets; each is a pyproject extra of that name
-
-
-def require(module: str, extra: str) -> None:
-    """RunError (one line, with the install command) when an optional tracker library is missing."""
-    if importlib.util.find_spec(module) is None:
-        raise RunError(f"{extra}: not installed; install it with: pip install 'actbench[{extra}]'")
-
-
-def epoch_scalars(record: dict[str, Any]) -> dict[str, float]:
-    """One metrics.jsonl record -> {tag: value}: losses, accuracies (fractions), lr, epoch time and the
-    learned activation parameters ("act/conv1/a"; mean/min/max under channel sharing)."""
-    out: dict[str, float] = {}
-    for key, tag in (
-        ("train_loss", "loss/train"),
-        ("val_loss", "loss/val"),
-        ("train_acc", "accuracy/train"),
-        ("val_acc", "accuracy/val"),
-        ("lr", "lr"),
-        ("epoch_time_s", "time/epoch_s"),
-        ("images_per_s", "time/images_per_s"),
-    ):
-        if isinstance(record.get(key), (int, float)):
-            out[tag] = float(record[key])
-    act = record.get("act")
-    for layer, params in (act if isinstance(act, dict) else {}).items():
-        for name, value in (params if isinstance(params, dict) else {}).items():
-            if isinstance(value, dict):  # channel sharing
-                out |= {f"act/{layer}/{name}/{k}": float(v) for k, v in value.items()}
-            elif isinstance(value, (int, float)):
-                out[f"act/{layer}/{name}"] = float(value)
-    return out
-
-
-def summary_scalars(summary: dict[str, Any]) -> dict[str, float]:
-    """summary.json -> {tag: value}: test loss/accuracy at the last and best-validation epochs, timing."""
-    out: dict[str, float] = {}
-    for part in ("last", "best"):
-        entry = summary.get(part) if isinstance(summary.get(part), dict) else {}
-        for key in ("test_loss", "test_acc", "epoch"):
-            if isinstance(entry.get(key), (int, float)):
-                out[f"test/{key}_{part}" if key != "epoch" else f"test/epoch_{part}"] = float(entry[key])
-    for key in ("wall_time_s",):
-        if isinstance(summary.get(key), (int, float)):
-            out[f"time/{key}"] = float(summary[key])
-    timing = summary.get("timing") if isinstance(summary.get("timing"), dict) else {}
-    if isinstance(timing.get("steady_epoch_s"), (int, float)):
-        out["time/steady_epoch_s"] = float(timing["steady_epoch_s"])
-    return out
-
-
-def run_label(run_dir: Path, root: Path) -> str:
-    """A run's name below the common folder of an export ("sweep/exponential-s0")."""
-    try:
-        rel = run_dir.resolve().relative_to(root.resolve())
-    except ValueError:
-        rel = Path(run_dir.name)
-    return rel.as_posix() if rel.parts else run_dir.name
-
+from actbench.trackers.scalars import TRACKERS, require
 
 DEFAULT_TO = {"tensorboard": "tensorboard", "mlflow": "mlruns"}  # folders in the current directory
 
@@ -98,3 +38,25 @@ def export(target: str, paths: list[Path], to: str | None = None) -> tuple[str, 
 
     uri, written, unchanged = export_mlflow(run_dirs, dest)
     return f"exported {written} runs to {uri} ({unchanged} unchanged since the last export)", warnings
+
+
+def with_trackers(hooks: Any, run_dir: Path) -> Any:
+    """`run.tensorboard: true`: `hooks` (training.lifecycle.Hooks) plus an observer writing TensorBoard event
+    files into the run folder; `hooks` unchanged otherwise. The command line attaches it for lone runs and
+    for each member of a pack; training itself knows no tracker. A missing extra fails here, before
+    training, with the install command (RunError)."""
+    from actbench.evaluation import load_run_config
+    from actbench.training.lifecycle import Hooks
+
+    if not load_run_config(run_dir).run.tensorboard:
+        return hooks
+    require("tensorboard", "tensorboard")
+    from actbench.trackers.tensorboard import TensorBoardObserver
+
+    observer, display = TensorBoardObserver(run_dir), hooks.on_event
+
+    def on_event(kind: str, data: dict[str, Any]) -> None:
+        display(kind, data)
+        observer(kind, data)
+
+    return Hooks(on_event=on_event, should_stop=hooks.should_stop)

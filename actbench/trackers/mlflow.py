@@ -27,7 +27,7 @@ from mlflow.tracking import MlflowClient
 
 from actbench import runs as R
 from actbench.report.groups import flatten
-from actbench.trackers import epoch_scalars, summary_scalars
+from actbench.trackers.scalars import epoch_scalars, summary_scalars
 
 EXPERIMENT = "actbench"
 PATH_TAG, PRINT_TAG, KIND_TAG = "actbench.path", "actbench.fingerprint", "actbench.kind"

@@ -13,7 +13,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from actbench import runs as R
-from actbench.trackers import epoch_scalars, run_label, summary_scalars
+from actbench.trackers.scalars import epoch_scalars, run_label, summary_scalars
 
 TB_DIR = "tensorboard"  # the live event files' folder inside a run folder
 EVENTS_GLOB = "events.out.tfevents.*"

@@ -35,7 +35,7 @@ Event = Callable[[str, dict[str, Any]], None]
 class Hooks:
     """How the caller observes and steers a run without training code knowing about displays.
 
-    Event kinds: start, batch, epoch, warning, robustness, end (see actbench.cli.progress for their data)."""
+    Event kinds: start, batch, epoch, warning, robustness, end (the progress lines show their data)."""
 
     on_event: Event = field(default=lambda kind, data: None)
     should_stop: Callable[[], bool] = field(default=lambda: False)

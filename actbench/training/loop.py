@@ -111,29 +111,11 @@ def create_run(cfg: Config, out: Path | None = None, name: str | None = None, fo
     return run_dir
 
 
-def _with_tensorboard(hooks: Hooks, run_dir: Path) -> Hooks:
-    """`run.tensorboard`: the caller's hooks plus an observer writing event files (optional extra,
-    imported only here; missing, it fails before training with the install command)."""
-    from actbench.trackers import require
-
-    require("tensorboard", "tensorboard")
-    from actbench.trackers.tensorboard import TensorBoardObserver
-
-    observer, display = TensorBoardObserver(run_dir), hooks.on_event
-
-    def on_event(kind: str, data: dict[str, Any]) -> None:
-        display(kind, data)
-        observer(kind, data)
-
-    return Hooks(on_event=on_event, should_stop=hooks.should_stop)
-
-
 def run_training(run_dir: Path, resume: bool = False, hooks: Hooks | None = None) -> dict[str, Any]:
-    """Train the run in `run_dir` to completion (or failure/interruption); returns summary.json's dict."""
+    """Train the run in `run_dir` to completion (or failure/interruption); returns summary.json's dict.
+    Displays and trackers (`trackers.with_trackers`) observe it through `hooks`."""
     hooks = hooks or Hooks()
     cfg = load_run_config(run_dir)
-    if cfg.run.tensorboard:
-        hooks = _with_tensorboard(hooks, run_dir)
     with runs.run_lock(run_dir):
         summary = L.read_summary(run_dir, hooks)
         if resume and summary.get("status") == runs.COMPLETED:
