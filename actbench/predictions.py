@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from actbench import runs
+from actbench import lists, runs
 from actbench.data.pipeline import eval_batches
 from actbench.evaluation import evaluate, load_weights, run_session, score_batches
 from actbench.session import Session
@@ -144,7 +144,7 @@ def slim_copy(run_dir: Path, dest_dir: Path) -> Path | None:
 
 def parse_checkpoints(text: str, option: str = "--checkpoint") -> list[str]:
     """ "last", "best" or "last,best" -> checked list in the given order (repeats dropped)."""
-    names = list(dict.fromkeys(c.strip() for c in text.split(",") if c.strip()))
+    names = lists.parse(text, option, allow_empty=True)
     allowed = ", ".join(runs.CHECKPOINTS)
     for name in names or [text]:
         if name not in runs.CHECKPOINTS:

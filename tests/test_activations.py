@@ -330,7 +330,7 @@ def test_acts_plot_writes_png(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--a", "1,x,3"], "'x' is not a finite number"),
+        (["--a", "1,x,3"], "--a: cannot parse '1,x,3'"),
         (["--names", "relu,nope"], "unknown activation 'nope'"),
     ],
 )

@@ -33,6 +33,7 @@ def acts(
     fmt: Annotated[str, typer.Option("--format", help="table | md | csv | json")] = "table",
 ) -> None:
     """List every registered activation; with --plot, draw its curves for several a."""
+    from actbench import lists
     from actbench.activations import get_spec
     from actbench.activations.plugins import all_names
     from actbench.report.catalog import ACTS_FORMATS, acts_tables, acts_text
@@ -40,7 +41,7 @@ def acts(
     if fmt not in ACTS_FORMATS:
         fail(f"--format: {fmt!r} is not allowed (allowed: {', '.join(ACTS_FORMATS)})")
 
-    chosen = [n.strip() for n in names.split(",") if n.strip()] if names else []
+    chosen = lists.parse(names, "--names", allow_empty=True) if names else []
     for name in chosen:
         try:
             get_spec(name)

@@ -66,14 +66,18 @@ def say(log: ProgressLog | None, text: str) -> None:
 
 
 def parse_floats(text: str, option: str) -> list[float]:
+    """Finite numbers, e.g. `--a -3,-1,0,1,3` (a repeat is dropped); a bad one fails with one line."""
     import math
 
-    values: list[float] = []
-    for token in text.split(","):
-        try:
-            values.append(float(token))
-        except ValueError:
-            values.append(math.nan)
-        if not math.isfinite(values[-1]):
-            fail(f"{option}: {token.strip()!r} is not a finite number (expected e.g. {option} -3,-1,0,1,3)")
-    return values
+    from actbench import lists
+
+    def finite(token: str) -> float:
+        value = float(token)
+        if not math.isfinite(value):
+            raise ValueError(token)
+        return value
+
+    try:
+        return lists.parse(text, option, finite, example="-3,-1,0,1,3")
+    except ValueError as exc:
+        fail(str(exc))

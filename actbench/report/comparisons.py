@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from actbench import lists
 from actbench import runs as R
 from actbench.predictions import Predictions, load
 from actbench.report.groups import Group, ReportError, Run
@@ -43,8 +44,7 @@ Score = Callable[[Run, str], "dict[str, Any] | None"]  # report.run_result: accu
 
 def parse_tests(tests: str | Sequence[str]) -> tuple[str, ...]:
     """ "welch,paired" (or a sequence of names) -> the checked names; ReportError names --tests."""
-    names = tests.split(",") if isinstance(tests, str) else list(tests)
-    names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    names = lists.parse(tests, "--tests", allow_empty=True) if isinstance(tests, str) else list(tests)
     for name in names or [""]:
         if name not in TESTS:
             allowed = ", ".join(TESTS)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from actbench import runs
+from actbench import lists, runs
 from actbench.data.pipeline import eval_batches
 from actbench.evaluation import run_session, score_batches
 from actbench.robustness.corruptions import CORRUPTIONS, MISSING, PUBLISHED, SEVERITIES, corrupt
@@ -50,7 +50,7 @@ def parse_corruptions(text: str, root: Path | None = None, option: str = "--corr
     where = f"in {root}" if root else "in memory"
     if root is not None and not allowed:
         raise ValueError(f"--corrupted-root: no <corruption>.npy files in {root} (e.g. gaussian_noise.npy)")
-    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    names = lists.parse(text, option, allow_empty=True)
     if names == ["all"]:
         names = allowed
     elif not names:
@@ -71,7 +71,7 @@ def parse_severities(text: str, option: str = "--severities") -> list[int]:
     """ "1-5", "3" or "1,3,5" -> ascending severities in 1..5."""
     out: set[int] = set()
     try:
-        for part in (p.strip() for p in text.split(",") if p.strip()):
+        for part in lists.split(text):
             lo, _, hi = part.partition("-")
             out.update(range(int(lo), int(hi or lo) + 1))
     except ValueError:

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from actbench import runs
+from actbench import lists, runs
 from actbench.config import NoiseKind, RobustnessConfig
 from actbench.data.pipeline import Stats, eval_crop, normalise_unit, stat_tensor
 from actbench.evaluation import evaluate, load_weights, run_session, score_batches
@@ -116,19 +116,13 @@ def robustness_eval(
 def parse_kinds(text: str) -> list[str]:
     """Comma-separated kinds, e.g. gaussian,uniform -> ["gaussian", "uniform"] (repeats dropped; checked
     by config.robustness_options)."""
-    return list(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
+    return lists.parse(text, "--noise", allow_empty=True)
 
 
 def parse_levels(text: str, option: str = "--levels") -> list[float]:
     """Comma-separated levels, e.g. 0,0.05,0.1 -> [0.0, 0.05, 0.1] (ascending, repeats dropped; checked
     by config.robustness_options)."""
-    try:
-        levels = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(
-            f"{option}: cannot parse {text!r} (expected e.g. {option} 0,0.02,0.05,0.1)"
-        ) from None
-    return sorted(set(levels))
+    return sorted(lists.parse(text, option, float, allow_empty=True, example="0,0.02,0.05,0.1"))
 
 
 # --- run folders ------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from actbench import runs
+from actbench import lists, runs
 from actbench.activations import ACTIVATIONS
 from actbench.config import Config, ConfigError, from_dict, parse_override, replace, to_dict
 
@@ -56,20 +56,15 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
         values = [parse_override(f"{key}={v}")[1] for v in text.split(",")] if "," in text else [raw]
         if any(v in ("", None) for v in values):
             raise ConfigError(f"--grid {item!r}: empty value")
+        if len(set(map(repr, values))) != len(values):  # an axis of runs, as --acts/--seeds (lists.REFUSE)
+            raise ConfigError(f"--grid {item!r}: repeated value")
         grid[key] = values
     return grid
 
 
 def parse_list(text: str, what: str, cast: Callable[[str], Any] = str) -> list[Any]:
-    try:
-        values = [cast(v.strip()) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(f"--{what}: cannot parse {text!r}") from None
-    if not values:
-        raise ConfigError(f"--{what}: no values given")
-    if len(set(values)) != len(values):
-        raise ConfigError(f"--{what}: repeated value in {text!r}")
-    return values
+    """--acts / --seeds: an axis of runs, so a repeat is refused (it would plan the same run twice)."""
+    return lists.parse(text, f"--{what}", cast, lists.REFUSE, error=ConfigError)
 
 
 def _slug(value: Any) -> str:

@@ -1,0 +1,264 @@
+"""Building a Config from plain data: type coercion and the value checks, each error one line that names
+the key (and the allowed values where there is a fixed set); and back to plain data (`to_dict`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import types
+import typing
+from typing import Any, Literal
+
+from actbench.config.schema import SECTIONS, Config, ConfigError, ModelConfig, NoiseKind, RobustnessConfig
+
+MAX_INT = 10**9  # "huge numbers" guard: sizes beyond this are typos, not experiments
+
+
+# --- type coercion ----------------------------------------------------------------------------------
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def _coerce(key: str, value: Any, tp: Any) -> Any:
+    """Check `value` against the annotation `tp`; return it in canonical form (tuples, floats)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(key, value, inner[0])
+    if origin is Literal:
+        if value not in args:
+            allowed = ", ".join(str(a) for a in args)
+            raise ConfigError(f"{key}: {value!r} is not allowed (allowed: {allowed})")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {len(value)}")
+        return tuple(_coerce(f"{key}[{i}]", v, t) for i, (v, t) in enumerate(zip(value, args, strict=True)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__} {value!r}")
+        return {str(k): _coerce(f"{key}.{k}", v, args[1]) for k, v in value.items()}
+    return _coerce_scalar(key, value, tp)
+
+
+def _coerce_scalar(key: str, value: Any, tp: type) -> Any:
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }[tp]
+    if not ok:
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
+    if tp is float:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: must be a finite number, got {value!r}")
+    if tp is int and abs(value) > MAX_INT:
+        raise ConfigError(f"{key}: {value} is unreasonably large (limit {MAX_INT})")
+    return value
+
+
+def _build_section(section: str, cls: type, raw: Any) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{section}: expected a mapping of keys, got {type(raw).__name__} {raw!r}")
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(raw) - set(hints))
+    if unknown:
+        raise ConfigError(f"{section}.{unknown[0]}: unknown key (valid keys: {', '.join(hints)})")
+    kwargs = {k: _coerce(f"{section}.{k}", v, hints[k]) for k, v in raw.items()}
+    return cls(**kwargs)
+
+
+# --- building and validating ------------------------------------------------------------------------
+
+
+def from_dict(raw: Any, source: str = "config") -> Config:
+    """Build a validated `Config` from a plain nested dict (missing keys take their defaults)."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: top level must be a mapping of sections, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown section (valid sections: {', '.join(SECTIONS)})")
+    sections = {name: _build_section(name, cls, raw.get(name)) for name, cls in SECTIONS.items()}
+    cfg = Config(**sections)
+    validate(cfg)
+    return cfg
+
+
+def _positive(key: str, value: float, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"{key}: must be {bound}, got {value}")
+
+
+def validate(cfg: Config) -> None:
+    """Value checks that types alone cannot express; each error names its key."""
+    _validate_sizes(cfg)
+    _validate_model(cfg.model)
+    _validate_ranges(cfg)
+    _validate_robustness(cfg.robustness)
+    _validate_activation(cfg)
+
+
+def _validate_sizes(cfg: Config) -> None:
+    d, a, m, o, t, r = cfg.data, cfg.augment, cfg.model, cfg.optim, cfg.train, cfg.run
+    for key, value in [
+        ("train.epochs", t.epochs),
+        ("train.batch_size", t.batch_size),
+        ("train.eval_batch_size", t.eval_batch_size),
+        ("model.kernel_size", m.kernel_size),
+        ("optim.lr", o.lr),
+        ("data.num_classes", d.num_classes),
+        ("data.train_size", d.train_size),
+        ("data.test_size", d.test_size),
+        ("run.checkpoint_every", r.checkpoint_every),
+        ("optim.step_epochs", o.step_epochs),
+    ]:
+        _positive(key, value)
+    for key, value in [
+        ("data.val_size", d.val_size),
+        ("data.noise", d.noise),
+        ("augment.padding", a.padding),
+        ("augment.brightness", a.brightness),
+        ("optim.weight_decay", o.weight_decay),
+        ("optim.momentum", o.momentum),
+        ("optim.warmup_epochs", o.warmup_epochs),
+        ("train.threads", t.threads),
+        ("train.grad_clip", t.grad_clip),
+        ("data.limit_train", d.limit_train),
+        ("data.limit_test", d.limit_test),
+        ("model.dropout", m.dropout),
+        ("optim.gamma", o.gamma),
+    ]:
+        _positive(key, value, allow_zero=True)
+    if d.num_classes < 2:
+        raise ConfigError(f"data.num_classes: need at least 2 classes, got {d.num_classes}")
+
+
+def _validate_model(m: ModelConfig) -> None:
+    if m.name == "resnet20" and m.widths and len(m.widths) != 3:
+        raise ConfigError(f"model.widths: resnet20 has three stages, got {len(m.widths)} values")
+    for w in m.widths:
+        _positive("model.widths", w)
+    if m.name == "paper_cnn" and len(m.channels) != 3:
+        raise ConfigError(f"model.channels: paper_cnn has three conv layers, got {len(m.channels)} values")
+    for i, c in enumerate(m.channels + m.hidden):
+        _positive(f"model.channels[{i}]" if i < len(m.channels) else "model.hidden", c)
+    if m.dropout >= 1:
+        raise ConfigError(f"model.dropout: must be < 1, got {m.dropout}")
+
+
+def _validate_ranges(cfg: Config) -> None:
+    a, o, t, r = cfg.augment, cfg.optim, cfg.train, cfg.run
+    if not 0 < a.crop_size <= 32:
+        raise ConfigError(f"augment.crop_size: must be in 1..32, got {a.crop_size}")
+    if not 0 <= a.contrast_low <= a.contrast_high:
+        raise ConfigError(
+            "augment.contrast_low: need 0 <= contrast_low <= contrast_high, "
+            f"got {a.contrast_low} .. {a.contrast_high}"
+        )
+    if not all(0 <= b < 1 for b in o.betas):
+        raise ConfigError(f"optim.betas: each must be in [0, 1), got {list(o.betas)}")
+    if not (t.device in ("auto", "cpu", "cuda", "mps") or t.device.startswith("cuda:")):
+        raise ConfigError(
+            f"train.device: {t.device!r} is not allowed (allowed: auto, cpu, cuda, cuda:N, mps)"
+        )
+    if r.name is not None and (not r.name or "/" in r.name or r.name in (".", "..")):
+        raise ConfigError(f"run.name: {r.name!r} is not a valid folder name")
+
+
+def _validate_activation(cfg: Config) -> None:
+    from actbench.activations import (
+        ACTIVATIONS,
+        commutes_with_max_pool,
+        validate_activation,
+    )  # local: keeps config import light
+
+    m, act = cfg.model, cfg.activation
+    if m.pool_first and not (m.pool == "max" and commutes_with_max_pool(act.name, act.params)):
+        raise ConfigError(
+            f"model.pool_first: true changes the model for {act.name} with {m.pool} pooling "
+            "(exact only for max pooling and a non-decreasing activation); use null or false"
+        )
+    spec = ACTIVATIONS.get(act.name)
+    if spec is not None and act.sharing == "channel" and not spec.supports_sharing:
+        learnable = ", ".join(n for n, sp in ACTIVATIONS.items() if sp.supports_sharing)
+        raise ConfigError(
+            f"activation.sharing: 'channel' needs a learnable activation ({learnable}); "
+            f"{act.name} has no parameter to share (use sharing: layer)"
+        )
+    try:
+        validate_activation(
+            cfg.activation.name, cfg.activation.sharing, cfg.activation.init, dict(cfg.activation.params)
+        )
+    except ValueError as exc:
+        raise ConfigError(f"activation: {exc}") from None
+
+
+def _validate_robustness(r: RobustnessConfig) -> None:
+    allowed = ", ".join(typing.get_args(NoiseKind))
+    if not r.kinds or len(set(r.kinds)) != len(r.kinds):
+        raise ConfigError(
+            f"robustness.kinds: need one or more distinct kinds, got {list(r.kinds)} (allowed: {allowed})"
+        )
+    if not r.levels or len(set(r.levels)) != len(r.levels):
+        raise ConfigError(f"robustness.levels: need one or more distinct levels, got {list(r.levels)}")
+    bad = [x for x in r.levels if not 0 <= x <= 1]
+    if bad:
+        raise ConfigError(f"robustness.levels: each must be in [0, 1] ([0,1] pixel units), got {bad[0]}")
+
+
+def check_choice(key: str, value: Any, choices: Any) -> Any:
+    """`value` if it is one of the Literal type `choices` (e.g. Checkpoint), else ConfigError naming `key`
+    and the allowed values: command-line options are checked with the config's own definitions."""
+    return _coerce(key, value, choices)
+
+
+def robustness_options(
+    kinds: list[str],
+    levels: list[float],
+    seed: int = 0,
+    checkpoint: str = "last",
+    names: dict[str, str] | None = None,
+) -> RobustnessConfig:
+    """A validated RobustnessConfig for `actbench eval --noise`: the checks of the config file, with
+    errors naming the command-line option (`names`: key -> option) instead of `robustness.<key>`."""
+    raw = {"enabled": True, "kinds": kinds, "levels": levels, "seed": seed, "checkpoint": checkpoint}
+    try:
+        rc = _build_section("robustness", RobustnessConfig, raw)
+        _validate_robustness(rc)
+    except ConfigError as exc:
+        message = str(exc)
+        for key, option in (names or {}).items():
+            message = re.sub(rf"^robustness\.{key}(\[\d+\])?", option, message)
+        raise ConfigError(message) from None
+    return rc
+
+
+def to_dict(cfg: Config) -> dict[str, Any]:
+    """Plain nested dict (lists instead of tuples) suitable for YAML/JSON."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, (tuple, list)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return plain(dataclasses.asdict(cfg))
