@@ -16,7 +16,6 @@ file existed. Writing one checkpoint keeps the other's arrays when the labels ag
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,17 +65,6 @@ def predict(s: Session) -> dict[str, Any]:
 # --- the file ---------------------------------------------------------------------------------------
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of predictions.npz; RunError when it is unreadable."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise runs.RunError(f"{path}: missing") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise runs.RunError(f"{path}: unreadable ({type(exc).__name__})") from None
-
-
 def save(run_dir: Path, checkpoint: str, epoch: int, result: dict[str, Any]) -> Path:
     """Write `checkpoint`'s predictions (a `predict` result) into predictions.npz, atomically, keeping
     the other checkpoint's when the labels agree. RunError (one line) when the folder is not writable."""
@@ -85,7 +73,7 @@ def save(run_dir: Path, checkpoint: str, epoch: int, result: dict[str, Any]) -> 
     arrays: dict[str, np.ndarray] = {}
     if path.exists():
         try:
-            old = _read_arrays(path)
+            old = runs.read_npz(path)
         except runs.RunError:
             old = {}  # unreadable: replaced by the new predictions
         if "labels" in old and np.array_equal(old["labels"], labels):
@@ -111,7 +99,7 @@ def load(run_dir: Path, checkpoint: str) -> Predictions | None:
     path = run_dir / runs.PREDICTIONS
     if not path.exists():
         return None
-    arrays = _read_arrays(path)
+    arrays = runs.read_npz(path)
     keys = ("labels", f"{checkpoint}_pred", f"{checkpoint}_epoch")
     if not all(k in arrays for k in keys):
         return None
@@ -131,7 +119,7 @@ def slim_copy(run_dir: Path, dest_dir: Path) -> Path | None:
     path = run_dir / runs.PREDICTIONS
     if not path.exists():
         return None
-    arrays = {k: v for k, v in _read_arrays(path).items() if not k.endswith("_prob")}
+    arrays = {k: v for k, v in runs.read_npz(path).items() if not k.endswith("_prob")}
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     dest = dest_dir / runs.PREDICTIONS

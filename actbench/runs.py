@@ -30,9 +30,10 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 CONFIG, METRICS, SUMMARY, ENV, LOCK = "config.yaml", "metrics.jsonl", "summary.json", "env.json", "run.lock"
 CKPT_LAST, CKPT_BEST = "checkpoint-last.pt", "checkpoint-best.pt"
@@ -160,9 +161,60 @@ def read_json(path: Path) -> dict[str, Any]:
     return obj
 
 
+def read_npz(path: Path) -> dict[str, Any]:
+    """Every array of an .npz file in the run folder (predictions.npz, corruption-predictions.npz), loaded
+    without pickle; RunError (one line naming the file) when it is missing or unreadable."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise RunError(f"{path}: unreadable ({type(exc).__name__})") from None
+
+
+def merge_results(
+    old: Any, new: dict[str, Any], same: tuple[str, ...], key: str, kind: type
+) -> dict[str, Any]:
+    """An evaluation file's results (robustness.json: kind -> entries per "level"; corruptions.json:
+    corruption -> entries per "severity") with `new` over `old` entry by entry, when both measure the
+    same thing (equal `same` fields); otherwise `new` alone. Old entries whose `key` is not a `kind` are
+    dropped (a damaged file cannot poison the merge)."""
+    if not isinstance(old, dict) or any(old.get(k) != new.get(k) for k in same):
+        return new
+    if not isinstance(old.get("results"), dict):
+        return new
+    results = dict(old["results"])
+    for name, entries in new["results"].items():
+        kept = [e for e in results.get(name, []) if isinstance(e, dict) and isinstance(e.get(key), kind)]
+        by_key = {e[key]: e for e in kept} | {e[key]: e for e in entries}
+        results[name] = [by_key[k] for k in sorted(by_key)]
+    return {**new, "results": results}
+
+
+def save_merged(
+    path: Path, new: dict[str, Any], same: tuple[str, ...], key: str, kind: type
+) -> dict[str, Any]:
+    """Merge `new` into the evaluation file at `path` (`merge_results`; an unreadable old file is replaced)
+    and write it atomically; returns what was written."""
+    try:
+        old: Any = read_json(path) if path.exists() else {}
+    except RunError:
+        old = {}
+    merged = merge_results(old, new, same, key, kind)
+    write_json(path, merged)
+    return merged
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Serialised in memory, then written by plain file writes (a full disk raises OSError ENOSPC, not
     torch's RuntimeError) to a temp file renamed into place; a failed write leaves no temp file."""
+    import torch  # here: reading statuses and file names needs no torch (the CLI starts fast)
+
     buf = io.BytesIO()
     torch.save(state, buf)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -212,6 +264,8 @@ def move_aside(path: Path) -> Path:
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     if not path.is_file():
         raise RunError(f"{path}: checkpoint missing")
+    import torch
+
     try:
         state = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as exc:  # noqa: BLE001 - any unpickling/zip error means a corrupt file
@@ -276,6 +330,7 @@ def git_commit() -> str | None:
 
 
 def environment(device: torch.device) -> dict[str, Any]:
+    import torch
     import torchvision
 
     from actbench import __version__

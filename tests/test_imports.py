@@ -177,3 +177,11 @@ def test_core_imports_no_optional_extra() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_command_line_starts_without_torch() -> None:
+    """`actbench --help` and the CLI's option defaults must not pay for importing torch (seconds)."""
+    code = "import sys, actbench.cli\nprint('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

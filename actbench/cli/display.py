@@ -14,6 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 from tqdm import tqdm
 
+from actbench import runs
+
 
 def fmt_act(act: dict[str, Any]) -> str:
     """{"conv1": {"a": 0.1}, "conv2": {"a": {"mean": ..}}} -> "a=0.100/0.090/0.210" (layer order)."""
@@ -97,7 +99,7 @@ class TrainDisplay:
     def _on_end(self, s: dict[str, Any]) -> None:
         self._close_bar()
         status = s["status"]
-        if status == "completed":
+        if status == runs.COMPLETED:
             last, best = s["last"], s.get("best", {})
             best_txt = (
                 f"; best val epoch {best['epoch']}: test {best['test_loss']:.4f} "
@@ -183,12 +185,12 @@ class SweepDisplay:
         for col in ("state", "epochs"):
             table.add_column(col, overflow="fold")
         for s in statuses:
-            style = {"completed": "green", "failed": "red", "running": "cyan"}.get(s.state, "")
+            style = {runs.COMPLETED: "green", runs.FAILED: "red", runs.RUNNING: "cyan"}.get(s.state, "")
             table.add_row(s.name, f"[{style}]{s.state}[/]" if style else s.state, f"{s.epochs}/{s.total}")
         return table
 
     def final(self, statuses: list[Any]) -> None:
-        failed = [s for s in statuses if s.state == "failed"]
+        failed = [s for s in statuses if s.state == runs.FAILED]
         for s in failed:
             self.console.print(
                 f"[red]failed[/]: {escape(str(self.plan.sweep_dir / s.name))} (see summary.json, train.log)",

@@ -30,7 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from actbench import runs
 from actbench.config import ConfigError
+from actbench.sweep.state import BUSY, NOT_STARTED, PENDING, is_skipped
 from actbench.timing import fmt_range
 
 LOG_FORMATS = ("text", "json")  # --log-format; without it: the live display on a terminal, else text
@@ -189,7 +191,7 @@ def epoch_text(r: dict[str, Any], epochs: int | None) -> str:
 def end_text(s: dict[str, Any]) -> str:
     """`completed: test acc 71.20% loss 0.8311 | best val epoch 180: ... | 200 epochs, median epoch 28.1s`."""
     status = s.get("status")
-    if status != "completed":
+    if status != runs.COMPLETED:
         return f"{status} after {s.get('epochs_done', 0)} epochs: {s.get('error')}"
     last, best, t = s.get("last") or {}, s.get("best") or {}, s.get("timing") or {}
     parts = [f"completed: test acc {100 * last['test_acc']:.2f}% loss {last['test_loss']:.4f}"]
@@ -264,19 +266,19 @@ class SweepProgress:
     def _follow(self, s: Any) -> None:
         run_dir, before = self.plan.sweep_dir / s.name, self.seen.get(s.name)
         self.seen[s.name] = s.state
-        launched = s.action in ("start", "resume", "restart") and s.state != "pending"
+        launched = s.action in ("start", "resume", "restart") and s.state != PENDING
         if launched and s.name not in self.sinks and s.name not in self.ended:
             self._started(s, run_dir)  # (a run may already have ended by the first poll that sees it)
         if s.name in self.sinks:
-            if s.state == "running" and s.where != self.where.get(s.name):
+            if s.state == runs.RUNNING and s.where != self.where.get(s.name):
                 self.where[s.name] = s.where  # e.g. a Ray task left the queue, or was resubmitted elsewhere
                 self.log.emit("where", s.name, f"running on {s.where}", where=s.where)
             self._epochs(s, run_dir)
-            if s.state != "running":
+            if s.state != runs.RUNNING:
                 self._ended(s, run_dir)
-        elif s.state != before and (s.state.startswith("skipped") or s.state in ("busy", "not started")):
-            event = {"busy": "waiting", "not started": "not_started"}.get(s.state, "skip")
-            text = "waiting: claimed by another sweep process" if s.state == "busy" else s.state
+        elif s.state != before and (is_skipped(s.state) or s.state in (BUSY, NOT_STARTED)):
+            event = {BUSY: "waiting", NOT_STARTED: "not_started"}.get(s.state, "skip")
+            text = "waiting: claimed by another sweep process" if s.state == BUSY else s.state
             self.log.emit(event, s.name, text, state=s.state)
 
     def _started(self, s: Any, run_dir: Path) -> None:
@@ -292,10 +294,8 @@ class SweepProgress:
         )  # fmt: skip
 
     def _epochs(self, s: Any, run_dir: Path) -> None:
-        if s.epochs <= self.logged.get(s.name, 0) and s.state == "running":
+        if s.epochs <= self.logged.get(s.name, 0) and s.state == runs.RUNNING:
             return
-        from actbench import runs  # lazily: the CLI imports this module for its defaults, runs needs torch
-
         records, _ = runs.read_metrics(run_dir)  # half-written last line: skipped, read next time
         for rec in records:
             if rec.get("epoch", 0) > self.logged.get(s.name, 0):
@@ -303,8 +303,6 @@ class SweepProgress:
                 self.sinks[s.name]("epoch", rec)
 
     def _ended(self, s: Any, run_dir: Path) -> None:
-        from actbench import runs
-
         try:
             summary = runs.read_json(run_dir / runs.SUMMARY)
         except runs.RunError:
@@ -315,15 +313,13 @@ class SweepProgress:
 
     def summary(self, statuses: list[Any], final: bool = False) -> None:
         """`sweep: 3/15 runs done (2 completed, 1 failed), 2 running | epochs 45/300 | elapsed | ETA`."""
-        from actbench.runs import FINAL
-
         now = self.log.clock()
         self.last_summary = now
         counts: dict[str, int] = {}
         for s in statuses:
-            key = s.state.split(" (")[0]
+            key = "skipped" if is_skipped(s.state) else s.state
             counts[key] = counts.get(key, 0) + 1
-        finished = {k: v for k, v in counts.items() if k in FINAL or k == "skipped"}
+        finished = {k: v for k, v in counts.items() if k in runs.FINAL or k == "skipped"}
         n_done = sum(finished.values())
         done = sum(min(s.epochs, s.total) for s in statuses)
         total = sum(s.total for s in statuses)

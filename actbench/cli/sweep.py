@@ -193,11 +193,12 @@ def run_sweep(
 
 def exit_after_sweep(plan: Plan, statuses: list[RunStatus], log: ProgressLog | None = None) -> None:
     """Exit 130 when runs were interrupted or not started (with how to continue), 1 when any failed."""
-    bad = [
-        s for s in statuses if s.state not in ("completed",) and not s.state.startswith("skipped (completed")
-    ]
-    if any(s.state in ("interrupted", "not started") for s in statuses):
+    from actbench import runs
+    from actbench.sweep.state import outcome
+
+    result = outcome([s.state for s in statuses])
+    if result == runs.INTERRUPTED:
         say(log, f"interrupted; re-run the same command to continue ({plan.sweep_dir})")
         raise typer.Exit(130)
-    if bad:
+    if result == runs.FAILED:
         raise typer.Exit(1)

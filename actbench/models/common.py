@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import torch
 from torch import nn
 
 from actbench.activations import activation_parameters, commutes_with_max_pool, make_activation
@@ -16,19 +19,44 @@ def make_act(cfg: ActivationConfig, channels: int) -> nn.Module:
 
 
 def fc_layers(
-    width: int, widths: tuple[int, ...] | list[int], act: ActivationConfig, dropout: float,
-    acts: dict[str, nn.Module],
-) -> tuple[list[nn.Module], int]:  # fmt: skip
-    """[Linear -> activation -> [Dropout]] per hidden width, from `width` inputs; registers each activation
-    in `acts` as fc1, fc2, ... -> (layers, output width)."""
+    width: int, widths: tuple[int, ...] | list[int], dropout: float, new_act: Callable[[str, int], nn.Module]
+) -> tuple[list[nn.Module], int]:
+    """[Linear -> activation -> [Dropout]] per hidden width, from `width` inputs; each activation comes from
+    `new_act("fc1", h)`, `new_act("fc2", h)`, ... (Network.new_act) -> (layers, output width)."""
     layers: list[nn.Module] = []
     for j, h in enumerate(widths, start=1):
-        acts[f"fc{j}"] = make_act(act, h)
-        layers += [nn.Linear(width, h), acts[f"fc{j}"]]
+        layers += [nn.Linear(width, h), new_act(f"fc{j}", h)]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         width = h
     return layers, width
+
+
+class Network(nn.Module):
+    """Base of every network: one constructor signature (model config, activation config, num_classes,
+    image_size, in_channels) and ``activations()``: {layer name: activation module} in network order, the
+    names reports and logs use. Subclasses build each activation with ``self.new_act(name, channels)``;
+    the modules are also held in a plain dict (not registered twice), so state_dict keys stay those of
+    earlier actbench versions and old checkpoints load."""
+
+    def __init__(
+        self, model: ModelConfig, act: ActivationConfig, num_classes: int, image_size: int = 32,
+        in_channels: int = 3,
+    ):  # fmt: skip
+        super().__init__()
+        self.__dict__["_acts"] = {}  # layer name -> activation module (network order)
+        self.__dict__["_act_cfg"] = act
+
+    def new_act(self, name: str, channels: int) -> nn.Module:
+        """A fresh activation module for the layer `name` with `channels` outputs (see make_act)."""
+        self._acts[name] = make_act(self._act_cfg, channels)
+        return self._acts[name]
+
+    def activations(self) -> dict[str, nn.Module]:
+        return dict(self._acts)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - every network defines it
+        raise NotImplementedError
 
 
 POOLED = ("paper_cnn", "vgg_small")  # networks with a pooling right after an activation

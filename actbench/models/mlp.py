@@ -13,12 +13,12 @@ import torch
 from torch import nn
 
 from actbench.config import ActivationConfig, ModelConfig
-from actbench.models.common import fc_layers
+from actbench.models.common import Network, fc_layers
 
 MLP_WIDTHS = (512, 256)
 
 
-class MLP(nn.Module):
+class MLP(Network):
     def __init__(
         self,
         model: ModelConfig,
@@ -27,15 +27,10 @@ class MLP(nn.Module):
         image_size: int = 32,
         in_channels: int = 3,
     ):
-        super().__init__()
-        acts: dict[str, nn.Module] = {}
+        super().__init__(model, act, num_classes, image_size, in_channels)
         width = in_channels * image_size * image_size
-        hidden, width = fc_layers(width, model.widths or MLP_WIDTHS, act, model.dropout, acts)
+        hidden, width = fc_layers(width, model.widths or MLP_WIDTHS, model.dropout, self.new_act)
         self.net = nn.Sequential(nn.Flatten(), *hidden, nn.Linear(width, num_classes))
-        self.__dict__["_acts"] = acts
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
-
-    def activations(self) -> dict[str, nn.Module]:
-        return dict(self._acts)

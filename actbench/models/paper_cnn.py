@@ -21,10 +21,10 @@ import torch
 from torch import nn
 
 from actbench.config import ActivationConfig, ModelConfig
-from actbench.models.common import fc_layers, make_act, resolve_pool_first
+from actbench.models.common import Network, fc_layers, resolve_pool_first
 
 
-class PaperCNN(nn.Module):
+class PaperCNN(Network):
     def __init__(
         self,
         model: ModelConfig,
@@ -33,14 +33,13 @@ class PaperCNN(nn.Module):
         image_size: int = 32,
         in_channels: int = 3,
     ):
-        super().__init__()
+        super().__init__(model, act, num_classes, image_size, in_channels)
         if image_size < 8:
             raise ValueError(f"image size {image_size} is too small for three 2x poolings (need >= 8)")
         pool = nn.MaxPool2d(2) if model.pool == "max" else nn.AvgPool2d(2)
         layers: list[nn.Module] = []
         pool_first = resolve_pool_first(model, act)
         c_in, size = in_channels, image_size
-        acts: dict[str, nn.Module] = {}  # "conv1", ... -> activation module, for logging learned `a`
         for i, c in enumerate(model.channels, start=1):
             layers.append(
                 nn.Conv2d(
@@ -49,18 +48,12 @@ class PaperCNN(nn.Module):
             )
             if model.batch_norm:
                 layers.append(nn.BatchNorm2d(c))
-            acts[f"conv{i}"] = make_act(act, c)
-            layers += [pool, acts[f"conv{i}"]] if pool_first else [acts[f"conv{i}"], pool]
+            a = self.new_act(f"conv{i}", c)
+            layers += [pool, a] if pool_first else [a, pool]
             c_in, size = c, size // 2
         self.features = nn.Sequential(*layers)
-        hidden, width = fc_layers(c_in * size * size, model.hidden, act, model.dropout, acts)
+        hidden, width = fc_layers(c_in * size * size, model.hidden, model.dropout, self.new_act)
         self.head = nn.Sequential(nn.Flatten(), *hidden, nn.Linear(width, num_classes))
-        # A plain dict (not registered again) so state_dict keys stay unique.
-        self.__dict__["_acts"] = acts
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
-
-    def activations(self) -> dict[str, nn.Module]:
-        """Activation modules in network order, keyed conv1..conv3, fc1.."""
-        return dict(self._acts)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from actbench.config import ActivationConfig, ModelConfig
-from actbench.models.common import make_act
+from actbench.models.common import Network
 
 RESNET20_WIDTHS = (16, 32, 64)
 BLOCKS_PER_STAGE = 3  # n in 6n + 2
@@ -51,7 +51,7 @@ class BasicBlock(nn.Module):
         return self.act2(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
-class ResNet20(nn.Module):
+class ResNet20(Network):
     def __init__(
         self,
         model: ModelConfig,
@@ -60,22 +60,22 @@ class ResNet20(nn.Module):
         image_size: int = 32,
         in_channels: int = 3,
     ):
-        super().__init__()
+        super().__init__(model, act, num_classes, image_size, in_channels)
         if image_size < 4:
             raise ValueError(
                 f"image size {image_size} is too small for resnet20's two 2x strides (need >= 4)"
             )
         widths = model.widths or RESNET20_WIDTHS
-        acts: dict[str, nn.Module] = {"conv1": make_act(act, widths[0])}
         self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), acts["conv1"]
+            nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            self.new_act("conv1", widths[0]),
         )
         blocks: list[nn.Module] = []
         c_in, conv = widths[0], 1
         for stage, width in enumerate(widths):
             for b in range(BLOCKS_PER_STAGE):
-                a1, a2 = make_act(act, width), make_act(act, width)
-                acts[f"conv{conv + 1}"], acts[f"conv{conv + 2}"] = a1, a2
+                a1, a2 = self.new_act(f"conv{conv + 1}", width), self.new_act(f"conv{conv + 2}", width)
                 blocks.append(BasicBlock(c_in, width, 2 if stage > 0 and b == 0 else 1, a1, a2))
                 c_in, conv = width, conv + 2
         self.blocks = nn.Sequential(*blocks)
@@ -83,12 +83,7 @@ class ResNet20(nn.Module):
         for m in self.modules():  # He et al. 2015 init for the convs, as the paper's CIFAR experiments
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        self.__dict__["_acts"] = acts  # not registered again: state_dict keys stay unique
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.stem(x))
         return self.fc(x.mean((2, 3)))
-
-    def activations(self) -> dict[str, nn.Module]:
-        """Activation modules in network order, conv1..conv19."""
-        return dict(self._acts)

@@ -15,12 +15,12 @@ import torch
 from torch import nn
 
 from actbench.config import ActivationConfig, ModelConfig
-from actbench.models.common import make_act, resolve_pool_first
+from actbench.models.common import Network, resolve_pool_first
 
 VGG_SMALL_WIDTHS = (64, 128, 256)
 
 
-class VGGSmall(nn.Module):
+class VGGSmall(Network):
     def __init__(
         self,
         model: ModelConfig,
@@ -29,21 +29,18 @@ class VGGSmall(nn.Module):
         image_size: int = 32,
         in_channels: int = 3,
     ):
-        super().__init__()
+        super().__init__(model, act, num_classes, image_size, in_channels)
         widths = model.widths or VGG_SMALL_WIDTHS
         if image_size < 2 ** len(widths):
             raise ValueError(f"image size {image_size} is too small for {len(widths)} 2x poolings")
         pool = nn.MaxPool2d(2) if model.pool == "max" else nn.AvgPool2d(2)
         pool_first = resolve_pool_first(model, act)
         layers: list[nn.Module] = []
-        acts: dict[str, nn.Module] = {}
         c_in = in_channels
         for width in widths:
             for _ in range(2):
-                name = f"conv{len(acts) + 1}"
-                acts[name] = make_act(act, width)
                 layers += [nn.Conv2d(c_in, width, 3, padding=1, bias=False), nn.BatchNorm2d(width)]
-                layers.append(acts[name])
+                layers.append(self.new_act(f"conv{len(self._acts) + 1}", width))
                 c_in = width
             if pool_first:  # act(max(x)) == max(act(x)) for a non-decreasing act: 4x less activation work
                 layers.insert(len(layers) - 1, pool)
@@ -51,10 +48,6 @@ class VGGSmall(nn.Module):
                 layers.append(pool)
         self.features = nn.Sequential(*layers)
         self.fc = nn.Linear(c_in, num_classes)
-        self.__dict__["_acts"] = acts
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x).mean((2, 3)))
-
-    def activations(self) -> dict[str, nn.Module]:
-        return dict(self._acts)

@@ -104,7 +104,7 @@ def learned_stats(runs: list[Run]) -> dict[str, dict[str, dict[str, Any]]]:
 
 def _excluded(group: Group, n_used: int) -> dict[str, int]:
     """Runs left out of the statistics, by reason: failed, interrupted, running, unknown, no result."""
-    other = [r.status for r in group.runs if r.status != "completed"]
+    other = [r.status for r in group.runs if r.status != R.COMPLETED]
     other += ["no result"] * (len(group.completed) - n_used)
     return {s: other.count(s) for s in sorted(set(other))}
 

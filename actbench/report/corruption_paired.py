@@ -17,7 +17,6 @@ versions of each, as independent evidence about the activation.
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,16 +39,16 @@ def correct_counts(run: Run, cells: Sequence[tuple[str, int]]) -> tuple[np.ndarr
     """(labels (N,), per image the number of `cells` classified correctly (N,)) from the run's
     corruption-predictions.npz; None when the file is missing, unreadable or lacks a cell."""
     try:
-        with np.load(run.path / R.CORRUPTION_PREDICTIONS, allow_pickle=False) as f:
-            keys = [f"{n}/{s}" for n, s in cells]
-            if "labels" not in f.files or any(k not in f.files for k in keys):
-                return None
-            labels = f["labels"].astype(np.int64)
-            counts = np.zeros(len(labels), dtype=np.int64)
-            for k in keys:
-                counts += f[k].astype(np.int64) == labels
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        f = R.read_npz(run.path / R.CORRUPTION_PREDICTIONS)
+    except R.RunError:
         return None
+    keys = [f"{n}/{s}" for n, s in cells]
+    if "labels" not in f or any(k not in f for k in keys):
+        return None
+    labels = f["labels"].astype(np.int64)
+    counts = np.zeros(len(labels), dtype=np.int64)
+    for k in keys:
+        counts += f[k].astype(np.int64) == labels
     return labels, counts
 
 

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from actbench.activations import get_spec, make_activation, validate_activation
+
+
+def activation_curve(
+    name: str, v: torch.Tensor, a: float | None = None, params: dict[str, Any] | None = None
+) -> torch.Tensor:
+    """h(v) of the activation `name` for the inputs `v` (1-D, any float dtype), one layer-shared module with
+    its learnable ``a`` set to `a` (None: the registry's default init) and fixed `params`. The one place
+    both the `acts --plot` figure (several a per activation) and the report's learned shapes compute it."""
+    module = make_activation(name, 1, sharing="layer", **(params or {})).to(v.dtype)
+    with torch.no_grad():
+        if a is not None:
+            dict(module.named_parameters())["a"].fill_(a)
+        return module(v.view(-1, 1)).flatten()  # (N, C=1): broadcasts with any sharing
 
 
 def plot_activation_curves(names: list[str], a_values: list[float], path: str | Path) -> Path:
@@ -19,7 +33,7 @@ def plot_activation_curves(names: list[str], a_values: list[float], path: str | 
     (Rational's a <= 0, at its pole) are skipped and named in that panel's title. Returns ``path``.
     """
     path = Path(path)
-    v = torch.linspace(-6, 4, 501, dtype=torch.float64).view(1, -1)  # (N=1, C=points): layer-shared a
+    v = torch.linspace(-6, 4, 501, dtype=torch.float64)
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
     fig = Figure(figsize=(4.2 * cols, 3.4 * rows), layout="constrained")
@@ -33,11 +47,8 @@ def plot_activation_curves(names: list[str], a_values: list[float], path: str | 
         inits: list[float | None] = list(a_values) if one_a else [None]
         skipped = [a for a in inits if a is not None and not _valid(name, a)]
         for a in (a for a in inits if a not in skipped):
-            with torch.no_grad():
-                h = make_activation(name, 1, init=a).double()(v)
-            ax.plot(
-                v.flatten().numpy(), h.flatten().numpy(), lw=1.5, label=None if a is None else f"a = {a:g}"
-            )
+            h = activation_curve(name, v, a)
+            ax.plot(v.numpy(), h.numpy(), lw=1.5, label=None if a is None else f"a = {a:g}")
         title = f"{name}: {spec.formula}"
         if skipped:
             title += f"\n(a = {', '.join(f'{a:g}' for a in skipped)} not allowed)"

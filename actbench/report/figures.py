@@ -15,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from actbench import runs as R
 from actbench.report.groups import Group, ReportError, Run
 from actbench.report.model import Report, layer_key
 from actbench.report.robustness import NOISE_UNITS, robustness_curves
@@ -36,7 +37,7 @@ def _num(x: Any) -> bool:
 def curve_runs(group: Group) -> list[Run]:
     """Completed runs with epochs; while none has completed, any non-failed run (a live sweep plots)."""
     done = [r for r in group.completed if r.records]
-    return done or [r for r in group.runs if r.records and r.status != "failed"]
+    return done or [r for r in group.runs if r.records and r.status != R.FAILED]
 
 
 def metric_series(run: Run, key: str) -> dict[int, float]:
@@ -191,16 +192,12 @@ def shape_curves(name: str, values: dict[str, float], params: dict[str, Any]) ->
     """h(v) on V_RANGE for each labelled value of `a`, from actbench.activations; "v" holds the inputs."""
     import torch
 
-    from actbench.activations import make_activation
+    from actbench.report.curves import activation_curve
 
     v = torch.linspace(*V_RANGE, 321)
-    out = {"v": v.tolist()}
-    for label, a in values.items():
-        module = make_activation(name, 1, sharing="layer", **params)  # default init, then the learned a
-        with torch.no_grad():
-            dict(module.named_parameters())["a"].fill_(a)
-            out[label] = module(v.view(-1, 1)).flatten().tolist()  # (N, C=1): broadcasts with any sharing
-    return out
+    return {"v": v.tolist()} | {
+        label: activation_curve(name, v, a, params).tolist() for label, a in values.items()
+    }
 
 
 def _shape_values(row: dict[str, Any]) -> dict[str, float]:

@@ -20,6 +20,7 @@ earlier results of the same checkpoint, seed and source, and replaced otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -211,47 +212,22 @@ def corruption_eval(
 SAME = ("checkpoint", "epoch", "seed", "split", "source", "n")  # results that may be merged
 
 
-def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """`new` over `old` per corruption and severity when both measure the same thing (SAME keys)."""
-    if any(old.get(k) != new.get(k) for k in SAME) or not isinstance(old.get("results"), dict):
-        return new
-    results = dict(old["results"])
-    for name, entries in new["results"].items():
-        kept = [
-            e for e in results.get(name, []) if isinstance(e, dict) and isinstance(e.get("severity"), int)
-        ]
-        by_sev = {e["severity"]: e for e in kept} | {e["severity"]: e for e in entries}
-        results[name] = [by_sev[k] for k in sorted(by_sev)]
-    return {**new, "results": results}
-
-
-def _read_predictions(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError):
-        return {}  # missing or unreadable: replaced
-
-
 def save(run_dir: Path, result: dict[str, Any], predictions: dict[str, Tensor]) -> Path:
     """Write corruptions.json and corruption-predictions.npz atomically, merged with compatible old ones."""
     path = run_dir / runs.CORRUPTIONS
-    old: dict[str, Any] = {}
-    if path.exists():
-        try:
-            old = runs.read_json(path)
-        except runs.RunError:
-            old = {}
-    merged = merge(old, result)
+    old_json = path.exists()
+    merged = runs.save_merged(path, result, SAME, "severity", int)
     pred_path = run_dir / runs.CORRUPTION_PREDICTIONS
-    arrays = _read_predictions(pred_path) if merged is not result else {}
+    arrays: dict[str, np.ndarray] = {}
+    if old_json and merged is not result:  # merged: keep the old predictions next to the new ones
+        with contextlib.suppress(runs.RunError):
+            arrays = runs.read_npz(pred_path)
     top = max((int(v.max()) for v in predictions.values() if v.numel()), default=0)
     dtype = np.uint8 if top < 256 else np.int16
     arrays |= {k: v.cpu().numpy().astype(dtype) for k, v in predictions.items()}
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     runs.atomic_write_bytes(pred_path, buf.getvalue())
-    runs.write_json(path, merged)
     return path
 
 

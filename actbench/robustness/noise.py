@@ -128,30 +128,14 @@ def parse_levels(text: str, option: str = "--levels") -> list[float]:
 # --- run folders ------------------------------------------------------------------------------------
 
 
-def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """`new` over `old` per kind and level when both measure the same checkpoint with the same seed."""
-    same = ("checkpoint", "epoch", "seed", "split")
-    if any(old.get(k) != new.get(k) for k in same) or not isinstance(old.get("results"), dict):
-        return new
-    results = dict(old["results"])
-    for kind, entries in new["results"].items():
-        kept = [e for e in results.get(kind, []) if isinstance(e, dict) and isinstance(e.get("level"), float)]
-        by_level = {e["level"]: e for e in kept}
-        by_level |= {e["level"]: e for e in entries}
-        results[kind] = [by_level[lv] for lv in sorted(by_level)]
-    return {**new, "results": results}
+SAME = ("checkpoint", "epoch", "seed", "split")  # robustness.json results that may be merged
 
 
 def save(run_dir: Path, result: dict[str, Any]) -> Path:
-    """Write robustness.json atomically, merged with an existing file of the same checkpoint and seed."""
+    """Write robustness.json atomically, merged per kind and level with an existing file of the same
+    checkpoint and seed."""
     path = run_dir / runs.ROBUSTNESS
-    old: dict[str, Any] = {}
-    if path.exists():
-        try:
-            old = runs.read_json(path)
-        except runs.RunError:
-            old = {}  # unreadable: replaced by the new result
-    runs.write_json(path, merge(old, result))
+    runs.save_merged(path, result, SAME, "level", float)
     return path
 
 

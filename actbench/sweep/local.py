@@ -19,7 +19,10 @@ import yaml
 from actbench import runs
 from actbench.sweep.plan import Plan, RunSpec
 from actbench.sweep.state import (
+    BUSY,
     LOG,
+    NOT_STARTED,
+    PENDING,
     Claim,
     epochs_done,
     note_in_log,
@@ -27,6 +30,7 @@ from actbench.sweep.state import (
     prepare,
     record_crash,
     run_state,
+    skipped,
     try_claim,
 )
 
@@ -146,7 +150,7 @@ class LocalLauncher:
 @dataclass
 class RunStatus:
     name: str
-    state: str = "pending"  # pending | running | completed | failed | interrupted | skipped-* | busy
+    state: str = PENDING  # PENDING, a run status (runs.STATUSES), BUSY, NOT_STARTED or skipped(...)
     action: str = ""  # start | resume | restart | skip
     epochs: int = 0
     total: int = 0
@@ -187,7 +191,7 @@ def execute(
         while pending and free and not stopping:
             unit = pending.pop(0)
             _start(plan, unit, statuses, free, active, retry_failed, launcher)
-            waiting = [spec for spec in unit if statuses[spec.name].state == "busy"]
+            waiting = [spec for spec in unit if statuses[spec.name].state == BUSY]
             if waiting:
                 busy.append(waiting)
         pending += busy
@@ -206,7 +210,7 @@ def execute(
                     pending[:0] = _alone_after_crash(plan, [c.run_dir for c in a.claims])
         if stopping:
             for spec in (spec for unit in pending for spec in unit):
-                statuses[spec.name].state = "not started"
+                statuses[spec.name].state = NOT_STARTED
             pending = []
         if on_update:
             on_update(list(statuses.values()))
@@ -230,12 +234,12 @@ def _start(
         run_dir, status = plan.sweep_dir / spec.name, statuses[spec.name]
         claim = try_claim(run_dir)
         if claim is None:
-            status.state = "busy"  # another sweep process is running it (shown as such while we wait)
+            status.state = BUSY  # another sweep process is running it (shown as such while we wait)
             continue
         action = prepare(spec, run_dir, retry_failed)
         status.action = action
         if action == "skip":
-            status.state = f"skipped ({run_state(run_dir)})"
+            status.state = skipped(run_state(run_dir))
             status.epochs = epochs_done(run_dir)
             claim.release()
             continue

@@ -7,21 +7,46 @@ from __future__ import annotations
 import fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from actbench import runs
 from actbench.config import dump_yaml
-from actbench.sweep.plan import RunSpec
+
+if TYPE_CHECKING:  # annotation only: reading a run's state stays light (no torch) for the CLI
+    from actbench.sweep.plan import RunSpec
 
 CLAIM, LOG = "claim.lock", "train.log"
+
+# A run's state as the sweep shows it: the run's own status (runs.STATUSES) or one of these.
+NEW, LOCKED = "new", "locked"  # run_state: no run folder yet / a live process holds the run's lock
+PENDING, BUSY, NOT_STARTED = "pending", "busy", "not started"  # waiting / claimed elsewhere / never launched
+
+
+def skipped(state: str) -> str:
+    """What the sweep shows for a run it skips: "skipped (completed)", "skipped (failed)"."""
+    return f"skipped ({state})"
+
+
+def is_skipped(state: str) -> bool:
+    return state.startswith("skipped (")
+
+
+def outcome(states: list[str]) -> str:
+    """A whole sweep: interrupted (a run was interrupted or never launched: re-run to continue), failed
+    (a run ended otherwise than completed), else completed."""
+    if any(s in (runs.INTERRUPTED, NOT_STARTED) for s in states):
+        return runs.INTERRUPTED
+    if any(s not in (runs.COMPLETED, skipped(runs.COMPLETED)) for s in states):
+        return runs.FAILED
+    return runs.COMPLETED
 
 
 def run_state(run_dir: Path) -> str:
     """new | completed | failed | interrupted | running (stale, or live in another process) | locked."""
     if not (run_dir / runs.CONFIG).exists():
-        return "new"
+        return NEW
     if runs.is_locked(run_dir):
-        return "locked"
+        return LOCKED
     return runs.read_status(run_dir) or runs.RUNNING
 
 
@@ -50,17 +75,17 @@ def try_claim(run_dir: Path) -> Claim | None:
 def prepare(spec: RunSpec, run_dir: Path, retry_failed: bool) -> str:
     """Decide what to do with one run (call with its claim held): skip | start | resume | restart."""
     state = run_state(run_dir)
-    if state in (runs.COMPLETED, "locked") or (state == runs.FAILED and not retry_failed):
+    if state in (runs.COMPLETED, LOCKED) or (state == runs.FAILED and not retry_failed):
         return "skip"
     if state == runs.FAILED and any((run_dir / n).exists() for n in runs.CKPT_FILES.values()):
         return "resume"  # its checkpoints are good work: continue from the last one
-    if state == "new" or state == runs.FAILED:  # failed before its first checkpoint: from scratch
+    if state == NEW or state == runs.FAILED:  # failed before its first checkpoint: from scratch
         for child in run_dir.iterdir():
             if child.name not in (CLAIM,) and child.is_file():
                 child.unlink()
         runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(spec.config))
         runs.write_json(run_dir / runs.SUMMARY, runs.new_summary())
-        return "start" if state == "new" else "restart"
+        return "start" if state == NEW else "restart"
     return "resume"
 
 

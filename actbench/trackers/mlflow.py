@@ -33,7 +33,7 @@ EXPERIMENT = "actbench"
 PATH_TAG, PRINT_TAG, KIND_TAG = "actbench.path", "actbench.fingerprint", "actbench.kind"
 SWEEP_MANIFEST = "sweep.yaml"
 ARTIFACTS = (R.CONFIG, R.SUMMARY, R.ENV, R.ROBUSTNESS)
-STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
+STATUS = {R.COMPLETED: "FINISHED", R.FAILED: "FAILED", R.INTERRUPTED: "KILLED"}
 BATCH = 500  # metrics per log_batch call (MLflow accepts up to 1000)
 CONNECT_TIMEOUT_S = 5.0  # an http(s) server that does not accept a connection in this time is unreachable
 # MLflow's defaults (7 retries with backoff, 120 s per request) turn a server that went away into minutes
