@@ -133,9 +133,7 @@ def test_save_merges_same_checkpoint_and_replaces_otherwise(trained: Path, sessi
     with np.load(trained / runs.CORRUPTION_PREDICTIONS) as f:
         assert {"labels", "clean", "contrast/1", "contrast/2", "gaussian_noise/2"} <= set(f.files)
         assert f["clean"].dtype == np.uint8 and len(f["labels"]) == 400
-    assert not CE.missing(trained, ["contrast"], [1, 2], 0, None) and CE.missing(
-        trained, ["contrast"], [3], 0, None
-    )
+    assert not CE.missing(trained, ["contrast"], [1, 2], 0) and CE.missing(trained, ["contrast"], [3], 0)
     CE.save(trained, *CE.corruption_eval(session, ["contrast"], [3], seed=1, epoch=4))  # another seed
     doc = runs.read_json(trained / runs.CORRUPTIONS)
     assert list(doc["results"]) == ["contrast"] and doc["seed"] == 1

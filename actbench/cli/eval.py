@@ -70,7 +70,7 @@ def eval_corruptions(
     except ValueError as exc:
         fail(str(exc))
     for run_dir in run_dirs:
-        if len(run_dirs) > 1 and not CE.missing(run_dir, names, sevs, seed, root, checkpoint):
+        if len(run_dirs) > 1 and not CE.missing(run_dir, names, sevs, seed, checkpoint, root):
             console.print(f"{run_dir}: corruptions already evaluated, skipped", soft_wrap=True)
             continue
         try:

@@ -50,27 +50,12 @@ def report(
     """Tables (mean ± std, 95% CI, tests vs the baseline with the run as the unit, power) and plots."""
     from rich.markup import escape
 
-    from actbench.report.build import report_main
+    from actbench.report.build import report_main, report_options
     from actbench.report.groups import ReportError
 
     try:
-        warnings = report_main(
-            paths,
-            baseline,
-            metric,
-            sort,
-            where or [],
-            paper,
-            fmt,
-            out,
-            plots,
-            console,
-            with_provenance=provenance,
-            html=html,
-            tests=tests,
-            bootstrap=bootstrap,
-            mde=mde,
-        )
+        options = report_options(baseline, metric, sort, where or [], paper, tests, bootstrap, mde)
+        warnings = report_main(paths, options, fmt, out, plots, console, provenance, html)
     except ReportError as exc:
         fail(str(exc))
     for w in warnings:

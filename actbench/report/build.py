@@ -38,6 +38,7 @@ from actbench.report.model import (
     SORTS,
     TESTS,
     Report,
+    ReportOptions,
     layer_key,
 )
 from actbench.report.provenance import provenance
@@ -125,13 +126,13 @@ def _run_entry(run: Run, result: dict[str, Any] | None) -> dict[str, Any]:
     return {"path": str(run.path), "seed": run.flat.get("train.seed"), "status": run.status, **(result or {})}
 
 
-def group_row(group: Group, groups: list[Group], opts: dict[str, Any]) -> dict[str, Any]:
+def group_row(group: Group, groups: list[Group], opts: ReportOptions) -> dict[str, Any]:
     """Everything reported about one group, as plain data (accuracy in %)."""
-    results = {id(r): run_result(r, opts["metric"]) for r in group.completed}
+    results = {id(r): run_result(r, opts.metric) for r in group.completed}
     used = [r for r in group.completed if results[id(r)]]
     acc, loss = [results[id(r)]["acc"] for r in used], [results[id(r)]["loss"] for r in used]
-    base = find_baseline(group, groups, opts["baseline"])
-    paper = PAPER.get(opts["paper"] or "", {}).get(group.activation)
+    base = find_baseline(group, groups, opts.baseline)
+    paper = PAPER.get(opts.paper or "", {}).get(group.activation)
     return {
         "group": group.label,
         "activation": group.activation,
@@ -141,13 +142,13 @@ def group_row(group: Group, groups: list[Group], opts: dict[str, Any]) -> dict[s
         "test_loss": describe(loss),
         "epoch": finite_mean([results[id(r)]["epoch"] for r in used]),
         "baseline": base.label if base else None,
-        "vs_baseline": _vs_baseline(acc, loss, base, opts["metric"]),
+        "vs_baseline": _vs_baseline(acc, loss, base, opts.metric),
         "timing": timing_stats(used),
         "learned": learned_stats(used),
         "init": group.flat.get("activation.init"),
         "paper": {"test_loss": paper[0], "test_acc_pct": paper[1]} if paper else None,
         "robustness": robustness_row(used, base, groups),
-        "corruptions": corruption_row(group, used, base, groups, opts["baseline"], "paired" in opts["tests"]),
+        "corruptions": corruption_row(group, used, base, groups, opts.baseline, "paired" in opts.tests),
         "runs": [_run_entry(r, results.get(id(r))) for r in group.runs],
         **comparison_row(group, used, base, opts, run_result),  # decision, endpoints, paired, power, verdict
     }
@@ -214,21 +215,18 @@ def packed_warnings(groups: Sequence[Group]) -> list[str]:
     ]
 
 
-def build_report(
-    paths: Sequence[str | Path],
+def report_options(
     baseline: str = "relu",
     metric: str = "last",
     sort: str = "paper",
     where: Sequence[str] = (),
     paper: str | None = None,
-    with_provenance: bool = False,
     tests: str | Sequence[str] | None = None,
     bootstrap: int | None = None,
     mde: float | None = None,
-) -> Report:
-    """Load, filter, group and summarise the runs under `paths`; raises ReportError on user errors.
-    `tests`: which comparisons (report_model.TESTS, all when None); `bootstrap`: resamples of the
-    P(better) interval; `mde`: a difference in points to plan seeds for (power)."""
+) -> ReportOptions:
+    """The report's options, checked (ReportError names the option) and normalised: the baseline's alias
+    resolved, `tests` parsed ("welch,paired" or names; all when None), defaults filled in."""
     _check_options(metric, sort, paper, "table")
     bootstrap = BOOTSTRAP if bootstrap is None else bootstrap
     if bootstrap < 0:
@@ -236,57 +234,57 @@ def build_report(
     if mde is not None and not (math.isfinite(mde) and mde > 0):
         raise ReportError(f"--mde: {mde} is not allowed (a difference in accuracy points > 0, e.g. 1.0)")
     chosen = parse_tests(TESTS if tests is None else tests)
+    return ReportOptions(act_name(baseline), metric, sort, tuple(where), paper, tuple(chosen), bootstrap, mde)
+
+
+def build_report(
+    paths: Sequence[str | Path],
+    options: ReportOptions | None = None,
+    with_provenance: bool = False,
+    **fields: Any,
+) -> Report:
+    """Load, filter, group and summarise the runs under `paths`; raises ReportError on user errors.
+    `options` (or its fields as keywords, checked by `report_options`): what to compare and how;
+    `with_provenance`: add versions, device, epochs and wall time read from the runs."""
+    if options is None:
+        options = report_options(**fields)
+    elif fields:
+        raise TypeError("build_report: give `options` or its fields, not both")
+    o = options
     runs, warnings = load_runs(paths)
-    runs, repeated = drop_duplicates(filter_runs(runs, where))
+    runs, repeated = drop_duplicates(filter_runs(runs, o.where))
     warnings += repeated
     groups = group_runs(runs)
-    opts = {
-        "baseline": act_name(baseline),
-        "metric": metric,
-        "sort": sort,
-        "where": list(where),
-        "paper": paper,
-        "tests": list(chosen),
-        "bootstrap": bootstrap,
-        "mde": mde,
-    }
-    if not any(g.activation == opts["baseline"] for g in groups):
-        warnings.append(f"--baseline {baseline}: no such runs, so no comparisons")
-    datasets = sorted({str(g.flat.get("data.name")) for g in groups} - {str(paper), "folder"})
-    if paper and datasets:
+    if not any(g.activation == o.baseline for g in groups):
+        warnings.append(f"--baseline {o.baseline}: no such runs, so no comparisons")
+    datasets = sorted({str(g.flat.get("data.name")) for g in groups} - {str(o.paper), "folder"})
+    if o.paper and datasets:
         warnings.append(
-            f"--paper {paper}: the paper's numbers are for {paper}, runs have data.name={datasets[0]}"
+            f"--paper {o.paper}: the paper's numbers are for {o.paper}, runs have data.name={datasets[0]}"
         )
-    rows = [group_row(g, groups, opts) for g in groups]
-    warnings += finish(rows, opts)  # Holm over the report's comparisons, verdicts
+    rows = [group_row(g, groups, o) for g in groups]
+    warnings += finish(rows, o)  # Holm over the report's comparisons, verdicts
     warnings += robustness_warnings(groups) + corruption_warnings(groups) + packed_warnings(groups)
-    order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i], sort))
+    order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i], o.sort))
     rows, groups = [rows[i] for i in order], [groups[i] for i in order]
     used = provenance([r for g in groups for r in g.runs]) if with_provenance else None
-    return Report(groups, rows, learned_table(rows, paper), opts, warnings, used)
+    return Report(groups, rows, learned_table(rows, o.paper), o, warnings, used)
 
 
 def report_main(
     paths: Sequence[str | Path],
-    baseline: str = "relu",
-    metric: str = "last",
-    sort: str = "paper",
-    where: Sequence[str] = (),
-    paper: str | None = None,
+    options: ReportOptions,
     fmt: str = "table",
     out: Path | None = None,
     plots: Path | None = None,
     console: Any = None,
     with_provenance: bool = False,
     html: Path | None = None,
-    tests: str | Sequence[str] | None = None,
-    bootstrap: int | None = None,
-    mde: float | None = None,
 ) -> list[str]:
     """`actbench report`: build the report, render it, write figures to `plots` and a self-contained
     page to `html`; returns the warnings."""
-    _check_options(metric, sort, paper, fmt)
-    report = build_report(paths, baseline, metric, sort, where, paper, with_provenance, tests, bootstrap, mde)
+    _check_options(options.metric, options.sort, options.paper, fmt)
+    report = build_report(paths, options, with_provenance)
     warnings, files = list(report.warnings), []
     if plots is not None:
         from actbench.report.figures import (

@@ -33,8 +33,8 @@ def _other(metric: str) -> str:
 
 def _decision_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
     ends = r.get("endpoints") or {}
-    d, other = ends.get(o["metric"]) or {}, ends.get(_other(o["metric"])) or {}
-    if r["activation"] == o["baseline"]:
+    d, other = ends.get(o.metric) or {}, ends.get(_other(o.metric)) or {}
+    if r["activation"] == o.baseline:
         return [r["group"], "baseline"] + ["—"] * (len(_decision_heads(o)) - 2)
     runs = (
         f"{d['n']} pairs" if d.get("method") == "paired-t" else f"{d.get('n_group')} / {d.get('n_baseline')}"
@@ -51,21 +51,21 @@ def _decision_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
     ]
     cells += [_f(d.get("p"), ".3g"), _f(d.get("p_holm"), ".3g"), _f(d.get("p_signflip"), ".3g"), pi_cell]
     cells += [d.get("decision") or "—", other.get("decision") or "—"]
-    if "power" in o["tests"]:
+    if "power" in o.tests:
         power = r.get("power") or {}
         cells.append(_seeds_cell(power.get("seeds_needed"), power.get("n")))
-        if o.get("mde"):
+        if o.mde:
             cells.append(_seeds_cell(power.get("seeds_for_mde")))
     return cells
 
 
 def _decision_heads(o: dict[str, Any]) -> list[str]:
     heads = ["group", "runs", "Δacc", "95% CI", "test", "p", "p (Holm)", "p (sign-flip)", "P(better)"]
-    heads += [f"decision ({o['metric']})", f"decision ({_other(o['metric'])})"]
-    if "power" in o["tests"]:
+    heads += [f"decision ({o.metric})", f"decision ({_other(o.metric)})"]
+    if "power" in o.tests:
         heads.append("seeds for 80% power if Δ were true")
-        if o.get("mde"):
-            heads.append(f"seeds for Δ = {o['mde']:g}")
+        if o.mde:
+            heads.append(f"seeds for Δ = {o.mde:g}")
     return heads
 
 
@@ -74,7 +74,7 @@ def decision_table(report: Report) -> tuple[str, list[str], list[list[str]]] | N
     o = report.options
     if not any(r.get("endpoints") for r in report.rows):
         return None
-    when = "final epoch" if o["metric"] == "last" else "best-validation epoch"
+    when = "final epoch" if o.metric == "last" else "best-validation epoch"
     notes = [
         f"the unit is the training run: Δacc = mean accuracy difference in points at the {when}; paired t "
         f"over matched seeds (else Welch t over runs) with its 95% t-interval; p (Holm): over the report's "
@@ -82,12 +82,12 @@ def decision_table(report: Report) -> tuple[str, list[str], list[list[str]]] | N
         f"(smallest possible: 2/2^n); P(better): chance a run beats a baseline run, bootstrap 95% interval; "
         f"better/worse: p (Holm) < {ALPHA} and the interval excludes 0"
     ]
-    if "power" in o["tests"]:
+    if "power" in o.tests:
         notes.append(
             f"seeds per group for {POWER:.0%} power at two-sided α = {ALPHA}, post hoc: if the observed Δ "
             "were the true difference, at the observed seed spread, on the decision's basis"
         )
-    title = f"Decisions vs {o['baseline']} (" + "; ".join(notes) + ")"
+    title = f"Decisions vs {o.baseline} (" + "; ".join(notes) + ")"
     return title, _decision_heads(o), [_decision_cells(r, o) for r in report.rows]
 
 
@@ -100,13 +100,13 @@ def _shown(report: Report) -> list[str]:
         "ensemble": any(p.get("ensemble_acc_pct") is not None for p in ps),
         "calibration": any(p.get("ece_pct") for p in ps),
     }
-    return [t for t in ("paired", "ensemble", "calibration") if t in o["tests"] and has[t]]
+    return [t for t in ("paired", "ensemble", "calibration") if t in o.tests and has[t]]
 
 
 def _cells(r: dict[str, Any], o: dict[str, Any], tests: list[str]) -> list[str]:
     p = r.get("paired") or {}
     vs = p.get("vs_baseline") or {}
-    is_base = r["activation"] == o["baseline"]
+    is_base = r["activation"] == o.baseline
     cells = [r["group"]]
     if "paired" in tests:
         differ = f"{vs['pairs_differ']} of {vs['pairs']}" if "pairs_differ" in vs else "—"
@@ -143,9 +143,9 @@ def comparison_table(report: Report) -> tuple[str, list[str], list[list[str]]] |
         notes.append(f"ECE: {ECE_BINS} equal-width confidence bins, mean ± std over seeds")
     if len(heads) == 1:
         return None
-    when = "final epoch" if o["metric"] == "last" else "best-validation epoch"
+    when = "final epoch" if o.metric == "last" else "best-validation epoch"
     title = (
-        f"Per-image comparisons vs {o['baseline']} on the same test images ({when}; " + "; ".join(notes) + ")"
+        f"Per-image comparisons vs {o.baseline} on the same test images ({when}; " + "; ".join(notes) + ")"
     )
     return title, heads, [_cells(r, o, tests) for r in report.rows]
 

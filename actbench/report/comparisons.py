@@ -32,7 +32,7 @@ from actbench import lists
 from actbench import runs as R
 from actbench.predictions import Predictions, load
 from actbench.report.groups import Group, ReportError, Run
-from actbench.report.model import TESTS
+from actbench.report.model import TESTS, ReportOptions
 from actbench.stats import decisions as D
 from actbench.stats import paired as P
 from actbench.stats.decisions import ALPHA, match_seeds
@@ -108,22 +108,22 @@ def bootstrap_seed(label: str, base_label: str) -> list[int]:
 
 
 def _paired_vs(
-    group: Group, base: Group, mine: list[tuple[Any, Predictions]], opts: dict[str, Any], notes: list[str]
+    group: Group, base: Group, mine: list[tuple[Any, Predictions]], opts: ReportOptions, notes: list[str]
 ) -> dict[str, Any] | None:
     """Image-level comparison of matched seed pairs: McNemar per pair (these two trained networks on
     these test images) and the ensembles' difference. Not a test of the activation (`decisions` is)."""
     labels = mine[0][1].labels
-    theirs = _group_predictions(base.completed, opts["metric"], labels, notes)
+    theirs = _group_predictions(base.completed, opts.metric, labels, notes)
     out: dict[str, Any] = {"baseline_n": len(theirs)}
     pairs = match_seeds(mine, theirs)
-    if "paired" in opts["tests"] and pairs:
+    if "paired" in opts.tests and pairs:
         mc = P.mcnemar_seeds([(a.correct, b.correct) for _, a, b in pairs])
         differ = sum(q["p"] < ALPHA for q in mc["per_pair"])
         out |= {"seeds": [s for s, _, _ in pairs], "pairs": len(pairs), "pairs_differ": differ}
         out |= {"b": mc["b"], "c": mc["c"], "per_pair": mc["per_pair"]}
-    elif "paired" in opts["tests"] and theirs:
+    elif "paired" in opts.tests and theirs:
         notes.append(f"{group.label}: no seed numbers in common with {base.label}, no per-image comparison")
-    if "ensemble" in opts["tests"] and theirs and _with_prob(mine) and _with_prob(theirs):
+    if "ensemble" in opts.tests and theirs and _with_prob(mine) and _with_prob(theirs):
         out["ensemble_diff"] = P.ensemble_accuracy([p.prob for _, p in mine], labels) - P.ensemble_accuracy(
             [p.prob for _, p in theirs], labels
         )
@@ -135,18 +135,18 @@ def _with_prob(preds: list[tuple[Any, Predictions]]) -> bool:
 
 
 def paired_row(
-    group: Group, used: list[Run], base: Group | None, opts: dict[str, Any]
+    group: Group, used: list[Run], base: Group | None, opts: ReportOptions
 ) -> dict[str, Any] | None:
     """Ensemble, calibration and the per-image comparison with the baseline, from predictions.npz."""
-    tests = opts["tests"]
+    tests = opts.tests
     if not {"paired", "ensemble", "calibration"} & set(tests):
         return None
     notes: list[str] = []
-    mine = _group_predictions(used, opts["metric"], None, notes)
+    mine = _group_predictions(used, opts.metric, None, notes)
     if not mine:
         return {"n": 0, "notes": notes} if notes else None
     probs, labels = [p.prob for _, p in mine], mine[0][1].labels
-    out: dict[str, Any] = {"checkpoint": opts["metric"], "n": len(mine), "notes": notes}
+    out: dict[str, Any] = {"checkpoint": opts.metric, "n": len(mine), "notes": notes}
     with_prob = _with_prob(mine)
     if not with_prob and {"ensemble", "calibration"} & set(tests):
         notes.append(f"{group.label}: predictions without probabilities (slim copies): no ensemble, no ECE")
@@ -182,7 +182,7 @@ def _seed_scores(runs: list[Run], metric: str, score: Score) -> list[tuple[Any, 
 
 
 def decision_row(
-    group: Group, used: list[Run], base: Group, opts: dict[str, Any], score: Score
+    group: Group, used: list[Run], base: Group, opts: ReportOptions, score: Score
 ) -> dict[str, Any]:
     """The seed-level comparison (`decisions.decide`) at each endpoint (last, best) the runs have;
     decisions and Holm are filled in by `finish`."""
@@ -190,12 +190,12 @@ def decision_row(
     out = {}
     for metric in R.CHECKPOINTS:
         mine, theirs = _seed_scores(used, metric, score), _seed_scores(base.completed, metric, score)
-        out[metric] = D.decide(mine, theirs, opts["bootstrap"], seed)
+        out[metric] = D.decide(mine, theirs, opts.bootstrap, seed)
     return out
 
 
 def comparison_row(
-    group: Group, used: list[Run], base: Group | None, opts: dict[str, Any], score: Score
+    group: Group, used: list[Run], base: Group | None, opts: ReportOptions, score: Score
 ) -> dict[str, Any]:
     """`paired`, `endpoints`, `power` and the decision fields of a group's row (module docstring);
     `score` = report.run_result."""
@@ -204,8 +204,8 @@ def comparison_row(
     if base is None or base is group:
         return out
     out["endpoints"] = decision_row(group, used, base, opts, score)
-    if "power" in opts["tests"]:
-        out["power"] = power_row(out["endpoints"][opts["metric"]], opts.get("mde"))
+    if "power" in opts.tests:
+        out["power"] = power_row(out["endpoints"][opts.metric], opts.mde)
     return out
 
 
@@ -242,10 +242,10 @@ def _endpoint_warning(row: dict[str, Any], metric: str) -> str | None:
     return None
 
 
-def finish(rows: list[dict[str, Any]], opts: dict[str, Any]) -> list[str]:
+def finish(rows: list[dict[str, Any]], opts: ReportOptions) -> list[str]:
     """Holm over the report's comparisons (Welch of the summary table; decisions per endpoint), then
     each row's decision fields and verdict; returns warnings."""
-    tests = opts["tests"]
+    tests = opts.tests
     welch = [((r.get("vs_baseline") or {}).get("acc_pct")) or {} for r in rows]
     if "welch" in tests:
         for w, adj in zip(welch, P.holm([w.get("p") for w in welch]), strict=True):
@@ -260,15 +260,15 @@ def finish(rows: list[dict[str, Any]], opts: dict[str, Any]) -> list[str]:
             missing = r["n"] - (r.get("paired") or {}).get("n", 0)
             if missing > 0:
                 warnings.append(
-                    f"{r['group']}: {missing} of {r['n']} run(s) have no {opts['metric']} predictions "
+                    f"{r['group']}: {missing} of {r['n']} run(s) have no {opts.metric} predictions "
                     f"({R.PREDICTIONS}); write them with: actbench eval RUN --checkpoint last,best"
                 )
     for r in rows:
-        d = (r.get("endpoints") or {}).get(opts["metric"])
+        d = (r.get("endpoints") or {}).get(opts.metric)
         if d:
             r |= {"decision": d["decision"], "decision_p": d["p"], "decision_p_holm": d["p_holm"]}
-            r |= {"decision_ci": d["ci"], "decision_method": d["method"], "decision_metric": opts["metric"]}
-            r["verdict"] = D.verdict(r["group"], r["baseline"], d, r.get("power"), opts["metric"])
-            if note := _endpoint_warning(r, opts["metric"]):
+            r |= {"decision_ci": d["ci"], "decision_method": d["method"], "decision_metric": opts.metric}
+            r["verdict"] = D.verdict(r["group"], r["baseline"], d, r.get("power"), opts.metric)
+            if note := _endpoint_warning(r, opts.metric):
                 warnings.append(note)
     return warnings

@@ -198,35 +198,24 @@ def load_run(path: Path) -> tuple[Run | None, list[str]]:
     except OSError as exc:
         records, warnings = [], [f"{path / R.METRICS}: unreadable ({exc.strerror}), curves skipped"]
     summary, status, more = _read_summary(path)
-    robustness, problems = _read_robustness(path)
-    corruptions, problems2 = _read_corruptions(path)
+    robustness, problems = _read_results(path, "robustness")
+    corruptions, problems2 = _read_results(path, "corruptions")
     run = Run(path, flat, status, summary, records, robustness, corruptions)
     return run, warnings + more + problems + problems2
 
 
-def _read_corruptions(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
-    """corruptions.json if present (no warning when absent), with a `results` mapping."""
-    if not (path / R.CORRUPTIONS).exists():
+def _read_results(path: Path, what: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """An optional evaluation file of the run (robustness.json, corruptions.json) with a `results`
+    mapping; None without a warning when absent (most runs have none), with one when unusable."""
+    file = path / (R.ROBUSTNESS if what == "robustness" else R.CORRUPTIONS)
+    if not file.exists():
         return None, []
     try:
-        data = R.read_json(path / R.CORRUPTIONS)
+        data = R.read_json(file)
     except R.RunError as exc:
-        return None, [f"{exc}; corruptions skipped"]
+        return None, [f"{exc}; {what} skipped"]
     if not isinstance(data.get("results"), dict):
-        return None, [f"{path / R.CORRUPTIONS}: no results, corruptions skipped"]
-    return data, []
-
-
-def _read_robustness(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
-    """robustness.json if present (most runs have none: no warning), with a `results` mapping."""
-    if not (path / R.ROBUSTNESS).exists():
-        return None, []
-    try:
-        data = R.read_json(path / R.ROBUSTNESS)
-    except R.RunError as exc:
-        return None, [f"{exc}; robustness skipped"]
-    if not isinstance(data.get("results"), dict):
-        return None, [f"{path / R.ROBUSTNESS}: no results, robustness skipped"]
+        return None, [f"{file}: no results, {what} skipped"]
     return data, []
 
 

@@ -121,8 +121,8 @@ def html_document(report: Report, figures: list[Path], title: str = "actbench re
     parts = [
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">{len(report.rows)} groups, '
-        f"{sum(len(g.runs) for g in report.groups)} runs; baseline {_e(o['baseline'])}, metric "
-        f"{_e(o['metric'])}; generated {_e(dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'))}"
+        f"{sum(len(g.runs) for g in report.groups)} runs; baseline {_e(o.baseline)}, metric "
+        f"{_e(o.metric)}; generated {_e(dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'))}"
         "</p>",
     ]
     if report.warnings:

@@ -44,12 +44,27 @@ PAPER_LEARNED = {
 }
 
 
+@dataclass(frozen=True)
+class ReportOptions:
+    """What a report compares and how: the `report` command's options, normalised and checked by
+    `build.report_options` (JSON output's "options", in this order)."""
+
+    baseline: str = "relu"  # activation every group is compared with
+    metric: str = "last"  # test accuracy of the last epoch, or of the best-validation checkpoint
+    sort: str = "paper"
+    where: tuple[str, ...] = ()  # key=value filters on the flattened config
+    paper: str | None = None  # the paper's table to print next to the runs (cifar10, cifar100)
+    tests: tuple[str, ...] = TESTS  # which comparisons to compute
+    bootstrap: int = BOOTSTRAP  # resamples of the P(better) interval; 0: none
+    mde: float | None = None  # accuracy points to plan seeds for (power)
+
+
 @dataclass
 class Report:
     groups: list[Group]  # in display order, parallel to rows
     rows: list[dict[str, Any]]  # one plain dict per group (what JSON/CSV export)
     learned: dict[str, Any]  # Table-1 layout of learned activation parameters
-    options: dict[str, Any]
+    options: ReportOptions
     warnings: list[str]
     provenance: dict[str, Any] | None = None  # actbench.report.provenance, with --provenance
 

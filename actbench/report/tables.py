@@ -6,6 +6,7 @@ Pure formatting of the `Report` that `actbench.report.build` computes; no statis
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -21,7 +22,7 @@ from actbench.report.comparison_tables import (
 )
 from actbench.report.corruptions import corruption_cells, corruption_title
 from actbench.report.groups import ReportError
-from actbench.report.model import MEMORY_KINDS, TESTS, Report
+from actbench.report.model import MEMORY_KINDS, Report
 from actbench.report.provenance import provenance_markdown
 from actbench.report.robustness import NOISE_UNITS
 from actbench.timing import fmt_range
@@ -60,7 +61,7 @@ def _summary_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
         _pm(r["test_loss"], ".4f"),
         _pm(a, ".2f"),
         f"{a['ci_low']:.2f} – {a['ci_high']:.2f}" if a["ci_low"] is not None else "—",
-        "baseline" if r["activation"] == o["baseline"] else _f(ca.get("diff"), "+.2f"),
+        "baseline" if r["activation"] == o.baseline else _f(ca.get("diff"), "+.2f"),
         _f(ca.get("p"), ".3g"),
         _f(ca.get("p_holm"), ".3g"),
         _f(ca.get("d"), "+.2f"),
@@ -75,9 +76,9 @@ def _summary_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
         if mem is None
         else f"{mem / 2**20:.0f} MiB {MEMORY_KINDS.get(t['peak_memory_kind'], '')}".strip(),
     ]
-    if o["metric"] == "best":
+    if o.metric == "best":
         cells.insert(2, _f(r["epoch"], ".0f"))
-    if o["paper"]:
+    if o.paper:
         p = r["paper"] or {}
         cells += [_f(p.get("test_loss"), ".3f"), _f(p.get("test_acc_pct"), ".1f")]
     return cells
@@ -86,13 +87,13 @@ def _summary_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
 def summary_table(report: Report) -> tuple[list[str], list[list[str]]]:
     """Header and formatted cells of the per-group results table."""
     o = report.options
-    heads = ["group", "n", "test loss", "test acc %", "95% CI acc %", f"Δacc vs {o['baseline']}", "p"]
+    heads = ["group", "n", "test loss", "test acc %", "95% CI acc %", f"Δacc vs {o.baseline}", "p"]
     heads += ["p (Holm)", "d", "Δloss", "p (loss)", *COST_HEADS]
-    if o["metric"] == "best":
+    if o.metric == "best":
         heads.insert(2, "best epoch")
-    if o["paper"]:
+    if o.paper:
         heads += ["paper loss", "paper acc %"]
-    welch = "welch" in o.get("tests", TESTS)  # without it, the Welch columns go
+    welch = "welch" in o.tests  # without it, the Welch columns go
     cells = [_summary_cells(r, o) for r in report.rows]
     return _columns(heads, cells, lambda h: welch or h not in WELCH_HEADS)
 
@@ -117,13 +118,13 @@ def robustness_cells(report: Report, kind: str) -> tuple[list[str], list[list[st
     """One noise kind: accuracy % per level, its nAUC, and the nAUC difference and p vs the baseline."""
     o, rows = report.options, _robust_rows(report, kind)
     levels = rows[0]["robustness"][kind]["levels"] if rows else []
-    heads = ["group", "n", *(f"{lv:g}" for lv in levels), "nAUC acc %", f"ΔnAUC vs {o['baseline']}"]
+    heads = ["group", "n", *(f"{lv:g}" for lv in levels), "nAUC acc %", f"ΔnAUC vs {o.baseline}"]
     heads.append("p (nAUC)")
     cells = []
     for r in rows:
         st = r["robustness"][kind]
         vs = st["vs_baseline"] or {}
-        base = "baseline" if r["activation"] == o["baseline"] else _f(vs.get("diff"), "+.2f")
+        base = "baseline" if r["activation"] == o.baseline else _f(vs.get("diff"), "+.2f")
         accs = [_pm(d, ".2f") for d in st["acc_pct"]]
         auc, p = _pm(st["auc_pct"], ".2f"), _f(vs.get("p"), ".3g")
         cells.append([r["group"], str(st["n"]), *accs, auc, base, p])
@@ -145,9 +146,9 @@ def robustness_title(report: Report, kind: str) -> str:
 
 def _titles(report: Report) -> tuple[str, str]:
     o = report.options
-    when = "final epoch" if o["metric"] == "last" else "best-validation epoch"
-    table = {"cifar10": "Table 2", "cifar100": "Table 3"}.get(o["paper"] or "")
-    paper = f"; paper: {table} ({o['paper']}, one run)" if table else ""
+    when = "final epoch" if o.metric == "last" else "best-validation epoch"
+    table = {"cifar10": "Table 2", "cifar100": "Table 3"}.get(o.paper or "")
+    paper = f"; paper: {table} ({o.paper}, one run)" if table else ""
     return (
         f"Test results at the {when} (mean ± std over seeds; p: Welch t-test vs baseline; p (Holm): "
         f"adjusted over the report's comparisons; d: Cohen's d{paper})",
@@ -174,7 +175,7 @@ def to_markdown(report: Report) -> str:
     for kind in robustness_kinds(report):
         parts.append(f"**{robustness_title(report, kind)}**\n\n{_md_table(*robustness_cells(report, kind))}")
     if any(r.get("corruptions") for r in report.rows):
-        b = report.options["baseline"]
+        b = report.options.baseline
         title, cells = corruption_title(report.rows, b), corruption_cells(report.rows, b)
         parts.append(f"**{title}**\n\n{_md_table(*cells)}")
     if report.provenance is not None:
@@ -235,7 +236,7 @@ def to_latex(report: Report) -> str:
     for kind in robustness_kinds(report):
         parts.append(_tex_table(*robustness_cells(report, kind), robustness_title(report, kind)))
     if any(r.get("corruptions") for r in report.rows):
-        b = report.options["baseline"]
+        b = report.options.baseline
         parts.append(_tex_table(*corruption_cells(report.rows, b), corruption_title(report.rows, b)))
     return "\n\n".join(parts) + "\n"
 
@@ -302,7 +303,7 @@ def to_csv(report: Report) -> str:
 
 def to_json(report: Report) -> str:
     doc = {
-        "options": report.options,
+        "options": dataclasses.asdict(report.options),
         "groups": report.rows,
         "learned": report.learned,
         "warnings": report.warnings,
@@ -355,7 +356,7 @@ def rich_tables(report: Report, width: int | None = None) -> list[Any]:
     for kind in robustness_kinds(report):
         tables += _rich_tables(robustness_title(report, kind), *robustness_cells(report, kind), width)
     if any(r.get("corruptions") for r in report.rows):
-        b = report.options["baseline"]
+        b = report.options.baseline
         tables += _rich_tables(corruption_title(report.rows, b), *corruption_cells(report.rows, b), width)
     return tables
 

@@ -231,8 +231,14 @@ def save(run_dir: Path, result: dict[str, Any], predictions: dict[str, Tensor]) 
     return path
 
 
-def missing(run_dir: Path, names: Sequence[str], severities: Sequence[int], seed: int, root: Path | None,
-            checkpoint: str = "last") -> bool:  # fmt: skip
+def missing(
+    run_dir: Path,
+    names: Sequence[str],
+    severities: Sequence[int],
+    seed: int = 0,
+    checkpoint: str = "last",
+    root: Path | None = None,
+) -> bool:  # the arguments of corruption_run, in its order
     """True unless corruptions.json already holds every (name, severity) for this checkpoint and source."""
     try:
         old = runs.read_json(run_dir / runs.CORRUPTIONS)
