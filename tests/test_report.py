@@ -358,7 +358,8 @@ def test_every_export_format_parses(bench: Path, tmp_path: Path) -> None:
 
 def test_report_main_renders_to_console_and_writes_plots(bench: Path, tmp_path: Path) -> None:
     console = Console(record=True, width=300)
-    warnings = RP.report_main([bench], RP.report_options(paper="cifar10"), plots=tmp_path / "figs", console=console)
+    options = RP.report_options(paper="cifar10")
+    warnings = RP.report_main([bench], options, plots=tmp_path / "figs", console=console)
     text = console.export_text()
     assert "exponential" in text and "Learned activation parameters" in text and "paper" in text
     assert [w.split(":")[0] for w in warnings] == ["--paper cifar10"] and "6 figures written" in text
