@@ -161,6 +161,15 @@ def read_json(path: Path) -> dict[str, Any]:
     return obj
 
 
+def discard_unstarted(run_dir: Path | None) -> None:
+    """A run folder created by `actbench train` whose run failed before its first epoch (bad data path,
+    ...) is removed: nothing is left behind to resume."""
+    import shutil
+
+    if run_dir is not None and run_dir.exists() and not (run_dir / METRICS).exists():
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def read_npz(path: Path) -> dict[str, Any]:
     """Every array of an .npz file in the run folder (predictions.npz, corruption-predictions.npz), loaded
     without pickle; RunError (one line naming the file) when it is missing or unreadable."""

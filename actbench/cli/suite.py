@@ -26,7 +26,7 @@ from actbench.cli.options import (
     WorkersOpt,
 )
 from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S  # light: no torch
-from actbench.cli.sweep import exit_after_sweep, packs, plan_sweep, run_sweep
+from actbench.cli.sweep import exit_after_sweep, plan_sweep, run_sweep
 
 suite_app = typer.Typer(help="Run and report a suite: several tasks (networks x data), one sweep each.")
 
@@ -55,6 +55,7 @@ def suite_run(
     progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
 ) -> None:
     """Each task of SUITE as a sweep <out>/<name>/<task>/; re-running skips what is done."""
+    from actbench.pack.plan import pack_sweep
     from actbench.suites import spec as SU
     from actbench.sweep import plan as S
 
@@ -80,10 +81,12 @@ def suite_run(
         try:
             task_sets = [*task.set, *sets]
             plan, options = plan_sweep(task.config, task_sets, acts, seeds, None, task.name, root, ray)
-            plan.packs = packs(plan, pack, workers)
+            alone = pack_sweep(plan, pack, workers)
             S.write_manifest(plan)
         except user_errors() as exc:
             fail(f"task {task.name}: {exc}")
+        for line in alone:  # why runs train alone, before they start
+            say(log, line)
         try:
             exit_after_sweep(plan, run_sweep(plan, workers, options, retry_failed, log), log)
         except typer.Exit as exit_:

@@ -76,6 +76,7 @@ def sweep(
 ) -> None:
     """Run activation x grid x seed; re-running skips completed runs and resumes partial ones."""
     from actbench.cli.display import plan_table
+    from actbench.pack.plan import pack_lines, pack_sweep
     from actbench.sweep import plan as S
 
     log = progress_log(log_format, progress_every, summary_every)
@@ -93,7 +94,7 @@ def sweep(
     ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
     try:
         plan, options = plan_sweep(config, sets, acts, seeds, grid, name, out, ray)
-        plan.packs, alone = packs(plan, pack, workers)
+        alone = pack_sweep(plan, pack, workers)
         if dry_run:
             console.print(plan_table(plan))
             for line in [*pack_lines(plan), *alone]:
@@ -117,22 +118,6 @@ def sweep(
     exit_after_sweep(plan, statuses, log)
 
 
-def packs(plan: Plan, pack: str | None, workers: int | None) -> tuple[list[list[str]], list[str]]:
-    """The packs of the plan, and one line per reason other runs train alone."""
-    from actbench.pack.plan import parse_pack, plan_packs, why_alone
-
-    k = parse_pack(pack)
-    packs = plan_packs(plan.runs, k, workers or 1)
-    return packs, why_alone(plan.runs, k, packs, workers or 1)
-
-
-def pack_lines(plan: Plan) -> list[str]:
-    from actbench.pack.model import describe
-
-    lines = describe(plan.packs)
-    return lines and [*lines, f"{sum(map(len, plan.packs))} runs in {len(plan.packs)} packs"]
-
-
 def plan_sweep(
     config: str | None,
     sets: list[str],
@@ -144,21 +129,11 @@ def plan_sweep(
     ray: tuple[str, str | None, int | None, float | None, int | None],
 ) -> tuple[Plan, RayOptions | None]:
     """The planned runs and the Ray options (None for the local launcher); user errors raise."""
-    from actbench import config as C
-    from actbench import runs
-    from actbench.sweep import plan as S
+    from actbench.sweep.plan import plan_from_options
     from actbench.sweep.ray import ray_options
 
-    spec = config if config is not None else "quickstart"
-    base = C.load_config(spec, sets)
-    act_list = S.parse_list(acts, "acts")
-    seed_list = S.parse_list(seeds, "seeds", int)
-    sweep_name = runs.check_folder_name(name) if name is not None else f"sweep-{Path(spec).stem}"
     options = ray_options(*ray)
-    plan = S.plan_sweep(
-        base, act_list, seed_list, S.parse_grid(grid or []), Path(out or base.run.out) / sweep_name
-    )
-    return plan, options
+    return plan_from_options(config, sets, acts, seeds, grid, name, out), options
 
 
 def run_sweep(

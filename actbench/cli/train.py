@@ -52,7 +52,7 @@ def train(
         hooks = with_trackers(hooks, run_dir)
         summary = T.run_training(run_dir, resume=resume is not None, hooks=hooks)
     except user_errors() as exc:
-        _discard_unstarted(created)
+        runs.discard_unstarted(created)
         fail(str(exc))
     except OSError as exc:  # even the final summary.json could not be written (disk full)
         fail(runs.write_problem(exc))
@@ -67,13 +67,3 @@ def _train_sink(log: ProgressLog | None, run_dir: Path, progress: bool) -> Calla
     from actbench.cli.display import TrainDisplay
 
     return log.run(run_dir.name) if log else TrainDisplay(console, progress)
-
-
-def _discard_unstarted(run_dir: Path | None) -> None:  # noqa: UP007
-    """A run that failed before its first epoch (bad data path, ...) leaves no folder behind."""
-    import shutil
-
-    from actbench.runs import METRICS
-
-    if run_dir is not None and run_dir.exists() and not (run_dir / METRICS).exists():
-        shutil.rmtree(run_dir, ignore_errors=True)

@@ -162,3 +162,19 @@ def _on_cpu(cfg: Config) -> bool:
     from actbench.session import select_device  # local: imports torch
 
     return select_device(cfg.train.device).type == "cpu"
+
+
+def pack_sweep(plan: Any, pack: str | None, workers: int | None) -> list[str]:
+    """`sweep --pack K|auto`: set `plan.packs` (run names trained together) and return one line per reason
+    other runs train alone."""
+    k = parse_pack(pack)
+    plan.packs = plan_packs(plan.runs, k, workers or 1)
+    return why_alone(plan.runs, k, plan.packs, workers or 1)
+
+
+def pack_lines(plan: Any) -> list[str]:
+    """What `--dry-run` prints about the packs: one line per pack, then the count."""
+    from actbench.pack.model import describe
+
+    lines = describe(plan.packs)
+    return lines and [*lines, f"{sum(map(len, plan.packs))} runs in {len(plan.packs)} packs"]

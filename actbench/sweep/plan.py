@@ -26,9 +26,10 @@ import yaml
 
 from actbench import lists, runs
 from actbench.activations import ACTIVATIONS
-from actbench.config import Config, ConfigError, from_dict, parse_override, replace, to_dict
+from actbench.config import Config, ConfigError, from_dict, load_config, parse_override, replace, to_dict
 
 MANIFEST = "sweep.yaml"
+DEFAULT_CONFIG = "quickstart"  # the config a sweep (and `actbench train`) uses when none is given
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,31 @@ def plan_sweep(
         specs.append(RunSpec(name, overrides, cfg))
     axes = {"activation.name": acts, **grid, "train.seed": seeds}
     return Plan(sweep_dir, base, axes, specs)
+
+
+def default_name(config: str | Path) -> str:
+    """The sweep folder's name when --name is not given: sweep-<config name>."""
+    return f"sweep-{Path(config).stem}"
+
+
+def plan_from_options(
+    config: str | None,
+    sets: list[str],
+    acts: str,
+    seeds: str,
+    grid: list[str] | None = None,
+    name: str | None = None,
+    out: Path | None = None,
+) -> Plan:
+    """What `actbench sweep` plans from its options: the config (a preset name or file, then `sets`),
+    the comma-separated activations and seeds, `--grid key=v1,v2` axes, the folder `<out>/<name>`
+    (out: the config's run.out; name: `default_name`). User errors raise ConfigError/RunError."""
+    spec = config if config is not None else DEFAULT_CONFIG
+    base = load_config(spec, sets)
+    sweep_name = runs.check_folder_name(name) if name is not None else default_name(spec)
+    axes = parse_grid(grid or [])
+    act_list, seed_list = parse_list(acts, "acts"), parse_list(seeds, "seeds", int)
+    return plan_sweep(base, act_list, seed_list, axes, Path(out or base.run.out) / sweep_name)
 
 
 def write_manifest(plan: Plan) -> None:
