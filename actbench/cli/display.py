@@ -1,6 +1,6 @@
 """Terminal display of training events (tqdm bar over batches, one rich line per epoch).
 
-Kept apart from training math: `train.py` emits events, this turns them into output.
+Kept apart from training math: `training.loop` emits events, this turns them into output.
 """
 
 from __future__ import annotations

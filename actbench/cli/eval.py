@@ -15,7 +15,7 @@ from actbench.cli.options import _SEVERITIES, CorruptedRootOpt, CorruptionsOpt, 
 
 
 def _noise_levels() -> str:
-    """robustness.levels' default (config.py), as the --levels text: "0,0.02,0.05,0.1,0.2"."""
+    """robustness.levels' default (config.schema), as the --levels text: "0,0.02,0.05,0.1,0.2"."""
     from actbench.config import RobustnessConfig
 
     return ",".join(f"{level:g}" for level in RobustnessConfig().levels)

@@ -1,6 +1,6 @@
 """Which runs of a sweep share a pack (`actbench sweep --pack K|auto`).
 
-Runs with equal `pack.pack_key` (same data, shapes, schedule; seed, activation, lr, weight decay free)
+Runs with equal `pack.model.pack_key` (same data, shapes, schedule; seed, activation, lr, weight decay free)
 are packed together in plan order (activation-major, so a pack usually holds one or two activations),
 at most K per pack; runs that cannot be packed (batch norm, dropout) stay alone. `auto` picks K from
 the free memory of the device the runs train on, split between the sweep's workers; on a CPU it packs

@@ -3,7 +3,7 @@
 Every member is the run it would have been alone (`actbench.training.loop`):
   * its model is built and initialised from its own seed (`session_for`), its optimizer is the ordinary
     one over its own parameters (own lr, weight decay, gradient clipping, Adam state), stepped together
-    with the others' in one call (`pack_optim.MergedOptimizer`: the same update, state shared);
+    with the others' in one call (`pack.optim.MergedOptimizer`: the same update, state shared);
   * each epoch draws its own batch order and augmentation from its own (seed, epoch) generator;
   * the packed loss is the sum of the members' mean losses, so each member's gradient is that of its own
     loss (the groups never mix);

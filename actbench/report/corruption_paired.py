@@ -1,6 +1,6 @@
 """Paired example-level comparison of corruption robustness (CIFAR-10-C) with the baseline.
 
-mCE compares seed-level averages (Welch's test over seeds, `corruption_report`); the same test images
+mCE compares seed-level averages (Welch's test over seeds, `report.corruptions`); the same test images
 under the same corruptions are seen by every run, so a paired comparison is far more sensitive, as for
 clean accuracy (`actbench.report.comparisons`). From each run's corruption-predictions.npz:
 
@@ -27,7 +27,7 @@ from actbench.report.groups import Run
 from actbench.robustness.corruptions import BENCHMARK
 from actbench.stats.decisions import match_seeds, t_interval
 
-Grid = dict[str, list[int]]  # corruption -> severities compared (corruption_report.corruption_grid)
+Grid = dict[str, list[int]]  # corruption -> severities compared (report.corruptions.corruption_grid)
 
 
 def benchmark_cells(grid: Grid) -> list[tuple[str, int]]:

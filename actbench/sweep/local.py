@@ -124,7 +124,7 @@ class LocalLauncher:
         return self.start_pack([run_dir], slot)
 
     def start_pack(self, run_dirs: list[Path], slot: int) -> subprocess.Popen[bytes]:
-        threads = run_threads(run_dirs[0])  # equal within a pack (pack.pack_key)
+        threads = run_threads(run_dirs[0])  # equal within a pack (pack.model.pack_key)
         env = worker_env(slot, self.workers, self.gpus, self.cpus, threads)
         handle = launch(run_dirs[0], env, members=run_dirs if len(run_dirs) > 1 else None)
         self.threads[handle.pid] = threads

@@ -107,7 +107,7 @@ def record_crash(run_dir: Path, returncode: int, packed: bool = False) -> None:
 
 
 def pack_crashed(run_dir: Path) -> bool:
-    """Left `interrupted` by an exception in its pack (pack_train), to be resumed alone."""
+    """Left `interrupted` by an exception in its pack (pack.train), to be resumed alone."""
     try:
         summary = runs.read_json(run_dir / runs.SUMMARY)
     except runs.RunError:

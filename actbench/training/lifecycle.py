@@ -1,5 +1,5 @@
 """A run folder's life inside a training process, the same for a lone run (`train`) and a pack member
-(`pack_train`), so both leave identical folders:
+(`pack.train`), so both leave identical folders:
 
     read_summary -> restore -> mark_running -> [epoch_record -> log_epoch]* -> final_eval
     -> robustness -> finish
