@@ -42,6 +42,7 @@ PREDICTIONS = "predictions.npz"  # per-example test predictions (actbench.predic
 CHECKPOINTS = ("last", "best")  # which checkpoint: the final epoch, the best-validation epoch
 CORRUPTIONS = "corruptions.json"  # accuracy under CIFAR-10-C corruptions (robustness.evaluate), optional
 CORRUPTION_PREDICTIONS = "corruption-predictions.npz"  # per-example predictions behind corruptions.json
+PUBLISHED = (CONFIG, METRICS, SUMMARY, ENV, ROBUSTNESS, CORRUPTIONS)  # small files a results page keeps
 STATUSES = ("running", "completed", "failed", "interrupted")
 RUNNING, COMPLETED, FAILED, INTERRUPTED = STATUSES
 FINAL = STATUSES[1:]  # a run in one of these wrote its own end

@@ -54,19 +54,9 @@ for seed in ${SEEDS//,/ }; do
 done
 echo "=== sweep wall time: $(( $(date +%s) - start )) s"
 
-# The published copy: small files only (checkpoints stay in $OUT). Copies over older ones of the same run.
-mkdir -p "$DOCS/runs/$NAME"
-cp "$OUT/$NAME/sweep.yaml" "$DOCS/runs/$NAME/"
-for run in "$OUT/$NAME"/*/; do
-  dest="$DOCS/runs/$NAME/$(basename "$run")"
-  mkdir -p "$dest"
-  for f in config.yaml metrics.jsonl summary.json env.json robustness.json corruptions.json; do
-    [ -f "$run/$f" ] && cp "$run/$f" "$dest/"
-  done
-  # predicted classes without the probabilities (~11 KB, not ~380 KB): the page's per-image comparisons
-  "$PYTHON" -c 'import sys; from pathlib import Path; from actbench.predictions import slim_copy
-slim_copy(Path(sys.argv[1]), Path(sys.argv[2]))' "$run" "$dest"
-done
+# The published copy: small files only (checkpoints stay in $OUT), slim predictions (predicted classes, ~11 KB
+# per run: the page's per-image comparisons). Copies over older ones of the same run.
+"$PYTHON" benchmarks/publish_runs.py "$OUT/$NAME" "$DOCS/runs/$NAME"
 # The documented report command (docs/results/README.md; tests/test_results_docs.py re-runs it):
 "$ACTBENCH" report "$DOCS/runs/$NAME" --paper cifar10 --format md --provenance --tests welch,paired,power \
   --out "$PAGE"

@@ -18,6 +18,7 @@ from actbench.cli import app
 from actbench.stats import calibration as CAL
 from actbench.suites import report as SR
 from actbench.suites import spec as SU
+from actbench.sweep.plan import MANIFEST
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -77,7 +78,7 @@ def _suite_of_worlds(root: Path, diffs: list[float]) -> Path:
     rng = np.random.default_rng(11)
     for i, d in enumerate(diffs):
         task = CAL.write_world(root / f"task{i}", CAL.simulate_world(rng, 5, 0.3, d, 2000))
-        (task / SR.SWEEP_FILE).write_text("runs: []\n")
+        (task / MANIFEST).write_text("runs: []\n")
     return root
 
 

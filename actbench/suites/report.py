@@ -23,9 +23,9 @@ import numpy as np
 from actbench.report.build import build_report
 from actbench.report.groups import ReportError
 from actbench.stats.ranks import suite_summary
+from actbench.sweep.plan import MANIFEST
 
 FORMATS = ("table", "md", "csv", "json")
-SWEEP_FILE = "sweep.yaml"
 
 
 def task_dirs(root: Path) -> list[Path]:
@@ -33,9 +33,9 @@ def task_dirs(root: Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         raise ReportError(f"{root}: not a folder (a suite folder made by `actbench suite run`)")
-    tasks = sorted(d for d in root.iterdir() if (d / SWEEP_FILE).is_file())
+    tasks = sorted(d for d in root.iterdir() if (d / MANIFEST).is_file())
     if not tasks:
-        raise ReportError(f"{root}: no task sweeps in it (folders with {SWEEP_FILE})")
+        raise ReportError(f"{root}: no task sweeps in it (folders with {MANIFEST})")
     return tasks
 
 
