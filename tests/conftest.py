@@ -7,26 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from actbench import config as C
-
-# Small but real: 3 conv layers of 4 channels on 32x32 synthetic images.
-TINY = [
-    "data.name=synthetic",
-    "data.train_size=240",
-    "data.test_size=100",
-    "data.val_size=40",
-    "model.channels=[4,4,4]",
-    "train.epochs=2",
-    "train.batch_size=50",
-    "train.eval_batch_size=100",
-    "train.device=cpu",
-    "train.threads=1",
-]
-
-
-def tiny_config(*extra: str) -> C.Config:
-    return C.load_config(None, [*TINY, *extra])
-
 
 @pytest.fixture(autouse=True)
 def _deterministic_threads():

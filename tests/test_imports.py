@@ -10,7 +10,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "actbench"
+from tests.factories import REPO
+
+PACKAGE = REPO / "actbench"
 
 # The flow, lowest first: a unit (top-level module or subpackage) may import only units on earlier lines
 # (or itself). Units on one line do not import each other.

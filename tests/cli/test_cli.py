@@ -1,0 +1,73 @@
+"""CLI through typer's CliRunner: train/eval happy paths and one-line user errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from actbench.cli import app
+from tests.factories import TINY
+
+runner = CliRunner()
+
+
+def _sets(*items: str) -> list[str]:
+    out: list[str] = []
+    for item in (*TINY, *items):
+        out += ["--set", item]
+    return out
+
+
+def test_train_then_eval(runs_dir: Path) -> None:
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            "--config",
+            "quickstart",
+            *_sets(),
+            "--out",
+            str(runs_dir),
+            "--name",
+            "cli",
+            "--no-progress",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "completed" in res.output
+    summary = json.loads((runs_dir / "cli" / "summary.json").read_text())
+    res = runner.invoke(app, ["eval", str(runs_dir / "cli"), "--checkpoint", "best", "--split", "val"])
+    assert res.exit_code == 0, res.output
+    assert f"epoch {summary['best']['epoch']}" in res.output and "val: loss" in res.output
+
+
+def test_existing_run_refused_then_forced(runs_dir: Path) -> None:
+    args = ["train", *_sets("train.epochs=1"), "--out", str(runs_dir), "--name", "x", "--no-progress"]
+    assert runner.invoke(app, args).exit_code == 0
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and "already exists" in res.output and isinstance(res.exception, SystemExit)
+    assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["train", "--set", "train.epochs=-3"], "train.epochs"),
+        (["train", "--set", "train.epochs"], "expected section.key=value"),
+        (["train", "--config", "nope_missing"], "no such config"),
+        (["train", "--set", "data.name=cifar10", "--set", "data.root=/nonexistent/x"], "/nonexistent/x"),
+        (["eval", "/nonexistent/run"], "not a run folder"),
+        (["train", "--resume", "/nonexistent/run"], "not a run folder"),
+    ],
+)
+def test_user_errors_are_one_line(runs_dir: Path, args: list[str], needle: str) -> None:
+    res = runner.invoke(
+        app, [*args, "--out", str(runs_dir)] if args[0] == "train" and "--resume" not in args else args
+    )
+    assert res.exit_code != 0
+    assert needle in res.output and isinstance(res.exception, SystemExit), res.exception  # no crash
+    assert res.output.strip().count("\n") == 0, res.output
+    assert not any(runs_dir.iterdir()), "a failed start must leave no run folder behind"

@@ -1,0 +1,39 @@
+"""benchmarks/publish_runs.py: what a results page keeps of finished runs (small files, manifests, slim
+predictions), never checkpoints or probabilities."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from actbench import runs
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_publish_copies_small_files_and_slim_predictions(tmp_path: Path) -> None:
+    run = tmp_path / "suite" / "task" / "relu-s0"
+    run.mkdir(parents=True)
+    (run.parent / "sweep.yaml").write_text("runs: []\n")
+    for name in (runs.CONFIG, runs.SUMMARY, runs.METRICS, runs.ROBUSTNESS):
+        (run / name).write_text("{}\n")
+    (run / runs.CKPT_LAST).write_bytes(b"weights")
+    labels = np.arange(4, dtype=np.int32)
+    np.savez(
+        run / runs.PREDICTIONS, labels=labels, last_pred=labels, last_prob=np.ones((4, 10)), last_epoch=3
+    )
+    dest = tmp_path / "docs"
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "publish_runs.py"), str(tmp_path / "suite"), str(dest)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    copied = dest / "task" / "relu-s0"
+    assert sorted(p.name for p in copied.iterdir()) == sorted(
+        [runs.CONFIG, runs.SUMMARY, runs.METRICS, runs.ROBUSTNESS, runs.PREDICTIONS]
+    )
+    assert (dest / "task" / "sweep.yaml").is_file()
+    assert "last_prob" not in runs.read_npz(copied / runs.PREDICTIONS)

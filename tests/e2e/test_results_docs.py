@@ -1,0 +1,84 @@
+"""docs/results: the published page is exactly what its documented report command renders from the
+committed run summaries, and benchmarks/reproduce_table2.sh runs end to end (on a tiny archive)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from actbench.cli import app
+from tests.factories import REPO, make_folder
+
+DOCS = REPO / "docs" / "results"
+runner = CliRunner()
+
+
+def documented_report_commands() -> list[list[str]]:
+    """Every `actbench report docs/results/... --out PAGE` line in docs/results/README.md, as argv."""
+    text = (DOCS / "README.md").read_text(encoding="utf-8")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("actbench report docs/results/")]
+    return [shlex.split(ln)[1:] for ln in lines if "--out" in ln]
+
+
+@pytest.mark.skipif(not (DOCS / "README.md").is_file(), reason="no docs/results/README.md")
+def test_pages_regenerate_byte_identically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    commands = documented_report_commands()
+    assert commands, "docs/results/README.md documents no `actbench report ... --out PAGE` command"
+    monkeypatch.chdir(REPO)  # the documented commands are relative to the repository root
+    for argv in commands:
+        i = argv.index("--out")
+        page, argv[i + 1] = REPO / argv[i + 1], str(tmp_path / "page.md")
+        res = runner.invoke(app, argv)
+        assert res.exit_code == 0, res.output
+        assert (tmp_path / "page.md").read_bytes() == page.read_bytes(), f"{page} is stale: re-run {argv}"
+
+
+def test_committed_runs_hold_no_checkpoints_and_no_probabilities() -> None:
+    files = list((DOCS / "runs").rglob("*")) if DOCS.exists() else []
+    assert [p for p in files if p.suffix == ".pt"] == []
+    for p in (p for p in files if p.suffix == ".npz"):  # only slim predictions.npz (predictions.slim_copy)
+        assert p.name == "predictions.npz" and p.stat().st_size < 50_000, p
+        with np.load(p) as f:
+            assert not [k for k in f.files if k.endswith("_prob")], p
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("actbench") is None, reason="actbench is not installed on PATH")
+def test_reproduce_script_end_to_end(tmp_path: Path) -> None:
+    """5 activations x 1 seed x 1 epoch on a tiny CIFAR-shaped archive, then the page and its plots."""
+    folder = tmp_path / "imgs"
+    make_folder(folder, {f"c{k}": 6 for k in range(10)})
+    archive = tmp_path / "tiny.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder / "train", "train")
+        tar.add(folder / "test", "test")
+    docs, page = tmp_path / "docs", tmp_path / "docs" / "page.md"
+    tiny = ["data.val_size=10", "model.channels=[4,4,4]", "train.device=cpu", "train.threads=1",
+            "robustness.levels=[0,0.1]", f"data.cache_dir={tmp_path / 'cache'}"]  # fmt: skip
+    cmd = ["bash", str(REPO / "benchmarks/reproduce_table2.sh"), "--epochs", "1", "--seeds", "0",
+           "--data", str(archive), "--out", str(tmp_path / "runs"), "--name", "tiny", "--docs", str(docs),
+           "--page", str(page), "--noise", "gaussian", "--"]  # fmt: skip
+    cmd += [a for s in tiny for a in ("--set", s)]
+    proc = subprocess.run(
+        cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=os.environ.copy()
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    runs = sorted(p.name for p in (docs / "runs" / "tiny").iterdir() if p.is_dir())
+    assert runs == ["elu-s0", "exponential-s0", "prelu-s0", "rational-s0", "relu-s0"]
+    summary = json.loads((docs / "runs" / "tiny" / "rational-s0" / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert not list((docs / "runs").rglob("*.pt"))
+    with np.load(docs / "runs" / "tiny" / "rational-s0" / "predictions.npz") as f:  # slim: no _prob
+        assert {"labels", "last_pred", "best_pred"} <= set(f.files) and not any("_prob" in k for k in f.files)
+    text = page.read_text()
+    assert "**Provenance**" in text and "| rational |" in text and "Table 2" in text
+    assert list((docs / "tiny-plots").glob("*.png"))

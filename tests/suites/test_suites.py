@@ -1,0 +1,157 @@
+"""Suites (suites.spec, suites.report, `actbench suite run|report`): loading and checking suite
+files, data that is not there, the cross-task report on hand-made worlds, and a tiny real suite with an
+activation defined outside actbench, end to end through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from actbench import config as C
+from actbench.cli import app
+from actbench.stats import calibration as CAL
+from actbench.suites import report as SR
+from actbench.suites import spec as SU
+from actbench.sweep.plan import MANIFEST
+from tests.factories import REPO
+
+runner = CliRunner()
+
+
+def test_shipped_suites_load_and_every_task_config_is_valid() -> None:
+    assert {"smoke", "paper", "cifar10-nets", "standard"} <= set(SU.shipped_suites())
+    for name in SU.shipped_suites():
+        suite = SU.load_suite(name)
+        assert suite.name == name and suite.tasks
+        for task in suite.tasks:
+            SU.task_config(task, [])  # raises SuiteError naming the task on a bad key
+    smoke = SU.load_suite("smoke")
+    models = {SU.task_config(t, []).model.name for t in smoke.tasks}
+    assert len(smoke.tasks) >= 3 and len(models) >= 3  # differ in network
+    assert {SU.task_config(t, []).data.name for t in smoke.tasks} == {"synthetic"}
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"tasks": []}, "tasks: a non-empty list"),
+        ({"tasks": [{"name": "a", "config": "quickstart", "sets": []}]}, "tasks[0].sets: unknown key"),
+        ({"tasks": [{"name": "../a", "config": "quickstart"}]}, "tasks[0].name: '../a' is not a plain"),
+        ({"tasks": [{"name": "a"}]}, "tasks[0].config: a preset name"),
+        ({"tasks": [{"name": "a", "config": "quickstart"}] * 2}, "the name 'a' is used twice"),
+    ],
+)
+def test_bad_suite_files_are_one_line(tmp_path: Path, doc: dict, message: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(SU.SuiteError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        SU.load_suite(str(path))
+    with pytest.raises(SU.SuiteError, match="no such file or shipped suite"):
+        SU.load_suite("nonesuch")
+
+
+def test_task_override_errors_name_the_task() -> None:
+    with pytest.raises(SU.SuiteError, match="task t: .*model.nme"):
+        SU.task_config(SU.Task("t", "quickstart", ["model.nme=mlp"]), [])
+
+
+def test_missing_data_is_one_line_saying_where(tmp_path: Path) -> None:
+    c100 = C.load_config("cifar100_relu", [f"data.root={tmp_path}", "data.download=false"])
+    assert (
+        SU.missing_data(c100)
+        == f"cifar100: {tmp_path / 'cifar-100-python'} not found (put the data there or set data.root)"
+    )
+    assert SU.missing_data(C.load_config("cifar100_relu", [f"data.root={tmp_path}"])) is None  # may download
+    folder = C.load_config("quickstart", ["data.name=folder", f"data.root={tmp_path / 'nope'}"])
+    assert "no images at" in SU.missing_data(folder)
+    assert SU.missing_data(C.load_config("quickstart")) is None  # synthetic
+
+
+def _suite_of_worlds(root: Path, diffs: list[float]) -> Path:
+    """One task per true difference (rational vs relu, 5 seeds), written as sweeps."""
+    rng = np.random.default_rng(11)
+    for i, d in enumerate(diffs):
+        task = CAL.write_world(root / f"task{i}", CAL.simulate_world(rng, 5, 0.3, d, 2000))
+        (task / MANIFEST).write_text("runs: []\n")
+    return root
+
+
+def test_suite_report_ranks_wins_and_exports(tmp_path: Path) -> None:
+    root = _suite_of_worlds(tmp_path / "suite", [8.0, 8.0, 8.0, 8.0, 8.0, -8.0])
+    rep = SR.build_suite_report(root, bootstrap=0)
+    assert rep["tasks"] == [f"task{i}" for i in range(6)] and set(rep["methods"]) == {"rational", "relu"}
+    assert rep["wins"] == {"rational": {"win": 5, "tie": 0, "loss": 1}}
+    s = rep["summary"]
+    assert s["mean_ranks"] == pytest.approx({"rational": 7 / 6, "relu": 11 / 6})
+    doc = json.loads(SR.render(rep, "json"))
+    assert {"tasks", "per_task", "mean_ranks", "friedman", "critical_difference", "cliques"} <= set(doc)
+    assert doc["per_task"]["task5"]["rational"]["decision"] == "worse"
+    md = SR.render(rep, "md")
+    assert "| rational | 1.17 | 5 / 0 / 1 |" in md and "Friedman chi2" in md
+    assert SR.render(rep, "csv").count("\n") == 1 + 12
+    SR.write_html(rep, tmp_path / "s.html")
+    page = (tmp_path / "s.html").read_text()
+    assert 'id="ranks"' in page and "data:image/png;base64," in page and "Iman-Davenport" in page
+
+
+def test_suite_report_errors_are_one_line(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["suite", "report", str(tmp_path)])
+    assert res.exit_code != 0 and "no task sweeps in it" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["suite", "report", str(tmp_path / "x"), "--format", "xml"])
+    assert res.exit_code != 0 and "not a folder" in res.output
+
+
+TINY = [
+    "data.train_size=120",
+    "data.test_size=60",
+    "data.val_size=20",
+    "train.epochs=1",
+    "train.batch_size=20",
+]
+
+
+def test_suite_run_and_report_with_an_outside_activation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`actbench suite run` with relu and examples/custom_activation.py's Snake (seed 0) on two tiny
+    tasks (and a third whose data is missing: skipped with one line), re-run (nothing to do), then
+    `suite report`."""
+    examples = str(REPO / "examples")
+    monkeypatch.syspath_prepend(examples)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([examples, os.environ.get("PYTHONPATH", "")]))
+    suite = {
+        "name": "tiny",
+        "tasks": [
+            {"name": "cnn", "config": "quickstart", "set": ["model.channels=[4,4,4]", *TINY]},
+            {"name": "mlp", "config": "quickstart", "set": ["model.name=mlp", "data.data_seed=1", *TINY]},
+            {
+                "name": "c100",
+                "config": "cifar100_relu",
+                "set": [f"data.root={tmp_path}", "data.download=false"],
+            },
+        ],
+    }
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(suite))
+    argv = ["suite", "run", str(tmp_path / "tiny.yaml"), "--acts", "relu,custom_activation:Snake"]
+    argv += ["--seeds", "0", "--out", str(tmp_path / "runs"), "--workers", "2", "--log-format", "text"]
+    res = runner.invoke(app, argv)
+    assert res.exit_code == 0, res.output
+    assert "task c100: skipped: cifar100:" in res.output
+    folder = tmp_path / "runs" / "tiny"
+    assert sorted(p.name for p in folder.iterdir()) == ["cnn", "mlp"]
+    res = runner.invoke(app, argv)  # again: everything skipped as completed
+    assert res.exit_code == 0 and "skipped (completed" in res.output
+    html = tmp_path / "t.html"
+    res = runner.invoke(app, ["suite", "report", str(folder), "--format", "json", "--html", str(html)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["tasks"] == ["cnn", "mlp"] and set(doc["mean_ranks"]) == {"relu", "custom_activation:Snake"}
+    assert doc["friedman"]["df"] == 1 and doc["critical_difference"] > 0
+    assert "too few" in " ".join(doc["warnings"])
+    assert "data:image/png;base64," in html.read_text()
