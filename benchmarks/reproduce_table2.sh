@@ -57,7 +57,7 @@ echo "=== sweep wall time: $(( $(date +%s) - start )) s"
 # The published copy: small files only (checkpoints stay in $OUT), slim predictions (predicted classes, ~11 KB
 # per run: the page's per-image comparisons). Copies over older ones of the same run.
 "$PYTHON" benchmarks/publish_runs.py "$OUT/$NAME" "$DOCS/runs/$NAME"
-# The documented report command (docs/results/README.md; tests/test_results_docs.py re-runs it):
+# The documented report command (docs/results/README.md; tests/e2e/test_results_docs.py re-runs it):
 "$ACTBENCH" report "$DOCS/runs/$NAME" --paper cifar10 --format md --provenance --tests welch,paired,power \
   --out "$PAGE"
 "$ACTBENCH" report "$DOCS/runs/$NAME" --paper cifar10 --tests welch,paired,power --plots "$DOCS/$NAME-plots" > /dev/null

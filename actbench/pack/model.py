@@ -28,7 +28,7 @@ per-member state the packed forward does not keep.
 Which activations: the packed call hands an activation its members' parameters concatenated along the
 channel dim (dim 0 of each parameter: its sharing group, 1 per layer or C per channel, repeated or kept),
 which is exact only for a module that broadcasts dim 0 of its parameters over the channels (dim 1 of
-its input). The built-ins do (tests/test_pack_safety.py checks every one). A user activation either
+its input). The built-ins do (tests/pack/test_safety.py checks every one). A user activation either
 declares it (`pack_by_channel = True`, activations.plugins) or is probed (`probe_reason`): three members with
 different parameter values, one probe batch forward and backward through the packed and the lone models,
 outputs and gradients compared; one that differs or fails trains alone, with the reason. Plain
