@@ -27,11 +27,12 @@ from mlflow.tracking import MlflowClient
 
 from actbench import runs as R
 from actbench.report.groups import flatten
+from actbench.sweep.plan import MANIFEST
 from actbench.trackers.scalars import epoch_scalars, summary_scalars
 
 EXPERIMENT = "actbench"
 PATH_TAG, PRINT_TAG, KIND_TAG = "actbench.path", "actbench.fingerprint", "actbench.kind"
-SWEEP_MANIFEST = "sweep.yaml"
+
 ARTIFACTS = (R.CONFIG, R.SUMMARY, R.ENV, R.ROBUSTNESS)
 STATUS = {R.COMPLETED: "FINISHED", R.FAILED: "FAILED", R.INTERRUPTED: "KILLED"}
 BATCH = 500  # metrics per log_batch call (MLflow accepts up to 1000)
@@ -166,7 +167,7 @@ def _sweep_parent(client: MlflowClient, exp: str, sweep_dir: Path, known: dict[s
     if run is None:
         run = client.create_run(exp, run_name=sweep_dir.name, tags={PATH_TAG: key, KIND_TAG: "sweep"})
         known[key] = run
-        client.log_artifact(run.info.run_id, str(sweep_dir / SWEEP_MANIFEST))
+        client.log_artifact(run.info.run_id, str(sweep_dir / MANIFEST))
         client.set_terminated(run.info.run_id, "FINISHED")
     _log_figures(client, run.info.run_id, sweep_dir)  # same file names: replaced, not added
     return run.info.run_id
@@ -190,7 +191,7 @@ def _export(client: MlflowClient, run_dirs: list[Path]) -> tuple[int, int]:
     parents: dict[Path, str] = {}
     written = 0
     for run_dir in run_dirs:
-        sweep_dir = run_dir.parent if (run_dir.parent / SWEEP_MANIFEST).exists() else None
+        sweep_dir = run_dir.parent if (run_dir.parent / MANIFEST).exists() else None
         if sweep_dir is not None and sweep_dir not in parents:
             parents[sweep_dir] = _sweep_parent(client, exp, sweep_dir, known)
         written += _export_run(client, exp, run_dir, parents.get(sweep_dir) if sweep_dir else None, known)
