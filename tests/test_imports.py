@@ -26,7 +26,7 @@ LAYERS = [
     ["training"],
     ["pack"],
     ["sweep", "report"],
-    ["suites", "trackers"],
+    ["suites", "trackers", "analysis"],
     ["cli"],
     ["__main__"],
 ]
