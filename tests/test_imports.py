@@ -28,7 +28,7 @@ LAYERS = [
     ["training"],
     ["pack"],
     ["sweep", "report"],
-    ["suites", "trackers"],
+    ["suites", "trackers", "analysis"],
     ["cli"],
     ["__main__"],
 ]

@@ -57,6 +57,8 @@ class TrainDisplay:
             highlight=False,
             soft_wrap=True,
         )
+        if d.get("network"):
+            self._print(escape(d["network"]), highlight=False, soft_wrap=True)
 
     def _on_batch(self, d: dict[str, Any]) -> None:
         if not self.progress:

@@ -150,6 +150,7 @@ class RunProgress:
         text = (
             f"started: {d.get('run_dir')} on {d.get('device')}, {d.get('train_images')} train images, "
             f"{d.get('batches')} batches/epoch, {self.epochs} epochs{resumed}"
+            + (f"; {d['network']}" if d.get("network") else "")
         )
         self.log.emit("start", self.name, text, **d)
 

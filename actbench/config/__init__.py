@@ -9,6 +9,7 @@ written into each run folder and is the only thing training reads. `schema` hold
 from actbench.config.checks import (
     MAX_INT,
     check_choice,
+    external_networks,
     from_dict,
     robustness_options,
     to_dict,
@@ -64,6 +65,7 @@ __all__ = [
     "TrainConfig",
     "check_choice",
     "dump_yaml",
+    "external_networks",
     "from_dict",
     "load_config",
     "parse_override",

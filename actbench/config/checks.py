@@ -4,13 +4,24 @@ the key (and the allowed values where there is a fixed set); and back to plain d
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
 import math
 import re
 import types
 import typing
 from typing import Any, Literal
 
-from actbench.config.schema import SECTIONS, Config, ConfigError, ModelConfig, NoiseKind, RobustnessConfig
+from actbench.config.schema import (
+    EXTERNAL_SOURCES,
+    SECTIONS,
+    Config,
+    ConfigError,
+    ModelConfig,
+    ModelName,
+    NoiseKind,
+    RobustnessConfig,
+)
 
 MAX_INT = 10**9  # "huge numbers" guard: sizes beyond this are typos, not experiments
 
@@ -151,7 +162,38 @@ def _validate_sizes(cfg: Config) -> None:
         raise ConfigError(f"data.num_classes: need at least 2 classes, got {d.num_classes}")
 
 
+BUILTIN_MODELS: tuple[str, ...] = typing.get_args(ModelName)
+# keys that shape actbench's own networks; a torchvision/timm network keeps its own layers
+OWN_NETWORK_KEYS = (
+    "channels", "kernel_size", "pool", "hidden", "dropout", "batch_norm", "pool_first", "widths"
+)  # fmt: skip
+
+
+@functools.cache
+def external_networks(source: str) -> tuple[str, ...]:
+    """The network names `source` (torchvision | timm) builds: torchvision's classification builders
+    (resnet18, mobilenet_v2, vgg11_bn, ...), timm's registered models. ConfigError without timm."""
+    if source == "torchvision":
+        from torchvision import models  # local: imports torch
+
+        return tuple(models.list_models(module=models))
+    try:
+        import timm
+    except ImportError:
+        raise ConfigError(
+            "model.name: timm: networks need timm (pip install 'actbench[timm]')"
+        ) from None
+    return tuple(timm.list_models())
+
+
 def _validate_model(m: ModelConfig) -> None:
+    if m.name not in BUILTIN_MODELS:
+        _validate_external(m)
+        return
+    if m.cifar_stem is not None:
+        raise ConfigError(
+            f"model.cifar_stem: applies to torchvision:/timm: networks only, not {m.name}; use null"
+        )
     if m.name == "resnet20" and m.widths and len(m.widths) != 3:
         raise ConfigError(f"model.widths: resnet20 has three stages, got {len(m.widths)} values")
     for w in m.widths:
@@ -162,6 +204,31 @@ def _validate_model(m: ModelConfig) -> None:
         _positive(f"model.channels[{i}]" if i < len(m.channels) else "model.hidden", c)
     if m.dropout >= 1:
         raise ConfigError(f"model.dropout: must be < 1, got {m.dropout}")
+
+
+def _validate_external(m: ModelConfig) -> None:
+    """model.name torchvision:<builder> or timm:<name>: the library must build it, and the keys of
+    actbench's own networks must be left at their defaults (they would silently do nothing)."""
+    source, _, builder = m.name.partition(":")
+    if source not in EXTERNAL_SOURCES or not builder:
+        near = [] if ":" in m.name else [n for n in external_networks("torchvision") if n == m.name.lower()]
+        hint = f"; did you mean torchvision:{near[0]}?" if near else ""
+        raise ConfigError(
+            f"model.name: {m.name!r} is not allowed (allowed: {', '.join(BUILTIN_MODELS)}, "
+            f"torchvision:<builder> e.g. torchvision:resnet18, torchvision:mobilenet_v2, timm:<name>){hint}"
+        )
+    names = external_networks(source)
+    if builder not in names:
+        close = difflib.get_close_matches(builder, names, n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(f'{source}:{c}' for c in close)}?" if close else "no close match"
+        raise ConfigError(f"model.name: {source} has no network {builder!r} ({hint})")
+    defaults = ModelConfig()
+    for key in OWN_NETWORK_KEYS:
+        if getattr(m, key) != getattr(defaults, key):
+            raise ConfigError(
+                f"model.{key}: does not apply to torchvision/timm networks ({m.name} keeps its own layers; "
+                "nothing is resized, reordered or packed); remove it"
+            )
 
 
 def _validate_ranges(cfg: Config) -> None:

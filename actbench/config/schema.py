@@ -53,11 +53,14 @@ class AugmentConfig:
 
 
 ModelName = Literal["paper_cnn", "resnet20", "vgg_small", "mlp"]  # networks of actbench.models.MODELS
+# model.name may also be "torchvision:<builder>" or "timm:<name>": a network built by that library with its
+# activation modules swapped for the activation under test (actbench.models.external)
+EXTERNAL_SOURCES = ("torchvision", "timm")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: ModelName = "paper_cnn"
+    name: str = "paper_cnn"  # a ModelName, or torchvision:<builder> / timm:<name> (checks.validate)
     channels: tuple[int, ...] = (32, 32, 32)  # paper_cnn: output channels of the three conv layers
     kernel_size: int = 5
     pool: Literal["max", "avg"] = "max"
@@ -70,6 +73,9 @@ class ModelConfig:
     # resnet20: three stage widths (16, 32, 64); vgg_small: one width per stage (64, 128, 256); mlp: hidden
     # layer sizes (512, 256). Empty = the network's default; paper_cnn uses channels and hidden instead.
     widths: tuple[int, ...] = ()
+    # torchvision:/timm: networks only: a CIFAR stem for small images (the first strided conv becomes 3x3
+    # stride 1, the max-pool right after it is dropped). null = auto: when the image size is <= 64.
+    cifar_stem: bool | None = None
 
 
 @dataclass(frozen=True)

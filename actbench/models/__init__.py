@@ -6,6 +6,7 @@
 | resnet20    | actbench.models.resnet      | conv1..conv19                     |
 | vgg_small   | actbench.models.vgg         | conv1..conv6                      |
 | mlp         | actbench.models.mlp         | fc1..                             |
+| torchvision:<builder>, timm:<name> | actbench.models.external | the swapped modules' dotted names |
 
 Each network takes (model config, activation config, num_classes, image_size, in_channels) and has
 ``activations()``: {layer name: activation module} in network order, the names reports use.
@@ -14,6 +15,7 @@ Each network takes (model config, activation config, num_classes, image_size, in
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 
@@ -31,6 +33,7 @@ __all__ = [
     "learned_parameters",
     "macs_per_image",
     "make_act",
+    "network_info",
     "parameter_count",
     "resolve_pool_first",
     "try_macs_per_image",
@@ -45,6 +48,12 @@ MODELS: dict[str, ModelBuilder] = {
 }
 
 
+def network_info(model: nn.Module) -> dict[str, Any] | None:
+    """What a torchvision/timm network's activation swap did (env.json's `model`); None for the others."""
+    info = getattr(getattr(model, "_orig_mod", model), "swap_info", None)
+    return dict(info) if info is not None else None
+
+
 def build_model(
     model: ModelConfig,
     act: ActivationConfig,
@@ -53,7 +62,15 @@ def build_model(
     in_channels: int = 3,
 ) -> nn.Module:
     """The network `model.name` for (N, in_channels, image_size, image_size) inputs."""
+    if ":" in model.name:
+        from actbench.models.external import ExternalNetwork, is_external  # local: imports torchvision
+
+        if is_external(model.name):
+            return ExternalNetwork(model, act, num_classes, image_size, in_channels)
     builder = MODELS.get(model.name)
     if builder is None:
-        raise ValueError(f"model.name: unknown network {model.name!r} (valid: {', '.join(MODELS)})")
+        raise ValueError(
+            f"model.name: unknown network {model.name!r} (valid: {', '.join(MODELS)}, torchvision:<builder>, "
+            "timm:<name>)"
+        )
     return builder(model, act, num_classes, image_size, in_channels)

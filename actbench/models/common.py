@@ -64,7 +64,8 @@ POOLED = ("paper_cnn", "vgg_small")  # networks with a pooling right after an ac
 
 def resolve_pool_first(model: ModelConfig, act: ActivationConfig) -> bool:
     """model.pool_first, with null resolved to "whenever it is exact" (see commutes_with_max_pool); always
-    False for networks with no pooling after an activation (resnet20, mlp): there is nothing to reorder."""
+    False for networks with no pooling after an activation (resnet20, mlp): there is nothing to reorder.
+    Pool-first does not apply to torchvision/timm networks (their layers are never reordered): False."""
     if model.name not in POOLED:
         return False
     if model.pool_first is not None:

@@ -58,6 +58,8 @@ PROBE_TOLERANCE = 1e-3  # relative; a grouped conv rounds ~1e-6 differently, mix
 
 def unpackable_reason(cfg: Config) -> str | None:
     """Why a run cannot be packed (it then trains alone), or None."""
+    if ":" in cfg.model.name:
+        return f"model.name {cfg.model.name}: packing does not apply to torchvision/timm networks"
     if cfg.model.name != PACKED_MODEL:
         return f"model.name {cfg.model.name} (only {PACKED_MODEL} is packed)"
     if cfg.model.batch_norm:

@@ -103,9 +103,10 @@ def free_bytes(device: str) -> int:
 def auto_size(runs: Sequence[Any], workers: int) -> int:
     """K for `--pack auto`: as many members as fit in each worker's share of the free memory, and no
     more than the runs divided between the workers."""
-    if not runs:
+    packable = [r for r in runs if unpackable_reason(r.config) is None]
+    if not packable:  # e.g. torchvision/timm networks: packing does not apply, nothing to size
         return 1
-    cfg = runs[0].config
+    cfg = packable[0].config
     share = MEMORY_SHARE * free_bytes(cfg.train.device) / max(1, workers)
     per_worker = -(-len(runs) // max(1, workers))  # one pack per worker process keeps every worker busy
     return max(1, min(per_worker, int(share // member_bytes(cfg))))

@@ -160,7 +160,7 @@ def group_row(group: Group, groups: list[Group], opts: ReportOptions) -> dict[st
 def learned_table(rows: list[dict[str, Any]], paper: str | None = None) -> dict[str, Any]:
     """Paper Table 1 layout: rows init + layers, one column per learnable group (describe() over seeds)."""
     cols = [r for r in rows if r["learned"]]
-    layers = sorted({layer for r in cols for layer in r["learned"]}, key=layer_key)
+    layers = sorted(dict.fromkeys(layer for r in cols for layer in r["learned"]), key=layer_key)
     names = sorted({n for r in cols for params in r["learned"].values() for n in params})
     columns, cells = [], {}
     for r in cols:

@@ -62,13 +62,14 @@ def act_series(run: Run, layer: str, name: str) -> dict[int, float]:
 
 def act_keys(runs: list[Run]) -> list[tuple[str, str]]:
     """(layer, parameter) pairs logged in the runs' metrics, in network order."""
-    keys = set()
+    keys: dict[tuple[str, str], None] = {}  # first seen first: network order for unnumbered names
     for run in runs:
         for rec in run.records:
             act = rec.get("act")
             for layer, params in (act if isinstance(act, dict) else {}).items():
-                keys |= {(layer, n) for n in (params if isinstance(params, dict) else {})}
-    return sorted(keys, key=lambda k: (layer_key(k[0]), k[1]))
+                keys |= {(layer, n): None for n in (params if isinstance(params, dict) else {})}
+    seen = {layer: i for i, layer in enumerate(dict.fromkeys(k[0] for k in keys))}
+    return sorted(keys, key=lambda k: (layer_key(k[0]), seen[k[0]], k[1]))
 
 
 def epoch_stats(series: list[dict[int, float]]) -> dict[str, list[float]]:

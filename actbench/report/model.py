@@ -70,7 +70,10 @@ class Report:
 
 
 def layer_key(layer: str) -> tuple[int, int, str]:
-    """conv1 < conv2 < conv10 < fc1 < anything else."""
+    """conv1 < conv2 < conv10 < fc1 < anything else. Other names (a torchvision network's dotted module
+    names: relu, layer1.0.relu, ...) compare equal, so a stable sort keeps them in network order."""
     kind = next((i for i, p in enumerate(("conv", "fc")) if layer.startswith(p)), 2)
+    if kind == 2:
+        return kind, 0, ""
     digits = layer.lstrip("abcdefghijklmnopqrstuvwxyz_")
     return kind, int(digits) if digits.isdigit() else 0, layer

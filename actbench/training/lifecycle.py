@@ -23,7 +23,7 @@ from torch import nn
 from actbench import predictions, runs
 from actbench.data.pipeline import num_batches
 from actbench.evaluation import evaluate, load_weights, weights_kept
-from actbench.models import learned_parameters, parameter_count, try_macs_per_image
+from actbench.models import learned_parameters, network_info, parameter_count, try_macs_per_image
 from actbench.robustness.noise import evaluate_checkpoint
 from actbench.session import Session
 from actbench.timing import epoch_timing
@@ -136,9 +136,12 @@ def mark_running(
     resumed_from: int | None,
     env_extra: dict[str, Any] | None = None,
 ) -> None:
-    """Drop metrics past the restored epoch, write env.json and a `running` summary.json."""
+    """Drop metrics past the restored epoch, write env.json and a `running` summary.json. A torchvision/timm
+    network adds `model`: the swapped activation modules and the calls that could not be swapped."""
     runs.truncate_metrics(run_dir, start)
-    env = {**runs.environment(s.device), "effective": s.speed, **(env_extra or {})}
+    model = network_info(s.model)
+    env = {**runs.environment(s.device), "effective": s.speed, **({"model": model} if model else {})}
+    env |= env_extra or {}
     runs.write_json(run_dir / runs.ENV, env)
     summary.update(
         status=runs.RUNNING,
@@ -151,9 +154,29 @@ def mark_running(
     runs.write_json(run_dir / runs.SUMMARY, summary)
 
 
+def swap_lines(s: Session) -> tuple[str | None, str | None]:
+    """(what was swapped, a warning about what could not be) for a torchvision/timm network; else Nones."""
+    info = network_info(s.model)
+    if info is None:
+        return None, None
+    kinds = ", ".join(f"{k} {n}" for k, n in info["replaced"].items())
+    done = f"{info['name']}: {info['swapped']} activation modules swapped for {s.cfg.activation.name}"
+    done += f" ({kinds})"
+    done += f"; {info['input']}" if info.get("input") else ""
+    missed = info["unswappable"]
+    if not missed:
+        return done, None
+    shown = ", ".join(missed[:3]) + (f" and {len(missed) - 3} more" if len(missed) > 3 else "")
+    return done, (
+        f"{info['name']}: {len(missed)} activation call(s) are functions, not modules, and keep their own "
+        f"activation: {shown} (env.json model.unswappable)"
+    )
+
+
 def start_event(s: Session, run_dir: Path, start: int, **extra: Any) -> dict[str, Any]:
-    """The data of a run's `start` event."""
+    """The data of a run's `start` event (`network`: what a torchvision/timm network's swap did)."""
     n = len(s.splits.train_y)
+    network, _ = swap_lines(s)
     return {
         "run_dir": str(run_dir),
         "device": str(s.device),
@@ -162,6 +185,7 @@ def start_event(s: Session, run_dir: Path, start: int, **extra: Any) -> dict[str
         "epochs": s.cfg.train.epochs,
         "train_images": n,
         "batches": num_batches(n, s.cfg.train.batch_size),
+        **({"network": network} if network else {}),
         **extra,
     }
 

@@ -132,6 +132,8 @@ def _loop(
     cfg, t0 = s.cfg, time.perf_counter()
     times = list(summary.get("epoch_times", []))[:start]
     hooks.on_event("start", L.start_event(s, run_dir, start))
+    if warning := L.swap_lines(s)[1]:
+        hooks.on_event("warning", {"message": warning})
     try:
         for epoch in range(start + 1, cfg.train.epochs + 1):
             e0 = time.perf_counter()

@@ -37,6 +37,7 @@ def _run(args: list[str], timeout: int = SCRIPT_TIMEOUT_S, env: dict[str, str] |
         "bench_pack.py",
         "bench_corruptions.py",
         "calibration.py",
+        "bench_tv_models.py",
     ],
 )
 def test_benchmark_script_quick(tmp_path: Path, script: str) -> None:
