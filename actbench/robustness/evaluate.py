@@ -215,11 +215,10 @@ SAME = ("checkpoint", "epoch", "seed", "split", "source", "n")  # results that m
 def save(run_dir: Path, result: dict[str, Any], predictions: dict[str, Tensor]) -> Path:
     """Write corruptions.json and corruption-predictions.npz atomically, merged with compatible old ones."""
     path = run_dir / runs.CORRUPTIONS
-    old_json = path.exists()
     merged = runs.save_merged(path, result, SAME, "severity", int)
     pred_path = run_dir / runs.CORRUPTION_PREDICTIONS
     arrays: dict[str, np.ndarray] = {}
-    if old_json and merged is not result:  # merged: keep the old predictions next to the new ones
+    if merged is not result:  # merged with an old file: keep its predictions next to the new ones
         with contextlib.suppress(runs.RunError):
             arrays = runs.read_npz(pred_path)
     top = max((int(v.max()) for v in predictions.values() if v.numel()), default=0)

@@ -1,24 +1,43 @@
-"""Run folders written before the package moved into subpackages keep working: a run interrupted by the
-pre-layout actbench (commit cf7871c: a tiny exponential run, channel sharing, killed while writing its
-epoch-2 checkpoint) resumes to completion, and its checkpoint evaluates."""
+"""Checkpoints written before the package moved into subpackages keep loading: the network's state-dict
+keys and shapes, and the checkpoint's own keys, are those the pre-layout actbench (commit cf7871c) wrote
+for a tiny exponential paper_cnn with channel sharing (recorded below from such a checkpoint). A run of that
+config interrupted while writing its epoch-2 checkpoint then resumes to completion and evaluates."""
 
 from __future__ import annotations
 
-import shutil
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import torch
 from typer.testing import CliRunner
 
 from actbench import runs
 from actbench.cli import app
+from tests.factories import TINY
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "pre-layout-run"
 runner = CliRunner()
+CONFIG = [*TINY, "activation.name=exponential", "activation.sharing=channel"]
+# checkpoint-last.pt of that run, written by actbench at cf7871c
+PRE_LAYOUT_CHECKPOINT_KEYS = ["best", "epoch", "model", "optimizer", "rng_cpu", "rng_cuda"]
+PRE_LAYOUT_MODEL = {
+    "features.0.weight": (4, 3, 5, 5), "features.0.bias": (4,), "features.2.a": (4,),
+    "features.3.weight": (4, 4, 5, 5), "features.3.bias": (4,), "features.5.a": (4,),
+    "features.6.weight": (4, 4, 5, 5), "features.6.bias": (4,), "features.8.a": (4,),
+    "head.1.weight": (10, 64), "head.1.bias": (10,),
+}  # fmt: skip
 
 
-def test_a_pre_layout_run_resumes_and_evaluates(tmp_path: Path) -> None:
-    run = shutil.copytree(FIXTURE, tmp_path / "pre-layout")
-    assert runs.read_json(run / runs.SUMMARY)["epochs_done"] == 1
+def test_checkpoints_keep_the_pre_layout_format_and_resume(tmp_path: Path) -> None:
+    sets = [x for s in CONFIG for x in ("--set", s)]
+    cmd = [sys.executable, "-m", "actbench", "train", *sets, "--out", str(tmp_path), "--name", "run"]
+    env = {**os.environ, "ACTBENCH_FAULT": "checkpoint:2"}  # killed while writing epoch 2's checkpoint
+    subprocess.run([*cmd, "--no-progress"], env=env, capture_output=True, timeout=600)
+    run = tmp_path / "run"
+    state = torch.load(run / runs.CKPT_LAST, weights_only=False)
+    assert sorted(state) == PRE_LAYOUT_CHECKPOINT_KEYS and state["epoch"] == 1
+    assert {k: tuple(v.shape) for k, v in state["model"].items()} == PRE_LAYOUT_MODEL
     res = runner.invoke(app, ["train", "--resume", str(run), "--no-progress", "--log-format", "text"])
     assert res.exit_code == 0, res.output
     summary = runs.read_json(run / runs.SUMMARY)
