@@ -42,7 +42,7 @@ def friedman(mean_ranks: np.ndarray, n_tasks: int) -> dict[str, Any]:
 
     r = np.asarray(mean_ranks, dtype=float)
     k, n = len(r), n_tasks
-    out: dict[str, Any] = {"chi2": None, "p": None, "f": None, "f_p": None, "df": k - 1}
+    out: dict[str, Any] = {"chi2": None, "p": None, "f": None, "f_p": None, "df": k - 1, "f_note": None}
     if k < 2 or n < 2:
         return out
     chi2 = 12 * n / (k * (k + 1)) * (float(np.sum(r**2)) - k * (k + 1) ** 2 / 4)
@@ -51,8 +51,9 @@ def friedman(mean_ranks: np.ndarray, n_tasks: int) -> dict[str, Any]:
     if denom > 0:
         f = (n - 1) * chi2 / denom
         out |= {"f": f, "f_p": float(stats.f.sf(f, k - 1, (k - 1) * (n - 1)))}
-    else:  # every task ranks the methods identically: F_F is infinite
-        out |= {"f": math.inf, "f_p": 0.0}
+    else:  # every task ranks the methods identically: F_F divides by zero. No number is printed (an
+        # infinite F with p = 0 read as overwhelming evidence with 2 tasks); chi2_F and its p still stand.
+        out["f_note"] = "undefined: every task ranks the methods in the same order"
     return out
 
 

@@ -145,11 +145,11 @@ def summary_line(rep: dict[str, Any]) -> str:
     if not s:
         return "No cross-task ranking (fewer than 2 methods in every task)."
     f = s["friedman"]
+    iman = f"F = {_f(f['f'], '.2f')}, p = {_f(f['f_p'], '.3g')}" if f.get("f_note") is None else f["f_note"]
     cliques = "; ".join(", ".join(c) for c in s["cliques"]) or "none"
     return (
         f"{s['tasks']} tasks, {len(s['methods'])} methods: Friedman chi2 = {_f(f['chi2'], '.2f')} "
-        f"(df {f['df']}), p = {_f(f['p'], '.3g')}; Iman-Davenport F = {_f(f['f'], '.2f')}, "
-        f"p = {_f(f['f_p'], '.3g')}; Nemenyi critical difference {_f(s['critical_difference'], '.2f')} "
+        f"(df {f['df']}), p = {_f(f['p'], '.3g')}; Iman-Davenport {iman}; Nemenyi critical difference {_f(s['critical_difference'], '.2f')} "
         f"of mean rank at α = {s['alpha']} (groups not told apart: {cliques})"
     )
 

@@ -70,3 +70,12 @@ def test_nemenyi_against_scikit_posthocs() -> None:
     for i in range(4):
         for j in range(i + 1, 4):
             assert (abs(r[i] - r[j]) >= cd) == (p[i, j] < 0.05)
+
+
+def test_identical_rankings_leave_iman_davenport_undefined_not_infinite() -> None:
+    # two tasks that rank five methods the same way: N(k-1) - chi2_F = 0, F_F divides by zero
+    f = SS.friedman(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), 2)
+    assert f["chi2"] == pytest.approx(8.0) and f["p"] == pytest.approx(stats.chi2.sf(8.0, 4))
+    assert f["f"] is None and f["f_p"] is None and "same order" in f["f_note"]
+    ok = SS.friedman(DEMSAR_RANKS, 14)
+    assert ok["f_note"] is None
