@@ -160,6 +160,18 @@ def _validate_sizes(cfg: Config) -> None:
         _positive(key, value, allow_zero=True)
     if d.num_classes < 2:
         raise ConfigError(f"data.num_classes: need at least 2 classes, got {d.num_classes}")
+    # The validation images are carved from the training images, so a val_size at or above the images
+    # kept fails every run at its start; refuse it here, where a sweep or suite checks once, before any
+    # run starts. (A real data set's size is known only once it is read: pipeline.load_splits checks.)
+    kept = [("data.limit_train", d.limit_train)] if d.limit_train > 0 else []
+    if d.name.startswith("synthetic"):  # synthetic, synthetic_mnist: train_size is the training set
+        kept.append(("data.train_size", d.train_size))
+    for key, n in kept:
+        if d.val_size >= n:
+            raise ConfigError(
+                f"data.val_size: {d.val_size} must be smaller than {key} ({n}): the validation images "
+                "are carved from the training images"
+            )
 
 
 BUILTIN_MODELS: tuple[str, ...] = typing.get_args(ModelName)

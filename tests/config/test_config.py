@@ -91,11 +91,14 @@ def test_frozen() -> None:
         ("augment.contrast_low=2.0", "augment.contrast_low"),
         ("train.amp=fp8", "train.amp"),
         ("data.val_size=-5", "data.val_size"),
+        ("data.val_size=5000", "data.val_size: 5000 must be smaller than data.train_size (5000)"),
+        ("data.name=synthetic_mnist data.train_size=300 data.val_size=400", "data.train_size (300)"),
+        ("data.name=folder data.limit_train=500 data.val_size=1000", "data.limit_train (500)"),
     ],
 )
 def test_bad_values_name_the_key(override: str, key: str) -> None:
     with pytest.raises(C.ConfigError) as err:
-        C.load_config(None, [override])
+        C.load_config(None, override.split(" "))
     msg = str(err.value)
     assert key in msg and "\n" not in msg
 

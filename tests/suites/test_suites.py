@@ -155,3 +155,13 @@ def test_suite_run_and_report_with_an_outside_activation(
     assert doc["friedman"]["df"] == 1 and doc["critical_difference"] > 0
     assert "too few" in " ".join(doc["warnings"])
     assert "data:image/png;base64," in html.read_text()
+
+
+def test_suite_run_refuses_a_val_size_above_the_training_set_before_any_run(tmp_path: Path) -> None:
+    # was: every run of every task started, failed at data loading, and the suite reported them failed
+    res = runner.invoke(
+        app, ["suite", "run", "smoke", "--acts", "relu", "--seeds", "0", "--out", str(tmp_path),
+              "--set", "data.val_size=100000"],
+    )  # fmt: skip
+    assert res.exit_code != 0 and "data.val_size: 100000 must be smaller than data.train_size" in res.output
+    assert "Traceback" not in res.output and not any(tmp_path.iterdir())
