@@ -46,6 +46,10 @@ def report(
         float | None,
         typer.Option(help="Plan: seeds per group to detect this many accuracy points at 80% power."),
     ] = None,
+    reference: Annotated[
+        list[Path] | None,
+        typer.Option(help="Another sweep of the same groups to show side by side (e.g. fewer epochs)."),
+    ] = None,
 ) -> None:
     """Tables (mean ± std, 95% CI, tests vs the baseline with the run as the unit, power) and plots."""
     from rich.markup import escape
@@ -54,7 +58,9 @@ def report(
     from actbench.report.groups import ReportError
 
     try:
-        options = report_options(baseline, metric, sort, where or [], paper, tests, bootstrap, mde)
+        options = report_options(
+            baseline, metric, sort, where or [], paper, tests, bootstrap, mde, reference or []
+        )
         warnings = report_main(paths, options, fmt, out, plots, console, provenance, html)
     except ReportError as exc:
         fail(str(exc))

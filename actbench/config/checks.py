@@ -192,9 +192,7 @@ def external_networks(source: str) -> tuple[str, ...]:
     try:
         import timm
     except ImportError:
-        raise ConfigError(
-            "model.name: timm: networks need timm (pip install 'actbench[timm]')"
-        ) from None
+        raise ConfigError("model.name: timm: networks need timm (pip install 'actbench[timm]')") from None
     return tuple(timm.list_models())
 
 

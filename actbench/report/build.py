@@ -8,7 +8,9 @@ here on (run folders store fractions); losses are mean cross-entropy per image.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ from actbench.report.model import (
     layer_key,
 )
 from actbench.report.provenance import provenance
+from actbench.report.reference import reference_label, reference_rows
 from actbench.report.robustness import robustness_row, robustness_warnings
 from actbench.report.tables import render_report
 from actbench.stats.summary import compare, describe, finite_mean
@@ -157,9 +160,19 @@ def group_row(group: Group, groups: list[Group], opts: ReportOptions) -> dict[st
 # --- the report -------------------------------------------------------------------------------------
 
 
-def learned_table(rows: list[dict[str, Any]], paper: str | None = None) -> dict[str, Any]:
-    """Paper Table 1 layout: rows init + layers, one column per learnable group (describe() over seeds)."""
+def learned_table(
+    rows: list[dict[str, Any]],
+    paper: str | None = None,
+    ref_rows: Sequence[dict[str, Any]] = (),
+    ref_label: str = "",
+) -> dict[str, Any]:
+    """Paper Table 1 layout: rows init + layers, one column per learnable group (describe() over seeds),
+    then the same groups of a reference sweep ("group (label)") and the paper's values."""
     cols = [r for r in rows if r["learned"]]
+    ours = {r["group"] for r in cols}
+    cols += [
+        r | {"group": f"{r['group']} ({ref_label})"} for r in ref_rows if r["learned"] and r["group"] in ours
+    ]
     layers = sorted(dict.fromkeys(layer for r in cols for layer in r["learned"]), key=layer_key)
     names = sorted({n for r in cols for params in r["learned"].values() for n in params})
     columns, cells = [], {}
@@ -170,7 +183,7 @@ def learned_table(rows: list[dict[str, Any]], paper: str | None = None) -> dict[
             init = {"mean": r["init"], "std": None} if name == "a" and r["init"] is not None else None
             cells[col] = {"init": init, **{layer: r["learned"].get(layer, {}).get(name) for layer in layers}}
     for act, ref in PAPER_LEARNED.items() if paper == "cifar10" else ():
-        if any(r["activation"] == act for r in cols):
+        if any(r["activation"] == act for r in rows if r["learned"]):
             columns.append(f"{act} (paper)")
             cells[columns[-1]] = {k: {"mean": v, "std": None} for k, v in ref.items()}
     return {"layers": ["init", *layers] if columns else [], "columns": columns, "cells": cells}
@@ -224,6 +237,7 @@ def report_options(
     tests: str | Sequence[str] | None = None,
     bootstrap: int | None = None,
     mde: float | None = None,
+    reference: Sequence[str | Path] = (),
 ) -> ReportOptions:
     """The report's options, checked (ReportError names the option) and normalised: the baseline's alias
     resolved, `tests` parsed ("welch,paired" or names; all when None), defaults filled in."""
@@ -234,7 +248,13 @@ def report_options(
     if mde is not None and not (math.isfinite(mde) and mde > 0):
         raise ReportError(f"--mde: {mde} is not allowed (a difference in accuracy points > 0, e.g. 1.0)")
     chosen = parse_tests(TESTS if tests is None else tests)
-    return ReportOptions(act_name(baseline), metric, sort, tuple(where), paper, tuple(chosen), bootstrap, mde)
+    for path in reference:
+        if not Path(path).is_dir():
+            raise ReportError(
+                f"--reference: {path} is not a folder (a sweep or folder of runs to compare with)"
+            )
+    chosen, ref = tuple(chosen), tuple(str(p) for p in reference)
+    return ReportOptions(act_name(baseline), metric, sort, tuple(where), paper, chosen, bootstrap, mde, ref)
 
 
 def build_report(
@@ -268,7 +288,14 @@ def build_report(
     order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i], o.sort))
     rows, groups = [rows[i] for i in order], [groups[i] for i in order]
     used = provenance([r for g in groups for r in g.runs]) if with_provenance else None
-    return Report(groups, rows, learned_table(rows, o.paper), o, warnings, used)
+    if not o.reference:
+        return Report(groups, rows, learned_table(rows, o.paper), o, warnings, used)
+    # the reference is summarised with the same options (its own decisions), without the paper's columns
+    ref = build_report(o.reference, dataclasses.replace(o, reference=(), paper=None))
+    label = reference_label(o.reference)
+    warnings += [f"--reference {label}: {w}" for w in ref.warnings]
+    learned = learned_table(rows, o.paper, ref.rows, label)
+    return Report(groups, rows, learned, o, warnings, used, reference_rows(rows, ref.rows, label, o.baseline))
 
 
 def report_main(
@@ -293,6 +320,9 @@ def report_main(
 
         files, more = write_figures(report, Path(plots))
         warnings += more
+        # a Markdown page links its figures relative to where it is written
+        base = Path(out).resolve().parent if out is not None else Path.cwd()
+        report.figures = [Path(os.path.relpath(Path(f).resolve(), base)).as_posix() for f in files]
     if console is None:
         from rich.console import Console
 

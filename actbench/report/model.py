@@ -6,7 +6,7 @@ this module, so neither renderer has to import the module that calls it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from actbench.report.groups import Group
@@ -57,6 +57,7 @@ class ReportOptions:
     tests: tuple[str, ...] = TESTS  # which comparisons to compute
     bootstrap: int = BOOTSTRAP  # resamples of the P(better) interval; 0: none
     mde: float | None = None  # accuracy points to plan seeds for (power)
+    reference: tuple[str, ...] = ()  # another sweep of the same groups, shown side by side (report.reference)
 
 
 @dataclass
@@ -67,6 +68,8 @@ class Report:
     options: ReportOptions
     warnings: list[str]
     provenance: dict[str, Any] | None = None  # actbench.report.provenance, with --provenance
+    reference: dict[str, Any] | None = None  # actbench.report.reference.reference_rows, with --reference
+    figures: list[str] = field(default_factory=list)  # figure paths, relative to a Markdown page (--plots)
 
 
 def layer_key(layer: str) -> tuple[int, int, str]:

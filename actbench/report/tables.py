@@ -24,6 +24,7 @@ from actbench.report.corruptions import corruption_cells, corruption_title
 from actbench.report.groups import ReportError
 from actbench.report.model import MEMORY_KINDS, Report
 from actbench.report.provenance import provenance_markdown
+from actbench.report.reference import reference_table
 from actbench.report.robustness import NOISE_UNITS
 from actbench.timing import fmt_range
 
@@ -170,6 +171,9 @@ def to_markdown(report: Report) -> str:
             parts.append(f"**{table[0]}**\n\n{_md_table(*table[1:])}")
     if verdicts := verdict_lines(report):
         parts.append(f"**{VERDICT_TITLE}**\n\n" + "\n".join(f"- {v}" for v in verdicts))
+    if report.reference is not None:
+        title, *cells = reference_table(report)
+        parts.append(f"**{title}**\n\n{_md_table(*cells)}")
     if report.learned["columns"]:
         parts.append(f"**{titles[1]}**\n\n{_md_table(*learned_cells(report))}")
     for kind in robustness_kinds(report):
@@ -178,6 +182,9 @@ def to_markdown(report: Report) -> str:
         b = report.options.baseline
         title, cells = corruption_title(report.rows, b), corruption_cells(report.rows, b)
         parts.append(f"**{title}**\n\n{_md_table(*cells)}")
+    if report.figures:
+        links = "\n\n".join(f"![{Path(f).stem}]({f})" for f in report.figures)
+        parts.append(f"**Figures (written by --plots; min–max band over seeds)**\n\n{links}")
     if report.provenance is not None:
         parts.append(provenance_markdown(report.provenance))
     return "\n\n".join(parts) + "\n"
@@ -310,6 +317,8 @@ def to_json(report: Report) -> str:
     }
     if report.provenance is not None:
         doc["provenance"] = report.provenance
+    if report.reference is not None:
+        doc["reference"] = report.reference
     return json.dumps(doc, indent=2, default=str) + "\n"
 
 
@@ -345,6 +354,8 @@ def rich_tables(report: Report, width: int | None = None) -> list[Any]:
         from rich.text import Text
 
         tables.append(Text("\n".join([VERDICT_TITLE + ":", *verdicts, ""])))
+    if report.reference is not None:
+        tables += _rich_tables(*reference_table(report), width)
     tables += _rich_tables(
         "Cost (parameters, multiply-accumulates per image; training epoch s: median and min–max of all "
         "seeds' epochs after the first; img/s: median; peak memory)",

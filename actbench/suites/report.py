@@ -149,8 +149,9 @@ def summary_line(rep: dict[str, Any]) -> str:
     cliques = "; ".join(", ".join(c) for c in s["cliques"]) or "none"
     return (
         f"{s['tasks']} tasks, {len(s['methods'])} methods: Friedman chi2 = {_f(f['chi2'], '.2f')} "
-        f"(df {f['df']}), p = {_f(f['p'], '.3g')}; Iman-Davenport {iman}; Nemenyi critical difference {_f(s['critical_difference'], '.2f')} "
-        f"of mean rank at α = {s['alpha']} (groups not told apart: {cliques})"
+        f"(df {f['df']}), p = {_f(f['p'], '.3g')}; Iman-Davenport {iman}; Nemenyi critical difference "
+        f"{_f(s['critical_difference'], '.2f')} of mean rank at α = {s['alpha']} "
+        f"(groups not told apart: {cliques})"
     )
 
 

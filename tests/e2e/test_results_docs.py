@@ -66,7 +66,8 @@ def test_reproduce_script_end_to_end(tmp_path: Path) -> None:
             "robustness.levels=[0,0.1]", f"data.cache_dir={tmp_path / 'cache'}"]  # fmt: skip
     cmd = ["bash", str(REPO / "benchmarks/reproduce_table2.sh"), "--epochs", "1", "--seeds", "0",
            "--data", str(archive), "--out", str(tmp_path / "runs"), "--name", "tiny", "--docs", str(docs),
-           "--page", str(page), "--noise", "gaussian", "--"]  # fmt: skip
+           "--page", str(page), "--noise", "gaussian", "--reference", str(docs / "runs" / "tiny"),
+           "--"]  # fmt: skip
     cmd += [a for s in tiny for a in ("--set", s)]
     proc = subprocess.run(
         cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=os.environ.copy()
@@ -82,3 +83,5 @@ def test_reproduce_script_end_to_end(tmp_path: Path) -> None:
     text = page.read_text()
     assert "**Provenance**" in text and "| rational |" in text and "Table 2" in text
     assert list((docs / "tiny-plots").glob("*.png"))
+    # the page lines the runs up with the reference sweep (here: themselves) and links its plots
+    assert "**Compared with tiny (" in text and "](tiny-plots/val_acc.png)" in text
