@@ -106,6 +106,9 @@ def suite_report(
     fmt: Annotated[str, typer.Option("--format", help="table | md | csv | json")] = "table",
     out: Annotated[Path | None, typer.Option(help="Write the export to this file instead of stdout.")] = None,
     html: Annotated[Path | None, typer.Option(help="Also write one HTML page with the CD diagram.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Also write the CD diagram as a PNG (a Markdown --out links it).")
+    ] = None,
 ) -> None:
     """Per task, each activation's decision vs the baseline; across tasks, mean ranks, Friedman, CD."""
     from rich.markup import escape
@@ -114,18 +117,9 @@ def suite_report(
     from actbench.suites import report as SR
 
     try:
-        if metric not in ("last", "best"):
-            raise ReportError(f"--metric: {metric!r} is not allowed (allowed: last, best)")
-        rep = SR.build_suite_report(path, baseline, metric)
-        text = SR.render(rep, fmt)
-        if html is not None:
-            SR.write_html(rep, html)
-        if out is not None:
-            out.write_text(text, encoding="utf-8")
+        text, rep = SR.suite_report_main(path, baseline, metric, fmt, out, html, plot)
     except ReportError as exc:
         fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write ({exc.strerror})")
     if out is None:
         console.print(text, highlight=False, markup=False, soft_wrap=True, end="")
     for w in rep["warnings"] if fmt == "csv" else []:  # the other formats carry them

@@ -15,6 +15,7 @@ import csv
 import html
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,8 @@ def to_markdown(rep: dict[str, Any]) -> str:
         _md(*rank_table(rep)),
         summary_line(rep),
     ]
+    if rep.get("figure"):
+        parts.append(f"![critical-difference diagram]({rep['figure']})")
     parts += [f"- warning: {w}" for w in rep["warnings"]]
     return "\n\n".join(parts) + "\n"
 
@@ -266,6 +269,39 @@ def to_html(rep: dict[str, Any], png: Path | None) -> str:
         f"<h2>Across tasks</h2>{table(*rank_table(rep), 'ranks')}<p id='friedman'>{e(summary_line(rep))}</p>"
         f"{img}<ul class='warn'>{warns}</ul></body></html>\n"
     )
+
+
+def suite_report_main(
+    root: Path,
+    baseline: str = "relu",
+    metric: str = "last",
+    fmt: str = "table",
+    out: Path | None = None,
+    html_path: Path | None = None,
+    plot: Path | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """`actbench suite report`: build, draw the CD diagram to `plot` (a Markdown export links it,
+    relative to `out`), write the HTML page and the export; returns (export text, report)."""
+    if metric not in ("last", "best"):
+        raise ReportError(f"--metric: {metric!r} is not allowed (allowed: last, best)")
+    rep = build_suite_report(root, baseline, metric)
+    if plot is not None:
+        try:
+            drawn = cd_diagram(rep, Path(plot))
+        except OSError as exc:
+            raise ReportError(f"{plot}: cannot write ({exc.strerror})") from None
+        if drawn is not None:
+            base = Path(out).resolve().parent if out is not None else Path.cwd()
+            rep["figure"] = Path(os.path.relpath(Path(plot).resolve(), base)).as_posix()
+    text = render(rep, fmt)
+    if html_path is not None:
+        write_html(rep, html_path)
+    if out is not None:
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ReportError(f"{out}: cannot write ({exc.strerror})") from None
+    return text, rep
 
 
 def write_html(rep: dict[str, Any], path: Path) -> None:

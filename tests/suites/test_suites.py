@@ -155,6 +155,15 @@ def test_suite_run_and_report_with_an_outside_activation(
     assert doc["friedman"]["df"] == 1 and doc["critical_difference"] > 0
     assert "too few" in " ".join(doc["warnings"])
     assert "data:image/png;base64," in html.read_text()
+    # a Markdown page with the diagram beside it, linked relative to the page
+    page, png = tmp_path / "docs" / "suite.md", tmp_path / "docs" / "suite-cd.png"
+    page.parent.mkdir()
+    res = runner.invoke(
+        app, ["suite", "report", str(folder), "--format", "md", "--out", str(page), "--plot", str(png)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "![critical-difference diagram](suite-cd.png)" in page.read_text()
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_suite_run_refuses_a_val_size_above_the_training_set_before_any_run(tmp_path: Path) -> None:
