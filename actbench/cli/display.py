@@ -16,15 +16,22 @@ from tqdm import tqdm
 
 from actbench import runs
 
+ACT_SHOWN = 6  # values per parameter on an epoch line; a deep network's 35 layers would fill the terminal
+
 
 def fmt_act(act: dict[str, Any]) -> str:
-    """{"conv1": {"a": 0.1}, "conv2": {"a": {"mean": ..}}} -> "a=0.100/0.090/0.210" (layer order)."""
+    """{"conv1": {"a": 0.1}, "conv2": {"a": {"mean": ..}}} -> "a=0.100/0.090/0.210" (layer order); more
+    than ACT_SHOWN layers -> the first ACT_SHOWN - 1, "…", the last, and the layer count."""
     parts: dict[str, list[str]] = {}
     for layer in act.values():
         for name, v in layer.items():
             value = v["mean"] if isinstance(v, dict) else v
             parts.setdefault(name, []).append(f"{value:.3f}")
-    return "  ".join(f"{k}={'/'.join(v)}" for k, v in parts.items())
+    out = []
+    for k, v in parts.items():
+        shown = v if len(v) <= ACT_SHOWN else [*v[: ACT_SHOWN - 1], "…", v[-1]]
+        out.append(f"{k}={'/'.join(shown)}" + (f" ({len(v)} layers)" if len(v) > ACT_SHOWN else ""))
+    return "  ".join(out)
 
 
 class TrainDisplay:

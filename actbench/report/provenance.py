@@ -56,6 +56,20 @@ def provenance(runs: list[Run]) -> dict[str, Any]:
             "runs_timed": len(walls),
         },
         "first_started": starts[0] if starts else None,
+        "starts": _starts(runs),
+    }
+
+
+def _starts(runs: list[Run]) -> dict[str, Any]:
+    """Process starts per run (summary.json "starts"; runs written before it was recorded are counted
+    apart): restarts after an interruption, and the commits that trained the runs."""
+    known = [s for r in runs if isinstance(s := r.summary.get("starts"), list)]
+    commits = sorted({str(_short("git_commit", e.get("git_commit"))) for s in known for e in s})
+    return {
+        "runs_recorded": len(known),
+        "total": sum(len(s) for s in known),
+        "resumed_runs": sum(len(s) > 1 for s in known),
+        "git_commits": commits,
     }
 
 
@@ -76,4 +90,12 @@ def provenance_markdown(p: dict[str, Any]) -> str:
         f"- wall time: {_hours(w['total'])} summed over {w['runs_timed']} runs "
         f"(median {_hours(w['median_run'])} per run); first run started {p['first_started'] or '?'}",
     ]
+    st = p.get("starts") or {}
+    if st.get("runs_recorded"):  # runs of older actbench versions have no record of their starts
+        unknown = p["runs"] - st["runs_recorded"]
+        lines.append(
+            f"- process starts: {st['total']} for {st['runs_recorded']} runs ({st['resumed_runs']} resumed "
+            f"after an interruption; trained by git {', '.join(st['git_commits'])})"
+            + (f"; {unknown} older runs did not record theirs" if unknown else "")
+        )
     return "**Provenance** (from the run folders' env.json and summary.json)\n\n" + "\n".join(lines)

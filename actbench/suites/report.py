@@ -129,6 +129,27 @@ def task_table(rep: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return heads, rows
 
 
+def decision_table(rep: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Rows: method but the baseline; per task, the difference from the baseline in accuracy points with
+    its 95% interval and p(Holm): the numbers behind each task's decision."""
+    heads = ["method", *rep["tasks"]]
+    rows = []
+    for m in sorted({m for t in rep["tasks"] for m in rep["per_task"][t]}):
+        cells, compared = [m], False
+        for t in rep["tasks"]:
+            r = rep["per_task"][t].get(m)
+            if r is None or r["activation"] == rep["baseline"] or r["diff"] is None:
+                cells.append("—")
+                continue
+            compared = True
+            ci = r["decision_ci"]
+            interval = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
+            cells.append(f"{r['diff']:+.2f}{interval}, p(Holm) = {_f(r['decision_p_holm'], '.2g')}")
+        if compared:
+            rows.append(cells)
+    return heads, rows
+
+
 def rank_table(rep: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Rows: ranked methods by mean rank; win / tie / loss vs the baseline over tasks."""
     s = rep["summary"] or {"mean_ranks": {}}
@@ -167,6 +188,9 @@ def to_markdown(rep: dict[str, Any]) -> str:
         f"**Suite {rep['suite']}: test accuracy % per task ({when}; mean over seeds; decision vs "
         f"{rep['baseline']}: paired t over matched seeds with Holm within the task, see actbench report)**",
         _md(*task_table(rep)),
+        f"**Per task, Δacc vs {rep['baseline']} in points [95% interval over seeds], p(Holm) within the task "
+        "(the numbers behind each decision; better/worse: p(Holm) < 0.05 and an interval that excludes 0)**",
+        _md(*decision_table(rep)),
         "**Across tasks (rank 1 = best accuracy in a task; Demšar 2006)**",
         _md(*rank_table(rep)),
         summary_line(rep),
@@ -266,6 +290,8 @@ def to_html(rep: dict[str, Any], png: Path | None) -> str:
         "td,th{border:1px solid #ddd;padding:.2em .5em}table{border-collapse:collapse}</style></head><body>"
         f"<h1>Suite {e(rep['suite'])} vs {e(rep['baseline'])}</h1>"
         f"<h2>Per task</h2>{table(*task_table(rep), 'tasks')}"
+        f"<h3>Δacc vs {e(rep['baseline'])} [95% interval], p(Holm)</h3>"
+        f"{table(*decision_table(rep), 'deltas')}"
         f"<h2>Across tasks</h2>{table(*rank_table(rep), 'ranks')}<p id='friedman'>{e(summary_line(rep))}</p>"
         f"{img}<ul class='warn'>{warns}</ul></body></html>\n"
     )

@@ -143,7 +143,11 @@ def mark_running(
     env = {**runs.environment(s.device), "effective": s.speed, **({"model": model} if model else {})}
     env |= env_extra or {}
     runs.write_json(run_dir / runs.ENV, env)
+    # one entry per process that trains the run: how many restarts it took, and with which code (env.json
+    # holds only the latest start's)
+    start_entry = {"at": runs.now(), "after_epoch": start, "git_commit": env.get("git_commit")}
     summary.update(
+        starts=[*(summary.get("starts") or []), start_entry],
         status=runs.RUNNING,
         started_at=summary.get("started_at", runs.now()),
         error=None,

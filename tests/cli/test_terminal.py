@@ -146,3 +146,12 @@ def test_no_color_is_respected() -> None:
     assert "\x1b[" in colored and "31m" in colored  # FORCE_COLOR alone: the red "error:"
     plain = _error_output_with_color_forced({"NO_COLOR": "1"})
     assert "error:" in plain and "31m" not in plain and "no such config" in plain
+
+
+def test_epoch_line_parameters_stay_short_for_deep_networks() -> None:
+    from actbench.cli.display import fmt_act
+
+    few = {f"conv{i}": {"a": 0.1 * i} for i in range(1, 4)}
+    assert fmt_act(few) == "a=0.100/0.200/0.300"
+    deep = {f"layer{i}": {"a": {"mean": i / 100}} for i in range(35)}  # mobilenet_v2: 35 activations
+    assert fmt_act(deep) == "a=0.000/0.010/0.020/0.030/0.040/…/0.340 (35 layers)"

@@ -69,3 +69,22 @@ def test_absent_without_flag_and_stable(tmp_path: Path) -> None:
     for path in (a, b):
         runner.invoke(app, ["report", str(root), "--format", "md", "--provenance", "--out", str(path)])
     assert a.read_bytes() == b.read_bytes() and a.read_text().startswith(plain.rstrip("\n")[:40])
+
+
+def test_process_starts_are_counted_where_recorded(tmp_path: Path) -> None:
+    root = make_runs(tmp_path / "runs")
+    res = runner.invoke(app, ["report", str(root), "--format", "md", "--provenance"])
+    assert "process starts" not in res.output  # no run recorded its starts: nothing claimed
+    for name, starts in (("relu-s0", [0]), ("relu-s1", [0, 59, 120])):
+        path = root / name / "summary.json"
+        summary = json.loads(path.read_text())
+        commits = "abc"[: len(starts)]
+        summary["starts"] = [
+            {"at": "t", "after_epoch": e, "git_commit": c * 40} for e, c in zip(starts, commits, strict=True)
+        ]
+        path.write_text(json.dumps(summary))
+    res = runner.invoke(app, ["report", str(root), "--format", "md", "--provenance"])
+    assert (
+        "- process starts: 4 for 2 runs (1 resumed after an interruption; trained by git aaaaaaaaaaaa, "
+        "bbbbbbbbbbbb, cccccccccccc); 3 older runs did not record theirs" in res.output
+    )

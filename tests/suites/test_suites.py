@@ -98,6 +98,17 @@ def test_suite_report_ranks_wins_and_exports(tmp_path: Path) -> None:
     SR.write_html(rep, tmp_path / "s.html")
     page = (tmp_path / "s.html").read_text()
     assert 'id="ranks"' in page and "data:image/png;base64," in page and "Iman-Davenport" in page
+    # the numbers behind each decision: Δ [interval], p(Holm) per task, for every method but the baseline
+    heads, rows = SR.decision_table(rep)
+    assert heads == ["method", *rep["tasks"]] and [r[0] for r in rows] == ["rational"]
+    worse = rep["per_task"]["task5"]["rational"]
+    lo, hi = worse["decision_ci"]
+    assert (
+        hi < 0
+        and rows[0][6]
+        == f"{worse['diff']:+.2f} [{lo:+.2f}, {hi:+.2f}], p(Holm) = {worse['decision_p_holm']:.2g}"
+    )
+    assert rows[0][6] in md and 'id="deltas"' in page
 
 
 def test_suite_report_errors_are_one_line(tmp_path: Path) -> None:

@@ -68,6 +68,9 @@ def test_resume_is_exact(runs_dir: Path) -> None:
     assert resumed["status"] == "completed"
     assert _strip_times(runs.read_metrics(part)[0]) == _strip_times(runs.read_metrics(full_dir)[0])
     assert resumed["last"] == full["last"]
+    # every process start is recorded (the cost of a run includes its restarts), with the epoch it began after
+    assert [s["after_epoch"] for s in runs.read_json(part / runs.SUMMARY)["starts"]] == [0, 1]
+    assert [s["after_epoch"] for s in runs.read_json(full_dir / runs.SUMMARY)["starts"]] == [0]
 
 
 def test_existing_run_is_not_overwritten(runs_dir: Path) -> None:
