@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from actbench import runs as R
+
 Paths = str | Path | Sequence[str | Path]
 FINAL = ("epoch", "val_loss", "val_acc", "test_loss", "test_acc")  # summary.json's last/best entries
 SUMMARY = ("epochs_done", "wall_time_s", "parameters", "macs_per_image", "error")
@@ -84,7 +86,7 @@ def load_runs(paths: Paths) -> Any:
     for run in runs:
         s = run.summary if isinstance(run.summary, dict) else {}
         row: dict[str, Any] = {"run": str(run.path), "status": run.status, **run.flat}
-        for part in ("last", "best"):
+        for part in R.CHECKPOINTS:
             entry = s.get(part) if isinstance(s.get(part), dict) else {}
             row |= {f"{part}.{k}": entry.get(k) for k in FINAL}
         row |= {k: s.get(k) for k in SUMMARY}

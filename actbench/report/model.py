@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actbench.report.groups import Group
+from actbench.runs import CHECKPOINTS
 
-METRICS = ("last", "best")
+METRICS = CHECKPOINTS  # a report reads the test results of the last or the best-validation epoch
 SORTS = ("paper", "name", "acc", "loss", "p")
 FORMATS = ("table", "md", "csv", "latex", "json")
 # --tests: which comparisons a report computes and shows (actbench.report.comparisons); all by default

@@ -23,6 +23,7 @@ import numpy as np
 
 from actbench.report.build import build_report
 from actbench.report.groups import ReportError
+from actbench.report.model import METRICS
 from actbench.stats.ranks import suite_summary
 from actbench.sweep.plan import MANIFEST
 
@@ -308,8 +309,8 @@ def suite_report_main(
 ) -> tuple[str, dict[str, Any]]:
     """`actbench suite report`: build, draw the CD diagram to `plot` (a Markdown export links it,
     relative to `out`), write the HTML page and the export; returns (export text, report)."""
-    if metric not in ("last", "best"):
-        raise ReportError(f"--metric: {metric!r} is not allowed (allowed: last, best)")
+    if metric not in METRICS:
+        raise ReportError(f"--metric: {metric!r} is not allowed (allowed: {', '.join(METRICS)})")
     rep = build_suite_report(root, baseline, metric)
     if plot is not None:
         try:

@@ -7,7 +7,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from actbench.runs import RunError
+from actbench.runs import CHECKPOINTS, RunError
 
 TRACKERS = ("tensorboard", "mlflow")  # `actbench export` targets; each is a pyproject extra of that name
 
@@ -46,7 +46,7 @@ def epoch_scalars(record: dict[str, Any]) -> dict[str, float]:
 def summary_scalars(summary: dict[str, Any]) -> dict[str, float]:
     """summary.json -> {tag: value}: test loss/accuracy at the last and best-validation epochs, timing."""
     out: dict[str, float] = {}
-    for part in ("last", "best"):
+    for part in CHECKPOINTS:
         entry = summary.get(part) if isinstance(summary.get(part), dict) else {}
         for key in ("test_loss", "test_acc", "epoch"):
             if isinstance(entry.get(key), (int, float)):
