@@ -177,5 +177,3 @@ def add_corruptions(
         },
     }
     (run_dir / "corruptions.json").write_text(json.dumps(doc))
-
-

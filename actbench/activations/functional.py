@@ -198,4 +198,3 @@ def exponential(v: torch.Tensor, a: torch.Tensor, fused: bool = False) -> torch.
     ReLU as a → −∞, identity as a → +∞; saturates at −e^a as v → −∞. ``a`` as in :func:`rational`.
     """
     return _NegRationalFn.apply(v, _broadcast_a(v, a), True, 0.0, fused)
-

@@ -129,4 +129,3 @@ def validate_activation(
         if sharing not in SHARING:
             raise ValueError(f"{name}: sharing must be one of {', '.join(SHARING)}, got {sharing!r}")
         plugins.check_activation(name, sharing, init, params)
-

@@ -54,7 +54,6 @@ class Exponential(_Learnable):
         return exponential(x, self.a, self.fused)
 
 
-
 def activation_parameters(module: nn.Module) -> dict[str, torch.Tensor]:
     """Learnable parameters of one activation module (any module: its own ``nn.Parameter``s, dotted names
     for submodules), e.g. {"a": Parameter of shape (1,) or (C,)}. Frozen ones (requires_grad False) are

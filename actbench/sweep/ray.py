@@ -425,4 +425,3 @@ def settle_stopped(run_dir: Path) -> int:
     `interrupted`, like the ones that were stopped while training: re-running the sweep continues it."""
     status = runs.settle_status(run_dir, runs.INTERRUPTED, "stopped before it trained")
     return {runs.COMPLETED: 0, runs.INTERRUPTED: 130}.get(status, 1)
-

@@ -200,8 +200,6 @@ def test_cifar_arrays_become_nchw(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 # --- folder ------------------------------------------------------------------------------------------
 
 
-
-
 def test_folder_loads_caches_and_invalidates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root, cache = tmp_path / "imgs", tmp_path / "cache"
     arrays = make_folder(root, {"cat": 3, "dog": 2, "emu": 3})
@@ -261,8 +259,6 @@ def test_folder_errors(tmp_path: Path) -> None:
     (root / "train" / "b" / "odd.png").write_bytes(b"not a png")
     with pytest.raises(SRC.DataError, match="cannot decode .*odd.png"):
         D.load_splits(cfg)
-
-
 
 
 @pytest.mark.realdata

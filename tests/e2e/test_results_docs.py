@@ -22,10 +22,13 @@ DOCS = REPO / "docs" / "results"
 runner = CliRunner()
 
 
+PAGE_COMMANDS = ("actbench report docs/results/", "actbench suite report docs/results/")
+
+
 def documented_report_commands() -> list[list[str]]:
-    """Every `actbench report docs/results/... --out PAGE` line in docs/results/README.md, as argv."""
+    """Every `actbench [suite] report docs/results/... --out PAGE` line in docs/results/README.md, as argv."""
     text = (DOCS / "README.md").read_text(encoding="utf-8")
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("actbench report docs/results/")]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(PAGE_COMMANDS)]
     return [shlex.split(ln)[1:] for ln in lines if "--out" in ln]
 
 
@@ -33,10 +36,16 @@ def documented_report_commands() -> list[list[str]]:
 def test_pages_regenerate_byte_identically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     commands = documented_report_commands()
     assert commands, "docs/results/README.md documents no `actbench report ... --out PAGE` command"
+    assert any(argv[0] == "suite" for argv in commands), "the suite page's command is not documented"
     monkeypatch.chdir(REPO)  # the documented commands are relative to the repository root
     for argv in commands:
         i = argv.index("--out")
         page, argv[i + 1] = REPO / argv[i + 1], str(tmp_path / "page.md")
+        # figures go beside the temporary page under the same names, so the page's links are the same
+        for flag in ("--plots", "--plot"):
+            if flag in argv:
+                j = argv.index(flag)
+                argv[j + 1] = str(tmp_path / Path(argv[j + 1]).name)
         res = runner.invoke(app, argv)
         assert res.exit_code == 0, res.output
         assert (tmp_path / "page.md").read_bytes() == page.read_bytes(), f"{page} is stale: re-run {argv}"

@@ -40,8 +40,6 @@ ACC = {
 }
 
 
-
-
 @pytest.fixture
 def corrupted(tmp_path: Path) -> Path:
     root = tmp_path / "runs"

@@ -34,10 +34,6 @@ EXP_A = {"conv1": [-2.0, -2.2, -2.1], "conv2": [-1.9, -2.0, -2.1], "conv3": [-1.
 PRELU_A = {"conv1": [0.05, 0.07], "conv2": [0.02, 0.04], "conv3": [0.03, 0.03]}
 
 
-
-
-
-
 @pytest.fixture
 def bench(tmp_path: Path) -> Path:
     """runs/: relu x3, exponential x3 (+1 failed) nested in a sweep folder, prelu x2."""
@@ -69,10 +65,6 @@ def row_of(report: RP.Report, label: str) -> dict[str, Any]:
 
 
 # --- independent reference statistics ---------------------------------------------------------------
-
-
-
-
 
 
 # --- statistics and grouping ------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from tests.factories import LEARNABLE, TINY, tiny_config
 runner = CliRunner()
 
 
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One small trained synthetic model shared by this module's tests (~3 s)."""

@@ -122,6 +122,8 @@ def test_ray_driver_log_names_the_node_of_each_attempt(tmp_path: Path) -> None:
     assert launcher.where(run, 0) == "queued on Ray, attempt 1"
     L.append_attempt(run.run_dir, {"attempt": 1, "event": "start", "host": "gpu07", "node_ip": "10.0.0.7"})
     assert launcher.where(run, 0) == "node gpu07 (10.0.0.7), attempt 1"
+
+
 def test_a_pack_is_one_ray_task_with_every_member_recorded(tmp_path: Path) -> None:
     fake = _FakeRay()
     launcher = L.RayLauncher(fake, L.RayOptions(max_retries=1))

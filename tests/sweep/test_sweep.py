@@ -132,6 +132,8 @@ def test_manifest_from_an_older_actbench_still_matches(tmp_path: Path) -> None:
     S.write_manifest(plan)  # the same base config is accepted, a changed one still refused
     with pytest.raises(runs.RunError, match="different base config"):
         S.write_manifest(S.plan_sweep(tiny_config("train.grad_clip=1.0"), ["relu"], [0], {}, tmp_path / "sw"))
+
+
 def test_local_launcher_says_where_each_run_trains(monkeypatch: pytest.MonkeyPatch) -> None:
     assert SL.LocalLauncher(2, gpus=0, cpus=4).where(None, 1) == "worker 2/2, cpu, 2 threads"
     monkeypatch.setenv("ACTBENCH_GPU_LIST", "5,7")

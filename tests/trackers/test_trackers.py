@@ -75,7 +75,8 @@ def test_missing_tracker_extra_is_one_line_before_anything_runs(
         importlib.util, "find_spec", lambda n, *a: None if n == "tensorboard" else real(n, *a)
     )
     sets = [
-        x for s in ("train.epochs=1", "run.tensorboard=true", "data.train_size=100", "data.val_size=10")
+        x
+        for s in ("train.epochs=1", "run.tensorboard=true", "data.train_size=100", "data.val_size=10")
         for x in ("--set", s)
     ]
     res = runner.invoke(app, ["train", *sets, "--out", str(runs_dir), "--name", "x", "--no-progress"])
