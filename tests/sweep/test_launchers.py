@@ -13,6 +13,7 @@ import pytest
 from actbench import runs
 from actbench.config import ConfigError
 from actbench.sweep import local as SL
+from actbench.sweep import node as N
 from actbench.sweep import plan as S
 from actbench.sweep import ray as L
 from actbench.sweep import state as SST
@@ -30,8 +31,8 @@ def test_launcher_options_are_checked() -> None:
 
 def test_shared_fs_check_refuses_a_node_that_cannot_see_out(tmp_path: Path) -> None:
     def probe(path: Path, token: str) -> list[tuple[str, str | None]]:
-        here = L.read_token(str(path), token)  # this machine sees it...
-        elsewhere = L.read_token(str(tmp_path / "not-mounted" / path.name), token, wait_s=0)  # ...node B not
+        here = N.read_token(str(path), token)  # this machine sees it...
+        elsewhere = N.read_token(str(tmp_path / "not-mounted" / path.name), token, wait_s=0)  # ...node B not
         return [("10.0.0.1 (aaaa)", here), ("10.0.0.2 (bbbb)", elsewhere)]
 
     with pytest.raises(runs.RunError) as exc:
@@ -43,10 +44,10 @@ def test_shared_fs_check_refuses_a_node_that_cannot_see_out(tmp_path: Path) -> N
 
 
 def test_shared_fs_check_passes_and_spots_another_filesystem(tmp_path: Path) -> None:
-    L.check_shared_fs(tmp_path / "sw", lambda path, token: [("n1", L.read_token(str(path), token))])
+    L.check_shared_fs(tmp_path / "sw", lambda path, token: [("n1", N.read_token(str(path), token))])
     assert not list((tmp_path / "sw").glob(".shared-check-*"))
     (tmp_path / "tok").write_text("someone else's")
-    assert "sees a different" in (L.read_token(str(tmp_path / "tok"), "mine", wait_s=0) or "")
+    assert "sees a different" in (N.read_token(str(tmp_path / "tok"), "mine", wait_s=0) or "")
 
 
 def test_capacity_refuses_runs_no_node_can_hold() -> None:
@@ -99,7 +100,7 @@ def test_lost_workers_are_retried_a_bounded_number_of_times(tmp_path: Path) -> N
     run_dir = plan.sweep_dir / "relu-s0"
     assert [a for _, a, _ in fake.submitted] == [1, 2, 3]  # first try + 2 retries
     assert {t for _, _, t in fake.submitted} == {2}  # threads follow --cpus-per-run
-    ends = [r for r in L.read_attempts(run_dir) if r["event"] == "end"]
+    ends = [r for r in N.read_attempts(run_dir) if r["event"] == "end"]
     assert [r["outcome"] for r in ends] == ["worker lost (_Lost), retrying"] * 2 + ["worker lost (_Lost)"]
     assert status.state == "failed" == runs.read_status(run_dir)
     assert "no retries left" in runs.read_json(run_dir / runs.SUMMARY)["error"]
@@ -120,7 +121,7 @@ def test_ray_driver_log_names_the_node_of_each_attempt(tmp_path: Path) -> None:
     (tmp_path / "relu-s0").mkdir()
     run = launcher.start(tmp_path / "relu-s0", 0)
     assert launcher.where(run, 0) == "queued on Ray, attempt 1"
-    L.append_attempt(run.run_dir, {"attempt": 1, "event": "start", "host": "gpu07", "node_ip": "10.0.0.7"})
+    N.append_attempt(run.run_dir, {"attempt": 1, "event": "start", "host": "gpu07", "node_ip": "10.0.0.7"})
     assert launcher.where(run, 0) == "node gpu07 (10.0.0.7), attempt 1"
 
 
@@ -133,7 +134,7 @@ def test_a_pack_is_one_ray_task_with_every_member_recorded(tmp_path: Path) -> No
     dirs = [str((plan.sweep_dir / n).resolve()) for n in ("relu-s0", "elu-s0")]
     assert fake.submitted == [(dirs[0], 1, 1, dirs), (dirs[0], 2, 1, dirs)]
     for status, d in zip(statuses, dirs, strict=True):
-        ends = [r["outcome"] for r in L.read_attempts(Path(d)) if r["event"] == "end"]
+        ends = [r["outcome"] for r in N.read_attempts(Path(d)) if r["event"] == "end"]
         assert ends == ["worker lost (_Lost), retrying", "worker lost (_Lost)"]
         # a pack's lost worker is no member's fault: resumable, not failed (issue 24)
         assert status.state == "interrupted" == runs.read_status(Path(d))

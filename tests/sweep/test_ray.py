@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from actbench import runs
 from actbench.cli import app
-from actbench.sweep import ray as L
+from actbench.sweep import node as N
 from tests.factories import TINY
 
 ray = pytest.importorskip("ray")
@@ -126,7 +126,7 @@ def test_ray_sweep_matches_local_launcher(cluster: Cluster, tmp_path: Path, driv
                 assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-9), (name, key)
         ray_sum, local_sum = (runs.read_json(d / runs.SUMMARY)["last"] for d in (ray_run, local_run))
         assert ray_sum["test_loss"] == pytest.approx(local_sum["test_loss"], rel=1e-6)
-        attempts = L.read_attempts(ray_run)
+        attempts = N.read_attempts(ray_run)
         assert [(r["attempt"], r["event"]) for r in attempts] == [(1, "start"), (1, "end")]  # ran once
         assert attempts[1]["returncode"] == 0
         nodes.add(attempts[0]["node_id"])
@@ -149,7 +149,7 @@ def test_ctrl_c_interrupts_ray_runs_and_local_launcher_finishes(
     assert "interrupted" in states.values(), states
     for name in RUNS:
         run_dir = sweep_dir / name
-        assert not runs.is_locked(run_dir) and not (run_dir / L.STOP).exists()
+        assert not runs.is_locked(run_dir) and not (run_dir / N.STOP).exists()
         if states[name] == "completed":  # a fast run may finish before the signal lands: then it is whole
             assert _epochs(run_dir) == list(range(1, epochs + 1))
         else:
@@ -171,13 +171,13 @@ def test_lost_worker_node_run_is_retried_from_checkpoint(
 
     def on_worker_and_training() -> bool:
         started = [
-            n for n in RUNS for r in L.read_attempts(sweep_dir / n) if r.get("node_id") == worker.node_id
+            n for n in RUNS for r in N.read_attempts(sweep_dir / n) if r.get("node_id") == worker.node_id
         ]
         return bool(started) and bool(_epochs(sweep_dir / started[0]))
 
     _wait_for(on_worker_and_training, proc, out, "a run training on the worker node")
     victim = next(
-        n for n in RUNS for r in L.read_attempts(sweep_dir / n) if r.get("node_id") == worker.node_id
+        n for n in RUNS for r in N.read_attempts(sweep_dir / n) if r.get("node_id") == worker.node_id
     )
     cluster.remove_node(worker, allow_graceful=False)  # the node dies with its worker and training process
     assert _finish(proc, out) == 0, _log(out)
@@ -186,7 +186,7 @@ def test_lost_worker_node_run_is_retried_from_checkpoint(
     for name in RUNS:
         assert runs.read_status(sweep_dir / name) == "completed"
         assert _epochs(sweep_dir / name) == list(range(1, epochs + 1))  # every epoch exactly once
-    attempts = L.read_attempts(sweep_dir / victim)
+    attempts = N.read_attempts(sweep_dir / victim)
     starts = [(r["attempt"], r["node_id"]) for r in attempts if r["event"] == "start"]
     assert starts == [(1, worker.node_id), (2, cluster.head_node.node_id)]  # retried on the other node
     ends = {r["attempt"]: r for r in attempts if r["event"] == "end"}
