@@ -314,6 +314,7 @@ def suite_report_main(
     rep = build_suite_report(root, baseline, metric)
     if plot is not None:
         try:
+            Path(plot).parent.mkdir(parents=True, exist_ok=True)
             drawn = cd_diagram(rep, Path(plot))
         except OSError as exc:
             raise ReportError(f"{plot}: cannot write ({exc.strerror})") from None

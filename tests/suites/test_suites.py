@@ -167,13 +167,13 @@ def test_suite_run_and_report_with_an_outside_activation(
     assert "too few" in " ".join(doc["warnings"])
     assert "data:image/png;base64," in html.read_text()
     # a Markdown page with the diagram beside it, linked relative to the page
-    page, png = tmp_path / "docs" / "suite.md", tmp_path / "docs" / "suite-cd.png"
-    page.parent.mkdir()
+    page, png = tmp_path / "docs" / "suite.md", tmp_path / "docs" / "figs" / "suite-cd.png"
+    page.parent.mkdir()  # the figure's folder is made when missing
     res = runner.invoke(
         app, ["suite", "report", str(folder), "--format", "md", "--out", str(page), "--plot", str(png)]
     )
     assert res.exit_code == 0, res.output
-    assert "![critical-difference diagram](suite-cd.png)" in page.read_text()
+    assert "![critical-difference diagram](figs/suite-cd.png)" in page.read_text()
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
