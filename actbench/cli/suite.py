@@ -12,6 +12,7 @@ from actbench.cli.options import (
     ActsOpt,
     AddressOpt,
     CpusOpt,
+    DryRunOpt,
     GpusOpt,
     LauncherOpt,
     LogFormatOpt,
@@ -53,9 +54,11 @@ def suite_run(
     pack: PackOpt = None,
     log_format: LogFormatOpt = None,
     progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Each task of SUITE as a sweep <out>/<name>/<task>/; re-running skips what is done."""
-    from actbench.pack.plan import pack_sweep
+    from actbench.cli.display import plan_table
+    from actbench.pack.plan import pack_lines, pack_sweep
     from actbench.suites import spec as SU
     from actbench.sweep import plan as S
 
@@ -75,13 +78,27 @@ def suite_run(
             todo.append(task)
     except (*user_errors(), SU.SuiteError) as exc:
         fail(str(exc))
-    worst = 0
-    for i, task in enumerate(todo, 1):
-        say(log, f"=== suite {spec.name}: task {i}/{len(todo)} {task.name} ({task.config})")
+    # every task is planned (its config checked) before the first run starts: a bad override in the last
+    # task is refused now, not after hours of the others
+    plans = []
+    for task in todo:
         try:
             task_sets = [*task.set, *sets]
             plan, options = plan_sweep(task.config, task_sets, acts, seeds, None, task.name, root, ray)
-            alone = pack_sweep(plan, pack, workers)
+            plans.append((task, plan, options, pack_sweep(plan, pack, workers)))
+        except user_errors() as exc:
+            fail(f"task {task.name}: {exc}")
+    if dry_run:
+        for task, plan, _, alone in plans:
+            console.print(f"task {task.name} ({task.config}):", highlight=False)
+            console.print(plan_table(plan))
+            for line in [*pack_lines(plan), *alone]:
+                console.print(line, highlight=False, soft_wrap=True)
+        return
+    worst = 0
+    for i, (task, plan, options, alone) in enumerate(plans, 1):
+        say(log, f"=== suite {spec.name}: task {i}/{len(plans)} {task.name} ({task.config})")
+        try:
             S.write_manifest(plan)
         except user_errors() as exc:
             fail(f"task {task.name}: {exc}")

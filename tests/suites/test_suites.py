@@ -185,3 +185,43 @@ def test_suite_run_refuses_a_val_size_above_the_training_set_before_any_run(tmp_
     )  # fmt: skip
     assert res.exit_code != 0 and "data.val_size: 100000 must be smaller than data.train_size" in res.output
     assert "Traceback" not in res.output and not any(tmp_path.iterdir())
+
+
+def test_suite_dry_run_plans_every_task_and_writes_nothing(tmp_path: Path) -> None:
+    res = runner.invoke(
+        app,
+        [
+            "suite",
+            "run",
+            "smoke",
+            "--acts",
+            "relu,elu",
+            "--seeds",
+            "0,1",
+            "--out",
+            str(tmp_path),
+            "--dry-run",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    spec = SU.load_suite("smoke")
+    for task in spec.tasks:
+        assert f"task {task.name} ({task.config}):" in res.output
+    assert res.output.count("relu-s1") == len(spec.tasks) and not any(tmp_path.iterdir())
+
+
+def test_suite_plans_every_task_before_the_first_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task that cannot be planned stops the suite before any task trains (was: after those before it)."""
+    import actbench.cli.suite as CS
+
+    real = CS.plan_sweep
+
+    def plan_or_fail(config, sets, acts, seeds, grid, name, out, ray):  # noqa: ANN001, ANN202
+        if name == "mlp-synth":
+            raise C.ConfigError("model.widths: planted error")
+        return real(config, sets, acts, seeds, grid, name, out, ray)
+
+    monkeypatch.setattr(CS, "plan_sweep", plan_or_fail)
+    res = runner.invoke(app, ["suite", "run", "smoke", "--acts", "relu", "--out", str(tmp_path)])
+    assert res.exit_code != 0 and "task mlp-synth: model.widths: planted error" in res.output
+    assert not any(tmp_path.rglob("summary.json")) and "started" not in res.output
