@@ -238,6 +238,9 @@ def to_latex(report: Report) -> str:
         tex = lambda s: "".join(_TEX.get(c, c) for c in str(s))  # noqa: E731
         items = [rf"\item {tex(v)}" for v in verdicts]
         parts.append("\n".join([tex(VERDICT_TITLE) + ":", r"\begin{itemize}", *items, r"\end{itemize}"]))
+    if report.reference is not None:
+        title, *cells = reference_table(report)
+        parts.append(_tex_table(*cells, title))
     if report.learned["columns"]:
         parts.append(_tex_table(*learned_cells(report), titles[1]))
     for kind in robustness_kinds(report):

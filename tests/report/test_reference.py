@@ -68,8 +68,10 @@ def test_report_reference_markdown_json_and_figures(tmp_path: Path) -> None:
     res = runner.invoke(app, [*args, "--format", "json"])
     doc = json.loads(res.output)
     assert doc["options"]["reference"] == [str(short)] and doc["reference"]["label"] == "short"
-    res = runner.invoke(app, [*args])  # the terminal tables carry it too
+    res = runner.invoke(app, [*args])  # the terminal tables and the LaTeX export carry it too
     assert res.exit_code == 0 and "Compared with short" in res.output
+    res = runner.invoke(app, [*args, "--format", "latex"])
+    assert res.exit_code == 0 and r"\caption{Compared with short" in res.output
 
 
 def test_reference_must_be_a_folder(tmp_path: Path) -> None:
