@@ -1,9 +1,10 @@
 # %% [markdown]
 # # actbench results in pandas
 #
-# The published CIFAR-10 runs (`docs/results`) as DataFrames: one row per run, one row per epoch, and
-# the report's tables. A notebook in percent format: open it in Jupyter with jupytext, run its cells in
-# VS Code, or run it as a script from the repository root (needs `pip install 'actbench[analysis]'`):
+# The published 20-epoch CIFAR-10 runs (`docs/results/runs/cifar10-cpu`) as DataFrames: one row per run,
+# one row per epoch, and the report's tables. A notebook in percent format: open it in Jupyter with
+# jupytext, run its cells in VS Code, or run it as a script from the repository root (needs
+# `pip install 'actbench[analysis]'`):
 #
 #     python examples/results_in_pandas.py            # writes results_in_pandas.png
 #
@@ -20,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import actbench  # noqa: E402
 
-RESULTS = os.environ.get("ACTBENCH_RESULTS", "docs/results")
+RESULTS = os.environ.get("ACTBENCH_RESULTS", "docs/results/runs/cifar10-cpu")
 FIGURE = Path(os.environ.get("ACTBENCH_FIGURE", "results_in_pandas.png"))
 
 # %% [markdown]
