@@ -1,9 +1,9 @@
 """Run folders as pandas DataFrames, for notebooks: `load_runs`, `load_metrics`, `load_report`.
 
     import actbench
-    runs = actbench.load_runs("docs/results")        # one row per run
-    curves = actbench.load_metrics("docs/results")   # one row per run and epoch
-    tables = actbench.load_report("docs/results", metric="best")   # the report's tables
+    runs = actbench.load_runs("docs/results/runs/cifar10-cpu")        # one row per run
+    curves = actbench.load_metrics("docs/results/runs/cifar10-cpu")   # one row per run and epoch
+    tables = actbench.load_report("docs/results/runs/cifar10-cpu", metric="best")  # the report's tables
 
 Runs are found and read exactly as `actbench report` finds and reads them (`actbench.report.groups`):
 any folder under the paths that holds config.yaml and summary.json or metrics.jsonl. Accuracies are
