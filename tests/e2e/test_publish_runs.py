@@ -18,8 +18,13 @@ def test_publish_copies_small_files_and_slim_predictions(tmp_path: Path) -> None
     run = tmp_path / "suite" / "task" / "relu-s0"
     run.mkdir(parents=True)
     (run.parent / "sweep.yaml").write_text("runs: []\n")
-    for name in (runs.CONFIG, runs.SUMMARY, runs.METRICS, runs.ROBUSTNESS):
+    for name in (runs.CONFIG, runs.METRICS, runs.ROBUSTNESS):
         (run / name).write_text("{}\n")
+    (run / runs.SUMMARY).write_text('{"status": "completed"}\n')
+    busy = run.parent / "elu-s0"  # still training: left out unless --all
+    busy.mkdir()
+    (busy / runs.CONFIG).write_text("{}\n")
+    (busy / runs.SUMMARY).write_text('{"status": "running"}\n')
     (run / runs.CKPT_LAST).write_bytes(b"weights")
     labels = np.arange(4, dtype=np.int32)
     np.savez(
@@ -31,9 +36,17 @@ def test_publish_copies_small_files_and_slim_predictions(tmp_path: Path) -> None
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
+    assert "left out suite/task/elu-s0 (running)" in out.stdout and "published 1 runs" in out.stdout
+    assert not (dest / "task" / "elu-s0").exists()
     copied = dest / "task" / "relu-s0"
     assert sorted(p.name for p in copied.iterdir()) == sorted(
         [runs.CONFIG, runs.SUMMARY, runs.METRICS, runs.ROBUSTNESS, runs.PREDICTIONS]
     )
     assert (dest / "task" / "sweep.yaml").is_file()
     assert "last_prob" not in runs.read_npz(copied / runs.PREDICTIONS)
+    script = str(REPO / "benchmarks" / "publish_runs.py")
+    everything = subprocess.run(
+        [sys.executable, script, str(tmp_path / "suite"), str(dest), "--all"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert everything.returncode == 0 and (dest / "task" / "elu-s0" / runs.SUMMARY).is_file()
