@@ -21,10 +21,10 @@ def test_publish_copies_small_files_and_slim_predictions(tmp_path: Path) -> None
     for name in (runs.CONFIG, runs.METRICS, runs.ROBUSTNESS):
         (run / name).write_text("{}\n")
     (run / runs.SUMMARY).write_text('{"status": "completed"}\n')
-    busy = run.parent / "elu-s0"  # still training: left out unless --all
-    busy.mkdir()
-    (busy / runs.CONFIG).write_text("{}\n")
-    (busy / runs.SUMMARY).write_text('{"status": "running"}\n')
+    for name, status in (("elu-s0", "running"), ("prelu-s0", "failed")):  # running: left out unless --all
+        (run.parent / name).mkdir()
+        (run.parent / name / runs.CONFIG).write_text("{}\n")
+        (run.parent / name / runs.SUMMARY).write_text(f'{{"status": "{status}"}}\n')
     (run / runs.CKPT_LAST).write_bytes(b"weights")
     labels = np.arange(4, dtype=np.int32)
     np.savez(
@@ -36,8 +36,8 @@ def test_publish_copies_small_files_and_slim_predictions(tmp_path: Path) -> None
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert "left out suite/task/elu-s0 (running)" in out.stdout and "published 1 runs" in out.stdout
-    assert not (dest / "task" / "elu-s0").exists()
+    assert "left out suite/task/elu-s0 (running)" in out.stdout and "published 2 runs" in out.stdout
+    assert not (dest / "task" / "elu-s0").exists() and (dest / "task" / "prelu-s0" / runs.SUMMARY).is_file()
     copied = dest / "task" / "relu-s0"
     assert sorted(p.name for p in copied.iterdir()) == sorted(
         [runs.CONFIG, runs.SUMMARY, runs.METRICS, runs.ROBUSTNESS, runs.PREDICTIONS]
