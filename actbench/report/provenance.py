@@ -43,7 +43,9 @@ def provenance(runs: list[Run]) -> dict[str, Any]:
     """Plain dict (JSON-ready) describing the runs behind a report."""
     envs = [_env(r) for r in runs]
     walls = [float(w) for r in runs if isinstance(w := r.summary.get("wall_time_s"), int | float)]
-    starts = sorted(str(e["time"]) for e in envs if e.get("time"))
+    # a run's first start: summary.json's started_at survives resumes; env.json's time is the latest start's
+    firsts = [r.summary.get("started_at") or e.get("time") for r, e in zip(runs, envs, strict=True)]
+    starts = sorted(str(t) for t in firsts if t)
     return {
         "runs": len(runs),
         "status": dict(sorted(Counter(r.status for r in runs).items())),

@@ -145,7 +145,15 @@ def mark_running(
     runs.write_json(run_dir / runs.ENV, env)
     # one entry per process that trains the run: how many restarts it took, and with which code (env.json
     # holds only the latest start's)
-    start_entry = {"at": runs.now(), "after_epoch": start, "git_commit": env.get("git_commit")}
+    # wall_before_s + (now - unix_s) is the run's wall time so far, written every epoch, so a process
+    # killed without a word (SIGKILL, the end of a batch job) loses at most one epoch of it
+    start_entry = {
+        "at": runs.now(),
+        "after_epoch": start,
+        "git_commit": env.get("git_commit"),
+        "wall_before_s": float(summary.get("wall_time_s") or 0.0),
+        "unix_s": time.time(),
+    }
     summary.update(
         starts=[*(summary.get("starts") or []), start_entry],
         status=runs.RUNNING,
@@ -245,6 +253,8 @@ def log_epoch(
     best = persist(s, run_dir, rec, best)
     times.append(rec["epoch_time_s"])
     summary.update(epochs_done=rec["epoch"], epoch_times=times)
+    if (wall := wall_so_far(summary)) is not None:
+        summary["wall_time_s"] = wall
     runs.write_json(run_dir / runs.SUMMARY, summary)
     hooks.on_event("epoch", {**rec, "learned": learned_parameters(s.model)})  # + per-channel values
     return best
@@ -294,6 +304,15 @@ def complete(s: Session, run_dir: Path, summary: dict[str, Any], best: dict[str,
         robustness(s, run_dir, hooks)
 
 
+def wall_so_far(summary: dict[str, Any]) -> float | None:
+    """Seconds of wall time over all the run's processes up to now (the latest start's entry), or None for
+    a summary written before starts were recorded."""
+    last = (summary.get("starts") or [{}])[-1]
+    if "wall_before_s" not in last or "unix_s" not in last:
+        return None
+    return float(last["wall_before_s"]) + max(0.0, time.time() - float(last["unix_s"]))
+
+
 def finish(
     s: Session,
     run_dir: Path,
@@ -305,11 +324,12 @@ def finish(
     hooks: Hooks,
 ) -> dict[str, Any]:
     """Settle the run's status with its timing, memory and learned parameters; emit `end`."""
+    wall = wall_so_far(summary)
     summary.update(
         status=status,
         error=error,
         finished_at=runs.now(),
-        wall_time_s=summary.get("wall_time_s", 0.0) + time.perf_counter() - t0,
+        wall_time_s=wall if wall is not None else summary.get("wall_time_s", 0.0) + time.perf_counter() - t0,
         timing=epoch_timing(times),  # median of the steady epochs, with min-max (actbench.timing)
         peak_memory=peak_memory(s.device),
         learned=learned_parameters(s.model),

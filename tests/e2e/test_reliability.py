@@ -91,11 +91,17 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path, reference: Pa
     assert proc.returncode == -signal.SIGKILL
     run_dir = tmp_path / "k"
     assert runs.read_status(run_dir) == "running"  # died without a word, as a real kill would
+    killed = runs.read_json(run_dir / runs.SUMMARY)
     resumed = _cli("train", "--resume", str(run_dir), "--no-progress")
     out, _ = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, out
     _assert_same_as_reference(run_dir, reference)
     assert not list(run_dir.glob(".*.tmp")) or fault.startswith("checkpoint")  # stale temp at most
+    # the killed process's wall time up to its last logged epoch is kept, and the resumed one adds to it
+    done = runs.read_json(run_dir / runs.SUMMARY)
+    assert len(done["starts"]) == 2 and done["starts"][1]["wall_before_s"] == killed.get("wall_time_s", 0.0)
+    if killed["epochs_done"]:  # at least one epoch was logged before the kill
+        assert killed["wall_time_s"] > 0 and done["wall_time_s"] > killed["wall_time_s"]
 
 
 # --- 2. Ctrl-C ------------------------------------------------------------------------------------

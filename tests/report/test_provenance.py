@@ -88,3 +88,13 @@ def test_process_starts_are_counted_where_recorded(tmp_path: Path) -> None:
         "- process starts: 4 for 2 runs (1 resumed after an interruption; trained by git aaaaaaaaaaaa, "
         "bbbbbbbbbbbb, cccccccccccc); 3 older runs did not record theirs" in res.output
     )
+
+
+def test_first_start_survives_a_resume(tmp_path: Path) -> None:
+    """env.json is rewritten when a run resumes; the page must still say when the first run began."""
+    root = make_runs(tmp_path / "runs")
+    path = root / "relu-s0" / "summary.json"
+    summary = json.loads(path.read_text())
+    path.write_text(json.dumps({**summary, "started_at": "2025-12-31T00:00:00"}))  # before any env.json time
+    res = runner.invoke(app, ["report", str(root), "--format", "md", "--provenance"])
+    assert "first run started 2025-12-31T00:00:00" in res.output
