@@ -288,11 +288,16 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
 # --- metrics log ------------------------------------------------------------------------------------
 
 
-def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
-    with open(run_dir / METRICS, "a", encoding="utf-8") as f:
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """One JSON line, on disk before returning (metrics.jsonl, a Ray run's attempts.jsonl)."""
+    with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
+    append_jsonl(run_dir / METRICS, record)
 
 
 def read_metrics(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:

@@ -55,10 +55,7 @@ def read_token(path: str, token: str, wait_s: float = 5.0) -> str | None:
 
 
 def append_attempt(run_dir: Path, record: dict[str, Any]) -> None:
-    with open(run_dir / ATTEMPTS, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    runs.append_jsonl(run_dir / ATTEMPTS, record)
 
 
 def read_attempts(run_dir: Path) -> list[dict[str, Any]]:
