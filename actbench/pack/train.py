@@ -60,7 +60,6 @@ class Member:
     best: dict[str, Any] = field(default_factory=dict)
     times: list[float] = field(default_factory=list)
     rng: Tensor | None = None  # the global CPU RNG state a lone run would hold (goes into checkpoints)
-    t0: float = field(default_factory=time.perf_counter)
     status: str | None = None  # set once the member has ended (failed / interrupted / completed)
 
     @property
@@ -159,7 +158,7 @@ def _train(members: list[Member], should_stop: Callable[[], bool]) -> None:
 
 def _end(m: Member, status: str, error: str | None) -> None:
     m.status = status
-    m.summary = L.finish(m.s, m.run_dir, m.summary, status, error, m.times, m.t0, m.hooks)
+    m.summary = L.finish(m.s, m.run_dir, m.summary, status, error, m.times, m.hooks)
 
 
 def build_packed(sessions: Sequence[Session]) -> PackedCNN:

@@ -144,9 +144,9 @@ def mark_running(
     env |= env_extra or {}
     runs.write_json(run_dir / runs.ENV, env)
     # one entry per process that trains the run: how many restarts it took, and with which code (env.json
-    # holds only the latest start's)
-    # wall_before_s + (now - unix_s) is the run's wall time so far, written every epoch, so a process
-    # killed without a word (SIGKILL, the end of a batch job) loses at most one epoch of it
+    # holds only the latest start's); its wall_before_s + (now - unix_s) is the run's wall time so far,
+    # written every epoch, so a process killed without a word (SIGKILL, the end of a batch job) loses at
+    # most one epoch of it
     start_entry = {
         "at": runs.now(),
         "after_epoch": start,
@@ -252,9 +252,7 @@ def log_epoch(
     """Persist the epoch, append its time to `times`, update summary.json, emit `epoch`; the new best."""
     best = persist(s, run_dir, rec, best)
     times.append(rec["epoch_time_s"])
-    summary.update(epochs_done=rec["epoch"], epoch_times=times)
-    if (wall := wall_so_far(summary)) is not None:
-        summary["wall_time_s"] = wall
+    summary.update(epochs_done=rec["epoch"], epoch_times=times, wall_time_s=wall_so_far(summary))
     runs.write_json(run_dir / runs.SUMMARY, summary)
     hooks.on_event("epoch", {**rec, "learned": learned_parameters(s.model)})  # + per-channel values
     return best
@@ -304,12 +302,10 @@ def complete(s: Session, run_dir: Path, summary: dict[str, Any], best: dict[str,
         robustness(s, run_dir, hooks)
 
 
-def wall_so_far(summary: dict[str, Any]) -> float | None:
-    """Seconds of wall time over all the run's processes up to now (the latest start's entry), or None for
-    a summary written before starts were recorded."""
-    last = (summary.get("starts") or [{}])[-1]
-    if "wall_before_s" not in last or "unix_s" not in last:
-        return None
+def wall_so_far(summary: dict[str, Any]) -> float:
+    """Seconds of wall time over all the run's processes up to now, from the start entry `mark_running`
+    added for this process (the last one)."""
+    last = summary["starts"][-1]
     return float(last["wall_before_s"]) + max(0.0, time.time() - float(last["unix_s"]))
 
 
@@ -320,16 +316,14 @@ def finish(
     status: str,
     error: str | None,
     times: list[float],
-    t0: float,
     hooks: Hooks,
 ) -> dict[str, Any]:
     """Settle the run's status with its timing, memory and learned parameters; emit `end`."""
-    wall = wall_so_far(summary)
     summary.update(
         status=status,
         error=error,
         finished_at=runs.now(),
-        wall_time_s=wall if wall is not None else summary.get("wall_time_s", 0.0) + time.perf_counter() - t0,
+        wall_time_s=wall_so_far(summary),
         timing=epoch_timing(times),  # median of the steady epochs, with min-max (actbench.timing)
         peak_memory=peak_memory(s.device),
         learned=learned_parameters(s.model),

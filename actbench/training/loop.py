@@ -129,7 +129,7 @@ def run_training(run_dir: Path, resume: bool = False, hooks: Hooks | None = None
 def _loop(
     s: Session, run_dir: Path, start: int, best: dict[str, Any], summary: dict[str, Any], hooks: Hooks
 ) -> dict[str, Any]:
-    cfg, t0 = s.cfg, time.perf_counter()
+    cfg = s.cfg
     times = list(summary.get("epoch_times", []))[:start]
     hooks.on_event("start", L.start_event(s, run_dir, start))
     if warning := L.swap_lines(s)[1]:
@@ -143,10 +143,10 @@ def _loop(
         L.complete(s, run_dir, summary, best, hooks)
     except (NonFiniteLoss, Interrupted) as exc:
         status = runs.FAILED if isinstance(exc, NonFiniteLoss) else runs.INTERRUPTED
-        return L.finish(s, run_dir, summary, status, str(exc), times, t0, hooks)
+        return L.finish(s, run_dir, summary, status, str(exc), times, hooks)
     except OSError as exc:  # disk full, folder gone read-only: the last checkpoint stands, resumable
-        return L.finish(s, run_dir, summary, runs.INTERRUPTED, runs.write_problem(exc), times, t0, hooks)
-    return L.finish(s, run_dir, summary, runs.COMPLETED, None, times, t0, hooks)
+        return L.finish(s, run_dir, summary, runs.INTERRUPTED, runs.write_problem(exc), times, hooks)
+    return L.finish(s, run_dir, summary, runs.COMPLETED, None, times, hooks)
 
 
 def stop_on_signals() -> Callable[[], bool]:
