@@ -298,6 +298,13 @@ def build_report(
     return Report(groups, rows, learned, o, warnings, used, reference_rows(rows, ref.rows, label, o.baseline))
 
 
+def page_link(target: str | Path, page: str | Path | None) -> str:
+    """How a Markdown page written to `page` (stdout: the working folder) links the file `target`: its
+    path relative to the page's folder."""
+    base = Path(page).resolve().parent if page is not None else Path.cwd()
+    return Path(os.path.relpath(Path(target).resolve(), base)).as_posix()
+
+
 def report_main(
     paths: Sequence[str | Path],
     options: ReportOptions,
@@ -320,9 +327,7 @@ def report_main(
 
         files, more = write_figures(report, Path(plots))
         warnings += more
-        # a Markdown page links its figures relative to where it is written
-        base = Path(out).resolve().parent if out is not None else Path.cwd()
-        report.figures = [Path(os.path.relpath(Path(f).resolve(), base)).as_posix() for f in files]
+        report.figures = [page_link(f, out) for f in files]
     if console is None:
         from rich.console import Console
 

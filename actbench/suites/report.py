@@ -15,13 +15,12 @@ import csv
 import html
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from actbench.report.build import build_report
+from actbench.report.build import build_report, page_link
 from actbench.report.groups import ReportError
 from actbench.report.model import METRICS
 from actbench.stats.ranks import suite_summary
@@ -319,8 +318,7 @@ def suite_report_main(
         except OSError as exc:
             raise ReportError(f"{plot}: cannot write ({exc.strerror})") from None
         if drawn is not None:
-            base = Path(out).resolve().parent if out is not None else Path.cwd()
-            rep["figure"] = Path(os.path.relpath(Path(plot).resolve(), base)).as_posix()
+            rep["figure"] = page_link(plot, out)
     text = render(rep, fmt)
     if html_path is not None:
         write_html(rep, html_path)
