@@ -173,6 +173,37 @@ class _NegRationalFn(torch.autograd.Function):
         return grad_v, grad_a, None, None, None
 
 
+def _traced(v: torch.Tensor, a: torch.Tensor, exponential: bool, a_min: float) -> torch.Tensor:
+    """The unit as plain differentiable tensor math, for a model that torch.compile traces.
+
+    Why not the autograd Function there: traced by torch 2.11's dynamo on CUDA (H200, compile with CUDA
+    graphs, every paper_cnn run of issue 21's GPU sweep) its backward handed back no gradient at all,
+    neither to ``a`` (it stayed exactly at its initial value for 200 epochs) nor to the layers below, so
+    only the classifier trained (40% test accuracy) — the pattern of dynamo reading
+    ``ctx.needs_input_grad`` as False (pytorch/pytorch#159299). Under compile AOTAutograd derives the same
+    closed forms from this expression (∂h/∂v = s², ∂h/∂k = −r²) and fuses them; the clamps pass the
+    gradient straight through (``x + (clamp(x) − x).detach()``), as the Function's backward does.
+    Written as max(v, 0) + u·k/(k − u), not v·k/(k − u): then every v >= 0 gives ∂h/∂k = 0 exactly
+    (u = 0 multiplies it), where the quotient rule would subtract two terms of size 1/k (float32 noise of
+    ~1e-7/k each, summed over every positive unit: 6e-4 relative in a's gradient at Rational's floor).
+    """
+    if exponential:
+        lim = 0.5 * math.log(torch.finfo(v.dtype).max)
+        k = (a + (a.clamp(-lim, lim) - a).detach()).exp()
+    else:
+        k = a + (a.clamp(min=a_min) - a).detach()
+    k = k.to(v.dtype)
+    u = v.clamp(max=0)
+    return (v - u) + u * (k / (k - u))
+
+
+def _apply(v: torch.Tensor, a: torch.Tensor, exponential: bool, a_min: float, fused: bool) -> torch.Tensor:
+    a = _broadcast_a(v, a)
+    if torch.compiler.is_compiling():  # see _traced: the Function is for eager (and its fused kernels)
+        return _traced(v, a, exponential, a_min)
+    return _NegRationalFn.apply(v, a, exponential, a_min, fused)
+
+
 def _broadcast_a(v: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """(1,) stays as is (layer); (C,) becomes (C, 1, ..., 1) to broadcast over N and spatial dims."""
     if a.numel() == 1:
@@ -189,7 +220,7 @@ def rational(
 
     ``a``: (1,) shared by the layer or (C,) per channel (dim 1 of ``v``). Saturates at −a as v → −∞.
     """
-    return _NegRationalFn.apply(v, _broadcast_a(v, a), False, a_min, fused)
+    return _apply(v, a, False, a_min, fused)
 
 
 def exponential(v: torch.Tensor, a: torch.Tensor, fused: bool = False) -> torch.Tensor:
@@ -197,4 +228,4 @@ def exponential(v: torch.Tensor, a: torch.Tensor, fused: bool = False) -> torch.
 
     ReLU as a → −∞, identity as a → +∞; saturates at −e^a as v → −∞. ``a`` as in :func:`rational`.
     """
-    return _NegRationalFn.apply(v, _broadcast_a(v, a), True, 0.0, fused)
+    return _apply(v, a, True, 0.0, fused)

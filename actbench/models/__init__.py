@@ -20,7 +20,7 @@ from typing import Any
 from torch import nn
 
 from actbench.config import ActivationConfig, ModelConfig
-from actbench.models.common import learned_parameters, make_act, resolve_pool_first
+from actbench.models.common import learned_parameters, make_act, params_without_gradient, resolve_pool_first
 from actbench.models.cost import macs_per_image, parameter_count, try_macs_per_image
 from actbench.models.mlp import MLP
 from actbench.models.paper_cnn import PaperCNN
@@ -35,6 +35,7 @@ __all__ = [
     "make_act",
     "network_info",
     "parameter_count",
+    "params_without_gradient",
     "resolve_pool_first",
     "try_macs_per_image",
 ]

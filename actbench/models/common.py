@@ -94,3 +94,16 @@ def learned_parameters(model: nn.Module) -> dict[str, dict[str, list[float]]]:
         if values:
             out[layer] = values
     return out
+
+
+def params_without_gradient(model: nn.Module) -> tuple[list[str], list[str]]:
+    """(activation parameters, other parameters) that require a gradient but got none from the last
+    backward (``.grad`` None or all zero), by name. Read between ``backward()`` and the optimizer step."""
+    base = getattr(model, "_orig_mod", model)  # torch.compile wrapper
+    act_ids = {id(p) for mod in base.activations().values() for p in activation_parameters(mod).values()}
+    act: list[str] = []
+    other: list[str] = []
+    for name, p in base.named_parameters():
+        if p.requires_grad and (p.grad is None or not bool(p.grad.any())):
+            (act if id(p) in act_ids else other).append(name)
+    return act, other

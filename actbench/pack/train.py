@@ -43,6 +43,7 @@ from actbench.pack.model import PackedCNN, act_group_key, member_losses, pack_in
 from actbench.pack.optim import MergedOptimizer
 from actbench.session import Session, select_device, session_for
 from actbench.training import lifecycle as L
+from actbench.training.checks import NoGradient, first_step
 from actbench.training.lifecycle import Hooks
 from actbench.training.loop import epoch_seed, lr_at
 
@@ -61,6 +62,7 @@ class Member:
     times: list[float] = field(default_factory=list)
     rng: Tensor | None = None  # the global CPU RNG state a lone run would hold (goes into checkpoints)
     status: str | None = None  # set once the member has ended (failed / interrupted / completed)
+    checked: bool = False  # its first step in this process passed training.checks.first_step
 
     @property
     def name(self) -> str:
@@ -229,18 +231,27 @@ def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> 
         for m in alive:
             m.hooks.on_event("batch", {"epoch": epoch, "batch": i + 1, "batches": n_batch})
         runs.maybe_fault("batch", epoch, i + 1)
+        why: dict[int, str] = {}  # position in `alive` -> why that member fails now
+        for k, m in enumerate(alive):  # as a lone run: its first step must reach the whole network
+            if not m.checked:
+                m.checked = True
+                try:
+                    if warning := first_step(m.s.model, m.s.speed):
+                        m.hooks.on_event("warning", {"message": warning})
+                except NoGradient as exc:
+                    why[k] = str(exc)
         if device.type == "cpu":  # as a lone run on CPU: stop a diverged member at once
             values = per.tolist()
-            if not all(math.isfinite(v) for v in values):
-                for k in reversed(range(len(alive))):
-                    if not math.isfinite(values[k]):
-                        why = f"loss became {values[k]} at epoch {epoch}, batch {i + 1}"
-                        _end(alive[k], runs.FAILED, why)
-                        del alive[k]
-                if not alive:
-                    return
-                net, opt = _net(alive), MergedOptimizer([m.s.opt for m in alive])
-                rows = torch.tensor([row[id(m)] for m in alive], device=device)
+            why |= {k: f"loss became {v} at epoch {epoch}, batch {i + 1}" for k, v in enumerate(values)
+                    if not math.isfinite(v)}  # fmt: skip
+        if why:
+            for k in sorted(why, reverse=True):
+                _end(alive[k], runs.FAILED, why[k])
+                del alive[k]
+            if not alive:
+                return
+            net, opt = _net(alive), MergedOptimizer([m.s.opt for m in alive])
+            rows = torch.tensor([row[id(m)] for m in alive], device=device)
         if should_stop():
             raise _Stop(f"stopped during epoch {epoch} (batch {i + 1}/{n_batch})")
     train_s = time.perf_counter() - e0

@@ -25,6 +25,7 @@ from actbench.data.pipeline import num_batches, train_batches
 from actbench.evaluation import load_run_config
 from actbench.session import Session, make_session
 from actbench.training import lifecycle as L
+from actbench.training.checks import NoGradient, first_step
 from actbench.training.lifecycle import Hooks
 
 
@@ -53,8 +54,9 @@ def lr_at(cfg: Config, epoch: int) -> float:
     return o.lr
 
 
-def train_epoch(s: Session, epoch: int, hooks: Hooks) -> dict[str, float]:
-    """One pass over the training split; returns mean loss/accuracy. Raises NonFiniteLoss/Interrupted."""
+def train_epoch(s: Session, epoch: int, hooks: Hooks, check: bool = False) -> dict[str, float]:
+    """One pass over the training split; returns mean loss/accuracy. Raises NonFiniteLoss/Interrupted, and
+    NoGradient when `check` (the process's first epoch) and its first step left the network without one."""
     cfg, splits = s.cfg, s.splits
     gen = torch.Generator(device=s.device).manual_seed(epoch_seed(cfg.train.seed, epoch))
     n_batch = num_batches(len(splits.train_y), cfg.train.batch_size)
@@ -75,6 +77,8 @@ def train_epoch(s: Session, epoch: int, hooks: Hooks) -> dict[str, float]:
         if cfg.train.grad_clip:
             nn.utils.clip_grad_norm_(s.model.parameters(), cfg.train.grad_clip)
         s.opt.step()
+        if check and i == 0 and (warning := first_step(s.model, s.speed)):
+            hooks.on_event("warning", {"message": warning})
         losses[i] = loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
         hooks.on_event("batch", {"epoch": epoch, "batch": i + 1, "batches": n_batch})
@@ -137,12 +141,12 @@ def _loop(
     try:
         for epoch in range(start + 1, cfg.train.epochs + 1):
             e0 = time.perf_counter()
-            metrics = train_epoch(s, epoch, hooks)
+            metrics = train_epoch(s, epoch, hooks, check=epoch == start + 1)
             rec = L.epoch_record(s, epoch, metrics, lr_at(cfg, epoch), time.perf_counter() - e0)
             best = L.log_epoch(s, run_dir, rec, best, summary, times, hooks)
         L.complete(s, run_dir, summary, best, hooks)
-    except (NonFiniteLoss, Interrupted) as exc:
-        status = runs.FAILED if isinstance(exc, NonFiniteLoss) else runs.INTERRUPTED
+    except (NonFiniteLoss, NoGradient, Interrupted) as exc:
+        status = runs.INTERRUPTED if isinstance(exc, Interrupted) else runs.FAILED
         return L.finish(s, run_dir, summary, status, str(exc), times, hooks)
     except OSError as exc:  # disk full, folder gone read-only: the last checkpoint stands, resumable
         return L.finish(s, run_dir, summary, runs.INTERRUPTED, runs.write_problem(exc), times, hooks)

@@ -291,6 +291,35 @@ def test_fused_equals_eager() -> None:
     assert not FN._COMPILE_FAILED and {"forward", "backward"} <= set(FN._COMPILED)
 
 
+def test_compiled_units_use_plain_math_with_the_functions_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Traced by torch.compile the units are plain tensor math (FN._traced), not the autograd Function:
+    traced, the Function passed back no gradient on torch 2.11 + CUDA (benchmarks/grad_check.py on an H200).
+    Same outputs and gradients as the eager Function, also where the clamps hold (Rational's a below its
+    floor, Exponential's a past the exponent limit: the gradient passes straight through)."""
+    traced: list[str] = []
+    real = FN._traced
+    monkeypatch.setattr(FN, "_traced", lambda v, a, e, m: (traced.append("x"), real(v, a, e, m))[1])
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 5, 5) * 3
+    g = torch.randn_like(x)
+    for name, init in (("rational", 0.4), ("rational", -0.5), ("exponential", -0.7), ("exponential", 60.0)):
+        for sharing in ("layer", "channel"):
+            m = A.make_activation(name, 3, sharing=sharing)
+            with torch.no_grad():
+                m.a.fill_(init)  # past the clamps too (a config refuses a Rational init <= 0)
+            out = []
+            for fn in (m, torch.compile(m, backend="aot_eager", fullgraph=True)):  # dynamo + AOTAutograd
+                torch._dynamo.reset()
+                xi = x.clone().requires_grad_()
+                y = fn(xi)
+                out.append((y, *torch.autograd.grad(y, (xi, m.a), g)))
+            case = f"{name} a={init} {sharing}"
+            for e, c in zip(*out, strict=True):
+                torch.testing.assert_close(c, e, rtol=1e-5, atol=1e-5, msg=lambda m, k=case: f"{k}: {m}")
+            assert out[0][2].abs().sum() > 0, (name, init)  # a gradient that could have been lost
+    assert len(traced) == 8  # one trace per unit: the compiled calls took the plain math
+
+
 def test_fused_falls_back_to_eager_when_compile_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken_compile(fn, **kwargs):
         def run(*args):
