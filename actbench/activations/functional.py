@@ -179,8 +179,9 @@ def _traced(v: torch.Tensor, a: torch.Tensor, exponential: bool, a_min: float) -
     Why not the autograd Function there: traced by torch 2.11's dynamo on CUDA (H200, compile with CUDA
     graphs, every paper_cnn run of issue 21's GPU sweep) its backward handed back no gradient at all,
     neither to ``a`` (it stayed exactly at its initial value for 200 epochs) nor to the layers below, so
-    only the classifier trained (40% test accuracy) — the pattern of dynamo reading
-    ``ctx.needs_input_grad`` as False (pytorch/pytorch#159299). Under compile AOTAutograd derives the same
+    only the classifier trained (40% test accuracy); most likely dynamo read ``ctx.needs_input_grad`` as
+    False, the pattern of pytorch/pytorch#159299 (not pinned down; torch 2.14 on CPU traces it correctly,
+    benchmarks/results/h200-grad-check.log shows the GPU case). Under compile AOTAutograd derives the same
     closed forms from this expression (∂h/∂v = s², ∂h/∂k = −r²) and fuses them; the clamps pass the
     gradient straight through (``x + (clamp(x) − x).detach()``), as the Function's backward does.
     Written as max(v, 0) + u·k/(k − u), not v·k/(k − u): then every v >= 0 gives ∂h/∂k = 0 exactly
