@@ -134,10 +134,16 @@ def _fused(kind: str, eager: Callable[..., Any], math_fn: Callable[..., Any]) ->
 # --- autograd Function ------------------------------------------------------------------------------
 
 
+def _exponent_limit(dtype: torch.dtype) -> float:
+    """Largest |a| for which e^a and e^a − v stay finite in ``dtype``: 44.4 for float32/bfloat16, 5.5 for
+    float16."""
+    return 0.5 * math.log(torch.finfo(dtype).max)
+
+
 def _effective_k(a: torch.Tensor, exponential: bool, a_min: float, dtype: torch.dtype) -> torch.Tensor:
     """k = e^a (exponent clamped so k and k − v stay finite in ``dtype``) or k = max(a, a_min)."""
     if exponential:
-        lim = 0.5 * math.log(torch.finfo(dtype).max)  # 44.4 for float32/bfloat16, 5.5 for float16
+        lim = _exponent_limit(dtype)
         return a.clamp(-lim, lim).exp()
     return a.clamp(min=a_min)
 
@@ -189,7 +195,7 @@ def _traced(v: torch.Tensor, a: torch.Tensor, exponential: bool, a_min: float) -
     ~1e-7/k each, summed over every positive unit: 6e-4 relative in a's gradient at Rational's floor).
     """
     if exponential:
-        lim = 0.5 * math.log(torch.finfo(v.dtype).max)
+        lim = _exponent_limit(v.dtype)
         k = (a + (a.clamp(-lim, lim) - a).detach()).exp()
     else:
         k = a + (a.clamp(min=a_min) - a).detach()
