@@ -286,6 +286,15 @@ def _validate_activation(cfg: Config) -> None:
         )
     except ValueError as exc:
         raise ConfigError(f"activation: {exc}") from None
+    if m.hidden_act is not None:
+        fixed = [n for n, sp in ACTIVATIONS.items() if not sp.params]  # parameter-free built-ins
+        if m.name != "paper_cnn":
+            raise ConfigError(f"model.hidden_act: applies to paper_cnn only, not {m.name}; use null")
+        if m.hidden_act not in fixed:
+            raise ConfigError(
+                f"model.hidden_act: {m.hidden_act!r} is not allowed (allowed: null = the activation under "
+                f"test, or a fixed one: {', '.join(fixed)})"
+            )
 
 
 def _validate_robustness(r: RobustnessConfig) -> None:

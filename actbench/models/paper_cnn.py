@@ -7,7 +7,8 @@ CIFAR-10 tutorial the paper's input pipeline matches, with three conv layers:
     3 x [ Conv2d(c_in, c_i, k, padding=k//2) -> [BatchNorm2d] -> activation_i -> MaxPool2d(2) ]
         (pooling runs before the activation when that is exact: see `resolve_pool_first`)
     flatten (N, c_3 * (S/8)^2)
-    [ Linear(., h) -> activation -> Dropout ] for each h in `hidden`
+    [ Linear(., h) -> activation -> Dropout ] for each h in `hidden` (the activation under test, or the
+                                               fixed `model.hidden_act`)
     Linear(., num_classes)
 
 Each activation is its own module instance (`make_activation` per layer), so a learnable `a` is
@@ -20,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from actbench.activations import make_activation
 from actbench.config import ActivationConfig, ModelConfig
 from actbench.models.common import Network, fc_layers, resolve_pool_first
 
@@ -52,7 +54,11 @@ class PaperCNN(Network):
             layers += [pool, a] if pool_first else [a, pool]
             c_in, size = c, size // 2
         self.features = nn.Sequential(*layers)
-        hidden, width = fc_layers(c_in * size * size, model.hidden, model.dropout, self.new_act)
+        # model.hidden_act: a fixed function in the hidden layers, kept out of activations() (it is not
+        # the unit under test: no learned parameters, not in Table 1 or the epoch lines)
+        fixed = model.hidden_act
+        new_fc_act = self.new_act if fixed is None else (lambda name, h: make_activation(fixed, h))
+        hidden, width = fc_layers(c_in * size * size, model.hidden, model.dropout, new_fc_act)
         self.head = nn.Sequential(nn.Flatten(), *hidden, nn.Linear(width, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -222,7 +222,7 @@ class PackedCNN(nn.Module):
         first = members[0]
         self.convs = [[m for m in mem.features if isinstance(m, nn.Conv2d)] for mem in members]
         self.linears = [[m for m in mem.head if isinstance(m, nn.Linear)] for mem in members]
-        self.acts = [mem.activations() for mem in members]
+        self.acts = [_layer_acts(mem) for mem in members]
         self.padding = self.convs[0][0].padding
         self.n_conv, self.n_fc = len(self.convs[0]), len(self.linears[0]) - 1
         if any(isinstance(m, (nn.BatchNorm2d, nn.Dropout)) for m in first.modules()):
@@ -277,6 +277,17 @@ class PackedCNN(nn.Module):
         own = [activation_parameters(self.acts[k][layer]) for k in range(lo, hi)]
         params = {n: torch.cat([_per_channel(p[n], per) for p in own]) for n in names}
         return functional_call(template, params, (part,))
+
+
+def _layer_acts(member: nn.Module) -> dict[str, nn.Module]:
+    """{layer name: activation module} of a PaperCNN member: its activations(), plus the fixed hidden-layer
+    activations (model.hidden_act) that activations() leaves out, found after each hidden Linear."""
+    acts = dict(member.activations())
+    mods = list(member.head)
+    fc = [i for i, m in enumerate(mods) if isinstance(m, nn.Linear)][:-1]  # hidden layers: all but the last
+    for j, i in enumerate(fc, start=1):
+        acts.setdefault(f"fc{j}", mods[i + 1])
+    return acts
 
 
 def _per_channel(p: Tensor, channels: int) -> Tensor:

@@ -47,3 +47,30 @@ def test_pool_first_auto_and_refusals() -> None:
     for bad in (["activation.name=gelu"], ["model.pool=avg"]):
         with pytest.raises(ConfigError, match="model.pool_first"):
             load_config(None, ["model.pool_first=true", *bad])
+
+
+def test_hidden_act_fixes_the_hidden_layers_and_leaves_them_out_of_the_units() -> None:
+    """model.hidden_act=relu: the unit under test follows the conv layers only; the hidden layers apply
+    plain ReLU (no learned parameter, not listed by activations()/learned_parameters)."""
+    model = _model("exponential", False, hidden=(7, 6), hidden_act="relu")
+    assert list(model.activations()) == ["conv1", "conv2", "conv3"]
+    assert set(learned_parameters(model)) == {"conv1", "conv2", "conv3"}
+    fc_acts = [m for m in model.head if not isinstance(m, (torch.nn.Linear, torch.nn.Flatten))]
+    assert [type(m) for m in fc_acts] == [torch.nn.ReLU, torch.nn.ReLU]
+    x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
+    assert model(x).shape == (2, 5)
+    same = _model("exponential", False, hidden=(7, 6))  # null: the unit in every layer
+    assert list(same.activations()) == ["conv1", "conv2", "conv3", "fc1", "fc2"]
+
+
+@pytest.mark.parametrize(
+    ("sets", "match"),
+    [
+        (["model.hidden_act=prelu"], r"model.hidden_act: 'prelu' is not allowed \(allowed: null = .*relu"),
+        (["model.hidden_act=nope"], "model.hidden_act: 'nope' is not allowed"),
+        (["model.name=resnet20", "model.hidden_act=relu"], "model.hidden_act: applies to paper_cnn only"),
+    ],
+)
+def test_hidden_act_refusals(sets: list[str], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, sets)

@@ -92,6 +92,10 @@ def test_every_builtin_activation_packs_exactly() -> None:
         for sharing in ("layer", "channel") if spec.supports_sharing else ("layer",):
             cfg = tiny_config(f"activation.name={name}", f"activation.sharing={sharing}", "model.hidden=[6]")
             assert PK._probe(cfg) is None, (name, sharing)
+    # fixed hidden-layer activation (model.hidden_act): the packed model finds it in each member's head
+    for name in ("exponential", "rational"):
+        cfg = tiny_config(f"activation.name={name}", "model.hidden=[6,5]", "model.hidden_act=relu")
+        assert PK._probe(cfg) is None, name
 
 
 def test_user_activation_packs_only_when_proven(user_acts: str) -> None:
