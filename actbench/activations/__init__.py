@@ -8,7 +8,7 @@ Exponential), `learnable` PAU and Swish-beta, `spec` the built-in table, `regist
 so `from actbench.activations import make_activation` (what plug-ins and examples use) keeps working.
 """
 
-from actbench.activations.functional import RATIONAL_A_MIN, exponential, rational
+from actbench.activations.functional import RATIONAL_A_MIN, exponential, rational, saturation_level
 from actbench.activations.registry import (
     commutes_with_max_pool,
     get_spec,
@@ -34,5 +34,6 @@ __all__ = [
     "has_fused_path",
     "make_activation",
     "rational",
+    "saturation_level",
     "validate_activation",
 ]

@@ -230,6 +230,17 @@ def rational(
     return _apply(v, a, False, a_min, fused)
 
 
+def saturation_level(name: str, a: float, a_min: float = RATIONAL_A_MIN) -> float | None:
+    """The negative saturation level k of a learned ``a`` (the unit tends to −k as v → −∞): Rational
+    k = max(a, a_min), the pole guard's effective value; Exponential k = e^a; None for other units. At the
+    paper's initial values (a = 1, a = 0) both are k = 1: the same function."""
+    if name == "rational":
+        return max(a, a_min)
+    if name == "exponential":
+        return math.exp(min(a, 700.0))  # float64 overflows past e^709
+    return None
+
+
 def exponential(v: torch.Tensor, a: torch.Tensor, fused: bool = False) -> torch.Tensor:
     """Exponential unit (paper eq. 6): v for v >= 0, e^a·v/(e^a − v) for v < 0.
 

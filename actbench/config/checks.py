@@ -177,7 +177,7 @@ def _validate_sizes(cfg: Config) -> None:
 BUILTIN_MODELS: tuple[str, ...] = typing.get_args(ModelName)
 # keys that shape actbench's own networks; a torchvision/timm network keeps its own layers
 OWN_NETWORK_KEYS = (
-    "channels", "kernel_size", "pool", "hidden", "dropout", "batch_norm", "pool_first", "widths"
+    "channels", "kernel_size", "pool", "hidden", "hidden_act", "dropout", "batch_norm", "pool_first", "widths"
 )  # fmt: skip
 
 
@@ -288,8 +288,6 @@ def _validate_activation(cfg: Config) -> None:
         raise ConfigError(f"activation: {exc}") from None
     if m.hidden_act is not None:
         fixed = [n for n, sp in ACTIVATIONS.items() if not sp.params]  # parameter-free built-ins
-        if m.name != "paper_cnn":
-            raise ConfigError(f"model.hidden_act: applies to paper_cnn only, not {m.name}; use null")
         if m.hidden_act not in fixed:
             raise ConfigError(
                 f"model.hidden_act: {m.hidden_act!r} is not allowed (allowed: null = the activation under "

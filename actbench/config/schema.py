@@ -66,9 +66,10 @@ class ModelConfig:
     kernel_size: int = 5
     pool: Literal["max", "avg"] = "max"
     hidden: tuple[int, ...] = ()  # sizes of hidden fully-connected layers (each followed by an activation)
-    # paper_cnn only: the hidden layers' activation. null = the activation under test (activation.*); a
-    # parameter-free name (relu, elu, ...) = that fixed function, so the unit under test follows the conv
-    # layers only (the paper's Table 1 lists a learned `a` for conv1-conv3 alone).
+    # The activation of paper_cnn's hidden layers (other networks have none; like `hidden`, it does nothing
+    # there). null = the activation under test (activation.*); a parameter-free name (relu, elu, ...) =
+    # that fixed function, so the unit under test follows the conv layers only (the paper's Table 1 lists
+    # a learned `a` for conv1-conv3 alone).
     hidden_act: str | None = None
     dropout: float = 0.0
     batch_norm: bool = False

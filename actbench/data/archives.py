@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
 SPLITS = ("train", "test")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")  # what torchvision.io.decode_image reads
 
 Members = dict[str, dict[str, list[tuple[str, bytes]]]]  # split -> class -> [(member name, bytes)]
 
@@ -45,8 +46,8 @@ def content_key(path: Path, chunk: int = 1 << 20) -> str:
 
 def read_members(path: Path, extensions: tuple[str, ...]) -> Members:
     """Image members of the archive grouped by split and class, in archive order (callers sort)."""
-    entries = list(_entries(path, extensions))
-    prefix = _top_folder([name for name, _ in entries])
+    entries = list(image_entries(path, extensions))
+    prefix = top_folder([name for name, _ in entries])
     members: Members = {split: {} for split in SPLITS}
     for name, data in entries:
         parts = PurePosixPath(name).parts[len(prefix) :]
@@ -58,7 +59,7 @@ def read_members(path: Path, extensions: tuple[str, ...]) -> Members:
     return members
 
 
-def _top_folder(names: list[str]) -> tuple[str, ...]:
+def top_folder(names: list[str]) -> tuple[str, ...]:
     """() when train/ and test/ sit at the top, else (folder,) when they all sit under one folder."""
     firsts = {PurePosixPath(n).parts[0] for n in names}
     if firsts & set(SPLITS) or len(firsts) != 1:
@@ -66,7 +67,7 @@ def _top_folder(names: list[str]) -> tuple[str, ...]:
     return (firsts.pop(),)
 
 
-def _entries(path: Path, extensions: tuple[str, ...]) -> Iterator[tuple[str, bytes]]:
+def image_entries(path: Path, extensions: tuple[str, ...]) -> Iterator[tuple[str, bytes]]:
     """(member name, bytes) of every regular member with an image extension, in one sequential pass."""
     wanted = lambda name: name.lower().endswith(extensions) and "__MACOSX" not in name  # noqa: E731
     if path.name.lower().endswith(".zip"):

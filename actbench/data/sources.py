@@ -22,9 +22,15 @@ import torch
 from torch import Tensor
 
 from actbench.config import DataConfig
-from actbench.data.archives import ARCHIVE_SUFFIXES, ArchiveError, content_key, is_archive, read_members
+from actbench.data.archives import (
+    ARCHIVE_SUFFIXES,
+    IMAGE_EXTENSIONS,
+    ArchiveError,
+    content_key,
+    is_archive,
+    read_members,
+)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")  # what torchvision.io.decode_image reads
 CACHE_VERSION = 1  # bump when the cache layout changes
 SYNTH_CHUNK = 2048  # synthetic images rendered per chunk (keeps intermediates in cache)
 

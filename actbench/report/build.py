@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from actbench import runs as R
+from actbench.activations import RATIONAL_A_MIN, saturation_level
 from actbench.report.comparisons import comparison_row, finish, parse_tests
 from actbench.report.corruptions import corruption_row, corruption_warnings
 from actbench.report.groups import (
@@ -106,6 +107,26 @@ def learned_stats(runs: list[Run]) -> dict[str, dict[str, dict[str, Any]]]:
     return {layer: {n: describe(v) for n, v in params.items()} for layer, params in per.items()}
 
 
+def saturation_stats(runs: list[Run], activation: str, a_min: float) -> dict[str, dict[str, Any]]:
+    """{layer: describe(per-run k)} for Rational/Exponential: each run's negative saturation level k
+    (activations.saturation_level; channel-shared: the mean over channels of each channel's k); {} else."""
+    per: dict[str, list[float]] = {}
+    for run in runs:
+        for layer, params in as_dict(run.summary.get("learned")).items():
+            values = as_dict(params).get("a")
+            ks = [saturation_level(activation, float(a), a_min) for a in as_list(values)]
+            k = finite_mean([x for x in ks if x is not None])
+            if k is not None:
+                per.setdefault(layer, []).append(k)
+    return {layer: describe(v) for layer, v in per.items()}
+
+
+def as_list(values: Any) -> list[float]:
+    """A learned value as summary.json holds it (a list per channel, or one number) -> finite numbers."""
+    items = values if isinstance(values, list) else [values]
+    return [float(x) for x in items if isinstance(x, int | float) and math.isfinite(x)]
+
+
 def _excluded(group: Group, n_used: int) -> dict[str, int]:
     """Runs left out of the statistics, by reason: failed, interrupted, running, unknown, no result."""
     other = [r.status for r in group.runs if r.status != R.COMPLETED]
@@ -148,6 +169,9 @@ def group_row(group: Group, groups: list[Group], opts: ReportOptions) -> dict[st
         "vs_baseline": _vs_baseline(acc, loss, base, opts.metric),
         "timing": timing_stats(used),
         "learned": learned_stats(used),
+        "saturation": saturation_stats(
+            used, group.activation, float(group.flat.get("activation.params.a_min", RATIONAL_A_MIN))
+        ),
         "init": group.flat.get("activation.init"),
         "paper": {"test_loss": paper[0], "test_acc_pct": paper[1]} if paper else None,
         "robustness": robustness_row(used, base, groups),
@@ -182,10 +206,23 @@ def learned_table(
             columns.append(col)
             init = {"mean": r["init"], "std": None} if name == "a" and r["init"] is not None else None
             cells[col] = {"init": init, **{layer: r["learned"].get(layer, {}).get(name) for layer in layers}}
-    for act, ref in PAPER_LEARNED.items() if paper == "cifar10" else ():
-        if any(r["activation"] == act for r in rows if r["learned"]):
-            columns.append(f"{act} (paper)")
-            cells[columns[-1]] = {k: {"mean": v, "std": None} for k, v in ref.items()}
+    papers = [act for act in PAPER_LEARNED if any(r["activation"] == act for r in rows if r["learned"])]
+    papers = papers if paper == "cifar10" else []
+    for act in papers:
+        columns.append(f"{act} (paper)")
+        cells[columns[-1]] = {k: {"mean": v, "std": None} for k, v in PAPER_LEARNED[act].items()}
+    # Table 1 in the units' own terms: the negative saturation level k (Rational, Exponential)
+    for r in cols:
+        if r.get("saturation"):
+            columns.append(f"{r['group']} k")
+            k0 = saturation_level(r["activation"], r["init"]) if r["init"] is not None else None
+            cells[columns[-1]] = {"init": {"mean": k0, "std": None} if k0 is not None else None}
+            cells[columns[-1]] |= {layer: r["saturation"].get(layer) for layer in layers}
+    for act in papers:
+        if saturation_level(act, 0.0) is not None:
+            columns.append(f"{act} k (paper)")
+            ks = {layer: saturation_level(act, a) for layer, a in PAPER_LEARNED[act].items()}
+            cells[columns[-1]] = {layer: {"mean": k, "std": None} for layer, k in ks.items()}
     return {"layers": ["init", *layers] if columns else [], "columns": columns, "cells": cells}
 
 
@@ -287,7 +324,7 @@ def build_report(
     warnings += robustness_warnings(groups) + corruption_warnings(groups) + packed_warnings(groups)
     order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i], o.sort))
     rows, groups = [rows[i] for i in order], [groups[i] for i in order]
-    used = provenance([r for g in groups for r in g.runs]) if with_provenance else None
+    used = provenance(groups) if with_provenance else None
     if not o.reference:
         return Report(groups, rows, learned_table(rows, o.paper), o, warnings, used)
     # the reference is summarised with the same options (its own decisions), without the paper's columns

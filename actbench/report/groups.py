@@ -12,20 +12,22 @@ import functools
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from actbench import runs as R
+from actbench.data.fingerprint import folder_fingerprint
 
 
 class ReportError(ValueError):
     """A user error (bad path, bad option); the message is one readable line."""
 
 
-# Runs differing only in these keys are seeds of one experiment: seed, bookkeeping, where the data lives.
+# Runs differing only in these keys are seeds of one experiment: seed, bookkeeping, where the data lives,
+# speed settings.
 IGNORED_KEYS = frozenset(
     {
         "train.seed",
@@ -43,8 +45,18 @@ IGNORED_KEYS = frozenset(
         "robustness.levels",
         "robustness.seed",
         "robustness.checkpoint",
+        # speed settings: how fast the same model trains, not which model (provenance shows what was used)
+        "train.threads",
+        "train.eval_batch_size",
+        "train.device",
+        "train.compile",
+        "train.compile_mode",
+        "train.channels_last",
+        "activation.fused",
+        "model.pool_first",
     }
 )
+DATA_ID = "data.fingerprint"  # a folder data set's content (data.fingerprint), in place of data.root
 RUN_FILES = frozenset(
     {R.CONFIG, R.METRICS, R.SUMMARY, R.ENV, R.CKPT_LAST, R.CKPT_BEST, R.ROBUSTNESS, R.PREDICTIONS}
     | {R.CORRUPTIONS}
@@ -61,6 +73,8 @@ class Run:
     records: list[dict[str, Any]]  # metrics.jsonl, one per epoch
     robustness: dict[str, Any] | None = None  # robustness.json (robustness.noise), when the run has one
     corruptions: dict[str, Any] | None = None  # corruptions.json (actbench.robustness.evaluate), if any
+    env: dict[str, Any] = field(default_factory=dict)  # env.json (versions, device, data_fingerprint)
+    data_id: str | None = None  # folder data: the content fingerprint (recorded, or computed from data.root)
 
 
 @dataclass
@@ -200,8 +214,36 @@ def load_run(path: Path) -> tuple[Run | None, list[str]]:
     summary, status, more = _read_summary(path)
     robustness, problems = _read_results(path, "robustness")
     corruptions, problems2 = _read_results(path, "corruptions")
-    run = Run(path, flat, status, summary, records, robustness, corruptions)
+    env = _read_env(path)
+    run = Run(path, flat, status, summary, records, robustness, corruptions, env, env.get("data_fingerprint"))
     return run, warnings + more + problems + problems2
+
+
+def _read_env(path: Path) -> dict[str, Any]:
+    """env.json, {} when absent or unreadable (provenance then shows '?')."""
+    try:
+        return as_dict(json.loads((path / R.ENV).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}
+
+
+def identify_data(runs: list[Run]) -> list[str]:
+    """Fill in `data_id` of folder-data runs that recorded none (actbench before data_fingerprint) from
+    their data.root, where it still exists; one warning line for those whose data is not here (they
+    stay grouped by data.root)."""
+    missing: list[Run] = []
+    for run in runs:
+        if run.flat.get("data.name") == "folder" and run.data_id is None:
+            run.data_id = folder_fingerprint(str(run.flat.get("data.root")))
+            if run.data_id is None:
+                missing.append(run)
+    if not missing:
+        return []
+    roots = sorted({str(r.flat.get("data.root")) for r in missing})
+    return [
+        f"{len(missing)} run(s) recorded no data fingerprint and their data.root is not here "
+        f"({', '.join(roots)}): grouped by data.root, so copies of one data set at other paths stay apart"
+    ]
 
 
 def _read_results(path: Path, what: str) -> tuple[dict[str, Any] | None, list[str]]:
@@ -229,7 +271,7 @@ def load_runs(paths: Sequence[str | Path]) -> tuple[list[Run], list[str]]:
             loaded.append(run)
     if not loaded:
         raise ReportError(f"no readable runs under {', '.join(map(str, paths))}")
-    return loaded, warnings
+    return loaded, warnings + identify_data(loaded)
 
 
 # --- filtering and grouping -------------------------------------------------------------------------
@@ -269,10 +311,12 @@ def filter_runs(runs: list[Run], where: Sequence[str]) -> list[Run]:
 
 
 def _shared(run: Run) -> dict[str, Any]:
-    """The run's config minus IGNORED_KEYS: what its group shares."""
-    # for a folder dataset the root *is* the data set; for cifar/synthetic it is only a location
-    ignored = IGNORED_KEYS - {"data.root"} if run.flat.get("data.name") == "folder" else IGNORED_KEYS
-    return {k: v for k, v in run.flat.items() if k not in ignored}
+    """The run's config minus IGNORED_KEYS: what its group shares. For a folder data set the data is its
+    content (data_id) where known, else its root; for cifar/synthetic data.root is only a location."""
+    shared = {k: v for k, v in run.flat.items() if k not in IGNORED_KEYS}
+    if run.flat.get("data.name") == "folder":
+        shared |= {DATA_ID: run.data_id} if run.data_id else {"data.root": run.flat.get("data.root")}
+    return shared
 
 
 def _dup_key(run: Run) -> str:
@@ -328,7 +372,8 @@ def _label_groups(groups: list[Group]) -> None:
     keys = sorted({k for g in groups for k in g.flat} - {"activation.name"})
     shown = [k for k in keys if _varies(groups, k)]
     for g in groups:
-        extra = ", ".join(f"{k}={_fmt_value(g.flat[k])}" for k in shown if k in g.flat)
+        short = {DATA_ID: str(g.flat.get(DATA_ID))[:19]}  # "sha256:" + 12 hex digits, as git shortens
+        extra = ", ".join(f"{k}={short.get(k) or _fmt_value(g.flat[k])}" for k in shown if k in g.flat)
         g.label = f"{g.activation} ({extra})" if extra else g.activation
 
 

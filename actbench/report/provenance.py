@@ -7,24 +7,15 @@ renders the report, so re-rendering the same folders anywhere gives the same tex
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import Counter
 from typing import Any
 
-from actbench import runs as R
-from actbench.report.groups import Run, as_dict
+from actbench.report.groups import Group, Run, as_dict
 
 ENV_KEYS = (
     "actbench", "git_commit", "python", "torch", "torchvision", "device", "device_name", "cpu_threads",
 )  # fmt: skip
-
-
-def _env(run: Run) -> dict[str, Any]:
-    try:
-        return as_dict(json.loads((run.path / R.ENV).read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return {}
 
 
 def _values(items: list[Any]) -> str:
@@ -39,9 +30,28 @@ def _short(key: str, value: Any) -> Any:
     return value[:12] if key == "git_commit" and isinstance(value, str) else value  # as `git log` shows it
 
 
-def provenance(runs: list[Run]) -> dict[str, Any]:
+def _footing(env: dict[str, Any]) -> str:
+    """What a run's numbers could depend on besides its config: device, torch, compiled or not."""
+    compiled = as_dict(env.get("effective")).get("compile")
+    mode = "compiled" if compiled else "eager" if compiled is not None else "?"
+    return f"{env.get('device_name') or env.get('device') or '?'}, torch {env.get('torch') or '?'}, {mode}"
+
+
+def mixed_footing(groups: list[Group]) -> dict[str, str]:
+    """{group label: 'footing (n), footing (n)'} for every group whose runs were trained on more than one
+    device type, torch version or compile setting: one experiment, not one footing."""
+    out = {}
+    for g in groups:
+        footings = [_footing(r.env) for r in g.runs]
+        if len(set(footings)) > 1:
+            out[g.label] = _values(footings)
+    return out
+
+
+def provenance(groups: list[Group]) -> dict[str, Any]:
     """Plain dict (JSON-ready) describing the runs behind a report."""
-    envs = [_env(r) for r in runs]
+    runs = [r for g in groups for r in g.runs]
+    envs = [r.env for r in runs]
     walls = [float(w) for r in runs if isinstance(w := r.summary.get("wall_time_s"), int | float)]
     # a run's first start: summary.json's started_at survives resumes; env.json's time is the latest start's
     firsts = [r.summary.get("started_at") or e.get("time") for r, e in zip(runs, envs, strict=True)]
@@ -59,6 +69,8 @@ def provenance(runs: list[Run]) -> dict[str, Any]:
         },
         "first_started": starts[0] if starts else None,
         "starts": _starts(runs),
+        "footings": _values([_footing(e) for e in envs]),
+        "mixed_groups": mixed_footing(groups),
     }
 
 
@@ -89,6 +101,7 @@ def provenance_markdown(p: dict[str, Any]) -> str:
         f"- actbench {e['actbench']} (git {e['git_commit']}), python {e['python']}, torch {e['torch']}, "
         f"torchvision {e['torchvision']}",
         f"- device: {e['device']} ({e['device_name']}), CPU threads: {e['cpu_threads']}",
+        f"- footing (device, torch, compile): {p.get('footings', '?')}",
         f"- wall time: {_hours(w['total'])} summed over {w['runs_timed']} runs "
         f"(median {_hours(w['median_run'])} per run); first run started {p['first_started'] or '?'}",
     ]
@@ -99,5 +112,11 @@ def provenance_markdown(p: dict[str, Any]) -> str:
             f"- process starts: {st['total']} for {st['runs_recorded']} runs ({st['resumed_runs']} resumed "
             f"after an interruption; trained by git {', '.join(st['git_commits'])})"
             + (f"; {unknown} older runs did not record theirs" if unknown else "")
+        )
+    mixed = p.get("mixed_groups") or {}
+    if mixed:
+        lines.append(
+            "- **not on one footing** (device, torch, compile): "
+            + "; ".join(f"{label}: {values}" for label, values in mixed.items())
         )
     return "**Provenance** (from the run folders' env.json and summary.json)\n\n" + "\n".join(lines)

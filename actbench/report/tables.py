@@ -153,7 +153,9 @@ def _titles(report: Report) -> tuple[str, str]:
     return (
         f"Test results at the {when} (mean ± std over seeds; p: Welch t-test vs baseline; p (Holm): "
         f"adjusted over the report's comparisons; d: Cohen's d{paper})",
-        "Learned activation parameters per layer (mean ± std over seeds)",
+        "Learned activation parameters per layer (mean ± std over seeds; k: the negative saturation level, "
+        "the unit tends to −k as v → −∞: Rational k = max(a, a_min), Exponential k = e^a, from each run's a; "
+        "at the paper's initial values a = 1 and a = 0 the two units are the same function, k = 1)",
     )
 
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from actbench import predictions, runs
+from actbench.data.fingerprint import folder_fingerprint
 from actbench.data.pipeline import num_batches
 from actbench.evaluation import evaluate, load_weights, weights_kept
 from actbench.models import learned_parameters, network_info, parameter_count, try_macs_per_image
@@ -141,6 +142,8 @@ def mark_running(
     runs.truncate_metrics(run_dir, start)
     model = network_info(s.model)
     env = {**runs.environment(s.device), "effective": s.speed, **({"model": model} if model else {})}
+    if s.cfg.data.name == "folder":  # what the report groups by, instead of where the data lay
+        env["data_fingerprint"] = folder_fingerprint(s.cfg.data.root)
     env |= env_extra or {}
     runs.write_json(run_dir / runs.ENV, env)
     # one entry per process that trains the run: how many restarts it took, and with which code (env.json

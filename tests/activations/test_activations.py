@@ -385,3 +385,17 @@ def test_benchmark_quick_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str
     }
     assert all(r["ms"] > 0 and r["saved_x_input"] <= 1.01 for r in rows if r["mode"] == "eager")
     assert "exponential" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "a"), [("rational", 0.3), ("rational", -0.2), ("exponential", -1.5), ("exponential", 0.7)]
+)
+def test_saturation_level_is_the_units_limit(name: str, a: float) -> None:
+    """saturation_level(a) = k with the unit -> -k as v -> -inf, checked on the unit itself (float64)."""
+    unit = A.make_activation(name, 1, init=max(a, 1e-3) if name == "rational" else a).double()
+    if name == "rational":
+        with torch.no_grad():
+            unit.a.fill_(a)  # below a_min: the pole guard's floor is the effective value
+    far = unit(torch.tensor([[-1e9]], dtype=torch.float64)).item()
+    assert far == pytest.approx(-A.saturation_level(name, a), rel=1e-6)
+    assert A.saturation_level("prelu", a) is None

@@ -94,3 +94,67 @@ def test_reproduce_script_end_to_end(tmp_path: Path) -> None:
     assert list((docs / "tiny-plots").glob("*.png"))
     # the page lines the runs up with the reference sweep (here: themselves) and links its plots
     assert "**Compared with tiny (" in text and "](tiny-plots/val_acc.png)" in text
+
+
+RUN_COMMANDS = ("actbench sweep ", "actbench suite run ")
+# what may differ between a documented command's plan and the committed run: where things lie, and speed
+# settings (they change how fast the same model trains, not which model: report.groups.IGNORED_KEYS)
+NOT_COMPARED = {"run.name", "run.out", "data.root", "data.download", "data.cache", "data.cache_dir"}
+
+
+def documented_run_commands() -> list[list[str]]:
+    """Every `actbench sweep ...` / `actbench suite run ...` command in docs/results/README.md (backslash
+    continuations joined), as argv."""
+    text = (DOCS / "README.md").read_text(encoding="utf-8").replace("\\\n", " ")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(RUN_COMMANDS)]
+    return [shlex.split(ln)[1:] for ln in lines]
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and key != "params":
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+@pytest.mark.skipif(not (DOCS / "runs").is_dir(), reason="no published runs")
+def test_published_runs_replan_from_their_documented_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each committed run's config.yaml is what its documented command plans today (`--dry-run`), up to
+    paths and speed settings: a preset changed after publication shows up here, not in a reader's re-run."""
+    import yaml
+
+    from actbench.cli import display
+    from actbench.config import from_dict, to_dict
+    from actbench.report.groups import IGNORED_KEYS
+
+    plans = []
+    monkeypatch.setattr(display, "plan_table", lambda plan: plans.append(plan) or "")
+    monkeypatch.chdir(REPO)
+    commands = documented_run_commands()
+    assert commands
+    planned: dict[str, dict] = {}
+    for argv in commands:
+        before = len(plans)
+        res = runner.invoke(app, [*argv, "--dry-run", "--out", "runs"])
+        assert res.exit_code == 0, (argv, res.output)
+        for plan in plans[before:]:
+            top = Path(plan.sweep_dir).relative_to(
+                REPO / "runs" if Path(plan.sweep_dir).is_absolute() else "runs"
+            )
+            for spec in plan.runs:
+                planned[(top / spec.name).as_posix()] = _flat(to_dict(spec.config))
+    skip = NOT_COMPARED | (
+        IGNORED_KEYS - {"train.seed"} - {k for k in IGNORED_KEYS if k.startswith("robust")}
+    )
+    committed = sorted(p.parent for p in (DOCS / "runs").rglob("config.yaml"))
+    assert committed
+    for run in committed:
+        key = run.relative_to(DOCS / "runs").as_posix()
+        assert key in planned, f"{key}: no documented command in docs/results/README.md plans this run"
+        have = _flat(to_dict(from_dict(yaml.safe_load((run / "config.yaml").read_text()))))
+        diff = {k: (have.get(k), planned[key].get(k)) for k in have.keys() | planned[key].keys()
+                if k not in skip and have.get(k) != planned[key].get(k)}  # fmt: skip
+        assert not diff, f"{key}: committed vs planned today {diff}"

@@ -68,7 +68,7 @@ def test_hidden_act_fixes_the_hidden_layers_and_leaves_them_out_of_the_units() -
     [
         (["model.hidden_act=prelu"], r"model.hidden_act: 'prelu' is not allowed \(allowed: null = .*relu"),
         (["model.hidden_act=nope"], "model.hidden_act: 'nope' is not allowed"),
-        (["model.name=resnet20", "model.hidden_act=relu"], "model.hidden_act: applies to paper_cnn only"),
+        (["model.name=torchvision:resnet18", "model.hidden_act=relu"], "model.hidden_act: does not apply"),
     ],
 )
 def test_hidden_act_refusals(sets: list[str], match: str) -> None:

@@ -213,13 +213,22 @@ def test_bad_paths_are_one_line_errors(tmp_path: Path, make: str) -> None:
 def test_learned_parameter_table_in_paper_table1_layout(bench: Path) -> None:
     report = RP.build_report([bench], paper="cifar10")
     heads, rows = TB.learned_cells(report)
-    assert heads == ["layer", "prelu", "exponential", "prelu (paper)", "exponential (paper)"]
+    assert heads == [
+        "layer", "prelu", "exponential", "prelu (paper)", "exponential (paper)", "exponential k",
+        "exponential k (paper)",
+    ]  # fmt: skip
     assert [r[0] for r in rows] == ["init", "conv1", "conv2", "conv3"]
     cells = report.learned["cells"]
     assert cells["exponential"]["init"]["mean"] == 0.0 and cells["prelu"]["init"]["mean"] == 0.25
     for layer, values in EXP_A.items():
         assert cells["exponential"][layer]["mean"] == pytest.approx(statistics.mean(values))
         assert cells["exponential"][layer]["std"] == pytest.approx(statistics.stdev(values))
+        # k = e^a of each run, then the mean over seeds (not e^ of the mean a)
+        ks = [math.exp(a) for a in values]
+        assert cells["exponential k"][layer]["mean"] == pytest.approx(statistics.mean(ks))
+        assert cells["exponential k"][layer]["std"] == pytest.approx(statistics.stdev(ks))
+    assert cells["exponential k"]["init"]["mean"] == 1.0  # e^0: the same function as Rational at a = 1
+    assert cells["exponential k (paper)"]["conv1"]["mean"] == pytest.approx(math.exp(-2.11))
     assert cells["prelu"]["conv2"]["mean"] == pytest.approx(0.03)
     assert rows[1][3] == "0.056" and rows[2][4] == "-2.030"
 
@@ -234,6 +243,9 @@ def test_channel_shared_values_are_averaged_per_run(tmp_path: Path) -> None:
     )
     report = RP.build_report([tmp_path])
     assert report.learned["cells"]["rational"]["conv1"]["mean"] == pytest.approx(0.2)
+    assert report.learned["cells"]["rational k"]["conv1"]["mean"] == pytest.approx(
+        0.2
+    )  # mean of max(a, a_min)
     assert act_series(report.groups[0].runs[0], "conv1", "a") == {1: 0.2}
 
 
@@ -305,7 +317,9 @@ def test_reads_what_training_writes(tmp_path: Path) -> None:
         T.run_training(T.create_run(tiny_config(f"activation.name={act}"), tmp_path, f"{act}-s0"))
     report = RP.build_report([tmp_path], paper="cifar10")
     assert [(r["group"], r["n"]) for r in report.rows] == [("relu", 1), ("exponential", 1)]
-    assert report.learned["columns"] == ["exponential", "exponential (paper)"]
+    assert report.learned["columns"] == [
+        "exponential", "exponential (paper)", "exponential k", "exponential k (paper)"
+    ]  # fmt: skip
     assert report.learned["layers"] == ["init", "conv1", "conv2", "conv3"]
     assert any("data.name=synthetic" in w for w in report.warnings)  # paper numbers are for CIFAR-10
     files, warnings = write_figures(report, tmp_path / "figs")
