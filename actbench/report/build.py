@@ -320,7 +320,7 @@ def build_report(
             f"--paper {o.paper}: the paper's numbers are for {o.paper}, runs have data.name={datasets[0]}"
         )
     rows = [group_row(g, groups, o) for g in groups]
-    warnings += finish(rows, o)  # Holm over the report's comparisons, verdicts
+    warnings += finish(rows, o)  # one Holm family at the primary endpoint, decisions, power, verdicts
     warnings += robustness_warnings(groups) + corruption_warnings(groups) + packed_warnings(groups)
     order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i], o.sort))
     rows, groups = [rows[i] for i in order], [groups[i] for i in order]

@@ -8,10 +8,10 @@ from typing import Any
 
 from actbench import runs as R
 from actbench.report.model import Report
-from actbench.stats.decisions import ALPHA, MAX_EXACT, MAX_SEEDS
+from actbench.stats.decisions import ALPHA, MAX_EXACT, MAX_SEEDS, MIN_BOOT_RUNS
 from actbench.stats.paired import ECE_BINS, POWER
 
-WELCH_HEADS = ("p", "p (Holm)", "d", "p (loss)")  # summary-table columns that exist for --tests welch
+WELCH_HEADS = ("p (Welch)", "d", "p (loss, Welch)")  # summary-table columns that exist for --tests welch
 METHOD_LABELS = {"paired-t": "paired t", "welch-t": "Welch t"}
 
 
@@ -50,7 +50,9 @@ def _decision_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
         METHOD_LABELS.get(d.get("method"), "—"),
     ]
     cells += [_f(d.get("p"), ".3g"), _f(d.get("p_holm"), ".3g"), _f(d.get("p_signflip"), ".3g"), pi_cell]
-    cells += [d.get("decision") or "—", other.get("decision") or "—"]
+    cells.append(d.get("decision") or "—")
+    other_ci = f" [{other['ci'][0]:+.2f}, {other['ci'][1]:+.2f}]" if other.get("ci") else ""
+    cells.append(_f(other.get("diff"), "+.2f") + other_ci if other.get("diff") is not None else "—")
     if "power" in o.tests:
         power = r.get("power") or {}
         cells.append(_seeds_cell(power.get("seeds_needed"), power.get("n")))
@@ -61,7 +63,7 @@ def _decision_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
 
 def _decision_heads(o: dict[str, Any]) -> list[str]:
     heads = ["group", "runs", "Δacc", "95% CI", "test", "p", "p (Holm)", "p (sign-flip)", "P(better)"]
-    heads += [f"decision ({o.metric})", f"decision ({_other(o.metric)})"]
+    heads += [f"decision ({o.metric})", f"Δacc ({_other(o.metric)}, sensitivity)"]
     if "power" in o.tests:
         heads.append("seeds for 80% power if Δ were true")
         if o.mde:
@@ -75,17 +77,23 @@ def decision_table(report: Report) -> tuple[str, list[str], list[list[str]]] | N
     if not any(r.get("endpoints") for r in report.rows):
         return None
     when = "final epoch" if o.metric == "last" else "best-validation epoch"
+    other = "best-validation epoch" if o.metric == "last" else "final epoch"
+    m = sum(((r.get("endpoints") or {}).get(o.metric) or {}).get("p") is not None for r in report.rows)
     notes = [
-        f"the unit is the training run: Δacc = mean accuracy difference in points at the {when}; paired t "
-        f"over matched seeds (else Welch t over runs) with its 95% t-interval; p (Holm): over the report's "
-        f"comparisons; p (sign-flip): exact permutation test of the seed-pair differences, n ≤ {MAX_EXACT} "
-        f"(smallest possible: 2/2^n); P(better): chance a run beats a baseline run, bootstrap 95% interval; "
-        f"better/worse: p (Holm) < {ALPHA} and the interval excludes 0"
+        f"the unit is the training run; primary endpoint: the {when} (declared with --metric before the "
+        f"runs are read); Δacc = mean accuracy difference in points; paired t over matched seeds (else Welch "
+        f"t over runs) with its 95% t-interval; p (Holm): over the report's {m} comparisons at the primary "
+        f"endpoint, the only decisions it makes; p (sign-flip): exact permutation test of the seed-pair "
+        f"differences, n ≤ {MAX_EXACT} (smallest possible: 2/2^n); P(better): chance a run beats a baseline "
+        f"run, bootstrap 95% interval (not shown below {MIN_BOOT_RUNS} runs a side); better/worse: p (Holm) "
+        f"< {ALPHA} and the interval excludes 0; the {other}'s Δacc [95% CI] is a sensitivity analysis, "
+        "without a decision"
     ]
     if "power" in o.tests:
         notes.append(
-            f"seeds per group for {POWER:.0%} power at two-sided α = {ALPHA}, post hoc: if the observed Δ "
-            "were the true difference, at the observed seed spread, on the decision's basis"
+            f"seeds per group for {POWER:.0%} power at two-sided α = {ALPHA}/{max(m, 1)} (Holm's first step, "
+            "so covered power also passes Holm), post hoc: if the observed Δ were the true difference, at "
+            "the observed seed spread, on the decision's basis"
         )
     title = f"Decisions vs {o.baseline} (" + "; ".join(notes) + ")"
     return title, _decision_heads(o), [_decision_cells(r, o) for r in report.rows]
@@ -171,14 +179,14 @@ def comparison_flat(row: dict[str, Any]) -> dict[str, Any]:
     ends = row.get("endpoints") or {}
     pi = (ends.get(row.get("decision_metric")) or {}).get("prob_improvement") or {}
     return {
-        "acc_pct_p_holm_vs_baseline": welch.get("p_holm"),
+        "acc_pct_p_welch_vs_baseline": welch.get("p"),
         "decision": row.get("decision"),
         "decision_method": row.get("decision_method"),
         "decision_p": row.get("decision_p"),
         "decision_p_holm": row.get("decision_p_holm"),
         "decision_ci_low": ci[0],
         "decision_ci_high": ci[1],
-        **{f"decision_{m}": (ends.get(m) or {}).get("decision") for m in R.CHECKPOINTS},
+        **{f"diff_{m}": (ends.get(m) or {}).get("diff") for m in R.CHECKPOINTS},
         "prob_improvement": pi.get("p"),
         "seeds_needed_80pct_power_post_hoc": power.get("seeds_needed"),
         "seeds_needed_for_mde": power.get("seeds_for_mde"),

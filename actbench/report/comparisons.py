@@ -3,8 +3,8 @@ power, and what per-example predictions add (per-pair McNemar, seed ensembles, c
 
 `comparison_row` adds to each group's row (`actbench.report.build.group_row`):
     endpoints  {last, best}: the seed-level comparison with the baseline at each checkpoint
-               (`stats.decisions.decide`: paired t over matched seeds, else Welch; P(group > baseline))
-               with p_holm and decision set by `finish`
+               (`stats.decisions.decide`: paired t over matched seeds, else Welch; P(group > baseline));
+               `finish` sets p_holm and decision at the primary endpoint only
     decision, decision_p, decision_p_holm, decision_ci, decision_method
                the endpoint of `--metric`, flat, for machine readers (`finish`)
     paired     None when no run of the group has predictions.npz for the checkpoint; else n (runs with
@@ -12,10 +12,12 @@ power, and what per-example predictions add (per-pair McNemar, seed ensembles, c
                vs_baseline: matched seed pairs, McNemar's b / c summed and per pair with how many pairs
                differ at p < 0.05 (these two trained networks on these images: not a test of the
                activation), the ensemble accuracy difference
-    power      seeds per group for 80% power on the decision's basis ("paired" or "unpaired"): post hoc
-               (if the observed difference were the true one) and for `--mde` points
-`finish` (once per report) adds the Holm-adjusted p-values (Welch: acc_pct.p_holm in vs_baseline;
-decisions: per endpoint, over the report's comparisons), the decisions and `verdict`.
+    power      seeds per group for 80% power on the decision's basis ("paired" or "unpaired") at the
+               family's level: post hoc (if the observed difference were the true one), `--mde` points
+`finish` (once per report) adds the Holm-adjusted p-values over the report's one family — the decisions
+at the primary endpoint (`--metric`, last by default) — the decisions, power at the family's level and
+`verdict`. The other endpoint is computed as a sensitivity analysis (difference, interval, raw p) and
+never carries a decision word.
 """
 
 from __future__ import annotations
@@ -159,9 +161,13 @@ def paired_row(
     return out
 
 
-def power_row(decision: dict[str, Any] | None, mde: float | None) -> dict[str, Any] | None:
+def power_row(
+    decision: dict[str, Any] | None, mde: float | None, alpha: float = ALPHA
+) -> dict[str, Any] | None:
     """Seeds per group for 80% power on the decision's own basis (paired t when seeds match, else two
-    groups): post hoc, if the observed difference were the true one; and for `mde` points (planning)."""
+    groups) at level `alpha` (the family's: ALPHA / m, Holm's first step, so a difference the power figure
+    says is covered would also pass Holm): post hoc, if the observed difference were the true one; and
+    for `mde` points (planning)."""
     if not decision or decision.get("sd") is None:
         return None
     paired = decision["method"] == "paired-t"
@@ -171,9 +177,10 @@ def power_row(decision: dict[str, Any] | None, mde: float | None) -> dict[str, A
         "n": decision["n"],
         "diff": diff,
         "sd": sd,
-        "seeds_needed": P.seeds_needed(diff, sd, paired),
+        "alpha": alpha,
+        "seeds_needed": P.seeds_needed(diff, sd, paired, alpha=alpha),
         "mde": mde,
-        "seeds_for_mde": P.seeds_needed(mde, sd, paired) if mde else None,
+        "seeds_for_mde": P.seeds_needed(mde, sd, paired, alpha=alpha) if mde else None,
     }
 
 
@@ -197,15 +204,13 @@ def decision_row(
 def comparison_row(
     group: Group, used: list[Run], base: Group | None, opts: ReportOptions, score: Score
 ) -> dict[str, Any]:
-    """`paired`, `endpoints`, `power` and the decision fields of a group's row (module docstring);
-    `score` = report.run_result."""
+    """`paired`, `endpoints` and the decision fields of a group's row (module docstring; `power` is set by
+    `finish`, which knows the family); `score` = report.run_result."""
     out: dict[str, Any] = {"paired": paired_row(group, used, base, opts), "power": None, "endpoints": None}
     out |= dict.fromkeys(DECISION_KEYS) | {"verdict": None}
     if base is None or base is group:
         return out
     out["endpoints"] = decision_row(group, used, base, opts, score)
-    if "power" in opts.tests:
-        out["power"] = power_row(out["endpoints"][opts.metric], opts.mde)
     return out
 
 
@@ -221,38 +226,32 @@ DECISION_KEYS = (
 )
 
 
-def _holm_and_classify(rows: list[dict[str, Any]], metric: str) -> None:
-    """Holm over the report's decisions at one endpoint, then each one's better / worse / inconclusive."""
+def _holm_and_classify(rows: list[dict[str, Any]], metric: str) -> int:
+    """Holm over the report's decisions at the primary endpoint (one family: one test per comparison),
+    then each one's better / worse / inconclusive; returns the family size m."""
     decs = [(r.get("endpoints") or {}).get(metric) or {} for r in rows]
     for d, adj in zip(decs, P.holm([d.get("p") for d in decs]), strict=True):
         if d:
             d["p_holm"] = adj
             d["decision"] = D.classify(d["diff"], d["ci"], adj)
+    return sum(d.get("p") is not None for d in decs)
 
 
-def _endpoint_warning(row: dict[str, Any], metric: str) -> str | None:
-    ends = row.get("endpoints") or {}
-    other = next(m for m in R.CHECKPOINTS if m != metric)
-    a, b = ends.get(metric) or {}, ends.get(other) or {}
-    if a.get("decision") and b.get("decision") and a["decision"] != b["decision"]:
-        return (
-            f"{row['group']}: the decision depends on the endpoint: {a['decision']} at the {metric} "
-            f"checkpoint, {b['decision']} at the {other} one (--metric {other})"
-        )
-    return None
+def family(rows: list[dict[str, Any]], opts: ReportOptions) -> dict[str, Any]:
+    """What the report's decisions are corrected over (the report's JSON `family`): the primary endpoint
+    (`--metric`, declared before the runs are read), Holm over its m comparisons; the other endpoint is
+    a sensitivity analysis with no decision."""
+    m = sum(((r.get("endpoints") or {}).get(opts.metric) or {}).get("p") is not None for r in rows)
+    other = next(c for c in R.CHECKPOINTS if c != opts.metric)
+    return {"endpoint": opts.metric, "correction": "holm", "alpha": ALPHA, "m": m, "sensitivity": other}
 
 
 def finish(rows: list[dict[str, Any]], opts: ReportOptions) -> list[str]:
-    """Holm over the report's comparisons (Welch of the summary table; decisions per endpoint), then
-    each row's decision fields and verdict; returns warnings."""
+    """One Holm family (the decisions at the primary endpoint), then each row's decision fields, power
+    at the family's level, and verdict; returns warnings. The other endpoint keeps its difference,
+    interval and unadjusted p as a sensitivity analysis: no p (Holm), no decision word."""
     tests = opts.tests
-    welch = [((r.get("vs_baseline") or {}).get("acc_pct")) or {} for r in rows]
-    if "welch" in tests:
-        for w, adj in zip(welch, P.holm([w.get("p") for w in welch]), strict=True):
-            if w:
-                w["p_holm"] = adj
-    for metric in R.CHECKPOINTS:
-        _holm_and_classify(rows, metric)
+    m = _holm_and_classify(rows, opts.metric)
     warnings = [n for r in rows for n in (r.get("paired") or {}).get("notes", [])]
     with_preds = sum(1 for r in rows if (r.get("paired") or {}).get("n"))
     if with_preds and {"paired", "ensemble", "calibration"} & set(tests):
@@ -266,9 +265,9 @@ def finish(rows: list[dict[str, Any]], opts: ReportOptions) -> list[str]:
     for r in rows:
         d = (r.get("endpoints") or {}).get(opts.metric)
         if d:
+            if "power" in tests:
+                r["power"] = power_row(d, opts.mde, ALPHA / max(m, 1))
             r |= {"decision": d["decision"], "decision_p": d["p"], "decision_p_holm": d["p_holm"]}
             r |= {"decision_ci": d["ci"], "decision_method": d["method"], "decision_metric": opts.metric}
             r["verdict"] = D.verdict(r["group"], r["baseline"], d, r.get("power"), opts.metric)
-            if note := _endpoint_warning(r, opts.metric):
-                warnings.append(note)
     return warnings

@@ -20,6 +20,7 @@ from actbench.report.comparison_tables import (
     decision_table,
     verdict_lines,
 )
+from actbench.report.comparisons import family
 from actbench.report.corruptions import corruption_cells, corruption_title
 from actbench.report.groups import ReportError
 from actbench.report.model import MEMORY_KINDS, Report
@@ -54,6 +55,9 @@ def _count(x: float | None) -> str:
 def _summary_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
     a, t, vs = r["test_acc_pct"], r["timing"], r["vs_baseline"] or {}
     ca, cl = vs.get("acc_pct") or {}, vs.get("loss") or {}
+    # the comparison is the decision's (the report's one test per comparison); Welch only as labelled extra
+    d = (r.get("endpoints") or {}).get(o.metric) or {}
+    ci = d.get("ci")
     extra = ", ".join(f"+{c} {s}" for s, c in r["excluded"].items())
     mem = t["peak_memory_bytes"]
     cells = [
@@ -62,9 +66,10 @@ def _summary_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
         _pm(r["test_loss"], ".4f"),
         _pm(a, ".2f"),
         f"{a['ci_low']:.2f} – {a['ci_high']:.2f}" if a["ci_low"] is not None else "—",
-        "baseline" if r["activation"] == o.baseline else _f(ca.get("diff"), "+.2f"),
+        "baseline" if r["activation"] == o.baseline else _f(d.get("diff"), "+.2f"),
+        f"{ci[0]:+.2f} – {ci[1]:+.2f}" if ci else "—",
+        _f(d.get("p_holm"), ".3g"),
         _f(ca.get("p"), ".3g"),
-        _f(ca.get("p_holm"), ".3g"),
         _f(ca.get("d"), "+.2f"),
         _f(cl.get("diff"), "+.4f"),
         _f(cl.get("p"), ".3g"),
@@ -88,8 +93,8 @@ def _summary_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
 def summary_table(report: Report) -> tuple[list[str], list[list[str]]]:
     """Header and formatted cells of the per-group results table."""
     o = report.options
-    heads = ["group", "n", "test loss", "test acc %", "95% CI acc %", f"Δacc vs {o.baseline}", "p"]
-    heads += ["p (Holm)", "d", "Δloss", "p (loss)", *COST_HEADS]
+    heads = ["group", "n", "test loss", "test acc %", "95% CI acc %", f"Δacc vs {o.baseline}", "95% CI Δacc"]
+    heads += ["p (Holm)", "p (Welch)", "d", "Δloss", "p (loss, Welch)", *COST_HEADS]
     if o.metric == "best":
         heads.insert(2, "best epoch")
     if o.paper:
@@ -150,9 +155,11 @@ def _titles(report: Report) -> tuple[str, str]:
     when = "final epoch" if o.metric == "last" else "best-validation epoch"
     table = {"cifar10": "Table 2", "cifar100": "Table 3"}.get(o.paper or "")
     paper = f"; paper: {table} ({o.paper}, one run)" if table else ""
+    welch = "; p (Welch), p (loss, Welch): Welch t-test, unadjusted; d: Cohen's d"
+    welch = welch if "welch" in o.tests else ""
     return (
-        f"Test results at the {when} (mean ± std over seeds; p: Welch t-test vs baseline; p (Holm): "
-        f"adjusted over the report's comparisons; d: Cohen's d{paper})",
+        f"Test results at the {when} (mean ± std over seeds; Δacc, its 95% CI and p (Holm): the decision's "
+        f"test (see Decisions), Holm over the report's comparisons at this endpoint{welch}{paper})",
         "Learned activation parameters per layer (mean ± std over seeds; k: the negative saturation level, "
         "the unit tends to −k as v → −∞: Rational k = max(a, a_min), Exponential k = e^a, from each run's a; "
         "at the paper's initial values a = 1 and a = 0 the two units are the same function, k = 1)",
@@ -316,6 +323,7 @@ def to_csv(report: Report) -> str:
 def to_json(report: Report) -> str:
     doc = {
         "options": dataclasses.asdict(report.options),
+        "family": family(report.rows, report.options),  # what the decisions are corrected over
         "groups": report.rows,
         "learned": report.learned,
         "warnings": report.warnings,

@@ -1,5 +1,10 @@
-"""Measured error rates of the report's decision rule, by simulation (benchmarks/calibration.py prints
-them; the tests assert them).
+"""Measured error rates of the report's decisions, by simulation.
+
+Two kinds of world. The family worlds (second half of the module: `fit_world`, `simulate_family`,
+`write_family`) are fitted to real runs and have the report's shape: benchmarks/calibration.py judges them
+with `build_report` and prints the family-wise false-call rate and power of the published reading. The
+two-activation worlds below check one comparison's paired t-test (its level and interval coverage; the
+tests assert them):
 
 A world: one test set of `images` images of varied difficulty shared by every run, and two activations
 ("group" and "baseline") trained with seeds 0..n-1 each. A run's chance to classify image i is
@@ -21,6 +26,7 @@ seed pairs, the test images as the unit).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -142,4 +148,129 @@ def write_world(root: Path, world: dict[str, Any], acts: tuple[str, str] = ("rat
             pred = np.where(correct[g, s], 0, 1).astype(np.int32)
             arrays = {"labels": labels, "last_epoch": np.int64(3), "best_epoch": np.int64(3)}
             np.savez_compressed(run / R.PREDICTIONS, last_pred=pred, best_pred=pred, **arrays)
+    return root
+
+
+# --- the whole report in worlds fitted to real runs ---------------------------------------------------
+#
+# A family world: G activations x k matched seeds on one test set of N images. Run (a, s) gets image i
+# right with probability sigmoid(z_i + eta_{s,i} + u_{a,s} + delta_a): z_i the image's easiness, eta_{s,i}
+# what seed s does to image i whatever the activation (matched seeds share initial weights and data
+# order, so they tend to get the same images right), u_{a,s} the run's skill (matched seeds share a part
+# rho of it), delta_a the activation's true advantage in logits. The five parameters are fitted to real
+# runs' slim predictions: mean accuracy, how often two runs of other seeds disagree on an image, how often
+# matched seeds of two activations do, the seed-to-seed spread of accuracy and the correlation of matched
+# seeds' accuracies (`observe` measures all five, on real runs and on simulated ones alike).
+
+FAMILY_ACTS = ("relu", "elu", "prelu", "rational", "exponential")  # the report's shape: relu is the baseline
+
+
+def observe(correct: dict[tuple[str, int], np.ndarray]) -> dict[str, float]:
+    """The five statistics of {(activation, seed): correct (N,) bool}: acc (mean %), disagree_other_seed,
+    disagree_matched (fractions of images), spread (pooled within-activation sd of accuracy, points),
+    matched_r (mean correlation of matched seeds' accuracies over activation pairs)."""
+    import itertools
+
+    keys = sorted(correct)
+    acts, seeds = sorted({a for a, _ in keys}), sorted({s for _, s in keys})
+    acc = {k: 100 * float(correct[k].mean()) for k in keys}
+    pairs = list(itertools.combinations(keys, 2))
+    other = [float(np.mean(correct[a] != correct[b])) for a, b in pairs if a[1] != b[1]]
+    matched = [float(np.mean(correct[a] != correct[b])) for a, b in pairs if a[1] == b[1]]
+    var = [np.var([acc[(a, s)] for s in seeds if (a, s) in acc], ddof=1) for a in acts]
+    rs = [
+        np.corrcoef([acc[(a, s)] for s in seeds], [acc[(b, s)] for s in seeds])[0, 1]
+        for a, b in itertools.combinations(acts, 2)
+    ]
+    return {
+        "acc": float(np.mean(list(acc.values()))),
+        "disagree_other_seed": float(np.mean(other)),
+        "disagree_matched": float(np.mean(matched)),
+        "spread": float(math.sqrt(np.mean(var))),
+        "matched_r": float(np.nanmean(rs)),
+    }
+
+
+def read_runs(folder: Path, checkpoint: str = "last") -> dict[tuple[str, int], np.ndarray]:
+    """{(activation, seed): correct (N,) bool} from the slim predictions of `<act>-s<seed>` run folders."""
+    out = {}
+    for run in sorted(Path(folder).glob("*-s*")):
+        act, _, seed = run.name.rpartition("-s")
+        with np.load(run / "predictions.npz") as f:
+            out[(act, int(seed))] = f[f"{checkpoint}_pred"] == f["labels"]
+    return out
+
+
+def fit_world(target: dict[str, float]) -> dict[str, float]:
+    """World parameters whose expected statistics match `target` (see `observe`): z_mean, z_sd and eta_sd
+    (logits) from accuracy and the two disagreement rates, by least squares over Gauss-Hermite
+    expectations; skill_sd (logits) and rho from the spread and the matched correlation, net of the
+    image-sampling variance of a 10,000-image test set."""
+    from scipy import optimize
+
+    x, w = np.polynomial.hermite_e.hermegauss(40)
+    w = w / w.sum()
+
+    def moments(zm: float, zs: float, es: float) -> tuple[float, float, float]:
+        z = zm + zs * x  # image easiness nodes
+        p = _sigmoid(z[:, None] + es * x[None, :])  # (image node, eta node)
+        m = p @ w  # E over eta, per z
+        return float(m @ w), float((2 * p * (1 - p)) @ w @ w), float((2 * m * (1 - m)) @ w)
+
+    goal = np.array([target["acc"] / 100, target["disagree_matched"], target["disagree_other_seed"]])
+    res = optimize.least_squares(
+        lambda v: np.array(moments(v[0], abs(v[1]), abs(v[2]))) - goal, x0=[1.4, 2.0, 0.5], xtol=1e-10
+    )
+    zm, zs, es = float(res.x[0]), abs(float(res.x[1])), abs(float(res.x[2]))
+    p = _sigmoid(zm + math.hypot(zs, es) * x)
+    image_var = float((p * (1 - p)) @ w) / 10_000 * 1e4  # points^2: the Bernoulli draws of one run
+    slope = float((p * (1 - p)) @ w)  # d acc / d logit
+    skill_var = max(target["spread"] ** 2 - image_var, 1e-6)
+    rho = min(1.0, max(0.0, target["matched_r"] * target["spread"] ** 2 / skill_var))
+    skill_sd = math.sqrt(skill_var) / 100 / slope
+    return {"z_mean": zm, "z_sd": zs, "eta_sd": es, "skill_sd": skill_sd, "rho": rho, "slope": slope}
+
+
+def simulate_family(
+    rng: np.random.Generator, world: dict[str, float], seeds: int, effects: dict[str, float] | None = None,
+    images: int = 10_000, acts: tuple[str, ...] = FAMILY_ACTS,
+) -> dict[tuple[str, int], np.ndarray]:  # fmt: skip
+    """One family world: {(activation, seed): correct (images,) bool}; `effects`: true advantage in points
+    per activation (converted to logits with the world's slope; absent: 0)."""
+    z = rng.normal(world["z_mean"], world["z_sd"], images)
+    eta = rng.normal(0, world["eta_sd"], (seeds, images))
+    shared = rng.normal(0, 1, seeds)
+    out = {}
+    for a in acts:
+        own = rng.normal(0, 1, seeds)
+        u = world["skill_sd"] * (math.sqrt(world["rho"]) * shared + math.sqrt(1 - world["rho"]) * own)
+        delta = (effects or {}).get(a, 0.0) / 100 / world["slope"]
+        p = _sigmoid(z[None, :] + eta + (u + delta)[:, None])
+        hits = rng.random(p.shape) < p
+        out |= {(a, s): hits[s] for s in range(seeds)}
+    return out
+
+
+@functools.cache
+def _config_text(act: str, seed: int) -> str:
+    import yaml
+
+    from actbench import config as C
+
+    cfg = C.to_dict(C.load_config("quickstart", [f"activation.name={act}", f"train.seed={seed}"]))
+    return yaml.safe_dump(cfg, sort_keys=False)
+
+
+def write_family(root: Path, correct: dict[tuple[str, int], np.ndarray]) -> Path:
+    """Run folders `<act>-s<seed>` (config.yaml and a completed summary.json, as training writes them)
+    for `build_report`: what the report's decisions read."""
+    from actbench import runs as R
+
+    for (act, s), hits in correct.items():
+        run = root / f"{act}-s{s}"
+        run.mkdir(parents=True)
+        (run / R.CONFIG).write_text(_config_text(act, s))
+        part = {"epoch": 3, "val_loss": 1.0, "val_acc": 0.5, "test_loss": 1.0, "test_acc": float(hits.mean())}
+        summary = {"status": R.COMPLETED, "error": None, "epochs_done": 3, "last": part, "best": part}
+        (run / R.SUMMARY).write_text(json.dumps(summary))
     return root

@@ -18,7 +18,8 @@ per-run test accuracies in percent; scipy supplies the tests (well-kept, tested 
   baseline, U / (n_a n_b) of the Mann-Whitney U statistic over all run pairs, ties counting 1/2, with a
   stratified percentile bootstrap interval (runs resampled within each side), as in R. Agarwal et al.,
   "Deep RL at the Edge of the Statistical Precipice", NeurIPS 2021 (rliable). With 5 runs a side the
-  interval is wide; that is the information.
+  bootstrap distribution is enumerated exactly (no resampling seed moves the interval); below 5 no
+  interval is given. With 5 runs a side the interval is wide; that is the information.
 - The decision: "better" / "worse" when the Holm-adjusted p (over the report's comparisons,
   `actbench.stats.paired.holm`) is below `ALPHA` and the 95% interval excludes 0; else "inconclusive".
 - Two-stage bootstrap (seed pairs resampled, then test images within each drawn pair): the interval the
@@ -28,6 +29,7 @@ per-run test accuracies in percent; scipy supplies the tests (well-kept, tested 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -44,6 +46,8 @@ METHODS = {
     "welch-t": "Welch t-test over runs (seeds not matched)",
 }
 CHUNK = 32  # bootstrap replicates per vectorised step
+MIN_BOOT_RUNS = 5  # P(better) gets a bootstrap interval only with at least this many runs a side
+EXACT_BOOT = 4_000_000  # resample pairs up to which the bootstrap distribution is enumerated exactly
 
 
 def match_seeds(mine: list[tuple[Any, Any]], theirs: list[tuple[Any, Any]]) -> list[tuple[Any, Any, Any]]:
@@ -135,27 +139,60 @@ def welch_test(values: Sequence[float], base: Sequence[float]) -> dict[str, Any]
     return out
 
 
+def _resamples(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every bootstrap resample of n runs as counts (K, n) and its probability (K,): the multisets of
+    size n, each with multinomial probability n! / (prod c_i!) / n^n."""
+    counts = np.array(
+        [np.bincount(c, minlength=n) for c in itertools.combinations_with_replacement(range(n), n)]
+    )
+    log_w = math.lgamma(n + 1) - np.array([sum(math.lgamma(c + 1) for c in row) for row in counts])
+    return counts, np.exp(log_w - n * math.log(n))
+
+
+def _quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """Smallest value whose weighted CDF reaches q (numpy's "inverted_cdf" with weights): a value the
+    statistic can take, so the same distribution always gives the same end point."""
+    order = np.argsort(values, kind="stable")
+    cdf = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][min(np.searchsorted(cdf, q - 1e-12), len(cdf) - 1)])
+
+
 def prob_improvement(
     values: Sequence[float], base: Sequence[float], n_boot: int, seed: int | Sequence[int] = 0
 ) -> dict[str, Any] | None:
     """P(a run of the group beats a run of the baseline) = U / (na nb) (ties 1/2) and its stratified
-    percentile bootstrap interval (`n_boot` resamples; None interval when 0). None when a side is empty."""
+    percentile bootstrap interval (runs resampled within each side). The bootstrap distribution is
+    enumerated exactly while there are at most EXACT_BOOT resample pairs (5 runs a side: 126 x 126), so
+    the interval depends on no resampling seed; beyond that `n_boot` Monte Carlo resamples. Either way
+    the end points are values the statistic takes (inverted CDF). No interval (`ci` None) when `n_boot`
+    is 0, below MIN_BOOT_RUNS runs a side (too few distinct resamples to mean anything), or when it has
+    zero width (`ci_note`: every resample gives the same value). None when a side is empty."""
     a, b = np.asarray(values, dtype=float), np.asarray(base, dtype=float)
     if not len(a) or not len(b):
         return None
-
-    def score(x: np.ndarray, y: np.ndarray) -> np.ndarray:  # x (m, na), y (m, nb) -> (m,)
-        gt = (x[:, :, None] > y[:, None, :]).mean(axis=(1, 2))
-        return gt + 0.5 * (x[:, :, None] == y[:, None, :]).mean(axis=(1, 2))
-
-    out: dict[str, Any] = {"p": float(score(a[None], b[None])[0]), "ci": None}
-    if n_boot > 0 and (len(a) > 1 or len(b) > 1):
+    # twice the U statistic per run pair, in integers: exact ties between resamples
+    wins = 2 * (a[:, None] > b[None, :]).astype(np.int64) + (a[:, None] == b[None, :]).astype(np.int64)
+    scale = 2 * len(a) * len(b)
+    out: dict[str, Any] = {"p": float(wins.sum() / scale), "ci": None}
+    if n_boot <= 0 or min(len(a), len(b)) < MIN_BOOT_RUNS:
+        return out
+    if math.comb(2 * len(a) - 1, len(a)) * math.comb(2 * len(b) - 1, len(b)) <= EXACT_BOOT:
+        (ca, wa), (cb, wb) = _resamples(len(a)), _resamples(len(b))
+        reps = (ca @ wins @ cb.T).ravel()  # (Ka * Kb,) twice-U of every resample pair
+        weights = (wa[:, None] * wb[None, :]).ravel()
+        out["resamples"] = "exact"
+    else:
         rng = np.random.default_rng(seed)
-        reps = score(
-            a[rng.integers(0, len(a), (n_boot, len(a)))], b[rng.integers(0, len(b), (n_boot, len(b)))]
-        )
-        tail = 100 * (1 - LEVEL) / 2
-        out["ci"] = [float(x) for x in np.percentile(reps, [tail, 100 - tail])]
+        ia, ib = rng.integers(0, len(a), (n_boot, len(a))), rng.integers(0, len(b), (n_boot, len(b)))
+        reps = wins[ia[:, :, None], ib[:, None, :]].sum(axis=(1, 2))
+        weights = np.ones(n_boot)
+        out["resamples"] = n_boot
+    tail = (1 - LEVEL) / 2
+    low, high = (_quantile(reps, weights, q) / scale for q in (tail, 1 - tail))
+    if low == high:
+        out["ci_note"] = "degenerate: every resample gives the same value"
+    else:
+        out["ci"] = [low, high]
     return out
 
 

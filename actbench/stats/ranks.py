@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 ALPHA = 0.05
-MIN_TASKS = 5  # below this many tasks the Friedman test and the CD are reported with a warning
+MIN_TASKS = 5  # below this many tasks: mean ranks only, no significance verdict (autorank's convention)
 
 
 def ranks(scores: np.ndarray) -> np.ndarray:
@@ -96,13 +96,7 @@ def suite_summary(scores: np.ndarray, names: list[str], alpha: float = ALPHA) ->
         "critical_difference": cd,
         "cliques": cliques(list(names), mean, cd) if cd is not None else [],
         "alpha": alpha,
-        "warning": None,
+        # autorank's convention: with fewer than MIN_TASKS tasks, mean ranks but no significance verdict
+        "significance": n >= MIN_TASKS and cd is not None,
     }
-    if n < MIN_TASKS:
-        out["warning"] = (
-            f"{n} task(s): too few for the cross-task test to mean much (Friedman's approximation wants "
-            f"about 10; the critical difference {cd:.2f} of mean rank is wider than most differences)"
-            if cd is not None
-            else f"{n} task(s), {k} method(s): nothing to rank"
-        )
     return out

@@ -23,7 +23,7 @@ import numpy as np
 from actbench.report.build import build_report, page_link
 from actbench.report.groups import ReportError
 from actbench.report.model import METRICS
-from actbench.stats.ranks import suite_summary
+from actbench.stats.ranks import MIN_TASKS, suite_summary
 from actbench.sweep.plan import MANIFEST
 
 FORMATS = ("table", "md", "csv", "json")
@@ -54,24 +54,63 @@ def _task_rows(task: Path, baseline: str, metric: str, boot: int) -> tuple[dict[
             "decision_p_holm": r["decision_p_holm"],
             "decision_ci": r["decision_ci"],
             "diff": ((r.get("endpoints") or {}).get(metric) or {}).get("diff"),
+            "df": ((r.get("endpoints") or {}).get(metric) or {}).get("df"),
         }
     return rows, [f"{task.name}: {w}" for w in report.warnings]
+
+
+def _ranked(per_task: dict[str, dict[str, Any]]) -> tuple[list[str], dict[str, Any] | None]:
+    """The methods with a result in every task, and their cross-task summary (None below 2 methods)."""
+    tasks = list(per_task)
+    everywhere = [m for m in per_task[tasks[0]] if all(m in per_task[t] for t in tasks)]
+    methods = [m for m in everywhere if all(per_task[t][m]["acc_mean"] is not None for t in tasks)]
+    if len(methods) < 2:
+        return methods, None
+    scores = np.array([[per_task[t][m]["acc_mean"] for m in methods] for t in tasks])
+    return methods, suite_summary(scores, methods)
+
+
+def _endpoint_note(s: dict[str, Any], alt: dict[str, Any] | None, metric: str) -> str | None:
+    """A warning when the cross-task result at the other endpoint differs: the order of mean ranks, or
+    (with enough tasks for a verdict) whether Friedman's p is below alpha."""
+    if alt is None:
+        return None
+    order = lambda x: sorted(x["mean_ranks"], key=lambda m: (x["mean_ranks"][m], m))  # noqa: E731
+    other = "best-validation epoch" if metric == "last" else "final epoch"
+    parts = []
+    if order(s) != order(alt):
+        ranks = ", ".join(f"{m} {alt['mean_ranks'][m]:.2f}" for m in order(alt))
+        parts.append(f"the mean ranks are {ranks}")
+    below = lambda x: (x["friedman"].get("p") or 1.0) < x["alpha"]  # noqa: E731
+    if s["significance"] and below(s) != below(alt):
+        parts.append(f"Friedman p = {alt['friedman']['p']:.3g}")
+    if not parts:
+        return None
+    head = f"the cross-task result depends on the endpoint: at the {other} (not the primary one) "
+    return head + "; ".join(parts)
 
 
 def build_suite_report(
     root: Path, baseline: str = "relu", metric: str = "last", bootstrap: int = 1000
 ) -> dict[str, Any]:
-    """Everything the suite report shows, as plain data (accuracy in %)."""
-    per_task, warnings = {}, []
+    """Everything the suite report shows, as plain data (accuracy in %). The methods are ranked at
+    `metric`, the primary endpoint; the other endpoint is only checked for a different result."""
+    per_task, other_task, warnings = {}, {}, []
+    other = next(m for m in METRICS if m != metric)
     for task in task_dirs(root):
         per_task[task.name], more = _task_rows(task, baseline, metric, bootstrap)
+        other_task[task.name], _ = _task_rows(task, baseline, other, 0)
         warnings += more
     tasks = list(per_task)
-    everywhere = [m for m in per_task[tasks[0]] if all(m in per_task[t] for t in tasks)]
-    methods = [m for m in everywhere if all(per_task[t][m]["acc_mean"] is not None for t in tasks)]
+    methods, summary = _ranked(per_task)
     partial = sorted({m for t in tasks for m in per_task[t]} - set(methods))
     if partial:
         warnings.append(f"not in every task (or without a result), so not ranked: {', '.join(partial)}")
+    if any(r["df"] == 1 for t in tasks for r in per_task[t].values()):
+        warnings.append(
+            "decisions marked 1 df rest on two seed pairs: a 95% t-interval with one degree of freedom "
+            "reaches 12.7 standard errors either side of the mean, so only near-identical differences pass"
+        )
     out: dict[str, Any] = {
         "suite": Path(root).name,
         "baseline": baseline,
@@ -80,16 +119,13 @@ def build_suite_report(
         "per_task": per_task,
         "methods": methods,
         "wins": _wins(per_task, methods, baseline),
-        "summary": None,
+        "summary": summary,
         "warnings": warnings,
     }
-    if len(methods) >= 2:
-        scores = np.array([[per_task[t][m]["acc_mean"] for m in methods] for t in tasks])
-        out["summary"] = suite_summary(scores, methods)
-        if out["summary"]["warning"]:
-            warnings.append(out["summary"]["warning"])
-    else:
+    if summary is None:
         warnings.append("fewer than 2 methods in every task: no ranking")
+    elif note := _endpoint_note(summary, _ranked(other_task)[1], metric):
+        warnings.append(note)
     return out
 
 
@@ -124,7 +160,8 @@ def task_table(rep: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                 cells.append("—")
                 continue
             verdict = "baseline" if r["activation"] == rep["baseline"] else (r["decision"] or "—")
-            cells.append(f"{_f(r['acc_mean'], '.2f')} (n={r['n']}, {verdict})")
+            one_df = ", 1 df" if r.get("df") == 1 and r["activation"] != rep["baseline"] else ""
+            cells.append(f"{_f(r['acc_mean'], '.2f')} (n={r['n']}, {verdict}{one_df})")
         rows.append(cells)
     return heads, rows
 
@@ -144,7 +181,8 @@ def decision_table(rep: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             compared = True
             ci = r["decision_ci"]
             interval = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
-            cells.append(f"{r['diff']:+.2f}{interval}, p(Holm) = {_f(r['decision_p_holm'], '.2g')}")
+            one_df = ", 1 df" if r.get("df") == 1 else ""
+            cells.append(f"{r['diff']:+.2f}{interval}, p(Holm) = {_f(r['decision_p_holm'], '.2g')}{one_df}")
         if compared:
             rows.append(cells)
     return heads, rows
@@ -166,6 +204,12 @@ def summary_line(rep: dict[str, Any]) -> str:
     s = rep["summary"]
     if not s:
         return "No cross-task ranking (fewer than 2 methods in every task)."
+    if not s["significance"]:
+        return (
+            f"{s['tasks']} tasks, {len(s['methods'])} methods: mean ranks only. With fewer than {MIN_TASKS} "
+            "tasks no significance test across tasks is made (autorank's convention: Friedman's test and "
+            "the Nemenyi critical difference need more tasks to mean anything)."
+        )
     f = s["friedman"]
     iman = f"F = {_f(f['f'], '.2f')}, p = {_f(f['f_p'], '.3g')}" if f.get("f_note") is None else f["f_note"]
     cliques = "; ".join(", ".join(c) for c in s["cliques"]) or "none"
@@ -184,12 +228,14 @@ def _md(heads: list[str], rows: list[list[str]]) -> str:
 
 def to_markdown(rep: dict[str, Any]) -> str:
     when = "final epoch" if rep["metric"] == "last" else "best-validation epoch"
+    when += ", the primary endpoint: it decides each task and ranks the methods"
     parts = [
         f"**Suite {rep['suite']}: test accuracy % per task ({when}; mean over seeds; decision vs "
         f"{rep['baseline']}: paired t over matched seeds with Holm within the task, see actbench report)**",
         _md(*task_table(rep)),
         f"**Per task, Δacc vs {rep['baseline']} in points [95% interval over seeds], p(Holm) within the task "
-        "(the numbers behind each decision; better/worse: p(Holm) < 0.05 and an interval that excludes 0)**",
+        "(the numbers behind each decision; better/worse: p(Holm) < 0.05 and an interval that excludes 0; "
+        "1 df: two seed pairs)**",
         _md(*decision_table(rep)),
         "**Across tasks (rank 1 = best accuracy in a task; Demšar 2006)**",
         _md(*rank_table(rep)),
@@ -220,6 +266,7 @@ def to_json(rep: dict[str, Any]) -> str:
         "friedman": s.get("friedman"),
         "critical_difference": s.get("critical_difference"),
         "cliques": s.get("cliques"),
+        "significance": s.get("significance"),
     }
     return json.dumps(doc, indent=2, default=str) + "\n"
 
@@ -237,8 +284,8 @@ def cd_diagram(rep: dict[str, Any], path: Path) -> Path | None:
     """Demšar's diagram: mean ranks on an axis (1 = best, left), one label per method, a bar joining
     methods not told apart (within the critical difference), the CD drawn to scale. None without ranks."""
     s = rep["summary"]
-    if not s:
-        return None
+    if not s or not s["significance"]:
+        return None  # no critical difference to draw without a significance verdict
     import matplotlib
 
     matplotlib.use("Agg")
@@ -319,6 +366,9 @@ def suite_report_main(
             raise ReportError(f"{plot}: cannot write ({exc.strerror})") from None
         if drawn is not None:
             rep["figure"] = page_link(plot, out)
+        else:
+            note = f"--plot {plot}: no critical-difference diagram without a cross-task verdict"
+            rep["warnings"].append(note)
     text = render(rep, fmt)
     if html_path is not None:
         write_html(rep, html_path)

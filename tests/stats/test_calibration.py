@@ -53,3 +53,31 @@ def test_report_on_null_worlds_is_inconclusive(tmp_path: Path) -> None:
         calls += row["decision"] != "inconclusive"
         low_p += row["decision_p"] < 0.05
     assert calls <= 0.07 * worlds and low_p <= 0.07 * worlds
+
+
+def test_family_world_fitted_to_the_published_runs_reproduces_them(tmp_path: Path) -> None:
+    """fit_world on the committed 20-epoch runs, then simulated worlds of the same shape: their mean
+    accuracy, per-image disagreement (other seeds / matched seeds), spread and matched correlation are
+    those of the real runs (the correlation of 5 values is biased low, hence its wider tolerance)."""
+    from tests.factories import REPO
+
+    real = CAL.observe(CAL.read_runs(REPO / "docs/results/runs/cifar10-cpu"))
+    assert 0.15 < real["disagree_matched"] < real["disagree_other_seed"] < 0.25  # matched seeds agree more
+    world = CAL.fit_world(real)
+    rng = np.random.default_rng(3)
+    sims = [CAL.observe(CAL.simulate_family(rng, world, 5)) for _ in range(24)]
+    mean = {k: float(np.mean([s[k] for s in sims])) for k in real}
+    assert mean["acc"] == pytest.approx(real["acc"], abs=0.3)
+    assert mean["disagree_other_seed"] == pytest.approx(real["disagree_other_seed"], abs=0.004)
+    assert mean["disagree_matched"] == pytest.approx(real["disagree_matched"], abs=0.004)
+    assert mean["spread"] == pytest.approx(real["spread"], rel=0.25)
+    assert mean["matched_r"] == pytest.approx(real["matched_r"], abs=0.15)
+    # a true +2 points for one activation shows up as such
+    big = CAL.simulate_family(rng, world, 5, {"rational": 2.0})
+    gain = np.mean([big[("rational", s)].mean() - big[("relu", s)].mean() for s in range(5)])
+    assert 100 * gain == pytest.approx(2.0, abs=0.6)
+    # written as run folders, the report reads one group per activation with 5 seeds
+    from actbench.report.build import build_report
+
+    report = build_report([CAL.write_family(tmp_path / "w", big)], tests="power", bootstrap=0)
+    assert sorted((r["activation"], r["n"]) for r in report.rows) == sorted((a, 5) for a in CAL.FAMILY_ACTS)

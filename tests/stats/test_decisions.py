@@ -135,3 +135,25 @@ def test_verdict_sentences() -> None:
     unmatched = D.decide([(s + 9, a) for s, a in enumerate(A)], list(enumerate(B)), 0)
     unmatched |= {"p_holm": unmatched["p"], "decision": "inconclusive"}
     assert "(Welch t, 5 vs 5 runs, best epoch)" in D.verdict("r", "relu", unmatched, None, "best")
+
+
+def test_prob_improvement_interval_is_the_exact_bootstrap() -> None:
+    """5 runs a side: the interval is the 2.5/97.5% inverted-CDF quantile of the bootstrap distribution,
+    here checked against brute force over all 5^5 x 5^5 equally likely index draws (no multinomial
+    weights); it needs no resampling seed, and below 5 runs a side no interval is given."""
+    import itertools
+
+    a, b = [72.1, 71.5, 73.0, 72.4, 70.9], [71.2, 71.9, 70.8, 72.0, 71.0]
+    got = D.prob_improvement(a, b, n_boot=100, seed=1)
+    assert got["resamples"] == "exact" and got == D.prob_improvement(a, b, n_boot=5000, seed=7)
+    idx = np.array(list(itertools.product(range(5), repeat=5)))  # (3125, 5) index draws of one side
+    wins = (np.array(a)[:, None] > np.array(b)[None, :]) + 0.5 * (
+        np.array(a)[:, None] == np.array(b)[None, :]
+    )
+    counts = np.stack([np.bincount(i, minlength=5) for i in idx])  # (3125, 5)
+    scores = (counts @ wins @ counts.T).ravel() / 25
+    lo, hi = np.quantile(scores, [0.025, 0.975], method="inverted_cdf")
+    assert got["ci"] == pytest.approx([lo, hi]) and got["p"] == pytest.approx(wins.mean())
+    assert D.prob_improvement(a[:4], b[:4], n_boot=2000)["ci"] is None
+    same = D.prob_improvement([3, 4, 5, 6, 7], [0, 0, 0, 1, 2], n_boot=2000)  # every resample: 1.0
+    assert same["ci"] is None and same["ci_note"].startswith("degenerate")
