@@ -164,10 +164,15 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def discard_unstarted(run_dir: Path | None) -> None:
     """A run folder created by `actbench train` whose run failed before its first epoch (bad data path,
-    ...) is removed: nothing is left behind to resume."""
+    a network that cannot take the images, ...) is removed: nothing is left behind to resume, and the
+    same command works again."""
     import shutil
 
-    if run_dir is not None and run_dir.exists() and not (run_dir / METRICS).exists():
+    if run_dir is None or not run_dir.exists():
+        return
+    metrics = run_dir / METRICS  # may exist, empty: a run marked running writes it before epoch 1
+    logged = metrics.exists() and metrics.read_text(encoding="utf-8", errors="replace").strip()
+    if not logged and not any((run_dir / name).exists() for name in (CKPT_LAST, CKPT_BEST)):
         shutil.rmtree(run_dir, ignore_errors=True)
 
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from actbench import predictions, runs
+from actbench.config import Config
 from actbench.data.pipeline import num_batches
 from actbench.evaluation import evaluate, load_weights, weights_kept
 from actbench.models import learned_parameters, network_info, parameter_count, try_macs_per_image
@@ -73,9 +74,76 @@ def read_summary(run_dir: Path, hooks: Hooks) -> dict[str, Any]:
         return {}
 
 
+# --- what a resume may change ---------------------------------------------------------------------
+
+# Keys a resume may change (a key, or a section/prefix ending in "."): how long and how fast the run
+# trains, where it reads cached data from, what is evaluated or logged after it; never what is trained.
+RESUMABLE = (
+    "train.epochs",
+    "train.eval_batch_size",
+    "train.device",
+    "train.compile",
+    "train.compile_mode",
+    "train.channels_last",
+    "train.threads",
+    "activation.fused",
+    "data.cache",
+    "data.cache_dir",
+    "data.download",
+    "robustness.",
+    "run.",
+)
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix.rstrip("."): d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v and prefix.count(".") < 1:  # sections, not activation.params values
+            out |= _flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_changes(trained: dict[str, Any], now: Config) -> dict[str, list[Any]]:
+    """Keys whose value differs between the config a run was trained with and `now`: key -> [old, new]
+    (the old config is completed with today's defaults first: a key added since is no change)."""
+    from actbench.config import ConfigError, from_dict, to_dict
+
+    try:
+        trained = to_dict(from_dict(trained))
+    except (ConfigError, TypeError, ValueError):
+        pass  # compared as it is: a key that no longer exists reads as a change
+    old, new = _flat(trained), _flat(to_dict(now))
+    return {k: [old.get(k), new.get(k)] for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)}
+
+
+def check_resume_config(run_dir: Path, now: Config, trained: Any) -> dict[str, list[Any]]:
+    """The allowed changes (`RESUMABLE`) of config.yaml since the run was trained with `trained` (the
+    config summary.json or a checkpoint holds; None for runs made before it was kept: nothing to check);
+    RunError, one line naming the keys, for a change to the model, data, seed or optimisation."""
+    if not isinstance(trained, dict):
+        return {}
+    changes = config_changes(trained, now)
+    refused = [k for k in changes if not any(k == a or (a[-1] == "." and k.startswith(a)) for a in RESUMABLE)]
+    if refused:
+        shown = ", ".join(f"{k} {changes[k][0]!r} -> {changes[k][1]!r}" for k in refused)
+        raise runs.RunError(
+            f"{run_dir}: cannot resume, {runs.CONFIG} changed what the run trains since it started "
+            f"({shown}); put it back, or start a new run: actbench train --config {run_dir / runs.CONFIG} "
+            "--name NEW_NAME"
+        )
+    return changes
+
+
 def checkpoint_state(s: Session, epoch: int, best: dict[str, Any]) -> dict[str, Any]:
+    from actbench.config import to_dict
+
     return {
         "epoch": epoch,
+        "config": to_dict(s.cfg),  # what these weights were trained with (checked on resume)
         "model": s.model.state_dict(),
         "optimizer": s.opt.state_dict(),
         "best": best,
@@ -120,7 +188,15 @@ def restore(s: Session, run_dir: Path, hooks: Hooks) -> tuple[int, dict[str, Any
                 "warning", {"message": f"no checkpoint yet; redoing {len(records)} logged epoch(s)"}
             )
         return 0, {}
-    s.model.load_state_dict(state["model"])
+    check_resume_config(run_dir, s.cfg, state.get("config"))
+    try:
+        s.model.load_state_dict(state["model"])
+    except RuntimeError:  # a checkpoint of an older actbench, no config in it: name the mismatch
+        raise runs.RunError(
+            f"{run_dir}: cannot resume, the checkpoint does not fit the network {runs.CONFIG} describes "
+            f"(changed since the run started?); put it back, or start a new run: actbench train --config "
+            f"{run_dir / runs.CONFIG} --name NEW_NAME"
+        ) from None
     s.opt.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng_cpu"].cpu())
     if state.get("rng_cuda") is not None and s.device.type == "cuda":
@@ -135,9 +211,14 @@ def mark_running(
     start: int,
     resumed_from: int | None,
     env_extra: dict[str, Any] | None = None,
+    changes: dict[str, list[Any]] | None = None,
 ) -> None:
     """Drop metrics past the restored epoch, write env.json and a `running` summary.json. A torchvision/timm
-    network adds `model`: the swapped activation modules and the calls that could not be swapped."""
+    network adds `model`: the swapped activation modules and the calls that could not be swapped.
+    summary.json keeps the config of this start (`config`; a resume is checked against it), and the
+    start entry the allowed config changes since the previous start (`config_changes`: key -> [old, new])."""
+    from actbench.config import to_dict
+
     runs.truncate_metrics(run_dir, start)
     model = network_info(s.model)
     env = {**runs.environment(s.device), "effective": s.speed, **({"model": model} if model else {})}
@@ -153,8 +234,10 @@ def mark_running(
         "git_commit": env.get("git_commit"),
         "wall_before_s": float(summary.get("wall_time_s") or 0.0),
         "unix_s": time.time(),
+        **({"config_changes": changes} if changes else {}),
     }
     summary.update(
+        config=to_dict(s.cfg),
         starts=[*(summary.get("starts") or []), start_entry],
         status=runs.RUNNING,
         started_at=summary.get("started_at", runs.now()),
@@ -164,6 +247,30 @@ def mark_running(
         effective=s.speed,
     )
     runs.write_json(run_dir / runs.SUMMARY, summary)
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fail_unstarted(run_dir: Path, summary: dict[str, Any], exc: BaseException) -> runs.RunError:
+    """A failure before the run's first epoch (building the network, reading the data): summary.json says
+    `failed` with the reason (never `running`); returns the one-line RunError for the caller to raise."""
+    from actbench.config import ConfigError
+    from actbench.data.sources import DataError
+
+    if isinstance(exc, runs.RunError | ConfigError | DataError):
+        reason = str(exc)
+    elif isinstance(exc, OSError) and exc.filename:  # reading the data, not writing: no disk-space advice
+        reason = f"cannot read {exc.filename} ({exc.strerror or type(exc).__name__})"
+    else:
+        reason = one_line(exc)
+    summary.update(status=runs.FAILED, error=reason, finished_at=runs.now())
+    runs.write_json(run_dir / runs.SUMMARY, summary)
+    return runs.RunError(f"{run_dir}: failed before its first epoch: {reason}")
 
 
 def swap_lines(s: Session) -> tuple[str | None, str | None]:
