@@ -305,8 +305,32 @@ def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
     append_jsonl(run_dir / METRICS, record)
 
 
+# metrics.jsonl's numeric fields (`lifecycle.epoch_record`); a record may lack one (older runs), never
+# hold something else
+METRIC_FIELDS = (
+    "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s", "images_per_s"
+)  # fmt: skip
+
+
+def record_problem(rec: Any) -> str | None:
+    """Why a parsed metrics.jsonl line is not an epoch record (None: it is one)."""
+    if not isinstance(rec, dict) or "epoch" not in rec:
+        return "not an epoch record"
+    epoch = rec["epoch"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        return f"epoch {epoch!r} is not a whole number >= 1"
+    for key in METRIC_FIELDS:
+        value = rec.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return f"{key} {value!r} is not a number"
+    if not isinstance(rec.get("act", {}), dict):
+        return "act is not a mapping"
+    return None
+
+
 def read_metrics(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """Epoch records, and warnings for lines a crash left half-written (those are skipped)."""
+    """Epoch records, and warnings (file and line named) for lines a crash left half-written or that
+    do not hold an epoch record (both are skipped, so every record read has the types training wrote)."""
     path = run_dir / METRICS
     if not path.exists():
         return [], []
@@ -316,11 +340,13 @@ def read_metrics(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
             continue
         try:
             rec = json.loads(line)
-            if not isinstance(rec, dict) or "epoch" not in rec:
-                raise ValueError("no epoch")
-            records.append(rec)
         except ValueError:
             warnings.append(f"{path}:{i}: skipped a corrupt line (half-written by a crash?)")
+            continue
+        if problem := record_problem(rec):
+            warnings.append(f"{path}:{i}: skipped a malformed record ({problem})")
+            continue
+        records.append(rec)
     return records, warnings
 
 

@@ -379,6 +379,7 @@ def final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, Any
             "val_acc": last_val["acc"],
             "test_loss": last_test["loss"],
             "test_acc": last_test["acc"],
+            "test_n": len(last_test["labels"]),  # predictions.npz is checked against it where read
         }
     }
     if (run_dir / runs.CKPT_BEST).exists():
@@ -391,6 +392,7 @@ def final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, Any
             **best,
             "test_loss": t["loss"],
             "test_acc": t["acc"],
+            "test_n": len(t["labels"]),
             "selected_on_test": s.splits.val_is_test,
         }
     return result
