@@ -99,6 +99,42 @@ def check_writable(folder: Path) -> None:
         raise RunError(f"{folder}: cannot write run output ({exc.strerror})") from None
 
 
+FIGURE_SUFFIXES = (
+    ".png",
+    ".pdf",
+    ".svg",
+    ".jpg",
+    ".jpeg",
+)  # what --plot files may be (matplotlib writes them)
+
+
+def check_output(path: Path, option: str, suffixes: tuple[str, ...] = (), folder: bool = False) -> Path:
+    """Before any work: `path` (a file with one of `suffixes`, or a `folder`) can be written where it is
+    named; RunError, one line naming `option`, otherwise. A folder is created; a file is not touched."""
+    path = Path(path).expanduser()
+    if suffixes and path.suffix.lower() not in suffixes:
+        shown = repr(path.suffix) if path.suffix else "none"
+        raise RunError(f"{option} {path}: extension {shown} is not allowed (allowed: {', '.join(suffixes)})")
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise RunError(f"{option} {path}: exists and is not a folder")
+        try:
+            check_writable(path)
+        except RunError as exc:
+            raise RunError(f"{option}: {exc}") from None
+        return path
+    if path.is_dir():
+        raise RunError(f"{option} {path}: is a folder, not a file")
+    probe = path.parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise RunError(f"{option} {path}: cannot be written, {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise RunError(f"{option} {path}: not writable")
+    return path
+
+
 def prepare_run_dir(path: Path, force: bool = False) -> Path:
     """Create a fresh run folder; an existing non-empty one is refused unless `force`."""
     check_writable(path.parent)
