@@ -99,6 +99,42 @@ def check_writable(folder: Path) -> None:
         raise RunError(f"{folder}: cannot write run output ({exc.strerror})") from None
 
 
+FIGURE_SUFFIXES = (
+    ".png",
+    ".pdf",
+    ".svg",
+    ".jpg",
+    ".jpeg",
+)  # what --plot files may be (matplotlib writes them)
+
+
+def check_output(path: Path, option: str, suffixes: tuple[str, ...] = (), folder: bool = False) -> Path:
+    """Before any work: `path` (a file with one of `suffixes`, or a `folder`) can be written where it is
+    named; RunError, one line naming `option`, otherwise. A folder is created; a file is not touched."""
+    path = Path(path).expanduser()
+    if suffixes and path.suffix.lower() not in suffixes:
+        shown = repr(path.suffix) if path.suffix else "none"
+        raise RunError(f"{option} {path}: extension {shown} is not allowed (allowed: {', '.join(suffixes)})")
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise RunError(f"{option} {path}: exists and is not a folder")
+        try:
+            check_writable(path)
+        except RunError as exc:
+            raise RunError(f"{option}: {exc}") from None
+        return path
+    if path.is_dir():
+        raise RunError(f"{option} {path}: is a folder, not a file")
+    probe = path.parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise RunError(f"{option} {path}: cannot be written, {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise RunError(f"{option} {path}: not writable")
+    return path
+
+
 def prepare_run_dir(path: Path, force: bool = False) -> Path:
     """Create a fresh run folder; an existing non-empty one is refused unless `force`."""
     check_writable(path.parent)
@@ -164,10 +200,15 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def discard_unstarted(run_dir: Path | None) -> None:
     """A run folder created by `actbench train` whose run failed before its first epoch (bad data path,
-    ...) is removed: nothing is left behind to resume."""
+    a network that cannot take the images, ...) is removed: nothing is left behind to resume, and the
+    same command works again."""
     import shutil
 
-    if run_dir is not None and run_dir.exists() and not (run_dir / METRICS).exists():
+    if run_dir is None or not run_dir.exists():
+        return
+    metrics = run_dir / METRICS  # may exist, empty: a run marked running writes it before epoch 1
+    logged = metrics.exists() and metrics.read_text(encoding="utf-8", errors="replace").strip()
+    if not logged and not any((run_dir / name).exists() for name in (CKPT_LAST, CKPT_BEST)):
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
@@ -300,8 +341,32 @@ def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
     append_jsonl(run_dir / METRICS, record)
 
 
+# metrics.jsonl's numeric fields (`lifecycle.epoch_record`); a record may lack one (older runs), never
+# hold something else
+METRIC_FIELDS = (
+    "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s", "images_per_s"
+)  # fmt: skip
+
+
+def record_problem(rec: Any) -> str | None:
+    """Why a parsed metrics.jsonl line is not an epoch record (None: it is one)."""
+    if not isinstance(rec, dict) or "epoch" not in rec:
+        return "not an epoch record"
+    epoch = rec["epoch"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        return f"epoch {epoch!r} is not a whole number >= 1"
+    for key in METRIC_FIELDS:
+        value = rec.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return f"{key} {value!r} is not a number"
+    if not isinstance(rec.get("act", {}), dict):
+        return "act is not a mapping"
+    return None
+
+
 def read_metrics(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """Epoch records, and warnings for lines a crash left half-written (those are skipped)."""
+    """Epoch records, and warnings (file and line named) for lines a crash left half-written or that
+    do not hold an epoch record (both are skipped, so every record read has the types training wrote)."""
     path = run_dir / METRICS
     if not path.exists():
         return [], []
@@ -311,11 +376,13 @@ def read_metrics(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
             continue
         try:
             rec = json.loads(line)
-            if not isinstance(rec, dict) or "epoch" not in rec:
-                raise ValueError("no epoch")
-            records.append(rec)
         except ValueError:
             warnings.append(f"{path}:{i}: skipped a corrupt line (half-written by a crash?)")
+            continue
+        if problem := record_problem(rec):
+            warnings.append(f"{path}:{i}: skipped a malformed record ({problem})")
+            continue
+        records.append(rec)
     return records, warnings
 
 

@@ -51,8 +51,13 @@ def acts(
         fail("--a only applies with --plot FILE.png")
     if plot is not None:
         from actbench.report.curves import plot_activation_curves
+        from actbench.runs import FIGURE_SUFFIXES, RunError, check_output
 
         a_values = parse_floats(a if a is not None else _ACTS_DEFAULT_A, "--a")
+        try:
+            check_output(plot, "--plot", FIGURE_SUFFIXES)
+        except RunError as exc:
+            fail(str(exc))
         out = plot_activation_curves(chosen or ["rational", "exponential"], a_values, plot)
         console.print(f"wrote {out}")
         return

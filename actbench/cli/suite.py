@@ -70,10 +70,11 @@ def suite_run(
         root = Path(out or "runs") / (name or spec.name)
         if name is not None and not SU.TASK_NAME.match(name):
             raise SU.SuiteError(f"--name: {name!r} is not a plain folder name (letters, digits, . _ -)")
-        todo = []
+        todo, skipped = [], {}
         for task in spec.tasks:
             if problem := SU.missing_data(SU.task_config(task, sets)):
                 say(log, f"task {task.name}: skipped: {problem}")
+                skipped[task.name] = problem
                 continue
             todo.append(task)
     except (*user_errors(), SU.SuiteError) as exc:
@@ -95,6 +96,10 @@ def suite_run(
             for line in [*pack_lines(plan), *alone]:
                 console.print(line, highlight=False, soft_wrap=True)
         return
+    try:  # the tasks the suite report must find, so one never started is named there
+        SU.write_plan(root, spec, skipped)
+    except user_errors() as exc:
+        fail(str(exc))
     worst = 0
     for i, (task, plan, options, alone) in enumerate(plans, 1):
         say(log, f"=== suite {spec.name}: task {i}/{len(plans)} {task.name} ({task.config})")
@@ -126,6 +131,13 @@ def suite_report(
     plot: Annotated[
         Path | None, typer.Option(help="Also write the CD diagram as a PNG (a Markdown --out links it).")
     ] = None,
+    allow_incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-incomplete",
+            help="Rank across tasks even while planned runs or tasks are missing (they are still listed).",
+        ),
+    ] = False,
 ) -> None:
     """Per task, each activation's decision vs the baseline; across tasks, mean ranks, Friedman, CD."""
     from rich.markup import escape
@@ -134,7 +146,7 @@ def suite_report(
     from actbench.suites import report as SR
 
     try:
-        text, rep = SR.suite_report_main(path, baseline, metric, fmt, out, html, plot)
+        text, rep = SR.suite_report_main(path, baseline, metric, fmt, out, html, plot, allow_incomplete)
     except ReportError as exc:
         fail(str(exc))
     if out is None:

@@ -150,7 +150,6 @@ def run_sweep(
     from actbench.cli.progress import SweepProgress
     from actbench.sweep import local as SL
     from actbench.sweep.ray import open_launcher
-    from actbench.training.loop import stop_on_signals
 
     with ExitStack() as stack:
         try:
@@ -160,7 +159,13 @@ def run_sweep(
         display = SweepProgress(log, plan, slots) if log else SweepDisplay(console, plan)
         with display:
             statuses = SL.execute(
-                plan, slots, retry_failed, display.update, stop_on_signals(), launcher=run_launcher
+                plan,
+                slots,
+                retry_failed,
+                display.update,
+                SL.stop_requests(),  # a second Ctrl-C never leaves a worker behind
+                launcher=run_launcher,
+                on_note=lambda text: say(log, text),
             )
     display.final(statuses)
     return statuses

@@ -45,7 +45,7 @@ from actbench.report.model import (
     layer_key,
 )
 from actbench.report.provenance import provenance
-from actbench.report.reference import reference_label, reference_rows
+from actbench.report.reference import data_mismatch, reference_label, reference_rows
 from actbench.report.robustness import robustness_row, robustness_warnings
 from actbench.report.tables import render_report
 from actbench.stats.summary import compare, describe, finite_mean
@@ -282,8 +282,10 @@ def report_options(
     bootstrap = BOOTSTRAP if bootstrap is None else bootstrap
     if bootstrap < 0:
         raise ReportError(f"--bootstrap: {bootstrap} is not allowed (resamples: 0 = no CI, or e.g. 2000)")
-    if mde is not None and not (math.isfinite(mde) and mde > 0):
-        raise ReportError(f"--mde: {mde} is not allowed (a difference in accuracy points > 0, e.g. 1.0)")
+    if mde is not None and not (math.isfinite(mde) and 0 < mde <= 100):
+        raise ReportError(
+            f"--mde: {mde} is not allowed (a difference in accuracy points, > 0 and at most 100, e.g. 1.0)"
+        )
     chosen = parse_tests(TESTS if tests is None else tests)
     for path in reference:
         if not Path(path).is_dir():
@@ -330,7 +332,7 @@ def build_report(
     # the reference is summarised with the same options (its own decisions), without the paper's columns
     ref = build_report(o.reference, dataclasses.replace(o, reference=(), paper=None))
     label = reference_label(o.reference)
-    warnings += [f"--reference {label}: {w}" for w in ref.warnings]
+    warnings += [f"--reference {label}: {w}" for w in ref.warnings] + data_mismatch(groups, ref.groups, label)
     learned = learned_table(rows, o.paper, ref.rows, label)
     return Report(groups, rows, learned, o, warnings, used, reference_rows(rows, ref.rows, label, o.baseline))
 

@@ -74,11 +74,25 @@ def run_predictions(run: Run, checkpoint: str) -> tuple[Predictions | None, str 
     except OSError:
         return None, None  # no file: a run made before predictions existed
     pred, problem = _load_cached(str(run.path), checkpoint, mtime)
-    epoch = (run.summary.get(checkpoint) or {}).get("epoch") if isinstance(run.summary, dict) else None
-    if pred is not None and epoch is not None and pred.epoch != epoch:
-        stale = f"{checkpoint} predictions are of epoch {pred.epoch}, summary.json's of {epoch}"
-        return None, f"{path}: {stale}; skipped"
+    final = (run.summary.get(checkpoint) or {}) if isinstance(run.summary, dict) else {}
+    if pred is not None and (mismatch := _unlike_summary(pred, final if isinstance(final, dict) else {})):
+        return None, f"{path}: {mismatch}; this run is left out of the per-image statistics"
     return pred, problem
+
+
+def _unlike_summary(pred: Predictions, final: dict[str, Any]) -> str | None:
+    """How the predictions disagree with the summary.json entry of their checkpoint (the test of the same
+    weights): another epoch, another number of test images, another accuracy (a truncated or foreign
+    file). None when they agree or the summary has nothing to compare with."""
+    n, epoch, acc, test_n = len(pred.labels), final.get("epoch"), final.get("test_acc"), final.get("test_n")
+    if epoch is not None and pred.epoch != epoch:
+        return f"{pred.checkpoint} predictions are of epoch {pred.epoch}, summary.json's of {epoch}"
+    if isinstance(test_n, int) and n != test_n:
+        return f"{n} test images, summary.json's test had {test_n} (truncated?)"
+    if isinstance(acc, int | float) and n and abs(float(pred.correct.mean()) - acc) > 1.0 / n + 1e-9:
+        mine = 100 * float(pred.correct.mean())
+        return f"{pred.checkpoint} accuracy {mine:.2f}% over its {n} images, summary.json's {100 * acc:.2f}%"
+    return None
 
 
 def _group_predictions(

@@ -59,6 +59,18 @@ def reference_rows(
     return {"label": label, "rows": out}
 
 
+def data_mismatch(groups: Sequence[Any], ref_groups: Sequence[Any], label: str) -> list[str]:
+    """A warning when groups lined up by label were trained on different data sets (data.name): their
+    rows then compare two tasks, not one task twice."""
+    ref = {g.label: g for g in ref_groups}
+    pairs = [(g.label, g.flat.get("data.name"), ref[g.label].flat.get("data.name")) for g in groups
+             if g.label in ref]  # fmt: skip
+    differ = [f"{name}: {a} here, {b} there" for name, a, b in pairs if a != b]
+    if not differ:
+        return []
+    return [f"--reference {label}: groups lined up across different data sets ({'; '.join(differ)})"]
+
+
 def _f(x: float | None, spec: str) -> str:
     return "—" if x is None else format(x, spec)
 

@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
+from actbench import runs
 from actbench.report.build import build_report, page_link
-from actbench.report.groups import ReportError
+from actbench.report.groups import ReportError, act_name
 from actbench.report.model import METRICS
 from actbench.stats.ranks import MIN_TASKS, suite_summary
+from actbench.suites.spec import read_plan
 from actbench.sweep.plan import MANIFEST
 
 FORMATS = ("table", "md", "csv", "json")
@@ -90,14 +93,68 @@ def _endpoint_note(s: dict[str, Any], alt: dict[str, Any] | None, metric: str) -
     return head + "; ".join(parts)
 
 
+def missing_runs(task: Path) -> dict[str, str]:
+    """The runs its sweep.yaml plans that are not completed: run name -> status (or "not started")."""
+    try:
+        manifest = yaml.safe_load((task / MANIFEST).read_text(encoding="utf-8")) or {}
+        names = [r["name"] for r in manifest.get("runs") or []]
+    except (OSError, yaml.YAMLError, TypeError, KeyError, AttributeError):
+        return {}
+    out = {}
+    for name in names:
+        status = runs.read_status(task / str(name)) if (task / str(name)).is_dir() else None
+        if status != runs.COMPLETED:
+            out[str(name)] = status or "not started"
+    return out
+
+
+def incomplete(root: Path, tasks: list[Path]) -> dict[str, Any]:
+    """What the suite folder lacks: planned tasks without a sweep (suite.yaml), those `suite run` skipped
+    for missing data (with why: known, named, not waited for) apart, and per task the planned runs not
+    completed."""
+    plan = read_plan(root) or {}
+    present = {t.name for t in tasks}
+    skipped = plan.get("skipped") if isinstance(plan.get("skipped"), dict) else {}
+    absent = [str(t) for t in plan.get("tasks", []) if str(t) not in present]
+    return {
+        "tasks": {t: "not started" for t in absent if t not in skipped},
+        "skipped": {t: str(skipped[t]) for t in absent if t in skipped},
+        "runs": {t.name: m for t in tasks if (m := missing_runs(t))},
+    }
+
+
+def incomplete_lines(missing: dict[str, Any]) -> list[str]:
+    lines = []
+    for task, gone in missing["runs"].items():
+        shown = ", ".join(f"{name} {status}" for name, status in gone.items())
+        lines.append(f"task {task}: {len(gone)} planned run(s) not completed: {shown}")
+    if missing["tasks"]:
+        lines.append(f"tasks not started: {', '.join(missing['tasks'])}")
+    return lines
+
+
 def build_suite_report(
-    root: Path, baseline: str = "relu", metric: str = "last", bootstrap: int = 1000
+    root: Path,
+    baseline: str = "relu",
+    metric: str = "last",
+    bootstrap: int = 1000,
+    allow_incomplete: bool = False,
 ) -> dict[str, Any]:
     """Everything the suite report shows, as plain data (accuracy in %). The methods are ranked at
-    `metric`, the primary endpoint; the other endpoint is only checked for a different result."""
+    `metric`, the primary endpoint; the other endpoint is only checked for a different result. While
+    planned runs or tasks are missing there is no cross-task verdict (ranks, Friedman, wins), unless
+    `allow_incomplete`."""
+    baseline = act_name(baseline)  # as each task's report reads it (aliases: exp -> exponential)
     per_task, other_task, warnings = {}, {}, []
     other = next(m for m in METRICS if m != metric)
-    for task in task_dirs(root):
+    dirs = task_dirs(root)
+    missing = incomplete(root, dirs)
+    warnings += incomplete_lines(missing)
+    warnings += [
+        f"task {t}: skipped by `suite run` ({why}), not in this report"
+        for t, why in missing["skipped"].items()
+    ]
+    for task in dirs:
         per_task[task.name], more = _task_rows(task, baseline, metric, bootstrap)
         other_task[task.name], _ = _task_rows(task, baseline, other, 0)
         warnings += more
@@ -121,8 +178,16 @@ def build_suite_report(
         "wins": _wins(per_task, methods, baseline),
         "summary": summary,
         "warnings": warnings,
+        "incomplete": missing,
+        "withheld": bool(missing["tasks"] or missing["runs"]) and not allow_incomplete,
     }
-    if summary is None:
+    if out["withheld"]:
+        out["wins"], out["summary"] = {}, None
+        warnings.append(
+            "the suite is unfinished: no cross-task verdict (run `actbench suite run` again to finish it, "
+            "or --allow-incomplete to rank what is there)"
+        )
+    elif summary is None:
         warnings.append("fewer than 2 methods in every task: no ranking")
     elif note := _endpoint_note(summary, _ranked(other_task)[1], metric):
         warnings.append(note)
@@ -195,13 +260,21 @@ def rank_table(rep: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for m in sorted(s["mean_ranks"], key=s["mean_ranks"].get):
         w = rep["wins"].get(m)
-        wtl = f"{w['win']} / {w['tie']} / {w['loss']}" if w else "baseline"
+        own = {r["activation"] for t in rep["tasks"] if (r := rep["per_task"][t].get(m))}
+        wtl = f"{w['win']} / {w['tie']} / {w['loss']}" if w else "—"
+        wtl = "baseline" if not w and own == {rep["baseline"]} else wtl
         rows.append([m, f"{s['mean_ranks'][m]:.2f}", wtl])
     return heads, rows
 
 
 def summary_line(rep: dict[str, Any]) -> str:
     s = rep["summary"]
+    if rep.get("withheld"):
+        return (
+            "No cross-task verdict: the suite is unfinished ("
+            + "; ".join(incomplete_lines(rep["incomplete"]))
+            + ")."
+        )
     if not s:
         return "No cross-task ranking (fewer than 2 methods in every task)."
     if not s["significance"]:
@@ -262,6 +335,8 @@ def to_json(rep: dict[str, Any]) -> str:
     s = rep["summary"] or {}
     doc = {
         **{k: rep[k] for k in ("suite", "baseline", "metric", "tasks", "per_task", "wins", "warnings")},
+        "incomplete": rep["incomplete"],
+        "verdict_withheld": rep["withheld"],
         "mean_ranks": s.get("mean_ranks"),
         "friedman": s.get("friedman"),
         "critical_difference": s.get("critical_difference"),
@@ -352,12 +427,23 @@ def suite_report_main(
     out: Path | None = None,
     html_path: Path | None = None,
     plot: Path | None = None,
+    allow_incomplete: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """`actbench suite report`: build, draw the CD diagram to `plot` (a Markdown export links it,
     relative to `out`), write the HTML page and the export; returns (export text, report)."""
     if metric not in METRICS:
         raise ReportError(f"--metric: {metric!r} is not allowed (allowed: {', '.join(METRICS)})")
-    rep = build_suite_report(root, baseline, metric)
+    task_dirs(root)  # a wrong folder is the first thing to say
+    if fmt not in FORMATS:
+        raise ReportError(f"--format: {fmt!r} is not allowed (allowed: {', '.join(FORMATS)})")
+    outputs = [(plot, "--plot", runs.FIGURE_SUFFIXES), (out, "--out", ()), (html_path, "--html", ())]
+    for path, option, suffixes in outputs:  # every file it writes, checked before the work
+        if path is not None:
+            try:
+                runs.check_output(Path(path), option, suffixes)
+            except runs.RunError as exc:
+                raise ReportError(str(exc)) from None
+    rep = build_suite_report(root, baseline, metric, allow_incomplete=allow_incomplete)
     if plot is not None:
         try:
             Path(plot).parent.mkdir(parents=True, exist_ok=True)

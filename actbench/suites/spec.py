@@ -131,3 +131,34 @@ def task_config(task: Task, sets: list[str]) -> C.Config:
         return C.load_config(task.config, [*task.set, *sets])
     except C.ConfigError as exc:
         raise SuiteError(f"task {task.name}: {exc}") from None
+
+
+# --- what a suite folder was asked to hold --------------------------------------------------------
+
+PLAN = "suite.yaml"  # in the suite folder: the suite's tasks, so a report can name those never started
+
+
+def write_plan(root: Path, suite: Suite, skipped: dict[str, str]) -> None:
+    """<root>/suite.yaml: the suite's name and tasks (with those skipped for missing data and why),
+    merged with what an earlier `suite run` into the same folder planned."""
+    import yaml
+
+    from actbench import runs
+
+    old = read_plan(root) or {}
+    tasks = list(old.get("tasks") or [])
+    tasks += [t.name for t in suite.tasks if t.name not in tasks]
+    runs.check_writable(root)
+    doc = {"suite": suite.name, "tasks": tasks, "skipped": skipped}
+    runs.atomic_write_text(root / PLAN, yaml.safe_dump(doc, sort_keys=False))
+
+
+def read_plan(root: Path) -> dict[str, Any] | None:
+    """suite.yaml of a suite folder; None when absent (suites run before it was written) or unreadable."""
+    try:
+        raw = C.read_yaml(Path(root) / PLAN)
+    except (C.ConfigError, OSError):
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("tasks"), list):
+        return None
+    return raw

@@ -136,6 +136,11 @@ class LocalLauncher:
     def stop(self, handle: subprocess.Popen[bytes]) -> None:
         handle.send_signal(2)  # SIGINT: the run saves and marks itself interrupted
 
+    def kill(self, handle: subprocess.Popen[bytes]) -> None:
+        """The process did not stop within the grace period: end it now (its last checkpoint stands)."""
+        if handle.poll() is None:
+            handle.kill()
+
     def where(self, handle: subprocess.Popen[bytes], slot: int) -> str:
         """Where the run trains, for progress logs: `worker 2/4, GPU 1` or `worker 1/2, cpu, 1 thread`."""
         threads = self.threads.get(getattr(handle, "pid", -1)) or max(1, self.cpus // self.workers)
@@ -145,6 +150,26 @@ class LocalLauncher:
 
 
 # --- execution --------------------------------------------------------------------------------------
+
+# After a second stop request (Ctrl-C): how long the driver waits for its runs to save and end before it
+# kills them. The driver never exits while a process it started is alive.
+KILL_GRACE_S = 30.0
+
+
+def stop_requests() -> Callable[[], int]:
+    """The number of SIGINT/SIGTERM received so far, for a sweep driver. Unlike a lone run's
+    `training.loop.stop_on_signals`, a second Ctrl-C never raises here: the driver must stay to stop (and
+    if need be kill) the runs it started, whose processes are in their own sessions and never see it."""
+    import signal
+
+    state = {"n": 0}
+
+    def handler(signum: int, frame: Any) -> None:
+        state["n"] += 1
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return lambda: state["n"]
 
 
 @dataclass
@@ -169,24 +194,44 @@ def execute(
     workers: int = 1,
     retry_failed: bool = False,
     on_update: Callable[[list[RunStatus]], None] | None = None,
-    should_stop: Callable[[], bool] = lambda: False,
+    should_stop: Callable[[], bool | int] = lambda: False,
     poll_s: float = 0.5,
     launcher: Launcher | None = None,
+    on_note: Callable[[str], None] | None = None,
+    grace_s: float = KILL_GRACE_S,
 ) -> list[RunStatus]:
     """Run every planned run, up to `workers` processes at a time (local by default); each process
-    trains one run, or one pack of `plan.packs` (actbench.pack.train)."""
+    trains one run, or one pack of `plan.packs` (actbench.pack.train).
+
+    `should_stop`: true (or the number of stop requests, `stop_requests`) once a stop was asked for: every
+    active run is asked to save and end `interrupted`, none is started. A second request starts `grace_s`
+    of waiting (said through `on_note`), after which (or at a third request) the runs still alive are
+    killed and left `interrupted`; this returns only once every process it started has ended."""
     from actbench.pack.plan import units
 
     statuses = {r.name: RunStatus(r.name, total=r.config.train.epochs) for r in plan.runs}
     pending, active = units(plan.runs, plan.packs), {}
     free = list(range(workers))
     launcher = launcher or LocalLauncher(workers)
-    stopping = False
+    stopping, deadline, killed = False, None, set()
+    note = on_note or (lambda text: None)
     while pending or active:
-        if should_stop() and not stopping:
+        requests = int(should_stop())
+        if requests and not stopping:
             stopping = True
             for a in active.values():
                 launcher.stop(a.handle)  # each run saves and marks itself interrupted
+        if requests >= 2 and deadline is None and active:
+            deadline = time.monotonic() + grace_s
+            note(
+                f"stopping: waiting up to {grace_s:g} s for {len(active)} run process(es) to save and end, "
+                "then killing them (Ctrl-C again: kill now)"
+            )
+        if deadline is not None and (requests >= 3 or time.monotonic() >= deadline):
+            for key, a in active.items():
+                if key not in killed and hasattr(launcher, "kill"):
+                    killed.add(key)
+                    launcher.kill(a.handle)
         busy = []  # claimed by another sweep process: wait for it, then see what it left
         while pending and free and not stopping:
             unit = pending.pop(0)
@@ -203,6 +248,9 @@ def execute(
             returncode = launcher.poll(a.handle)
             if returncode is not None:
                 for c in a.claims:
+                    if key in killed:  # stopped by the user, not a fault of the run: it resumes
+                        why = f"killed {grace_s:g} s after a second stop request; re-run the sweep to resume"
+                        runs.settle_status(c.run_dir, runs.INTERRUPTED, why)
                     _reap(c, statuses[c.run_dir.name], returncode, packed=len(a.claims) > 1)
                 free.append(a.slot)
                 del active[key]

@@ -48,11 +48,23 @@ class Plan:
     packs: list[list[str]] = field(default_factory=list)  # run names trained together (sweep --pack)
 
 
+# Keys another sweep option sets for every run: a --grid axis on one would override that option (or
+# be overridden by it) and give runs whose folder names lie about what they train.
+OWNED = {"activation.name": "--acts", "train.seed": "--seeds", "run.name": "--name"}
+
+
 def parse_grid(items: list[str]) -> dict[str, list[Any]]:
-    """["optim.lr=1e-3,1e-2", ...] -> {"optim.lr": [0.001, 0.01]} (values parsed as YAML)."""
+    """["optim.lr=1e-3,1e-2", ...] -> {"optim.lr": [0.001, 0.01]} (values parsed as YAML). A key another
+    option owns (`OWNED`) or given twice is refused: one axis per key, never silently dropped."""
     grid: dict[str, list[Any]] = {}
     for item in items:
         key, raw = parse_override(item)
+        if key in OWNED:
+            raise ConfigError(f"--grid {item!r}: {key} is set by {OWNED[key]}; use {OWNED[key]} instead")
+        if key in grid:
+            raise ConfigError(
+                f"--grid {item!r}: {key} given twice; give all its values in one --grid {key}=v1,v2"
+            )
         text = item.partition("=")[2]
         values = [parse_override(f"{key}={v}")[1] for v in text.split(",")] if "," in text else [raw]
         if any(v in ("", None) for v in values):

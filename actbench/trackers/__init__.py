@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from actbench.runs import RunError
+from actbench.runs import RunError, check_output
 from actbench.trackers.scalars import TRACKERS, require
 
 DEFAULT_TO = {"tensorboard": "tensorboard", "mlflow": "mlruns"}  # folders in the current directory
@@ -25,9 +25,11 @@ def export(target: str, paths: list[Path], to: str | None = None) -> tuple[str, 
 
     if target not in TRACKERS:
         raise RunError(f"TARGET: {target!r} is not allowed (allowed: {', '.join(TRACKERS)})")
+    dest = to or DEFAULT_TO[target]
+    if local := local_folder(dest):  # checked before anything is read or exported
+        check_output(local, "--to", folder=True)
     require(target, target)
     run_dirs, warnings = find_run_dirs(paths)
-    dest = to or DEFAULT_TO[target]
     if target == "tensorboard":
         from actbench.trackers.tensorboard import export_tensorboard
 
@@ -38,6 +40,18 @@ def export(target: str, paths: list[Path], to: str | None = None) -> tuple[str, 
 
     uri, written, unchanged = export_mlflow(run_dirs, dest)
     return f"exported {written} runs to {uri} ({unchanged} unchanged since the last export)", warnings
+
+
+def local_folder(dest: str) -> Path | None:
+    """The folder an export destination names on this machine (a path or a file: URI); None for a
+    server or database URI."""
+    import urllib.parse
+
+    if dest.startswith("file:"):
+        return Path(urllib.parse.unquote(urllib.parse.urlsplit(dest).path))
+    if "://" in dest or dest.startswith("databricks"):
+        return None
+    return Path(dest)
 
 
 def with_trackers(hooks: Any, run_dir: Path) -> Any:

@@ -28,6 +28,7 @@ from actbench.models import learned_parameters, network_info, parameter_count, t
 from actbench.robustness.noise import evaluate_checkpoint
 from actbench.session import Session
 from actbench.timing import epoch_timing
+from actbench.training.resume_config import check_resume_config
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -74,9 +75,15 @@ def read_summary(run_dir: Path, hooks: Hooks) -> dict[str, Any]:
         return {}
 
 
+# --- what a resume may change ---------------------------------------------------------------------
+
+
 def checkpoint_state(s: Session, epoch: int, best: dict[str, Any]) -> dict[str, Any]:
+    from actbench.config import to_dict
+
     return {
         "epoch": epoch,
+        "config": to_dict(s.cfg),  # what these weights were trained with (checked on resume)
         "model": s.model.state_dict(),
         "optimizer": s.opt.state_dict(),
         "best": best,
@@ -121,7 +128,15 @@ def restore(s: Session, run_dir: Path, hooks: Hooks) -> tuple[int, dict[str, Any
                 "warning", {"message": f"no checkpoint yet; redoing {len(records)} logged epoch(s)"}
             )
         return 0, {}
-    s.model.load_state_dict(state["model"])
+    check_resume_config(run_dir, s.cfg, state.get("config"))
+    try:
+        s.model.load_state_dict(state["model"])
+    except RuntimeError:  # a checkpoint of an older actbench, no config in it: name the mismatch
+        raise runs.RunError(
+            f"{run_dir}: cannot resume, the checkpoint does not fit the network {runs.CONFIG} describes "
+            f"(changed since the run started?); put it back, or start a new run: actbench train --config "
+            f"{run_dir / runs.CONFIG} --name NEW_NAME"
+        ) from None
     s.opt.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng_cpu"].cpu())
     if state.get("rng_cuda") is not None and s.device.type == "cuda":
@@ -136,9 +151,14 @@ def mark_running(
     start: int,
     resumed_from: int | None,
     env_extra: dict[str, Any] | None = None,
+    changes: dict[str, list[Any]] | None = None,
 ) -> None:
     """Drop metrics past the restored epoch, write env.json and a `running` summary.json. A torchvision/timm
-    network adds `model`: the swapped activation modules and the calls that could not be swapped."""
+    network adds `model`: the swapped activation modules and the calls that could not be swapped.
+    summary.json keeps the config of this start (`config`; a resume is checked against it), and the
+    start entry the allowed config changes since the previous start (`config_changes`: key -> [old, new])."""
+    from actbench.config import to_dict
+
     runs.truncate_metrics(run_dir, start)
     model = network_info(s.model)
     env = {**runs.environment(s.device), "effective": s.speed, **({"model": model} if model else {})}
@@ -156,8 +176,10 @@ def mark_running(
         "git_commit": env.get("git_commit"),
         "wall_before_s": float(summary.get("wall_time_s") or 0.0),
         "unix_s": time.time(),
+        **({"config_changes": changes} if changes else {}),
     }
     summary.update(
+        config=to_dict(s.cfg),
         starts=[*(summary.get("starts") or []), start_entry],
         status=runs.RUNNING,
         started_at=summary.get("started_at", runs.now()),
@@ -167,6 +189,30 @@ def mark_running(
         effective=s.speed,
     )
     runs.write_json(run_dir / runs.SUMMARY, summary)
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fail_unstarted(run_dir: Path, summary: dict[str, Any], exc: BaseException) -> runs.RunError:
+    """A failure before the run's first epoch (building the network, reading the data): summary.json says
+    `failed` with the reason (never `running`); returns the one-line RunError for the caller to raise."""
+    from actbench.config import ConfigError
+    from actbench.data.sources import DataError
+
+    if isinstance(exc, runs.RunError | ConfigError | DataError):
+        reason = str(exc)
+    elif isinstance(exc, OSError) and exc.filename:  # reading the data, not writing: no disk-space advice
+        reason = f"cannot read {exc.filename} ({exc.strerror or type(exc).__name__})"
+    else:
+        reason = one_line(exc)
+    summary.update(status=runs.FAILED, error=reason, finished_at=runs.now())
+    runs.write_json(run_dir / runs.SUMMARY, summary)
+    return runs.RunError(f"{run_dir}: failed before its first epoch: {reason}")
 
 
 def swap_lines(s: Session) -> tuple[str | None, str | None]:
@@ -275,6 +321,7 @@ def final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, Any
             "val_acc": last_val["acc"],
             "test_loss": last_test["loss"],
             "test_acc": last_test["acc"],
+            "test_n": len(last_test["labels"]),  # predictions.npz is checked against it where read
         }
     }
     if (run_dir / runs.CKPT_BEST).exists():
@@ -287,6 +334,7 @@ def final_eval(s: Session, run_dir: Path, best: dict[str, Any]) -> dict[str, Any
             **best,
             "test_loss": t["loss"],
             "test_acc": t["acc"],
+            "test_n": len(t["labels"]),
             "selected_on_test": s.splits.val_is_test,
         }
     return result

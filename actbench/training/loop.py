@@ -27,6 +27,7 @@ from actbench.session import Session, make_session
 from actbench.training import lifecycle as L
 from actbench.training.checks import NoGradient, first_step
 from actbench.training.lifecycle import Hooks
+from actbench.training.resume_config import check_resume_config
 
 
 class NonFiniteLoss(RuntimeError):
@@ -124,9 +125,18 @@ def run_training(run_dir: Path, resume: bool = False, hooks: Hooks | None = None
         summary = L.read_summary(run_dir, hooks)
         if resume and summary.get("status") == runs.COMPLETED:
             raise runs.RunError(f"{run_dir}: run already completed (nothing to resume)")
-        s = make_session(cfg)
-        start, best = L.restore(s, run_dir, hooks) if resume else (0, {})
-        L.mark_running(s, run_dir, summary, start, start if resume else None)
+        # refused before anything is built: a resume must train what the run was started with
+        changes = check_resume_config(run_dir, cfg, summary.get("config")) if resume else {}
+        try:
+            s = make_session(cfg)
+            start, best = L.restore(s, run_dir, hooks) if resume else (0, {})
+        except runs.RunError as exc:  # about the folder (checkpoints, config.yaml): a settled status kept
+            if summary.get("status", runs.RUNNING) == runs.RUNNING:
+                raise L.fail_unstarted(run_dir, summary, exc) from None
+            raise
+        except Exception as exc:  # building the network, reading the data: the run failed, one line
+            raise L.fail_unstarted(run_dir, summary, exc) from None
+        L.mark_running(s, run_dir, summary, start, start if resume else None, changes=changes)
         return _loop(s, run_dir, start, best, summary, hooks)
 
 
@@ -150,6 +160,11 @@ def _loop(
         return L.finish(s, run_dir, summary, status, str(exc), times, hooks)
     except OSError as exc:  # disk full, folder gone read-only: the last checkpoint stands, resumable
         return L.finish(s, run_dir, summary, runs.INTERRUPTED, runs.write_problem(exc), times, hooks)
+    except Exception as exc:  # anything else: the run failed (never left `running`)
+        L.finish(s, run_dir, summary, runs.FAILED, L.one_line(exc), times, hooks)
+        if len(times) > start:  # after an epoch of this process: a fault of actbench, shown in full
+            raise
+        raise runs.RunError(f"{run_dir}: failed before its first epoch: {L.one_line(exc)}") from None
     return L.finish(s, run_dir, summary, runs.COMPLETED, None, times, hooks)
 
 

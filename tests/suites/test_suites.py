@@ -161,7 +161,7 @@ def test_suite_run_and_report_with_an_outside_activation(
     assert res.exit_code == 0, res.output
     assert "task c100: skipped: cifar100:" in res.output
     folder = tmp_path / "runs" / "tiny"
-    assert sorted(p.name for p in folder.iterdir()) == ["cnn", "mlp"]
+    assert sorted(p.name for p in folder.iterdir()) == ["cnn", "mlp", "suite.yaml"]  # suite.yaml: its tasks
     res = runner.invoke(app, argv)  # again: everything skipped as completed
     assert res.exit_code == 0 and "skipped (completed" in res.output
     html = tmp_path / "t.html"
@@ -171,6 +171,9 @@ def test_suite_run_and_report_with_an_outside_activation(
     assert doc["tasks"] == ["cnn", "mlp"] and set(doc["mean_ranks"]) == {"relu", "custom_activation:Snake"}
     assert doc["friedman"]["df"] == 1 and doc["critical_difference"] > 0
     assert doc["significance"] is False  # 2 tasks: mean ranks only (autorank's convention)
+    assert (
+        doc["incomplete"]["skipped"].keys() == {"c100"} and not doc["verdict_withheld"]
+    )  # named, not awaited
     assert "data:image/png;base64," not in html.read_text()  # no verdict across 2 tasks: no CD diagram
 
 

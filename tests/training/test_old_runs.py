@@ -36,7 +36,9 @@ def test_checkpoints_keep_the_pre_layout_format_and_resume(tmp_path: Path) -> No
     subprocess.run([*cmd, "--no-progress"], env=env, capture_output=True, timeout=600)
     run = tmp_path / "run"
     state = torch.load(run / runs.CKPT_LAST, weights_only=False)
-    assert sorted(state) == PRE_LAYOUT_CHECKPOINT_KEYS and state["epoch"] == 1
+    # the pre-layout keys, plus the config the weights were trained with (a resume checks it, issue 37)
+    assert sorted(set(state) - {"config"}) == PRE_LAYOUT_CHECKPOINT_KEYS and state["epoch"] == 1
+    assert state["config"]["activation"]["name"] == "exponential"
     assert {k: tuple(v.shape) for k, v in state["model"].items()} == PRE_LAYOUT_MODEL
     res = runner.invoke(app, ["train", "--resume", str(run), "--no-progress", "--log-format", "text"])
     assert res.exit_code == 0, res.output
