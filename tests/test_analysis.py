@@ -91,8 +91,10 @@ def test_load_report_gives_the_reports_tables(fixture_runs: Path) -> None:
     assert summary["n"].tolist() == [2, 2]
     assert summary["test_acc_pct_mean"].tolist() == pytest.approx([40.5, 40.5])
     assert summary.set_index("group").loc["relu", "excluded"] == "failed=1"
-    assert learned.index.tolist() == ["init", "conv1", "conv2"] and learned.columns.tolist() == ["rational"]
+    assert learned.index.tolist() == ["init", "conv1", "conv2"]
+    assert learned.columns.tolist() == ["rational", "rational k"]  # a, and the saturation level k
     assert learned.loc["conv2", "rational"] == pytest.approx(0.5)
+    assert learned.loc["conv2", "rational k"] == pytest.approx(0.5)  # Rational: k = max(a, a_min)
     assert len(per_run) == 5 and {"group", "path", "seed", "status"} <= set(per_run.columns)
     assert isinstance(summary.attrs["warnings"], list)
     with pytest.raises(ValueError, match="--metric: 'final' is not allowed"):

@@ -98,7 +98,7 @@ def test_report_keeps_long_group_labels_whole(tmp_path: Path, columns: str) -> N
     assert max(map(len, res.output.splitlines())) <= int(columns)
     for label in ("relu (optim.lr=0.001)", "exponential (optim.lr=0.01)", "leaky_relu (optim.lr=0.01)"):
         assert label in res.output
-    for head in ("Δacc vs relu", "p (loss)", "peak mem", "img/s"):  # every column still shown
+    for head in ("Δacc vs relu", "p (loss, Welch)", "peak mem", "img/s"):  # every column still shown
         assert all(w in res.output for w in head.split())
 
 
