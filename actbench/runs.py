@@ -25,8 +25,6 @@ import io
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -397,44 +395,7 @@ def truncate_metrics(run_dir: Path, epochs: int) -> None:
     atomic_write_text(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in kept))
 
 
-# --- environment and lock ---------------------------------------------------------------------------
-
-
-def git_commit() -> str | None:
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def environment(device: torch.device) -> dict[str, Any]:
-    import torch
-    import torchvision
-
-    from actbench import __version__
-
-    name = str(device)
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    return {
-        "actbench": __version__,
-        "git_commit": git_commit(),
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "cuda": torch.version.cuda,
-        "device": str(device),
-        "device_name": name,
-        "cpu_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "host": platform.node(),
-        "argv": sys.argv,
-        "time": now(),
-    }
+# --- lock and status -------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager

@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from actbench import runs
 from actbench.report.build import build_report, page_link
 from actbench.report.groups import ReportError, act_name
 from actbench.report.model import METRICS
 from actbench.stats.ranks import MIN_TASKS, suite_summary
-from actbench.suites.spec import read_plan
+from actbench.suites.completeness import incomplete, incomplete_lines
 from actbench.sweep.plan import MANIFEST
 
 FORMATS = ("table", "md", "csv", "json")
@@ -91,46 +90,6 @@ def _endpoint_note(s: dict[str, Any], alt: dict[str, Any] | None, metric: str) -
         return None
     head = f"the cross-task result depends on the endpoint: at the {other} (not the primary one) "
     return head + "; ".join(parts)
-
-
-def missing_runs(task: Path) -> dict[str, str]:
-    """The runs its sweep.yaml plans that are not completed: run name -> status (or "not started")."""
-    try:
-        manifest = yaml.safe_load((task / MANIFEST).read_text(encoding="utf-8")) or {}
-        names = [r["name"] for r in manifest.get("runs") or []]
-    except (OSError, yaml.YAMLError, TypeError, KeyError, AttributeError):
-        return {}
-    out = {}
-    for name in names:
-        status = runs.read_status(task / str(name)) if (task / str(name)).is_dir() else None
-        if status != runs.COMPLETED:
-            out[str(name)] = status or "not started"
-    return out
-
-
-def incomplete(root: Path, tasks: list[Path]) -> dict[str, Any]:
-    """What the suite folder lacks: planned tasks without a sweep (suite.yaml), those `suite run` skipped
-    for missing data (with why: known, named, not waited for) apart, and per task the planned runs not
-    completed."""
-    plan = read_plan(root) or {}
-    present = {t.name for t in tasks}
-    skipped = plan.get("skipped") if isinstance(plan.get("skipped"), dict) else {}
-    absent = [str(t) for t in plan.get("tasks", []) if str(t) not in present]
-    return {
-        "tasks": {t: "not started" for t in absent if t not in skipped},
-        "skipped": {t: str(skipped[t]) for t in absent if t in skipped},
-        "runs": {t.name: m for t in tasks if (m := missing_runs(t))},
-    }
-
-
-def incomplete_lines(missing: dict[str, Any]) -> list[str]:
-    lines = []
-    for task, gone in missing["runs"].items():
-        shown = ", ".join(f"{name} {status}" for name, status in gone.items())
-        lines.append(f"task {task}: {len(gone)} planned run(s) not completed: {shown}")
-    if missing["tasks"]:
-        lines.append(f"tasks not started: {', '.join(missing['tasks'])}")
-    return lines
 
 
 def build_suite_report(

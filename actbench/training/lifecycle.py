@@ -28,6 +28,7 @@ from actbench.models import learned_parameters, network_info, parameter_count, t
 from actbench.robustness.noise import evaluate_checkpoint
 from actbench.session import Session
 from actbench.timing import epoch_timing
+from actbench.training.environment import environment
 from actbench.training.resume_config import check_resume_config
 
 Event = Callable[[str, dict[str, Any]], None]
@@ -161,7 +162,7 @@ def mark_running(
 
     runs.truncate_metrics(run_dir, start)
     model = network_info(s.model)
-    env = {**runs.environment(s.device), "effective": s.speed, **({"model": model} if model else {})}
+    env = {**environment(s.device), "effective": s.speed, **({"model": model} if model else {})}
     if s.cfg.data.name == "folder":  # what the report groups by, instead of where the data lay
         env["data_fingerprint"] = folder_fingerprint(s.cfg.data.root)
     env |= env_extra or {}
