@@ -38,11 +38,11 @@ def report(
     ] = None,
     tests: Annotated[
         str | None,
-        typer.Option(help="Comma-separated: welch, paired, power, ensemble, calibration [default: all]."),
+        typer.Option(help="Comma-separated: welch, paired, power, ensemble, calibration (default: all)."),
     ] = None,
     bootstrap: Annotated[
         int | None,
-        typer.Option(min=0, help="Resamples of the P(better) bootstrap interval; 0: none [default: 2000]."),
+        typer.Option(min=0, help="Resamples of the P(better) bootstrap interval; 0: none (default: 2000)."),
     ] = None,
     mde: Annotated[
         float | None,
