@@ -22,7 +22,7 @@ def acts(
     ] = None,
     a: Annotated[
         str | None,
-        typer.Option("--a", help=f"Comma-separated a values for --plot [default: {_ACTS_DEFAULT_A}]."),
+        typer.Option("--a", help=f"Comma-separated a values for --plot (default: {_ACTS_DEFAULT_A})."),
     ] = None,
     names: Annotated[
         str | None,

@@ -16,9 +16,25 @@ if TYPE_CHECKING:  # annotations only: commands import the library lazily
 app = typer.Typer(
     help="actbench: benchmark activation functions for CNN image classifiers.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from actbench import __version__
+
+        console.print(f"actbench {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print actbench's version and exit."
+    ),
+) -> None:
+    """actbench: benchmark activation functions for CNN image classifiers."""
 
 
 console = Console()

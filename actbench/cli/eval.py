@@ -95,10 +95,10 @@ def eval_(
     ] = None,
     levels: Annotated[
         str | None,
-        typer.Option(help="Noise levels in [0,1] image units [default: robustness.levels of the config]."),
+        typer.Option(help="Noise levels in [0,1] image units (default: robustness.levels of the config)."),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Seed of the noise (with --noise/--corruptions) [default: 0].")
+        int | None, typer.Option(help="Seed of the noise (with --noise/--corruptions) (default: 0).")
     ] = None,
     predictions: Annotated[
         bool, typer.Option(help="On the test split, write per-example predictions into predictions.npz.")

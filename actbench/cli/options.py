@@ -49,7 +49,7 @@ CorruptionsOpt = Annotated[
 
 
 SeveritiesOpt = Annotated[
-    str | None, typer.Option(help=f"Severities, e.g. 1-5 or 1,3 [default: {_SEVERITIES}].")
+    str | None, typer.Option(help=f"Severities, e.g. 1-5 or 1,3 (default: {_SEVERITIES}).")
 ]
 
 
@@ -76,7 +76,7 @@ SweepOutOpt = Annotated[Path | None, typer.Option(help="Parent folder (default: 
 
 WorkersOpt = Annotated[
     int | None,
-    typer.Option(min=1, help="Runs at once, each in its own process [default: 1; ray: what fits]."),
+    typer.Option(min=1, help="Runs at once, each in its own process (default: 1; ray: what fits)."),
 ]
 
 
@@ -108,7 +108,7 @@ LauncherOpt = Annotated[str, typer.Option(help="local (this machine) | ray (a Ra
 
 
 AddressOpt = Annotated[
-    str | None, typer.Option(help="Ray cluster: auto | HOST:PORT [default: RAY_ADDRESS, else local].")
+    str | None, typer.Option(help="Ray cluster: auto | HOST:PORT (default: RAY_ADDRESS, else local).")
 ]
 
 

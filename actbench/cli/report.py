@@ -18,7 +18,9 @@ def report(
     paths: Annotated[
         list[Path], typer.Argument(help="Run folders or folders holding runs (searched recursively).")
     ],
-    baseline: Annotated[str, typer.Option(help="Activation the others are compared with.")] = "relu",
+    baseline: Annotated[
+        str | None, typer.Option(help="Activation the others are compared with (relu when not given).")
+    ] = None,
     metric: Annotated[str, typer.Option(help="last (final epoch) | best (best-validation epoch)")] = "last",
     sort: Annotated[str, typer.Option(help="paper | acc | loss | name | p")] = "paper",
     where: Annotated[
@@ -36,11 +38,11 @@ def report(
     ] = None,
     tests: Annotated[
         str | None,
-        typer.Option(help="Comma-separated: welch, paired, power, ensemble, calibration [default: all]."),
+        typer.Option(help="Comma-separated: welch, paired, power, ensemble, calibration (default: all)."),
     ] = None,
     bootstrap: Annotated[
         int | None,
-        typer.Option(min=0, help="Resamples of the P(better) bootstrap interval; 0: none [default: 2000]."),
+        typer.Option(min=0, help="Resamples of the P(better) bootstrap interval; 0: none (default: 2000)."),
     ] = None,
     mde: Annotated[
         float | None,

@@ -29,6 +29,7 @@ from actbench.config.files import (
 from actbench.config.schema import (
     SECTIONS,
     SHIPPED_DIR,
+    SYNTHETIC_ONLY,
     ActivationConfig,
     AugmentConfig,
     Checkpoint,
@@ -46,6 +47,7 @@ from actbench.config.schema import (
 )
 
 __all__ = [
+    "SYNTHETIC_ONLY",
     "ActivationConfig",
     "AugmentConfig",
     "Checkpoint",

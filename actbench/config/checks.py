@@ -89,7 +89,9 @@ def _build_section(section: str, cls: type, raw: Any) -> Any:
     hints = typing.get_type_hints(cls)
     unknown = sorted(set(raw) - set(hints))
     if unknown:
-        raise ConfigError(f"{section}.{unknown[0]}: unknown key (valid keys: {', '.join(hints)})")
+        close = difflib.get_close_matches(str(unknown[0]), list(hints), n=1, cutoff=0.6)
+        hint = f"did you mean {section}.{close[0]}? " if close else ""
+        raise ConfigError(f"{section}.{unknown[0]}: unknown key ({hint}valid keys: {', '.join(hints)})")
     kwargs = {k: _coerce(f"{section}.{k}", v, hints[k]) for k, v in raw.items()}
     return cls(**kwargs)
 

@@ -3,6 +3,7 @@ resolved YAML written into each run folder."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from importlib import resources
 from pathlib import Path
@@ -82,8 +83,12 @@ def resolve_config_path(spec: str | Path) -> Path:
     if str(spec) == path.name or str(spec) == path.stem or len(path.parts) <= 2:
         if preset.is_file():
             return Path(str(preset))
-    names = ", ".join(shipped_configs())
-    raise ConfigError(f"{spec}: no such config file or shipped preset (presets: {names})")
+    presets = shipped_configs()
+    # presets name Exponential "exp": cifar10_exponential -> cifar10_exp
+    guess = Path(name).stem.replace("exponential", "exp")
+    close = [guess] if guess in presets else difflib.get_close_matches(guess, presets, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise ConfigError(f"{spec}: no such config file or shipped preset ({hint}presets: {', '.join(presets)})")
 
 
 def shipped_configs() -> list[str]:
@@ -120,13 +125,18 @@ def load_config(spec: str | Path | None = None, overrides: list[str] | tuple[str
         raw, source = read_yaml(path), str(path)
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: top level must be a mapping of sections, got {type(raw).__name__}")
+    given: dict[str, str] = {}  # dotted key -> the --set text that gave it
     for text in overrides:
         key, value = parse_override(text)
         set_dotted(raw, key, value)
+        given[key] = text
     try:
         return from_dict(raw, source)
     except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        # blame what set the key: the --set option, else the file (or the defaults)
+        key = str(exc).split(":", 1)[0]
+        text = given.get(key) or next((t for k, t in given.items() if key.startswith(f"{k}.")), None)
+        raise ConfigError(f"--set {text}: {exc}" if text else f"{source}: {exc}") from None
 
 
 def dump_yaml(cfg: Config) -> str:

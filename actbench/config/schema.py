@@ -40,6 +40,10 @@ class DataConfig:
     limit_test: int = 0  # >0: use only the first N test images
 
 
+# data keys that only synthetic data uses (the others take them from the data): inert for any other data
+SYNTHETIC_ONLY = ("data.num_classes", "data.train_size", "data.test_size", "data.noise")
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
     enabled: bool = True

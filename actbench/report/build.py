@@ -266,7 +266,7 @@ def packed_warnings(groups: Sequence[Group]) -> list[str]:
 
 
 def report_options(
-    baseline: str = "relu",
+    baseline: str | None = None,
     metric: str = "last",
     sort: str = "paper",
     where: Sequence[str] = (),
@@ -293,7 +293,9 @@ def report_options(
                 f"--reference: {path} is not a folder (a sweep or folder of runs to compare with)"
             )
     chosen, ref = tuple(chosen), tuple(str(p) for p in reference)
-    return ReportOptions(act_name(baseline), metric, sort, tuple(where), paper, chosen, bootstrap, mde, ref)
+    base = act_name(baseline or "relu")
+    given = baseline is not None
+    return ReportOptions(base, metric, sort, tuple(where), paper, chosen, bootstrap, mde, ref, given)
 
 
 def build_report(
@@ -315,7 +317,16 @@ def build_report(
     warnings += repeated
     groups = group_runs(runs)
     if not any(g.activation == o.baseline for g in groups):
-        warnings.append(f"--baseline {o.baseline}: no such runs, so no comparisons")
+        here = ", ".join(sorted({g.activation for g in groups}))
+        if o.explicit_baseline:
+            raise ReportError(f"--baseline {o.baseline}: no runs of that activation here ({here})")
+        warnings.append(f"no {o.baseline} runs, so no comparisons (--baseline picks one of: {here})")
+    epochs = sorted({int(e) for g in groups if isinstance(e := g.flat.get("train.epochs"), int)})
+    if o.paper and epochs and epochs != [200]:
+        warnings.append(
+            f"--paper {o.paper}: the paper's numbers are after 200 epochs, these runs trained "
+            f"{', '.join(map(str, epochs))}: compare the ordering, not the levels"
+        )
     datasets = sorted({str(g.flat.get("data.name")) for g in groups} - {str(o.paper), "folder"})
     if o.paper and datasets:
         warnings.append(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from actbench import runs as R
+from actbench.config import SYNTHETIC_ONLY
 from actbench.report.comparison_tables import VERDICT_TITLE, comparison_table, decision_table, verdict_lines
 from actbench.report.groups import Group, ReportError
 from actbench.report.model import Report
@@ -83,7 +84,9 @@ def config_differences(groups: list[Group]) -> tuple[list[str], list[list[str]],
     """Config keys whose value is not the same in every group (rows: key, one value per group), and the
     settings every group shares."""
     missing = object()
-    keys = sorted({k for g in groups for k in g.flat})
+    synthetic = any(str(g.flat.get("data.name", "")).startswith("synthetic") for g in groups)
+    inert = () if synthetic else SYNTHETIC_ONLY  # e.g. data.noise says nothing about folder data
+    keys = sorted({k for g in groups for k in g.flat} - set(inert))
     differ = [k for k in keys if len({repr(g.flat.get(k, missing)) for g in groups}) > 1]
     shared = {k: groups[0].flat[k] for k in keys if k not in differ and k in groups[0].flat}
     rows = [[k, *(_fmt(g.flat.get(k)) for g in groups)] for k in differ]

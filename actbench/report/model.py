@@ -59,6 +59,7 @@ class ReportOptions:
     bootstrap: int = BOOTSTRAP  # resamples of the P(better) interval; 0: none
     mde: float | None = None  # accuracy points to plan seeds for (power)
     reference: tuple[str, ...] = ()  # another sweep of the same groups, shown side by side (report.reference)
+    explicit_baseline: bool = False  # --baseline was given: no runs of it is an error, not a warning
 
 
 @dataclass

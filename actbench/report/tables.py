@@ -214,11 +214,32 @@ _TEX = {
     "Δ": r"$\Delta$",
     "—": "--",
     "–": "--",
+    "≤": r"$\le$",
+    "≥": r"$\ge$",
+    "α": r"$\alpha$",
+    "χ": r"$\chi$",
+    "²": r"$^2$",
+    "−": "-",
+    "×": r"$\times$",
+    "→": r"$\to$",
+    "√": r"$\surd$",
+    "…": r"\ldots{}",
+    "’": "'",
 }
 
 
+def tex(text: Any) -> str:
+    """Plain text as LaTeX: specials escaped, the symbols the report writes spelled as LaTeX; any other
+    non-ASCII letter as its closest ASCII form (accents dropped), so the output is pure ASCII."""
+    import unicodedata
+
+    out = "".join(_TEX.get(c, c) for c in str(text))
+    if out.isascii():
+        return out
+    return unicodedata.normalize("NFKD", out).encode("ascii", "ignore").decode("ascii")
+
+
 def _tex_table(heads: list[str], rows: list[list[str]], caption: str) -> str:
-    tex = lambda s: "".join(_TEX.get(c, c) for c in str(s))  # noqa: E731
     body = [" & ".join(map(tex, r)) + r" \\" for r in rows]
     return "\n".join(
         [
@@ -244,7 +265,6 @@ def to_latex(report: Report) -> str:
         if table:
             parts.append(_tex_table(*table[1:], table[0]))
     if verdicts := verdict_lines(report):
-        tex = lambda s: "".join(_TEX.get(c, c) for c in str(s))  # noqa: E731
         items = [rf"\item {tex(v)}" for v in verdicts]
         parts.append("\n".join([tex(VERDICT_TITLE) + ":", r"\begin{itemize}", *items, r"\end{itemize}"]))
     if report.reference is not None:

@@ -77,7 +77,8 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
 
 def parse_list(text: str, what: str, cast: Callable[[str], Any] = str) -> list[Any]:
     """--acts / --seeds: an axis of runs, so a repeat is refused (it would plan the same run twice)."""
-    return lists.parse(text, f"--{what}", cast, lists.REFUSE, error=ConfigError)
+    example = "0,1,2 or 0-4" if cast is int else "relu,elu,rational"
+    return lists.parse(text, f"--{what}", cast, lists.REFUSE, example=example, error=ConfigError)
 
 
 def _slug(value: Any) -> str:

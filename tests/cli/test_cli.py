@@ -71,3 +71,24 @@ def test_user_errors_are_one_line(runs_dir: Path, args: list[str], needle: str) 
     assert needle in res.output and isinstance(res.exception, SystemExit), res.exception  # no crash
     assert res.output.strip().count("\n") == 0, res.output
     assert not any(runs_dir.iterdir()), "a failed start must leave no run folder behind"
+
+
+def test_version_suggestions_ranges_and_help_defaults() -> None:
+    """--version; a mistyped --set key is blamed on --set with a suggestion; a preset named with the long
+    activation name is suggested; --seeds takes ranges like --severities; hand-written defaults survive
+    --help (rich used to read "[default: ...]" as markup and drop it)."""
+    from actbench import __version__
+
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.strip() == f"actbench {__version__}"
+    res = runner.invoke(app, ["train", "--set", "train.epoch=3"])
+    assert res.exit_code == 2 and res.output.startswith("error: --set train.epoch=3: train.epoch: unknown")
+    assert "did you mean train.epochs?" in res.output and "quickstart.yaml" not in res.output
+    res = runner.invoke(app, ["train", "--config", "cifar10_exponential"])
+    assert res.exit_code == 2 and "did you mean cifar10_exp?" in res.output
+    res = runner.invoke(app, ["sweep", "--seeds", "0-2", "--acts", "relu", "--dry-run"])
+    assert res.exit_code == 0 and all(f"relu-s{s}" in res.output for s in (0, 1, 2)), res.output
+    res = runner.invoke(app, ["sweep", "--seeds", "2-0", "--dry-run"])
+    assert res.exit_code == 2 and "expected e.g. --seeds 0,1,2 or 0-4" in res.output
+    res = runner.invoke(app, ["sweep", "--help"], env={"COLUMNS": "200"})
+    assert "(default: 1; ray: what fits)" in res.output

@@ -104,7 +104,9 @@ def test_bad_values_name_the_key(override: str, key: str) -> None:
 
 
 def test_unknown_key_lists_valid_keys() -> None:
-    with pytest.raises(C.ConfigError, match=r"train.epoch: unknown key \(valid keys: epochs"):
+    with pytest.raises(
+        C.ConfigError, match=r"train.epoch: unknown key \(did you mean train.epochs\? valid keys: epochs"
+    ):
         C.load_config(None, ["train.epoch=3"])
 
 

@@ -167,3 +167,17 @@ def test_page_renders_in_headless_chromium(runs: Path, tmp_path: Path) -> None:
     ink = (pixels.mean(axis=2) < 0.9).mean()
     colour = (pixels.max(axis=2) - pixels.min(axis=2) > 0.3).mean()  # plot lines are coloured
     assert ink > 0.01 and colour > 0.0005, (ink, colour)
+
+
+def test_shared_settings_leave_out_synthetic_only_keys_for_folder_data(tmp_path: Path) -> None:
+    """data.noise, data.train_size, ... say nothing about image-folder data: not listed as its settings."""
+    from actbench.report.html import config_differences
+    from tests.factories import write_run
+
+    for act in ("relu", "elu"):
+        write_run(tmp_path / "f", f"{act}-s0", act, 0, data__name="folder", data__root="imgs")
+        write_run(tmp_path / "s", f"{act}-s0", act, 0)
+    _, _, folder = config_differences(RP.build_report([tmp_path / "f"]).groups)
+    _, _, synthetic = config_differences(RP.build_report([tmp_path / "s"]).groups)
+    assert "data.noise" not in folder and "data.train_size" not in folder and "data.val_size" in folder
+    assert "data.noise" in synthetic and "data.train_size" in synthetic

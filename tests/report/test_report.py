@@ -283,6 +283,7 @@ def test_every_export_format_parses(bench: Path, tmp_path: Path) -> None:
         assert set(lines[1]) <= set("|-: ") and len({line.count("|") for line in lines}) == 1
     tex = TB.to_latex(report)
     assert tex.count(r"\begin{tabular}") == 3 and r"\%" in tex and "±" not in tex
+    assert tex.isascii() and r"$\le$" in tex and r"$\alpha$" in tex  # every symbol spelled for LaTeX
     out = tmp_path / "report.md"
     TB.render_report(report, out=out)  # format from the suffix
     assert out.read_text().startswith("**Test results")
@@ -386,3 +387,29 @@ def test_a_copied_run_is_counted_once(tmp_path: Path) -> None:
     assert not [w for w in alone.warnings if "repeat" in w]
     write_run(tmp_path / "b", "relu-s2", "relu", 2, 0.71)  # another seed of the same config: counted
     assert {r["activation"]: r["n"] for r in RP.build_report([tmp_path]).rows} == {"relu": 3, "elu": 2}
+
+
+def test_a_missing_baseline_is_an_error_only_when_asked_for(bench: Path) -> None:
+    """--baseline gelu (no such runs): one line, exit 2, and load_report raises; with the default relu
+    absent the report still renders its tables, with a warning naming the activations there are."""
+    from typer.testing import CliRunner
+
+    from actbench import analysis
+    from actbench.cli import app
+
+    res = CliRunner().invoke(app, ["report", str(bench), "--baseline", "gelu"])
+    assert res.exit_code == 2 and res.output.startswith("error: --baseline gelu: no runs of that activation")
+    assert res.output.strip().count("\n") == 0 and "(exponential, prelu, relu)" in res.output
+    with pytest.raises(G.ReportError, match="--baseline gelu"):
+        analysis.load_report([bench], baseline="gelu")
+    report = RP.build_report([bench], where=["activation.name=prelu", "activation.name=exponential"])
+    assert "no relu runs, so no comparisons (--baseline picks one of: exponential, prelu)" in report.warnings
+
+
+def test_paper_numbers_beside_a_shorter_protocol_say_so(bench: Path, tmp_path: Path) -> None:
+    assert not [w for w in RP.build_report([bench], paper="cifar10").warnings if "200 epochs" in w]
+    for act in ("relu", "rational"):
+        write_run(tmp_path / "short", f"{act}-s0", act, 0, train__epochs=3)
+    report = RP.build_report([tmp_path / "short"], paper="cifar10")
+    (line,) = [w for w in report.warnings if "200 epochs" in w]
+    assert line.endswith("after 200 epochs, these runs trained 3: compare the ordering, not the levels")
