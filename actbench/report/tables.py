@@ -154,7 +154,9 @@ def _titles(report: Report) -> tuple[str, str]:
     o = report.options
     when = "final epoch" if o.metric == "last" else "best-validation epoch"
     table = {"cifar10": "Table 2", "cifar100": "Table 3"}.get(o.paper or "")
-    paper = f"; paper: {table} ({o.paper}, one run)" if table else ""
+    epochs = sorted({e for g in report.groups if isinstance(e := g.flat.get("train.epochs"), int)})
+    ours = f"; these runs: {', '.join(map(str, epochs))}" if epochs and epochs != [200] else ""
+    paper = f"; paper: {table} ({o.paper}, one run, 200 epochs{ours})" if table else ""
     welch = "; p (Welch), p (loss, Welch): Welch t-test, unadjusted; d: Cohen's d"
     welch = welch if "welch" in o.tests else ""
     return (

@@ -413,3 +413,4 @@ def test_paper_numbers_beside_a_shorter_protocol_say_so(bench: Path, tmp_path: P
     report = RP.build_report([tmp_path / "short"], paper="cifar10")
     (line,) = [w for w in report.warnings if "200 epochs" in w]
     assert line.endswith("after 200 epochs, these runs trained 3: compare the ordering, not the levels")
+    assert "paper: Table 2 (cifar10, one run, 200 epochs; these runs: 3)" in TB.to_markdown(report)
