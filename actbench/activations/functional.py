@@ -37,6 +37,8 @@ from typing import Any
 import torch
 from torch.autograd.function import once_differentiable
 
+from actbench.activations import triton_kernels
+
 RATIONAL_A_MIN = 1e-3  # default floor of Rational's effective a (the pole guard)
 
 
@@ -103,6 +105,16 @@ def _reduce(t: torch.Tensor, channel: bool, acc: torch.dtype) -> torch.Tensor:
     return t.sum(0, dtype=acc)
 
 
+# `fused` on a tensor Triton can take (CUDA, or the interpreter; float32/16, bfloat16): the hand-written
+# kernels of `triton_kernels` (one pass forward, one pass backward with the reduction of ∂E/∂a). Elsewhere
+# (the CPU): the torch.compile'd closed forms below. False: the compiled forms everywhere (for benchmarks).
+USE_TRITON = True
+
+
+def _use_triton(v: torch.Tensor) -> bool:
+    return USE_TRITON and triton_kernels.available(v)
+
+
 _COMPILED: dict[str, Callable[..., Any]] = {}  # "forward"/"backward" -> torch.compile wrapper (lazy)
 _COMPILE_FAILED: list[str] = []  # set once when torch.compile is unusable here; then stay eager
 
@@ -159,6 +171,10 @@ class _NegRationalFn(torch.autograd.Function):
     def forward(ctx: Any, v: torch.Tensor, a: torch.Tensor, exponential: bool, a_min: float, fused: bool):
         ctx.save_for_backward(v, a)
         ctx.exponential, ctx.a_min, ctx.fused = exponential, a_min, fused
+        if fused and _use_triton(v):  # k and the arithmetic in float32, the output in v's dtype
+            ctx.triton = True
+            return triton_kernels.forward(v.detach(), _effective_k(a.detach(), exponential, a_min, v.dtype))
+        ctx.triton = False
         k = _effective_k(a, exponential, a_min, v.dtype).to(v.dtype)  # compute in the input dtype
         fwd = _fused("forward", _forward_eager, _forward_math) if fused else _forward_eager
         return fwd(v.detach(), k)
@@ -170,8 +186,12 @@ class _NegRationalFn(torch.autograd.Function):
         k = _effective_k(a, ctx.exponential, ctx.a_min, v.dtype)  # in a's dtype (float32)
         channel = a.numel() > 1  # layer sharing: a is (1,); channel: (C, 1, ..., 1)
         need_v, need_a = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        bwd = _fused("backward", _backward_eager, _backward_math) if ctx.fused else _backward_eager
-        grad_v, grad_k = bwd(g, v, k.to(v.dtype), channel, need_v, need_a)
+        if ctx.triton:  # ∂E/∂v and the per-group sums of g·r² in one pass (float32)
+            grad_v, grad_k = triton_kernels.backward(g, v, k, need_a)
+            grad_v = grad_v if need_v else None
+        else:
+            bwd = _fused("backward", _backward_eager, _backward_math) if ctx.fused else _backward_eager
+            grad_v, grad_k = bwd(g, v, k.to(v.dtype), channel, need_v, need_a)
         grad_a = None
         if grad_k is not None:  # ∂h/∂k = −r²; chain rule dk/da = k for Exponential, 1 for Rational
             grad_k = grad_k.reshape(a.shape)

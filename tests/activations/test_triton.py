@@ -1,0 +1,134 @@
+"""The Triton kernels of Rational/Exponential (activations.triton_kernels), run on the CPU in Triton's
+interpreter (TRITON_INTERPRET=1): the same values and gradients as the float64 reference of
+test_activations, in every layout the models hand them (NCHW, channels-last, (N, F)); skipped where triton
+is not installed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from actbench import activations as A
+from actbench.activations import functional as FN
+from actbench.activations import triton_kernels as TK
+from tests.activations.test_activations import EDGE, PAPER, _reference
+
+pytestmark = pytest.mark.skipif(not TK.installed(), reason="triton is not installed")
+F64 = torch.float64
+
+
+@pytest.fixture
+def interpret(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Triton's interpreter on; returns the list of kernel calls made (so a test sees the path was taken)."""
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    try:
+        TK._kernels(True)
+    except Exception as exc:  # noqa: BLE001 - an interpreter this triton lacks: skip, do not fail
+        pytest.skip(f"triton interpreter unavailable: {exc}")
+    calls: list[str] = []
+    fwd, bwd = TK.forward, TK.backward
+    monkeypatch.setattr(TK, "forward", lambda *a: (calls.append("forward"), fwd(*a))[1])
+    monkeypatch.setattr(TK, "backward", lambda *a: (calls.append("backward"), bwd(*a))[1])
+    return calls
+
+
+def _run(name: str, v: torch.Tensor, a: torch.Tensor, g: torch.Tensor, fused: bool) -> list[torch.Tensor]:
+    v, a = v.clone().requires_grad_(), a.clone().requires_grad_()
+    fn = A.exponential if name == "exponential" else A.rational
+    y = fn(v, a, fused=fused)
+    return [y, *torch.autograd.grad(y, (v, a), g)]
+
+
+CASES = [  # (shape, channel sharing, channels-last)
+    ((6, 3, 4, 5), False, False),
+    ((6, 3, 4, 5), True, False),
+    ((5, 3), True, False),
+    ((4, 5, 3, 3), True, True),
+    ((4, 5, 3, 3), False, True),
+    ((3, 2, 40, 40), True, False),  # inner = 1600 > one block: two partial sums per row
+]
+
+
+@pytest.mark.parametrize("name", PAPER)
+@pytest.mark.parametrize(
+    "case", CASES, ids=lambda c: f"{c[0]}-{'ch' if c[1] else 'layer'}{'-cl' if c[2] else ''}"
+)
+def test_triton_matches_float64_reference(name: str, case: tuple, interpret: list[str]) -> None:
+    shape, channel, channels_last = case
+    torch.manual_seed(0)
+    v = torch.randn(shape, dtype=F64) * 3
+    a = torch.rand(shape[1] if channel else 1, dtype=F64) + 0.2 - (1.0 if name == "exponential" else 0.0)
+    g = torch.randn(shape, dtype=F64)
+    want = _run(name, v, a, g, fused=False)  # the float64 Function equals the plain-autograd reference
+    torch.testing.assert_close(want[0], _reference(name, v, a))
+    v32, g32 = v.float(), g.float()
+    if channels_last:
+        v32, g32 = (t.contiguous(memory_format=torch.channels_last) for t in (v32, g32))
+    got = _run(name, v32, a.float(), g32, fused=True)
+    assert interpret == ["forward", "backward"]
+    if channels_last:
+        assert got[0].is_contiguous(memory_format=torch.channels_last)
+    for x, ref in zip(got, want, strict=True):
+        assert x.dtype == torch.float32
+        torch.testing.assert_close(x.double(), ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", PAPER)
+def test_triton_edges_and_nan(name: str, interpret: list[str]) -> None:
+    v = torch.tensor([*EDGE, float("nan")], dtype=F64).view(1, -1)
+    a = torch.tensor([0.3], dtype=F64)
+    g = torch.ones_like(v)
+    want = _run(name, v[:, :-1], a, g[:, :-1], fused=False)
+    got = _run(name, v.float(), a.float(), g.float(), fused=True)
+    assert got[0][0, -1].isnan() and got[1][0, -1].isnan() and got[2].isnan().all()  # NaN propagates
+    got = _run(name, v[:, :-1].float(), a.float(), g[:, :-1].float(), fused=True)
+    for x, ref in zip(got, want, strict=True):
+        torch.testing.assert_close(x.double(), ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_triton_half_inputs_accumulate_in_float32(dtype: torch.dtype, interpret: list[str]) -> None:
+    """bf16/fp16 in and out, float32 inside: ∂E/∂a over 20k units is as close to float64 (on the same rounded
+    input) as float32 arithmetic allows, where summing in the input dtype would be off by percents."""
+    torch.manual_seed(1)
+    v = (torch.randn(8, 4, 25, 25) * 2).to(dtype)
+    g = torch.randn(8, 4, 25, 25).to(dtype)
+    a = torch.tensor([0.5, 1.0, 1.5, 2.0])
+    for name in PAPER:
+        y, gv, ga = _run(name, v, a, g, fused=True)
+        assert y.dtype == gv.dtype == dtype and ga.dtype == torch.float32
+        ry, rgv, rga = _run(name, v.double(), a.double(), g.double(), fused=False)
+        torch.testing.assert_close(y.double(), ry, rtol=1e-2, atol=1e-2)
+        torch.testing.assert_close(gv.double(), rgv, rtol=1e-2, atol=1e-2)
+        torch.testing.assert_close(ga.double(), rga, rtol=1e-5, atol=1e-5)
+
+
+def test_triton_only_with_fused_and_on_a_device_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off the interpreter a CPU tensor never takes the Triton path; float64 never does."""
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    assert not TK.available(torch.zeros(2))
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    assert TK.available(torch.zeros(2)) and not TK.available(torch.zeros(2, dtype=F64))
+    monkeypatch.setattr(FN, "USE_TRITON", False)
+    assert not FN._use_triton(torch.zeros(2))
+
+
+def test_compiled_fused_units_still_pass_gradients_to_a(interpret: list[str]) -> None:
+    """A compiled model with fused units traces the plain math (FN._traced), not the Triton Function: its
+    gradient reaches `a` and equals the Triton kernels' (the fault of issue 21 was a compiled step
+    without one)."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 5, 5) * 3
+    g = torch.randn_like(x)
+    for name in PAPER:
+        m = A.make_activation(name, 3, sharing="channel", init=0.4, fused=True)
+        out = []
+        for fn in (m, torch.compile(m, backend="aot_eager", fullgraph=True)):
+            torch._dynamo.reset()
+            xi = x.clone().requires_grad_()
+            y = fn(xi)
+            out.append((y, *torch.autograd.grad(y, (xi, m.a), g)))
+        for e, c in zip(*out, strict=True):
+            torch.testing.assert_close(c, e, rtol=1e-5, atol=1e-5)
+        assert out[1][2].abs().min() > 0
+    assert interpret.count("forward") == 2  # the eager calls only
