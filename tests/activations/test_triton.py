@@ -17,14 +17,23 @@ pytestmark = pytest.mark.skipif(not TK.installed(), reason="triton is not instal
 F64 = torch.float64
 
 
-@pytest.fixture
-def interpret(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Triton's interpreter on; returns the list of kernel calls made (so a test sees the path was taken)."""
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
-    try:
-        TK._kernels(True)
-    except Exception as exc:  # noqa: BLE001 - an interpreter this triton lacks: skip, do not fail
-        pytest.skip(f"triton interpreter unavailable: {exc}")
+@pytest.fixture(params=["interpret", "cuda"])
+def interpret(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The kernels on CPU tensors in Triton's interpreter, or compiled on a GPU (skipped without one).
+    Returns the list of kernel calls made (so a test sees the path was taken); `DEV` is the device."""
+    global DEV
+    if request.param == "cuda":
+        if not torch.cuda.is_available():
+            pytest.skip("no CUDA device")
+        monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+        DEV = torch.device("cuda")
+    else:
+        monkeypatch.setenv("TRITON_INTERPRET", "1")
+        try:
+            TK._kernels(True)
+        except Exception as exc:  # noqa: BLE001 - an interpreter this triton lacks: skip, do not fail
+            pytest.skip(f"triton interpreter unavailable: {exc}")
+        DEV = torch.device("cpu")
     calls: list[str] = []
     fwd, bwd = TK.forward, TK.backward
     monkeypatch.setattr(TK, "forward", lambda *a: (calls.append("forward"), fwd(*a))[1])
@@ -32,11 +41,16 @@ def interpret(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
+DEV = torch.device("cpu")  # set by the `interpret` fixture
+
+
 def _run(name: str, v: torch.Tensor, a: torch.Tensor, g: torch.Tensor, fused: bool) -> list[torch.Tensor]:
-    v, a = v.clone().requires_grad_(), a.clone().requires_grad_()
+    """Output and gradients (v, a) of the unit, on the CPU (the fused path: on DEV, results moved back)."""
+    dev = DEV if fused else torch.device("cpu")
+    v, a = (t.detach().to(dev, copy=True).requires_grad_() for t in (v, a))
     fn = A.exponential if name == "exponential" else A.rational
     y = fn(v, a, fused=fused)
-    return [y, *torch.autograd.grad(y, (v, a), g)]
+    return [t.cpu() for t in (y, *torch.autograd.grad(y, (v, a), g.to(dev)))]
 
 
 CASES = [  # (shape, channel sharing, channels-last)
@@ -63,11 +77,12 @@ def test_triton_matches_float64_reference(name: str, case: tuple, interpret: lis
     torch.testing.assert_close(want[0], _reference(name, v, a))
     v32, g32 = v.float(), g.float()
     if channels_last:
-        v32, g32 = (t.contiguous(memory_format=torch.channels_last) for t in (v32, g32))
+        v32, g32 = (t.to(DEV).contiguous(memory_format=torch.channels_last) for t in (v32, g32))
+        y = A.rational(v32, a.float().to(DEV), fused=True)
+        assert y.is_contiguous(memory_format=torch.channels_last)
+        interpret.clear()
     got = _run(name, v32, a.float(), g32, fused=True)
     assert interpret == ["forward", "backward"]
-    if channels_last:
-        assert got[0].is_contiguous(memory_format=torch.channels_last)
     for x, ref in zip(got, want, strict=True):
         assert x.dtype == torch.float32
         torch.testing.assert_close(x.double(), ref, rtol=1e-5, atol=1e-5)
@@ -118,10 +133,10 @@ def test_compiled_fused_units_still_pass_gradients_to_a(interpret: list[str]) ->
     gradient reaches `a` and equals the Triton kernels' (the fault of issue 21 was a compiled step
     without one)."""
     torch.manual_seed(0)
-    x = torch.randn(4, 3, 5, 5) * 3
+    x = torch.randn(4, 3, 5, 5, device=DEV) * 3
     g = torch.randn_like(x)
     for name in PAPER:
-        m = A.make_activation(name, 3, sharing="channel", init=0.4, fused=True)
+        m = A.make_activation(name, 3, sharing="channel", init=0.4, fused=True).to(DEV)
         out = []
         for fn in (m, torch.compile(m, backend="aot_eager", fullgraph=True)):
             torch._dynamo.reset()
