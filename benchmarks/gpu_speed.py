@@ -10,7 +10,10 @@ killed run keeps what it measured):
   acts    activation forward + backward on one (100, 32, 32, 32) tensor vs ReLU, per path: `eager` (the
           autograd Function), `triton` (fused=True on CUDA: activations.triton_kernels), `fused_compile`
           (fused=True with Triton off: the torch.compile'd closed forms), `compiled` (the unit inside a
-          torch.compile'd caller: functional._traced, what a compiled model runs)
+          torch.compile'd caller: functional._traced, what a compiled model runs), `compiled_triton`
+          (fused=True inside a compiled caller: the Triton kernels as a custom op)
+  pack_steps  one eager training step of K = 5, 25 members (batch 100): K lone models vs one packed model,
+          plain / channels-last / cudnn.benchmark (what a faster pack default would be chosen from)
   epochs  steady training epoch (25,000 images) per unit (relu, rational, exponential) in the mode
           actbench's auto settings pick on this device (CUDA: `compiled`, with CUDA graphs)
   packs   run-epochs per second of 5 plain workers (`sweep --workers 5`, 5 runs) vs five packs of 5 in five
@@ -19,8 +22,9 @@ killed run keeps what it measured):
   e2e     the Table 2 x 5 seeds protocol (5 activations x 5 seeds = 25 runs) for a few epochs, with the
           arrangement the packs section found fastest: measured wall time (a packs sweep of 25 runs is
           reused as it is; plain workers: a new sweep on 10,000 images)
-  epochs  the other modes: `eager` (compile off, fused off), `eager_triton` (compile off, fused on)
-          [`compiled` on the CPU], from which the per-device defaults of `activation.fused` are set
+  epochs  the other modes: `eager` (compile off, fused off), `eager_triton` (compile off, fused on),
+          `compiled_triton` (compile on, fused on: the kernels as a custom op) [`compiled` on the CPU], from
+          which the per-device defaults of `activation.fused` are set
 
 benchmarks/results/<device>-speed.json gets at least:
   unit_epoch_ratio        worst of Rational / Exponential steady epoch over ReLU's, default path
@@ -141,6 +145,9 @@ def section_acts(args: argparse.Namespace, device: torch.device) -> dict[str, An
                 FN.USE_TRITON = True
             compiled = torch.compile(eager, backend=backend)
             rows[f"{key}/compiled"] = time_call(fwd_bwd(compiled), device, repeat)
+            if triton_ok:  # fused under compile: the Triton kernels as a custom op
+                compiled = torch.compile(fused, backend=backend)
+                rows[f"{key}/compiled_triton"] = time_call(fwd_bwd(compiled), device, repeat)
     relu = rows["relu"]
     return {
         "shape": list(shape),
@@ -149,6 +156,57 @@ def section_acts(args: argparse.Namespace, device: torch.device) -> dict[str, An
         "x_relu": {k: v / relu for k, v in rows.items()},
         "notes": notes,
     }
+
+
+# --- pack steps -----------------------------------------------------------------------------------------
+
+
+def section_pack_steps(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    """ms per training step (forward + backward, eager) of K paper_cnn members, half ReLU half Rational:
+    K lone models one after another vs one PackedCNN, the latter plain, channels-last, and on CUDA with
+    cudnn.benchmark: which of these a pack's default should take (measured here, then chosen)."""
+    b, c = (4, 4) if args.tiny else (100, 32)
+    out: dict[str, Any] = {"batch": b, "channels": c, "ms": {}}
+    for k in (5, 25):
+        for name, ms in _pack_step_times(k, b, c, device, 2 if args.tiny else 10).items():
+            out["ms"][f"k{k}/{name}"] = ms
+    return out
+
+
+def _pack_step_times(k: int, b: int, c: int, device: torch.device, repeat: int) -> dict[str, float]:
+    import torch.nn.functional as F
+
+    from actbench.config import load_config
+    from actbench.models import build_model
+    from actbench.pack.model import PackedCNN, member_losses
+
+    acts = ["relu" if i % 2 else "rational" for i in range(k)]
+    cfgs = [load_config(None, [f"activation.name={a}", f"model.channels=[{c},{c},{c}]"]) for a in acts]
+    torch.manual_seed(0)
+    members = [build_model(cf.model, cf.activation, 10, 32, 3).to(device) for cf in cfgs]
+    order = sorted(range(k), key=lambda i: acts[i])  # equal activations adjacent, as pack.train orders them
+    packed = PackedCNN([members[i] for i in order], [acts[i] for i in order], "max", [True] * k)
+    x = torch.randn(b, k * 3, 32, 32, device=device)
+    xcl = x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (k, b), device=device)
+
+    def lone() -> None:
+        for i, m in enumerate(members):
+            F.cross_entropy(m(x[:, 3 * i : 3 * i + 3]), y[i]).backward()
+
+    def pack(xx: torch.Tensor) -> Any:
+        return lambda: member_losses(packed(xx), y).sum().backward()
+
+    ms = {"lone": time_call(lone, device, repeat), "pack": time_call(pack(x), device, repeat)}
+    ms["pack_channels_last"] = time_call(pack(xcl), device, repeat)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        try:
+            ms["pack_cudnn_benchmark"] = time_call(pack(x), device, repeat)
+            ms["pack_channels_last_cudnn_benchmark"] = time_call(pack(xcl), device, repeat)
+        finally:
+            torch.backends.cudnn.benchmark = False
+    return ms
 
 
 # --- epochs ---------------------------------------------------------------------------------------------
@@ -171,6 +229,7 @@ MODES = {
     "eager": ["train.compile=false", "activation.fused=false"],
     "eager_triton": ["train.compile=false", "activation.fused=true"],
     "compiled": ["train.compile=true"],
+    "compiled_triton": ["train.compile=true", "activation.fused=true"],
 }
 
 
@@ -205,16 +264,17 @@ def section_epochs(
     modes = {m: v for m, v in MODES.items() if (m == default) == (which == "default")}
     res = done or {"images": images, "default_mode": default, "rows": {}, "skipped": {}}
     skipped = res["skipped"]
-    if "eager_triton" in modes and not triton_kernels.available(probe):
-        skipped["eager_triton"] = "triton not available here"
-        del modes["eager_triton"]
+    for mode in ("eager_triton", "compiled_triton"):
+        if mode in modes and not triton_kernels.available(probe):
+            skipped[mode] = "triton not available here"
+            del modes[mode]
     if "compiled" in modes and args.tiny and device.type == "cpu":
         skipped["compiled"] = "--tiny on the CPU (inductor's C++ compile takes minutes here)"
         del modes["compiled"]
     rows: dict[str, dict[str, Any]] = res["rows"]
     for mode, sets in modes.items():
         for act in ("relu", *UNITS):
-            if not clock.fits(args.section_reserve * (3 if mode == "compiled" else 1)):
+            if not clock.fits(args.section_reserve * (3 if mode.startswith("compiled") else 1)):
                 skipped[f"{mode}/{act}"] = "out of time"
                 continue
             cfg = load_config(None, [*base_sets(args, device, images), f"activation.name={act}", *sets])
@@ -422,7 +482,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--tiny", action="store_true", help="tiny sizes (a CPU smoke test, ~1-2 minutes)")
     p.add_argument("--device", default="auto")
     p.add_argument("--budget-s", type=float, default=450.0, help="time box for all sections")
-    p.add_argument("--sections", default="acts,epochs,packs,e2e")
+    p.add_argument("--sections", default="acts,pack_steps,epochs,packs,e2e")
     p.add_argument("--json", type=Path, help="default: benchmarks/results/<device>-speed.json")
     a = p.parse_args(argv)
     dev = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device)
@@ -465,6 +525,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             res["acts"] = section_acts(a, dev)
             for k, v in res["acts"]["x_relu"].items():
                 print(f"  {k:32s} {res['acts']['ms'][k]:8.3f} ms  {v:5.2f}x relu")
+            save()
+        if "pack_steps" in sections:
+            print("== pack steps: K lone models vs one packed model, eager, per variant")
+            res["pack_steps"] = section_pack_steps(a, dev)
+            for key, ms in res["pack_steps"]["ms"].items():
+                print(f"  {key:40s} {ms:8.2f} ms")
             save()
         if "epochs" in sections:  # the default path first: unit_epoch_ratio needs it; the others at the end
             print("== epochs: steady training epoch per unit, default mode")

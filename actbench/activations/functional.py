@@ -214,19 +214,79 @@ def _traced(v: torch.Tensor, a: torch.Tensor, exponential: bool, a_min: float) -
     (u = 0 multiplies it), where the quotient rule would subtract two terms of size 1/k (float32 noise of
     ~1e-7/k each, summed over every positive unit: 6e-4 relative in a's gradient at Rational's floor).
     """
-    if exponential:
-        lim = _exponent_limit(v.dtype)
-        k = (a + (a.clamp(-lim, lim) - a).detach()).exp()
-    else:
-        k = a + (a.clamp(min=a_min) - a).detach()
-    k = k.to(v.dtype)
+    k = _straight_k(a, exponential, a_min, v.dtype).to(v.dtype)
     u = v.clamp(max=0)
     return (v - u) + u * (k / (k - u))
+
+
+def _straight_k(a: torch.Tensor, exponential: bool, a_min: float, dtype: torch.dtype) -> torch.Tensor:
+    """k = e^a or max(a, a_min) with the clamps passing the gradient straight through (see _traced)."""
+    if exponential:
+        lim = _exponent_limit(dtype)
+        return (a + (a.clamp(-lim, lim) - a).detach()).exp()
+    return a + (a.clamp(min=a_min) - a).detach()
+
+
+_TRITON_OP: list[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = []  # built by prepare_fused
+
+
+def prepare_fused() -> None:
+    """Build the custom op that compiled fused units call (see _build_triton_op) where the Triton kernels
+    can run (triton installed; CUDA, or the interpreter). Called by the unit modules built with fused=True,
+    outside any trace: torch.compile cannot trace the op's definition (or the triton import) itself."""
+    if (
+        not _TRITON_OP
+        and triton_kernels.installed()
+        and (torch.cuda.is_available() or triton_kernels.interpreting())
+    ):
+        _TRITON_OP.append(_build_triton_op())
+
+
+def _build_triton_op() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """h(v; k) as a torch.library custom op with its autograd (the Triton kernels of `triton_kernels`), for a
+    compiled model with `fused` on a GPU: torch.compile sees custom ops with registered autograd through
+    AOTAutograd as ordinary (opaque) ops, not the autograd Function whose trace lost every gradient (see
+    _traced). k: float32 (1,) or (C,)."""
+    from torch.library import custom_op
+
+    @custom_op("actbench::neg_rational", mutates_args=())
+    def unit(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return triton_kernels.forward(v, k)
+
+    @custom_op("actbench::neg_rational_backward", mutates_args=())
+    def unit_backward(g: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        grad_v, sums = triton_kernels.backward(g, v, k, True)
+        return grad_v, sums
+
+    @unit.register_fake
+    def _(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return triton_kernels.empty_outputs(None, v, k)
+
+    @unit_backward.register_fake
+    def _(g: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return triton_kernels.empty_outputs(g, v, k), torch.empty(
+            k.numel(), device=k.device, dtype=torch.float32
+        )
+
+    def setup_context(ctx: Any, inputs: tuple[torch.Tensor, torch.Tensor], output: torch.Tensor) -> None:
+        ctx.save_for_backward(*inputs)
+
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v, k = ctx.saved_tensors
+        grad_v, sums = unit_backward(g, v, k)
+        return grad_v, -sums.reshape(k.shape).to(k.dtype)  # ∂h/∂k = −r²
+
+    unit.register_autograd(backward, setup_context=setup_context)
+    return unit
 
 
 def _apply(v: torch.Tensor, a: torch.Tensor, exponential: bool, a_min: float, fused: bool) -> torch.Tensor:
     a = _broadcast_a(v, a)
     if torch.compiler.is_compiling():  # see _traced: the Function is for eager (and its fused kernels)
+        if (
+            fused and _TRITON_OP and _use_triton(v)
+        ):  # the Triton kernels as a custom op (float32 k, (1,)/(C,))
+            return _TRITON_OP[0](v, _straight_k(a, exponential, a_min, v.dtype).reshape(-1))
         return _traced(v, a, exponential, a_min)
     return _NegRationalFn.apply(v, a, exponential, a_min, fused)
 

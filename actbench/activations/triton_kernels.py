@@ -49,10 +49,12 @@ def available(v: torch.Tensor) -> bool:
     return (v.is_cuda or (interpreting() and v.device.type == "cpu")) and installed()
 
 
-@functools.cache
+INSTALLED = importlib.util.find_spec("triton") is not None  # torch's CUDA wheels bring it, CPU-only ones not
+
+
 def installed() -> bool:
-    """Whether triton can be imported (torch's CUDA wheels bring it, a CPU-only install does not)."""
-    return importlib.util.find_spec("triton") is not None
+    """Whether triton can be imported."""
+    return INSTALLED
 
 
 # --- kernels (plain functions, decorated by _kernels) -------------------------------------------------
@@ -159,17 +161,33 @@ def forward(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return y
 
 
+def _bwd_layout(
+    g: torch.Tensor, v: torch.Tensor, channels: int
+) -> tuple[torch.Tensor, torch.Tensor, int, int, int]:
+    """(g, v, outer, C, inner) with g and v in the same dense memory order."""
+    v, outer, c, inner = _layout(v, channels)
+    if g.stride() != v.stride():
+        g = g.contiguous(memory_format=torch.channels_last) if inner == 1 and v.dim() == 4 else g.contiguous()
+        if g.stride() != v.stride():  # a layout the two cases above do not give: make both plain
+            v, g = v.contiguous(), g.contiguous()
+            v, outer, c, inner = _layout(v, channels)
+    return g, v, outer, c, inner
+
+
+def empty_outputs(g: torch.Tensor | None, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """An empty tensor shaped and strided as `forward` (g None) or `backward`'s ∂E/∂v returns it (for a fake
+    implementation under torch.compile)."""
+    if g is None:
+        return torch.empty_like(_layout(v, k.numel())[0])
+    return torch.empty_like(_bwd_layout(g, v, k.numel())[1])
+
+
 def backward(
     g: torch.Tensor, v: torch.Tensor, k: torch.Tensor, need_k: bool
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(∂E/∂v in v's dtype, Σ g·r² per sharing group as float32 of k's shape (1,)/(C,), or None)."""
     kf = k.detach().reshape(-1).to(torch.float32).contiguous()
-    v, outer, c, inner = _layout(v, kf.numel())
-    if g.stride() != v.stride():
-        g = g.contiguous(memory_format=torch.channels_last) if inner == 1 and v.dim() == 4 else g.contiguous()
-        if g.stride() != v.stride():  # a layout the two cases above do not give: make both plain
-            v, g = v.contiguous(), g.contiguous()
-            v, outer, c, inner = _layout(v, kf.numel())
+    g, v, outer, c, inner = _bwd_layout(g, v, kf.numel())
     gv = torch.empty_like(v)
     _, rows_kernel, tile_kernel = _kernels(interpreting())
     if v.numel() == 0:

@@ -129,14 +129,15 @@ def test_triton_only_with_fused_and_on_a_device_it_runs(monkeypatch: pytest.Monk
 
 
 def test_compiled_fused_units_still_pass_gradients_to_a(interpret: list[str]) -> None:
-    """A compiled model with fused units traces the plain math (FN._traced), not the Triton Function: its
-    gradient reaches `a` and equals the Triton kernels' (the fault of issue 21 was a compiled step
-    without one)."""
+    """A compiled model with fused units calls the Triton kernels as a custom op with registered autograd
+    (FN._build_triton_op), not the autograd Function: its gradient reaches `a` and equals the eager
+    kernels' (the fault of issue 21 was a compiled step without one)."""
     torch.manual_seed(0)
     x = torch.randn(4, 3, 5, 5, device=DEV) * 3
     g = torch.randn_like(x)
     for name in PAPER:
         m = A.make_activation(name, 3, sharing="channel", init=0.4, fused=True).to(DEV)
+        assert FN._TRITON_OP  # built by the module, outside the trace
         out = []
         for fn in (m, torch.compile(m, backend="aot_eager", fullgraph=True)):
             torch._dynamo.reset()
@@ -146,7 +147,7 @@ def test_compiled_fused_units_still_pass_gradients_to_a(interpret: list[str]) ->
         for e, c in zip(*out, strict=True):
             torch.testing.assert_close(c, e, rtol=1e-5, atol=1e-5)
         assert out[1][2].abs().min() > 0
-    assert interpret.count("forward") == 2  # the eager calls only
+    assert interpret.count("forward") == interpret.count("backward") == 4  # eager and compiled: the kernels
 
 
 def test_kernels_compile_for_a_hopper_gpu_without_one() -> None:
