@@ -283,9 +283,8 @@ def _build_triton_op() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
 def _apply(v: torch.Tensor, a: torch.Tensor, exponential: bool, a_min: float, fused: bool) -> torch.Tensor:
     a = _broadcast_a(v, a)
     if torch.compiler.is_compiling():  # see _traced: the Function is for eager (and its fused kernels)
-        if (
-            fused and _TRITON_OP and _use_triton(v)
-        ):  # the Triton kernels as a custom op (float32 k, (1,)/(C,))
+        # fused on a GPU: the Triton kernels as a custom op (float32 k of shape (1,) or (C,))
+        if fused and _TRITON_OP and _use_triton(v):
             return _TRITON_OP[0](v, _straight_k(a, exponential, a_min, v.dtype).reshape(-1))
         return _traced(v, a, exponential, a_min)
     return _NegRationalFn.apply(v, a, exponential, a_min, fused)

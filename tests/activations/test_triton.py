@@ -5,6 +5,10 @@ is not installed."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -12,9 +16,26 @@ from actbench import activations as A
 from actbench.activations import functional as FN
 from actbench.activations import triton_kernels as TK
 from tests.activations.test_activations import EDGE, PAPER, _reference
+from tests.factories import REPO
 
 pytestmark = pytest.mark.skipif(not TK.installed(), reason="triton is not installed")
 F64 = torch.float64
+# Triton decides interpret-or-compile when a function is decorated, its own library's too (tl.sum is a
+# jit'd function): the interpreter works only in a process where TRITON_INTERPRET=1 was set before triton
+# was first imported (torch.compile imports it). So those tests run in a fresh process of their own.
+INTERPRETED_PROCESS = TK.interpreting()
+
+
+def test_interpreter_in_a_fresh_process() -> None:
+    """Runs this file's interpreter cases (the kernels on CPU tensors) in a process started with
+    TRITON_INTERPRET=1."""
+    if INTERPRETED_PROCESS:
+        pytest.skip("this is that process")
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", "interpret"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and " failed" not in proc.stdout
 
 
 @pytest.fixture(params=["interpret", "cuda"])
@@ -28,7 +49,8 @@ def interpret(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.delenv("TRITON_INTERPRET", raising=False)
         DEV = torch.device("cuda")
     else:
-        monkeypatch.setenv("TRITON_INTERPRET", "1")
+        if not INTERPRETED_PROCESS:
+            pytest.skip("interpreter tests run in a fresh process (test_interpreter_in_a_fresh_process)")
         try:
             TK._kernels(True)
         except Exception as exc:  # noqa: BLE001 - an interpreter this triton lacks: skip, do not fail
