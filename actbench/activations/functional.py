@@ -37,6 +37,8 @@ from typing import Any
 import torch
 from torch.autograd.function import once_differentiable
 
+from actbench.activations import triton_kernels
+
 RATIONAL_A_MIN = 1e-3  # default floor of Rational's effective a (the pole guard)
 
 
@@ -103,6 +105,16 @@ def _reduce(t: torch.Tensor, channel: bool, acc: torch.dtype) -> torch.Tensor:
     return t.sum(0, dtype=acc)
 
 
+# `fused` on a tensor Triton can take (CUDA, or the interpreter; float32/16, bfloat16): the hand-written
+# kernels of `triton_kernels` (one pass forward, one pass backward with the reduction of ∂E/∂a). Elsewhere
+# (the CPU): the torch.compile'd closed forms below. False: the compiled forms everywhere (for benchmarks).
+USE_TRITON = True
+
+
+def _use_triton(v: torch.Tensor) -> bool:
+    return USE_TRITON and triton_kernels.available(v)
+
+
 _COMPILED: dict[str, Callable[..., Any]] = {}  # "forward"/"backward" -> torch.compile wrapper (lazy)
 _COMPILE_FAILED: list[str] = []  # set once when torch.compile is unusable here; then stay eager
 
@@ -159,6 +171,10 @@ class _NegRationalFn(torch.autograd.Function):
     def forward(ctx: Any, v: torch.Tensor, a: torch.Tensor, exponential: bool, a_min: float, fused: bool):
         ctx.save_for_backward(v, a)
         ctx.exponential, ctx.a_min, ctx.fused = exponential, a_min, fused
+        if fused and _use_triton(v):  # k and the arithmetic in float32, the output in v's dtype
+            ctx.triton = True
+            return triton_kernels.forward(v.detach(), _effective_k(a.detach(), exponential, a_min, v.dtype))
+        ctx.triton = False
         k = _effective_k(a, exponential, a_min, v.dtype).to(v.dtype)  # compute in the input dtype
         fwd = _fused("forward", _forward_eager, _forward_math) if fused else _forward_eager
         return fwd(v.detach(), k)
@@ -170,8 +186,12 @@ class _NegRationalFn(torch.autograd.Function):
         k = _effective_k(a, ctx.exponential, ctx.a_min, v.dtype)  # in a's dtype (float32)
         channel = a.numel() > 1  # layer sharing: a is (1,); channel: (C, 1, ..., 1)
         need_v, need_a = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        bwd = _fused("backward", _backward_eager, _backward_math) if ctx.fused else _backward_eager
-        grad_v, grad_k = bwd(g, v, k.to(v.dtype), channel, need_v, need_a)
+        if ctx.triton:  # ∂E/∂v and the per-group sums of g·r² in one pass (float32)
+            grad_v, grad_k = triton_kernels.backward(g, v, k, need_a)
+            grad_v = grad_v if need_v else None
+        else:
+            bwd = _fused("backward", _backward_eager, _backward_math) if ctx.fused else _backward_eager
+            grad_v, grad_k = bwd(g, v, k.to(v.dtype), channel, need_v, need_a)
         grad_a = None
         if grad_k is not None:  # ∂h/∂k = −r²; chain rule dk/da = k for Exponential, 1 for Rational
             grad_k = grad_k.reshape(a.shape)
@@ -194,19 +214,78 @@ def _traced(v: torch.Tensor, a: torch.Tensor, exponential: bool, a_min: float) -
     (u = 0 multiplies it), where the quotient rule would subtract two terms of size 1/k (float32 noise of
     ~1e-7/k each, summed over every positive unit: 6e-4 relative in a's gradient at Rational's floor).
     """
-    if exponential:
-        lim = _exponent_limit(v.dtype)
-        k = (a + (a.clamp(-lim, lim) - a).detach()).exp()
-    else:
-        k = a + (a.clamp(min=a_min) - a).detach()
-    k = k.to(v.dtype)
+    k = _straight_k(a, exponential, a_min, v.dtype).to(v.dtype)
     u = v.clamp(max=0)
     return (v - u) + u * (k / (k - u))
+
+
+def _straight_k(a: torch.Tensor, exponential: bool, a_min: float, dtype: torch.dtype) -> torch.Tensor:
+    """k = e^a or max(a, a_min) with the clamps passing the gradient straight through (see _traced)."""
+    if exponential:
+        lim = _exponent_limit(dtype)
+        return (a + (a.clamp(-lim, lim) - a).detach()).exp()
+    return a + (a.clamp(min=a_min) - a).detach()
+
+
+_TRITON_OP: list[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = []  # built by prepare_fused
+
+
+def prepare_fused() -> None:
+    """Build the custom op that compiled fused units call (see _build_triton_op) where the Triton kernels
+    can run (triton installed; CUDA, or the interpreter). Called by the unit modules built with fused=True,
+    outside any trace: torch.compile cannot trace the op's definition (or the triton import) itself."""
+    if (
+        not _TRITON_OP
+        and triton_kernels.installed()
+        and (torch.cuda.is_available() or triton_kernels.interpreting())
+    ):
+        _TRITON_OP.append(_build_triton_op())
+
+
+def _build_triton_op() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """h(v; k) as a torch.library custom op with its autograd (the Triton kernels of `triton_kernels`), for a
+    compiled model with `fused` on a GPU: torch.compile sees custom ops with registered autograd through
+    AOTAutograd as ordinary (opaque) ops, not the autograd Function whose trace lost every gradient (see
+    _traced). k: float32 (1,) or (C,)."""
+    from torch.library import custom_op
+
+    @custom_op("actbench::neg_rational", mutates_args=())
+    def unit(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return triton_kernels.forward(v, k)
+
+    @custom_op("actbench::neg_rational_backward", mutates_args=())
+    def unit_backward(g: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        grad_v, sums = triton_kernels.backward(g, v, k, True)
+        return grad_v, sums
+
+    @unit.register_fake
+    def _(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return triton_kernels.empty_outputs(None, v, k)
+
+    @unit_backward.register_fake
+    def _(g: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return triton_kernels.empty_outputs(g, v, k), torch.empty(
+            k.numel(), device=k.device, dtype=torch.float32
+        )
+
+    def setup_context(ctx: Any, inputs: tuple[torch.Tensor, torch.Tensor], output: torch.Tensor) -> None:
+        ctx.save_for_backward(*inputs)
+
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v, k = ctx.saved_tensors
+        grad_v, sums = unit_backward(g, v, k)
+        return grad_v, -sums.reshape(k.shape).to(k.dtype)  # ∂h/∂k = −r²
+
+    unit.register_autograd(backward, setup_context=setup_context)
+    return unit
 
 
 def _apply(v: torch.Tensor, a: torch.Tensor, exponential: bool, a_min: float, fused: bool) -> torch.Tensor:
     a = _broadcast_a(v, a)
     if torch.compiler.is_compiling():  # see _traced: the Function is for eager (and its fused kernels)
+        # fused on a GPU: the Triton kernels as a custom op (float32 k of shape (1,) or (C,))
+        if fused and _TRITON_OP and _use_triton(v):
+            return _TRITON_OP[0](v, _straight_k(a, exponential, a_min, v.dtype).reshape(-1))
         return _traced(v, a, exponential, a_min)
     return _NegRationalFn.apply(v, a, exponential, a_min, fused)
 

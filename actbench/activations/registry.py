@@ -80,8 +80,9 @@ def make_activation(
     ``sharing``: "layer" (one ``a`` per layer) or "channel" (one per output channel, dim 1 of the input);
     accepted and ignored for activations without a learnable parameter, so a config can set it for all.
     ``init``: initial ``a`` (None: the paper's default); must be None for parameter-free activations.
-    ``fused``: use the torch.compile'd kernel (rational/exponential only; ignored elsewhere, where the
-    activation is already a single torch kernel). ``params``: fixed constructor params, e.g. ELU ``alpha``.
+    ``fused``: use the fused kernels (rational/exponential only; ignored elsewhere, where the activation is
+    already a single torch kernel): Triton's on a CUDA tensor when triton is installed, else torch.compile'd.
+    ``params``: fixed constructor params, e.g. ELU ``alpha``.
     """
     spec = get_spec(name)
     if sharing not in SHARING:

@@ -33,7 +33,7 @@ class ActSpec:
     origin: str = "built-in"  # built-in | "import" (a "pkg.module:Name") | "entry point (<dist>)"
     non_decreasing: bool = False  # declared by a custom activation: max-pooling may then run first
     checked: bool = True  # built-ins check params/init here; a custom factory checks its own
-    fusable: bool = False  # has a torch.compile'd kernel that `fused` switches on (rational, exponential)
+    fusable: bool = False  # has fused kernels (Triton / torch.compile) that `fused` switches on
     packs_by_channel: bool = False  # declared by a custom activation: packs without a probe (pack.model)
 
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actbench.activations.functional import RATIONAL_A_MIN, exponential, rational
+from actbench.activations.functional import RATIONAL_A_MIN, exponential, prepare_fused, rational
 
 
 class _Learnable(nn.Module):
@@ -38,6 +38,8 @@ class Rational(_Learnable):
     ):
         super().__init__(channels, sharing, init)
         self.fused, self.a_min = fused, float(a_min)
+        if fused:
+            prepare_fused()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return rational(x, self.a, self.a_min, self.fused)
@@ -49,6 +51,8 @@ class Exponential(_Learnable):
     def __init__(self, channels: int, sharing: str, init: float, fused: bool = False):
         super().__init__(channels, sharing, init)
         self.fused = fused
+        if fused:
+            prepare_fused()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return exponential(x, self.a, self.fused)

@@ -46,7 +46,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from actbench.activations import activation_parameters, get_spec
+from actbench.activations import (
+    Exponential,
+    PReLU,
+    Rational,
+    activation_parameters,
+    exponential,
+    get_spec,
+    rational,
+)
 from actbench.config import Config, to_dict
 
 # Config keys a member may set on its own; every other key must be equal within a pack.
@@ -223,6 +231,14 @@ class PackedCNN(nn.Module):
         self.convs = [[m for m in mem.features if isinstance(m, nn.Conv2d)] for mem in members]
         self.linears = [[m for m in mem.head if isinstance(m, nn.Linear)] for mem in members]
         self.acts = [_layer_acts(mem) for mem in members]
+        # Each slice's activation parameters per layer, gathered once (the forward only concatenates them):
+        # {(layer, first member): {name: [member's parameter, ...]}}. Live references, so a loaded
+        # state_dict or an optimizer step (both in place) is seen.
+        self.act_params: dict[tuple[str, int], dict[str, list[Tensor]]] = {}
+        for layer in self.acts[0]:
+            for lo, hi, _ in self.slices:
+                own = [activation_parameters(self.acts[k][layer]) for k in range(lo, hi)]
+                self.act_params[layer, lo] = {n: [p[n] for p in own] for n in own[0]}
         self.padding = self.convs[0][0].padding
         self.n_conv, self.n_fc = len(self.convs[0]), len(self.linears[0]) - 1
         if any(isinstance(m, (nn.BatchNorm2d, nn.Dropout)) for m in first.modules()):
@@ -268,14 +284,15 @@ class PackedCNN(nn.Module):
 
     def _call_act(self, part: Tensor, layer: str, lo: int, hi: int, per: int) -> Tensor:
         template = self.acts[lo][layer]
-        names = list(activation_parameters(template))
-        if not names:
+        own = self.act_params[layer, lo]
+        if not own:
             return template(part)
         # Layer sharing: a (1, ...) -> repeated per channel; channel sharing: (C, ...) as is. Concatenated
         # over the slice's members, this is a channel-shared parameter of the slice; autograd sums each
         # repeat back to its owner.
-        own = [activation_parameters(self.acts[k][layer]) for k in range(lo, hi)]
-        params = {n: torch.cat([_per_channel(p[n], per) for p in own]) for n in names}
+        params = {n: _slice_parameter(ps, per) for n, ps in own.items()}
+        if type(template) in _UNITS and set(params) == {"a"}:  # the paper's units: no module swap needed
+            return _UNITS[type(template)](template, part, params["a"])
         return functional_call(template, params, (part,))
 
 
@@ -288,6 +305,25 @@ def _layer_acts(member: nn.Module) -> dict[str, nn.Module]:
     for j, i in enumerate(fc, start=1):
         acts.setdefault(f"fc{j}", mods[i + 1])
     return acts
+
+
+# The built-in learnable units called on a slice with its concatenated (K*C,) `a` (what functional_call of
+# the module computes, without swapping the module's parameters for every call).
+_UNITS: dict[type, Callable[[nn.Module, Tensor, Tensor], Tensor]] = {
+    Rational: lambda m, x, a: rational(x, a, m.a_min, m.fused),
+    Exponential: lambda m, x, a: exponential(x, a, m.fused),
+    PReLU: lambda m, x, a: F.prelu(x, a.to(x.dtype)),
+}
+
+
+def _slice_parameter(ps: Sequence[Tensor], per: int) -> Tensor:
+    """The members' parameters as one per-channel parameter of the slice (len(ps) * per, *rest): one cat
+    (channel sharing), one cat and one repeat (layer sharing), or one expand per member (mixed)."""
+    if all(p.dim() >= 1 and p.shape[0] == per for p in ps):
+        return torch.cat(list(ps))
+    if all(p.dim() >= 1 and p.shape[0] == 1 for p in ps):
+        return torch.cat(list(ps)).repeat_interleave(per, 0)
+    return torch.cat([_per_channel(p, per) for p in ps])
 
 
 def _per_channel(p: Tensor, channels: int) -> Tensor:

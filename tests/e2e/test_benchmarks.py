@@ -72,3 +72,21 @@ def test_gpu_check_pack_section_runs_on_cpu_with_tiny_sizes(tmp_path: Path) -> N
     steps = json.loads((tmp_path / "pack_steps.json").read_text())
     assert steps["engines"]["k"] == steps["optimizer"]["k"] == 25
     assert all(v > 0 for v in steps["optimizer"]["ms_per_step"].values())
+
+
+def test_gpu_speed_runs_on_cpu_with_tiny_sizes(tmp_path: Path) -> None:
+    """Issue 38's one-box protocol (benchmarks/gpu_speed.py, what gpu_speed.sh runs on a GPU) at --tiny sizes:
+    every section runs and the JSON holds the three numbers the issue asks for (the values mean nothing)."""
+    out = tmp_path / "speed.json"
+    stdout = _run(
+        [sys.executable, "benchmarks/gpu_speed.py", "--tiny", "--json", str(out)], timeout=SECTION_TIMEOUT_S
+    )
+    assert "wrote" in stdout
+    res = json.loads(out.read_text())
+    assert res["tiny"] and res["unit_epoch_ratio"] > 0 and res["pack_vs_workers"] > 0
+    assert res["table2_5seeds_minutes"]["how"] == "extrapolated" and res["table2_5seeds_minutes"]["value"] > 0
+    assert {"relu", "rational/layer/eager", "exponential/channel/compiled"} <= set(res["acts"]["ms"])
+    for name in ("workers5", "pack5x5"):
+        sweep = res["packs"]["arrangements"][name]
+        assert sweep["completed"] == sweep["runs"] > 0, sweep
+    assert res["e2e"]["completed"] == res["e2e"]["runs"] == 5
