@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import html
 import io
 import json
@@ -21,10 +22,13 @@ from typing import Any
 import numpy as np
 
 from actbench import runs
-from actbench.report.build import build_report, page_link
+from actbench.report.build import build_report, page_link, report_options
 from actbench.report.groups import ReportError, act_name
 from actbench.report.model import METRICS
+from actbench.stats.decisions import classify
+from actbench.stats.paired import holm
 from actbench.stats.ranks import MIN_TASKS, suite_summary
+from actbench.suites.cd_diagram import cd_diagram
 from actbench.suites.completeness import incomplete, incomplete_lines
 from actbench.sweep.plan import MANIFEST
 
@@ -43,7 +47,9 @@ def task_dirs(root: Path) -> list[Path]:
 
 
 def _task_rows(task: Path, baseline: str, metric: str, boot: int) -> tuple[dict[str, Any], list[str]]:
-    report = build_report([task], baseline=baseline, metric=metric, tests="welch,power", bootstrap=boot)
+    # a task without the baseline has no decisions (a warning); the suite refuses a baseline in no task
+    options = report_options(baseline=baseline, metric=metric, tests="welch,power", bootstrap=boot)
+    report = build_report([task], dataclasses.replace(options, explicit_baseline=False))
     rows = {}
     for r in report.rows:
         acc = r["test_acc_pct"]
@@ -53,12 +59,23 @@ def _task_rows(task: Path, baseline: str, metric: str, boot: int) -> tuple[dict[
             "acc_mean": acc["mean"],
             "acc_std": acc["std"],
             "decision": r["decision"],
+            "decision_p": r["decision_p"],
             "decision_p_holm": r["decision_p_holm"],
             "decision_ci": r["decision_ci"],
             "diff": ((r.get("endpoints") or {}).get(metric) or {}).get("diff"),
             "df": ((r.get("endpoints") or {}).get(metric) or {}).get("df"),
         }
     return rows, [f"{task.name}: {w}" for w in report.warnings]
+
+
+def _one_family(per_task: dict[str, dict[str, Any]]) -> int:
+    """Holm over every decision the suite page prints (all tasks' comparisons with the baseline, not each
+    task's apart), then each one's better / worse / inconclusive; returns the family size."""
+    rows = [r for t in per_task for r in per_task[t].values() if r["decision"] is not None]
+    for r, adj in zip(rows, holm([r["decision_p"] for r in rows]), strict=True):
+        r["decision_p_holm"] = adj
+        r["decision"] = classify(r["diff"], r["decision_ci"], adj)
+    return sum(r["decision_p"] is not None for r in rows)
 
 
 def _ranked(per_task: dict[str, dict[str, Any]]) -> tuple[list[str], dict[str, Any] | None]:
@@ -118,6 +135,11 @@ def build_suite_report(
         other_task[task.name], _ = _task_rows(task, baseline, other, 0)
         warnings += more
     tasks = list(per_task)
+    present = sorted({r["activation"] for t in tasks for r in per_task[t].values()})
+    if baseline not in present:
+        here = ", ".join(present)
+        raise ReportError(f"--baseline {baseline}: no runs of that activation in any task ({here})")
+    family = _one_family(per_task)
     methods, summary = _ranked(per_task)
     partial = sorted({m for t in tasks for m in per_task[t]} - set(methods))
     if partial:
@@ -131,6 +153,7 @@ def build_suite_report(
         "suite": Path(root).name,
         "baseline": baseline,
         "metric": metric,
+        "family": family,  # decisions Holm-adjusted together, over every task
         "tasks": tasks,
         "per_task": per_task,
         "methods": methods,
@@ -263,9 +286,11 @@ def to_markdown(rep: dict[str, Any]) -> str:
     when += ", the primary endpoint: it decides each task and ranks the methods"
     parts = [
         f"**Suite {rep['suite']}: test accuracy % per task ({when}; mean over seeds; decision vs "
-        f"{rep['baseline']}: paired t over matched seeds with Holm within the task, see actbench report)**",
+        f"{rep['baseline']}: paired t over matched seeds, Holm over all {rep['family']} comparisons of the "
+        "suite, see actbench report)**",
         _md(*task_table(rep)),
-        f"**Per task, Δacc vs {rep['baseline']} in points [95% interval over seeds], p(Holm) within the task "
+        f"**Per task, Δacc vs {rep['baseline']} in points [95% interval over seeds], p(Holm) over the "
+        f"suite's {rep['family']} comparisons "
         "(the numbers behind each decision; better/worse: p(Holm) < 0.05 and an interval that excludes 0; "
         "1 df: two seed pairs)**",
         _md(*decision_table(rep)),
@@ -293,7 +318,8 @@ def to_csv(rep: dict[str, Any]) -> str:
 def to_json(rep: dict[str, Any]) -> str:
     s = rep["summary"] or {}
     doc = {
-        **{k: rep[k] for k in ("suite", "baseline", "metric", "tasks", "per_task", "wins", "warnings")},
+        **{k: rep[k] for k in ("suite", "baseline", "metric", "family", "tasks", "per_task", "wins")},
+        "warnings": rep["warnings"],
         "incomplete": rep["incomplete"],
         "verdict_withheld": rep["withheld"],
         "mean_ranks": s.get("mean_ranks"),
@@ -311,45 +337,7 @@ def render(rep: dict[str, Any], fmt: str) -> str:
     return {"md": to_markdown, "table": to_markdown, "csv": to_csv, "json": to_json}[fmt](rep)
 
 
-# --- the critical-difference diagram and the page ------------------------------------------------------
-
-
-def cd_diagram(rep: dict[str, Any], path: Path) -> Path | None:
-    """Demšar's diagram: mean ranks on an axis (1 = best, left), one label per method, a bar joining
-    methods not told apart (within the critical difference), the CD drawn to scale. None without ranks."""
-    s = rep["summary"]
-    if not s or not s["significance"]:
-        return None  # no critical difference to draw without a significance verdict
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ranks, k, cd = s["mean_ranks"], len(s["methods"]), s["critical_difference"]
-    order = sorted(ranks, key=ranks.get)
-    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.32 * k))
-    ax.set_xlim(0.7, k + 0.3)  # rank 1 (best) on the left
-    ax.set_ylim(0, k + 2)
-    ax.axis("off")
-    ax.hlines(k + 1, 1, k, color="k", lw=1)
-    for r in range(1, k + 1):
-        ax.vlines(r, k + 1, k + 1.2, color="k", lw=1)
-        ax.text(r, k + 1.35, str(r), ha="center", va="bottom", fontsize=8)
-    ax.plot([1, 1 + cd], [k + 1.8, k + 1.8], color="k", lw=2)
-    ax.text(1 + cd / 2, k + 1.85, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
-    for i, m in enumerate(order):
-        y = k - i
-        ax.plot([ranks[m], ranks[m]], [k + 1, y], color="0.4", lw=0.8)
-        ax.plot([ranks[m], k + 0.3 if i >= k / 2 else 0.7], [y, y], color="0.4", lw=0.8)
-        right = i >= k / 2
-        ax.text(k + 0.32 if right else 0.68, y, f"{m} ({ranks[m]:.2f})", ha="left" if right else "right",
-                va="center", fontsize=9)  # fmt: skip
-    for j, group in enumerate(s["cliques"]):
-        lo, hi = min(ranks[m] for m in group), max(ranks[m] for m in group)
-        ax.plot([lo - 0.03, hi + 0.03], [k + 0.6 - 0.25 * j] * 2, color="k", lw=3)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+# --- the page -----------------------------------------------------------------------------------------------
 
 
 def to_html(rep: dict[str, Any], png: Path | None) -> str:

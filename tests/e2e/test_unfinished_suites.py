@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from actbench.cli import app
+from actbench.report.groups import ReportError
 from actbench.suites import report as SR
 from tests.e2e.battery37 import runner, suite_folder
 
@@ -35,8 +38,7 @@ def test_finished_suite_ranks_and_labels_the_baseline_it_was_given(tmp_path: Pat
     rep = SR.build_suite_report(root, baseline="relu", bootstrap=0)
     assert not rep["withheld"] and rep["summary"] is not None
     assert dict((r[0], r[2]) for r in SR.rank_table(rep)[1])["relu"] == "baseline"
-    rep = SR.build_suite_report(root, baseline="exp", bootstrap=0)  # in no task: nothing is the baseline
-    labels = dict((r[0], r[2]) for r in SR.rank_table(rep)[1])
-    assert labels == {"elu": "—", "relu": "—"}
+    with pytest.raises(ReportError, match=r"--baseline exponential: no runs of that activation in any task"):
+        SR.build_suite_report(root, baseline="exp", bootstrap=0)  # in no task: an error, not a page of dashes
     rep = SR.build_suite_report(root, baseline="elu", bootstrap=0)
     assert dict((r[0], r[2]) for r in SR.rank_table(rep)[1])["elu"] == "baseline"

@@ -250,3 +250,9 @@ def test_few_tasks_give_ranks_only_and_the_other_endpoint_is_checked(tmp_path: P
     (note,) = [w for w in rep["warnings"] if "depends on the endpoint" in w]
     assert "best-validation epoch (not the primary one) the mean ranks are relu 1.00, rational 2.00" in note
     assert "final epoch, the primary endpoint" in text
+    # one Holm family over every decision the page prints: the three tasks' comparisons together
+    from actbench.stats.paired import holm
+
+    rows = [rep["per_task"][t]["rational"] for t in rep["tasks"]]
+    assert rep["family"] == 3
+    assert [r["decision_p_holm"] for r in rows] == pytest.approx(holm([r["decision_p"] for r in rows]))
