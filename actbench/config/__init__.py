@@ -29,6 +29,7 @@ from actbench.config.files import (
 from actbench.config.schema import (
     SECTIONS,
     SHIPPED_DIR,
+    SPEED_KEYS,
     SYNTHETIC_ONLY,
     ActivationConfig,
     AugmentConfig,
@@ -47,6 +48,7 @@ from actbench.config.schema import (
 )
 
 __all__ = [
+    "SPEED_KEYS",
     "SYNTHETIC_ONLY",
     "ActivationConfig",
     "AugmentConfig",

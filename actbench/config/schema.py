@@ -40,6 +40,17 @@ class DataConfig:
     limit_test: int = 0  # >0: use only the first N test images
 
 
+# settings that change how fast a model trains, not which model: a report groups runs across them and a
+# resume may change them (report.groups, training.resume_config)
+SPEED_KEYS = (
+    "train.threads",
+    "train.eval_batch_size",
+    "train.device",
+    "train.compile",
+    "train.compile_mode",
+    "train.channels_last",
+    "activation.fused",
+)
 # data keys that only synthetic data uses (the others take them from the data): inert for any other data
 SYNTHETIC_ONLY = ("data.num_classes", "data.train_size", "data.test_size", "data.noise")
 

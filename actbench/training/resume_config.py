@@ -8,20 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from actbench import runs
-from actbench.config import Config
+from actbench.config import SPEED_KEYS, Config
 from actbench.data.fingerprint import folder_fingerprint
 
 # Keys a resume may change (a key, or a section/prefix ending in "."): how long and how fast the run
 # trains, where it reads cached data from, what is evaluated or logged after it; never what is trained.
 RESUMABLE = (
     "train.epochs",
-    "train.eval_batch_size",
-    "train.device",
-    "train.compile",
-    "train.compile_mode",
-    "train.channels_last",
-    "train.threads",
-    "activation.fused",
+    *SPEED_KEYS,
     "data.cache",
     "data.cache_dir",
     "data.download",
