@@ -6,9 +6,10 @@
     tables = actbench.load_report("docs/results/runs/cifar10-cpu", metric="best")  # the report's tables
 
 Runs are found and read exactly as `actbench report` finds and reads them (`actbench.report.groups`):
-any folder under the paths that holds config.yaml and summary.json or metrics.jsonl. Accuracies are
-fractions, as in the run folders (the report's tables use percent, as the report does). The warnings the
-report would print (broken or skipped folders) are in ``df.attrs["warnings"]``.
+any folder under the paths that holds config.yaml and summary.json or metrics.jsonl. **Accuracies are in
+percent everywhere**, in columns whose names end in ``_pct`` (``last.test_acc_pct``, ``val_acc_pct``,
+``test_acc_pct_mean``), as in every report; the run folders store fractions. The warnings the report
+would print (broken or skipped folders) are in ``df.attrs["warnings"]``.
 
 pandas is an optional extra: ``pip install 'actbench[analysis]'``.
 """
@@ -66,6 +67,19 @@ def _learned(prefix: str, learned: Any) -> dict[str, float | None]:
     }
 
 
+def _percent(row: dict[str, Any]) -> dict[str, Any]:
+    """Accuracy columns (``*_acc``, fractions in the run folders) as ``*_acc_pct`` in percent: one unit
+    across the pandas API, the report's."""
+    out = {}
+    for k, v in row.items():
+        if k.endswith("_acc"):
+            number = isinstance(v, int | float) and not isinstance(v, bool)
+            out[f"{k}_pct"] = 100 * v if number else v  # a damaged value stays as read (a warning names it)
+        else:
+            out[k] = v
+    return out
+
+
 def _frame(rows: list[dict[str, Any]], warnings: list[str], first: Sequence[str]) -> Any:
     pd = _pandas()
     df = pd.DataFrame(rows)
@@ -77,7 +91,7 @@ def _frame(rows: list[dict[str, Any]], warnings: list[str], first: Sequence[str]
 def load_runs(paths: Paths) -> Any:
     """One row per run folder under `paths`: ``run`` (the folder), ``status``, every config key flattened
     (``activation.name``, ``train.seed``, ``model.name``, ...), the final and best-validation results
-    (``last.test_acc``, ``best.epoch``, ...), ``epochs_done``, ``wall_time_s``, ``steady_epoch_s``,
+    (``last.test_acc_pct``, ``best.epoch``, ...), ``epochs_done``, ``wall_time_s``, ``steady_epoch_s``,
     ``parameters``, ``macs_per_image`` and the learned activation parameters at the end
     (``learned.<layer>.<param>``, the mean over channels with channel sharing)."""
     _pandas()  # before reading: the missing extra is the first thing to hear about
@@ -92,13 +106,13 @@ def load_runs(paths: Paths) -> Any:
         row |= {k: s.get(k) for k in SUMMARY}
         timing = s.get("timing") if isinstance(s.get("timing"), dict) else {}
         row["steady_epoch_s"] = timing.get("steady_epoch_s")
-        rows.append(row | _learned("learned", s.get("learned")))
+        rows.append(_percent(row) | _learned("learned", s.get("learned")))
     return _frame(rows, warnings, ("run", "status", "activation.name", "train.seed"))
 
 
 def load_metrics(paths: Paths) -> Any:
     """One row per run and epoch (metrics.jsonl): ``run``, ``activation.name``, ``train.seed``,
-    ``epoch``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr``, ``epoch_time_s``,
+    ``epoch``, ``train_loss``, ``train_acc_pct``, ``val_loss``, ``val_acc_pct``, ``lr``, ``epoch_time_s``,
     ``images_per_s`` and the learned parameters after that epoch (``act.<layer>.<param>``, the mean over
     channels). Other config keys: merge with `load_runs` on ``run``."""
     _pandas()
@@ -108,7 +122,7 @@ def load_metrics(paths: Paths) -> Any:
         keys = {"run": str(run.path), **{k: run.flat.get(k) for k in ("activation.name", "train.seed")}}
         for rec in run.records:
             plain = {k: v for k, v in rec.items() if k != "act" and not isinstance(v, (dict, list))}
-            rows.append(keys | plain | _learned("act", rec.get("act")))
+            rows.append(keys | _percent(plain) | _learned("act", rec.get("act")))
     return _frame(rows, warnings, ("run", "activation.name", "train.seed", "epoch"))
 
 
@@ -122,7 +136,7 @@ def load_report(paths: Paths, **options: Any) -> dict[str, Any]:
     seed, status, its accuracy in %). The report's warnings are in ``summary.attrs["warnings"]``."""
     pd = _pandas()
     from actbench.report.build import build_report  # local: statistics and tables load on demand
-    from actbench.report.tables import flat_row
+    from actbench.report.exports import flat_row
 
     report = build_report(_paths(paths), **options)
     summary = _frame([flat_row(r) for r in report.rows], report.warnings, ("group",))

@@ -31,7 +31,7 @@ FIGURE = Path(os.environ.get("ACTBENCH_FIGURE", "results_in_pandas.png"))
 # %%
 runs = actbench.load_runs(RESULTS)
 print(f"{len(runs)} runs")
-final = runs.groupby("activation.name")["last.test_acc"].agg(["mean", "std", "count"])
+final = runs.groupby("activation.name")["last.test_acc_pct"].agg(["mean", "std", "count"])
 print((100 * final[["mean", "std"]]).round(2).join(final["count"]).sort_values("mean", ascending=False))
 
 # %% [markdown]
@@ -39,7 +39,7 @@ print((100 * final[["mean", "std"]]).round(2).join(final["count"]).sort_values("
 
 # %%
 curves = actbench.load_metrics(RESULTS)
-mean_curves = curves.groupby(["activation.name", "epoch"])["val_acc"].mean().unstack(0)
+mean_curves = curves.groupby(["activation.name", "epoch"])["val_acc_pct"].mean().unstack(0)
 print(mean_curves.tail(3).round(4))
 
 # %% [markdown]
@@ -59,8 +59,8 @@ fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
 order = list(final.sort_values("mean").index)
 colors = {act: f"C{i}" for i, act in enumerate(order)}  # one colour per activation in both panels
 for act in order:
-    left.plot(mean_curves.index, 100 * mean_curves[act], color=colors[act], label=act)
-    accs = 100 * runs.loc[runs["activation.name"] == act, "last.test_acc"]
+    left.plot(mean_curves.index, mean_curves[act], color=colors[act], label=act)
+    accs = runs.loc[runs["activation.name"] == act, "last.test_acc_pct"]
     right.scatter([order.index(act)] * len(accs), accs, color=colors[act], alpha=0.7)
 left.legend()
 left.set(xlabel="epoch", ylabel="validation accuracy (%)", title="mean over seeds")

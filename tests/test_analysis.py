@@ -60,16 +60,21 @@ def test_load_runs_gives_one_row_per_run(fixture_runs: Path) -> None:
     df = actbench.load_runs(fixture_runs)
     assert len(df) == 5 and df["run"].is_unique
     assert list(df.columns[:4]) == ["run", "status", "activation.name", "train.seed"]
-    assert {"optim.lr", "model.name", "last.test_acc", "best.epoch", "steady_epoch_s", "parameters"} <= set(
-        df.columns
-    )
+    assert {
+        "optim.lr",
+        "model.name",
+        "last.test_acc_pct",
+        "best.epoch",
+        "steady_epoch_s",
+        "parameters",
+    } <= set(df.columns)
     row = df.set_index("run").loc[str(fixture_runs / "rational-s1")]
     assert (row["status"], row["activation.name"], row["train.seed"]) == ("completed", "rational", 1)
-    assert row["last.test_acc"] == pytest.approx(0.41) and row["best.epoch"] == 1
+    assert row["last.test_acc_pct"] == pytest.approx(41.0) and row["best.epoch"] == 1
     assert row["learned.conv1.a"] == pytest.approx(0.8) and row["learned.conv2.a"] == pytest.approx(0.5)
     failed = df[df["status"] == "failed"]
-    assert len(failed) == 1 and pd.isna(failed["last.test_acc"]).all()
-    assert df.groupby("activation.name")["last.test_acc"].count().to_dict() == {"rational": 2, "relu": 2}
+    assert len(failed) == 1 and pd.isna(failed["last.test_acc_pct"]).all()
+    assert df.groupby("activation.name")["last.test_acc_pct"].count().to_dict() == {"rational": 2, "relu": 2}
     assert actbench.load_runs([fixture_runs / "relu-s0"])["run"].tolist() == [str(fixture_runs / "relu-s0")]
 
 
@@ -77,7 +82,12 @@ def test_load_metrics_gives_one_row_per_run_and_epoch(fixture_runs: Path) -> Non
     df = actbench.load_metrics(str(fixture_runs))
     assert len(df) == 4 * 2 + 1
     assert list(df.columns[:4]) == ["run", "activation.name", "train.seed", "epoch"]
-    assert {"train_loss", "val_acc", "lr", "epoch_time_s", "act.conv1.a", "act.conv2.a"} <= set(df.columns)
+    assert {"train_loss", "val_acc_pct", "lr", "epoch_time_s", "act.conv1.a", "act.conv2.a"} <= set(
+        df.columns
+    )
+    assert "val_acc" not in df.columns and df["val_acc_pct"].max() == pytest.approx(
+        50.0
+    )  # percent, as everywhere
     rational = df[df["activation.name"] == "rational"].sort_values(["train.seed", "epoch"])
     assert rational["act.conv1.a"].tolist() == pytest.approx([0.9, 0.8, 0.9, 0.8])
     assert rational["act.conv2.a"].tolist() == pytest.approx([0.5] * 4)  # per-channel: the mean
@@ -105,7 +115,7 @@ def test_published_results_load_with_one_row_per_run() -> None:
     published = sorted(p.parent for p in PUBLISHED.rglob(R.SUMMARY))
     df = actbench.load_runs(PUBLISHED)
     assert len(df) == len(published) == 25
-    assert (df["status"] == "completed").all() and df["last.test_acc"].notna().all()
+    assert (df["status"] == "completed").all() and df["last.test_acc_pct"].notna().all()
     assert sorted(df["activation.name"].unique()) == ["elu", "exponential", "prelu", "rational", "relu"]
 
 

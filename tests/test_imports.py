@@ -171,7 +171,7 @@ def test_core_imports_no_optional_extra() -> None:
     code = (
         "import sys\n"
         "import actbench.cli, actbench.training.loop, actbench.report.build, actbench.sweep.local\n"
-        "import actbench.report.html, actbench.pack.train\n"
+        "import actbench.report.exports, actbench.pack.train\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorboard', 'mlflow', 'ray')"
         " or m.startswith('actbench.trackers'))\n"
         "print(bad)\n"

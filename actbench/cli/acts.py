@@ -35,8 +35,10 @@ def acts(
     """List every registered activation; with --plot, draw its curves for several a."""
     from actbench import lists
     from actbench.activations import get_spec
+    from actbench.activations.catalog import ACTS_FORMATS, ACTS_HEADS, SHARING_NOTE, acts_cells, acts_export
     from actbench.activations.plugins import all_names
-    from actbench.report.catalog import ACTS_FORMATS, acts_tables, acts_text
+    from actbench.report import render
+    from actbench.report.model import Document, Table
 
     if fmt not in ACTS_FORMATS:
         fail(f"--format: {fmt!r} is not allowed (allowed: {', '.join(ACTS_FORMATS)})")
@@ -50,7 +52,7 @@ def acts(
     if a is not None and plot is None:
         fail("--a only applies with --plot FILE.png")
     if plot is not None:
-        from actbench.report.curves import plot_activation_curves
+        from actbench.activations.curves import plot_activation_curves
         from actbench.runs import FIGURE_SUFFIXES, RunError, check_output
 
         a_values = parse_floats(a if a is not None else _ACTS_DEFAULT_A, "--a")
@@ -62,8 +64,12 @@ def acts(
         console.print(f"wrote {out}")
         return
     listed = chosen or all_names()
+    table = Table(
+        "activations", f"Activations ({SHARING_NOTE})", list(ACTS_HEADS), acts_cells(listed), text=True
+    )
     if fmt == "table":
-        for table in acts_tables(listed, console.width):
-            console.print(table)
-    else:  # exports go out verbatim: no markup, no wrapping
-        console.print(acts_text(listed, fmt), markup=False, highlight=False, soft_wrap=True, end="")
+        for item in render.terminal(Document("actbench acts", [table]), console.width):
+            console.print(item)
+        return
+    text = render.markdown(Document("actbench acts", [table])) if fmt == "md" else acts_export(listed, fmt)
+    console.print(text, markup=False, highlight=False, soft_wrap=True, end="")  # verbatim: no markup, no wrap

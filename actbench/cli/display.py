@@ -206,3 +206,18 @@ class SweepDisplay:
                 highlight=False,
                 soft_wrap=True,
             )
+
+
+def corruption_table(result: dict[str, Any], title: str = "") -> Any:
+    """corruptions.json of one run: a row per corruption, a column per severity, accuracy in %."""
+    results = result["results"]
+    sevs = sorted({e["severity"] for entries in results.values() for e in entries})
+    table = Table(title=f"{title} test accuracy % (clean {100 * result['clean']['acc']:.2f})".strip(),
+                  title_justify="left")  # fmt: skip
+    for head in ("corruption", *(f"s{s}" for s in sevs), "mean"):
+        table.add_column(head, justify="left" if head == "corruption" else "right")
+    for name, entries in results.items():
+        accs = {e["severity"]: 100 * e["acc"] for e in entries}
+        cells = ["—" if s not in accs else f"{accs[s]:.2f}" for s in sevs]
+        table.add_row(name, *cells, f"{sum(accs.values()) / len(accs):.2f}")
+    return table

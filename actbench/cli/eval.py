@@ -61,7 +61,7 @@ def eval_corruptions(
     run_dirs: list[Path], checkpoint: str, corruptions: str, severities: str, seed: int, root: Path | None
 ) -> None:
     """`eval/sweep --corruptions`: accuracy per corruption and severity of each run, into corruptions.json."""
-    from actbench.report.corruptions import corruption_table
+    from actbench.cli.display import corruption_table
     from actbench.robustness import evaluate as CE
     from actbench.runs import CORRUPTIONS
 

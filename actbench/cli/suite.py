@@ -149,7 +149,17 @@ def suite_report(
         text, rep = SR.suite_report_main(path, baseline, metric, fmt, out, html, plot, allow_incomplete)
     except ReportError as exc:
         fail(str(exc))
-    if out is None:
+    if text is None:  # the terminal: the report's tables, warnings on stderr
+        from actbench.report import render
+
+        for item in render.terminal(SR.suite_document(rep, warnings=False), console.width):
+            console.print(item)
+    elif out is None:
         console.print(text, highlight=False, markup=False, soft_wrap=True, end="")
-    for w in rep["warnings"] if fmt == "csv" else []:  # the other formats carry them
-        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+    if text is None or fmt == "csv":  # the other formats carry the warnings
+        for w in rep["warnings"]:
+            err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+    for path in (
+        p for p in (out, html, plot) if p is not None and p.is_file()
+    ):  # stderr: stdout may be an export
+        err_console.print(f"wrote {escape(str(path))}", highlight=False, soft_wrap=True)

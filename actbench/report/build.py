@@ -1,8 +1,8 @@
 """`actbench report`: summarise the groups of seeds found in run folders into tables and exports.
 
 Runs are found, loaded and grouped by `report.groups`; statistics come from `stats.summary`, the
-robustness section from `actbench.report.robustness`. Computation returns plain dicts/lists; rendering
-(rich tables, Markdown, CSV, LaTeX, JSON) lives in `actbench.report.tables`. Accuracies are in percent from
+robustness section from `actbench.report.robustness`. Computation returns plain dicts/lists; report.sections
+makes the document, report.render and report.exports draw and write it. Accuracies are in percent from
 here on (run folders store fractions); losses are mean cross-entropy per image.
 """
 
@@ -19,6 +19,7 @@ from actbench import runs as R
 from actbench.activations import RATIONAL_A_MIN, saturation_level
 from actbench.report.comparisons import comparison_row, finish, parse_tests
 from actbench.report.corruptions import corruption_row, corruption_warnings
+from actbench.report.exports import render_report
 from actbench.report.groups import (
     Group,
     ReportError,
@@ -47,7 +48,6 @@ from actbench.report.model import (
 from actbench.report.provenance import provenance
 from actbench.report.reference import data_mismatch, reference_label, reference_rows
 from actbench.report.robustness import robustness_row, robustness_warnings
-from actbench.report.tables import render_report
 from actbench.stats.summary import compare, describe, finite_mean
 from actbench.timing import finite, robust, steady
 
@@ -383,7 +383,7 @@ def report_main(
 
         console = Console()
     if html is not None:
-        from actbench.report.html import write_html  # local: draws figures (matplotlib)
+        from actbench.report.exports import write_html  # local: draws figures (matplotlib)
 
         warnings += [w for w in write_html(report, Path(html)) if w not in warnings]
     render_report(report, fmt, console, out)

@@ -1,22 +1,19 @@
-"""Rendering of the comparison part of a report (report.comparisons): the decision table (the training
-run as the unit), the per-image table (predictions), the verdict sentences and their CSV columns. Pure
-formatting; `actbench.report.tables` places them."""
+"""The comparison sections of a report (numbers from report.comparisons): the decision table (the
+training run as the unit), the per-image table (predictions), the verdict sentences, and their CSV
+columns. Pure formatting; `report.sections` places them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from actbench import runs as R
-from actbench.report.model import Report
+from actbench.report import fmt as F
+from actbench.report.model import Items, Report, Table
 from actbench.stats.decisions import ALPHA, MAX_EXACT, MAX_SEEDS, MIN_BOOT_RUNS
 from actbench.stats.paired import ECE_BINS, POWER
 
-WELCH_HEADS = ("p (Welch)", "d", "p (loss, Welch)")  # summary-table columns that exist for --tests welch
 METHOD_LABELS = {"paired-t": "paired t", "welch-t": "Welch t"}
-
-
-def _f(x: float | None, spec: str) -> str:
-    return "—" if x is None else format(x, spec)
+_f = F.num
 
 
 def _seeds_cell(needed: int | None, have: int | None = None) -> str:
@@ -39,9 +36,9 @@ def _decision_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
     runs = (
         f"{d['n']} pairs" if d.get("method") == "paired-t" else f"{d.get('n_group')} / {d.get('n_baseline')}"
     )
-    ci = f"{d['ci'][0]:+.2f} – {d['ci'][1]:+.2f}" if d.get("ci") else "—"
+    ci = F.span(*(d.get("ci") or (None, None)), "+.2f")
     pi = d.get("prob_improvement") or {}
-    pi_cell = _f(pi.get("p"), ".2f") + (f" [{pi['ci'][0]:.2f}, {pi['ci'][1]:.2f}]" if pi.get("ci") else "")
+    pi_cell = _f(pi.get("p"), ".2f") + F.bracket(pi.get("ci"), ".2f")
     cells = [
         r["group"],
         runs if d else "—",
@@ -51,8 +48,9 @@ def _decision_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
     ]
     cells += [_f(d.get("p"), ".3g"), _f(d.get("p_holm"), ".3g"), _f(d.get("p_signflip"), ".3g"), pi_cell]
     cells.append(d.get("decision") or "—")
-    other_ci = f" [{other['ci'][0]:+.2f}, {other['ci'][1]:+.2f}]" if other.get("ci") else ""
-    cells.append(_f(other.get("diff"), "+.2f") + other_ci if other.get("diff") is not None else "—")
+    cells.append(
+        _f(other.get("diff"), "+.2f") + F.bracket(other.get("ci")) if other.get("diff") is not None else "—"
+    )
     if "power" in o.tests:
         power = r.get("power") or {}
         cells.append(_seeds_cell(power.get("seeds_needed"), power.get("n")))
@@ -71,13 +69,12 @@ def _decision_heads(o: dict[str, Any]) -> list[str]:
     return heads
 
 
-def decision_table(report: Report) -> tuple[str, list[str], list[list[str]]] | None:
-    """(title, header, cells) of the decisions vs the baseline; None when nothing was compared."""
+def decision_table(report: Report) -> Table | None:
+    """The decisions vs the baseline; None when nothing was compared."""
     o = report.options
     if not any(r.get("endpoints") for r in report.rows):
         return None
-    when = "final epoch" if o.metric == "last" else "best-validation epoch"
-    other = "best-validation epoch" if o.metric == "last" else "final epoch"
+    when, other = F.endpoint(o.metric), F.endpoint(_other(o.metric))
     m = sum(((r.get("endpoints") or {}).get(o.metric) or {}).get("p") is not None for r in report.rows)
     notes = [
         f"the unit is the training run; primary endpoint: the {when} (declared with --metric before the "
@@ -96,7 +93,7 @@ def decision_table(report: Report) -> tuple[str, list[str], list[list[str]]] | N
             "the observed seed spread, on the decision's basis"
         )
     title = f"Decisions vs {o.baseline} (" + "; ".join(notes) + ")"
-    return title, _decision_heads(o), [_decision_cells(r, o) for r in report.rows]
+    return Table("decisions", title, _decision_heads(o), [_decision_cells(r, o) for r in report.rows])
 
 
 def _shown(report: Report) -> list[str]:
@@ -125,15 +122,12 @@ def _cells(r: dict[str, Any], o: dict[str, Any], tests: list[str]) -> list[str]:
         cells += [_f(p.get("n") or None, "d"), _f(p.get("ensemble_acc_pct"), ".2f"), diff]
     if "calibration" in tests:
         ece = p.get("ece_pct") or {}
-        pm = "—" if ece.get("mean") is None else f"{ece['mean']:.2f}"
-        if ece.get("std") is not None:
-            pm += f" ± {ece['std']:.2f}"
-        cells += [pm, _f(p.get("ensemble_ece_pct"), ".2f")]
+        cells += [F.pm(ece, ".2f"), _f(p.get("ensemble_ece_pct"), ".2f")]
     return cells
 
 
-def comparison_table(report: Report) -> tuple[str, list[str], list[list[str]]] | None:
-    """(title, header, cells) of the per-image table from predictions.npz; None without predictions."""
+def comparison_table(report: Report) -> Table | None:
+    """The per-image table from predictions.npz; None without predictions."""
     o = report.options
     tests, heads, notes = _shown(report), ["group"], []
     if "paired" in tests:
@@ -151,16 +145,18 @@ def comparison_table(report: Report) -> tuple[str, list[str], list[list[str]]] |
         notes.append(f"ECE: {ECE_BINS} equal-width confidence bins, mean ± std over seeds")
     if len(heads) == 1:
         return None
-    when = "final epoch" if o.metric == "last" else "best-validation epoch"
     title = (
-        f"Per-image comparisons vs {o.baseline} on the same test images ({when}; " + "; ".join(notes) + ")"
+        f"Per-image comparisons vs {o.baseline} on the same test images ({F.endpoint(o.metric)}; "
+        + "; ".join(notes)
+        + ")"
     )
-    return title, heads, [_cells(r, o, tests) for r in report.rows]
+    return Table("per-image", title, heads, [_cells(r, o, tests) for r in report.rows])
 
 
-def verdict_lines(report: Report) -> list[str]:
+def verdicts(report: Report) -> Items | None:
     """One sentence per compared group (actbench.stats.decisions.verdict), in the report's row order."""
-    return [r["verdict"] for r in report.rows if r.get("verdict")]
+    lines = [r["verdict"] for r in report.rows if r.get("verdict")]
+    return Items("verdicts", VERDICT_TITLE, lines) if lines else None
 
 
 VERDICT_TITLE = (

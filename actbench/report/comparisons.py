@@ -240,17 +240,6 @@ DECISION_KEYS = (
 )
 
 
-def _holm_and_classify(rows: list[dict[str, Any]], metric: str) -> int:
-    """Holm over the report's decisions at the primary endpoint (one family: one test per comparison),
-    then each one's better / worse / inconclusive; returns the family size m."""
-    decs = [(r.get("endpoints") or {}).get(metric) or {} for r in rows]
-    for d, adj in zip(decs, P.holm([d.get("p") for d in decs]), strict=True):
-        if d:
-            d["p_holm"] = adj
-            d["decision"] = D.classify(d["diff"], d["ci"], adj)
-    return sum(d.get("p") is not None for d in decs)
-
-
 def family(rows: list[dict[str, Any]], opts: ReportOptions) -> dict[str, Any]:
     """What the report's decisions are corrected over (the report's JSON `family`): the primary endpoint
     (`--metric`, declared before the runs are read), Holm over its m comparisons; the other endpoint is
@@ -265,7 +254,7 @@ def finish(rows: list[dict[str, Any]], opts: ReportOptions) -> list[str]:
     at the family's level, and verdict; returns warnings. The other endpoint keeps its difference,
     interval and unadjusted p as a sensitivity analysis: no p (Holm), no decision word."""
     tests = opts.tests
-    m = _holm_and_classify(rows, opts.metric)
+    m = D.decide_family([d for r in rows if (d := (r.get("endpoints") or {}).get(opts.metric))])
     warnings = [n for r in rows for n in (r.get("paired") or {}).get("notes", [])]
     with_preds = sum(1 for r in rows if (r.get("paired") or {}).get("n"))
     if with_preds and {"paired", "ensemble", "calibration"} & set(tests):

@@ -17,7 +17,22 @@ baseline's own mCE is then about 100% and the others read as "% of the baseline'
 The four extra corruptions (speckle_noise, gaussian_blur, spatter, saturate) get errors and CE but stay
 out of the means, as in the paper. Per-run values are summarised over seeds (mean ± std) and compared
 with the baseline's by Welch's t-test; the per-example predictions (corruption-predictions.npz) give the
-paired example-level comparison (`actbench.report.corruption_paired`).
+paired example-level comparison (below).
+
+Paired example-level comparison (`paired_corruption`): mCE compares seed-level averages (Welch's test
+over seeds); the same test images under the same corruptions are seen by every run, so a paired
+comparison is far more sensitive, as for clean accuracy (`actbench.report.comparisons`). From each run's
+corruption-predictions.npz:
+
+    c(run, image)   = number of the report's benchmark (corruption, severity) cells in which the run
+                      classifies that corrupted image correctly (0 .. cells)
+    Δacc corrupted  = mean over matched seed pairs and test images of c(group) - c(baseline), / cells,
+                      in percent points: the accuracy difference averaged over all corrupted images
+
+The training run is the unit, as for clean accuracy (`actbench.stats.decisions`): each matched seed pair
+gives one difference (its mean over all corrupted images), and the 95% CI is the t-interval over those
+pair differences (None below 2 pairs). No McNemar p-value is given: it would treat the images, and the
+15 x 5 versions of each, as independent evidence about the activation.
 """
 
 from __future__ import annotations
@@ -27,14 +42,85 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from actbench.report.corruption_paired import paired_cell, paired_corruption
+import numpy as np
+
+from actbench import runs as R
+from actbench.report import fmt as F
 from actbench.report.groups import Group, Run, as_dict
 from actbench.robustness.corruptions import BENCHMARK, PUBLISHED
+from actbench.stats.decisions import match_seeds, t_interval
 from actbench.stats.summary import compare, describe, finite_mean
 
 MIN_DEGRADATION = 1.0  # points: relative CE needs the baseline to lose at least this much (see rel_omitted)
 
 Grid = dict[str, list[int]]  # corruption -> severities compared
+
+
+# --- paired example-level comparison (corruption-predictions.npz) -----------------------------------
+
+
+def benchmark_cells(grid: Grid) -> list[tuple[str, int]]:
+    """The (corruption, severity) cells of the grid that belong to the 15 benchmark corruptions."""
+    return [(n, s) for n, sevs in grid.items() if n in BENCHMARK for s in sevs]
+
+
+def correct_counts(run: Run, cells: Sequence[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(labels (N,), per image the number of `cells` classified correctly (N,)) from the run's
+    corruption-predictions.npz; None when the file is missing, unreadable or lacks a cell."""
+    try:
+        f = R.read_npz(run.path / R.CORRUPTION_PREDICTIONS)
+    except R.RunError:
+        return None
+    keys = [f"{n}/{s}" for n, s in cells]
+    if "labels" not in f or any(k not in f for k in keys):
+        return None
+    labels = f["labels"].astype(np.int64)
+    counts = np.zeros(len(labels), dtype=np.int64)
+    for k in keys:
+        counts += f[k].astype(np.int64) == labels
+    return labels, counts
+
+
+def _seeded(runs: Sequence[Run], cells: Sequence[tuple[str, int]]) -> list[tuple[Any, tuple]]:
+    return [(r.flat.get("train.seed"), c) for r in runs if (c := correct_counts(r, cells)) is not None]
+
+
+def paired_corruption(runs: Sequence[Run], base_runs: Sequence[Run], grid: Grid) -> dict[str, Any] | None:
+    """Δacc corrupted (percent points) of `runs` vs `base_runs` over matched seeds, with the t-interval
+    over the seed pairs' differences; None without matched runs on the same test images."""
+    cells = benchmark_cells(grid)
+    if not cells:
+        return None
+    pairs = [
+        (s, a, b)
+        for s, a, b in match_seeds(_seeded(runs, cells), _seeded(base_runs, cells))
+        if len(a[0]) == len(b[0]) and np.array_equal(a[0], b[0])  # the same test images
+    ]
+    if not pairs:
+        return None
+    # per pair: mean over images of the per-image count difference, / cells -> accuracy points
+    per_pair = [100.0 * float(np.mean(a[1] - b[1])) / len(cells) for _, a, b in pairs]
+    ci = t_interval(per_pair)
+    return {
+        "pairs": len(pairs),
+        "seeds": [s for s, _, _ in pairs],
+        "cells": len(cells),
+        "diff": float(np.mean(per_pair)),
+        "per_pair": per_pair,
+        "ci_low": ci[0] if ci else None,
+        "ci_high": ci[1] if ci else None,
+    }
+
+
+def paired_cell(st: dict[str, Any] | None) -> str:
+    """`+1.2 [+0.4, +2.0]` (Δacc corrupted and its CI), or — without a paired comparison."""
+    if not st or st.get("diff") is None:
+        return "—"
+    ci = None if st.get("ci_low") is None else (st["ci_low"], st["ci_high"])
+    return f"{st['diff']:+.2f}" + F.bracket(ci)
+
+
+# --- mCE and relative mCE ---------------------------------------------------------------------------
 
 
 def run_errors(run: Run) -> tuple[float | None, dict[str, dict[int, float]]]:
@@ -207,9 +293,7 @@ def corruption_warnings(groups: list[Group]) -> list[str]:
 
 
 def _pm(d: dict[str, Any] | None) -> str:
-    if not d or d.get("mean") is None:
-        return "—"
-    return f"{d['mean']:.1f} ± {d['std']:.1f}" if d.get("std") is not None else f"{d['mean']:.1f}"
+    return F.pm(d, ".1f")
 
 
 def corruption_cells(rows: list[dict[str, Any]], baseline: str) -> tuple[list[str], list[list[str]]]:
@@ -249,23 +333,6 @@ def corruption_title(rows: list[dict[str, Any]], baseline: str) -> str:
         f"difference in points over all benchmark corrupted test images, matched seeds, with the "
         f"t-interval over seed pairs; source: {st['source']})"
     )
-
-
-def corruption_table(result: dict[str, Any], title: str = "") -> Any:
-    """corruptions.json of one run: a row per corruption, a column per severity, accuracy in %."""
-    from rich.table import Table
-
-    results = result["results"]
-    sevs = sorted({e["severity"] for entries in results.values() for e in entries})
-    table = Table(title=f"{title} test accuracy % (clean {100 * result['clean']['acc']:.2f})".strip(),
-                  title_justify="left")  # fmt: skip
-    for head in ("corruption", *(f"s{s}" for s in sevs), "mean"):
-        table.add_column(head, justify="left" if head == "corruption" else "right")
-    for name, entries in results.items():
-        accs = {e["severity"]: 100 * e["acc"] for e in entries}
-        cells = ["—" if s not in accs else f"{accs[s]:.2f}" for s in sevs]
-        table.add_row(name, *cells, f"{sum(accs.values()) / len(accs):.2f}")
-    return table
 
 
 def plot_corruption_heatmap(rows: list[dict[str, Any]], path: Path) -> Path | None:

@@ -193,7 +193,7 @@ def shape_curves(name: str, values: dict[str, float], params: dict[str, Any]) ->
     """h(v) on V_RANGE for each labelled value of `a`, from actbench.activations; "v" holds the inputs."""
     import torch
 
-    from actbench.report.curves import activation_curve
+    from actbench.activations.curves import activation_curve
 
     v = torch.linspace(*V_RANGE, 321)
     return {"v": v.tolist()} | {

@@ -21,6 +21,7 @@ import yaml
 from actbench import runs as R
 from actbench.config import SPEED_KEYS
 from actbench.data.fingerprint import folder_fingerprint
+from actbench.report import fmt as F
 
 
 class ReportError(ValueError):
@@ -349,26 +350,37 @@ def group_runs(runs: list[Run]) -> list[Group]:
     return out
 
 
-def _varies(groups: list[Group], key: str) -> bool:
-    """activation.* keys (init, params) differ by activation anyway: they count only within one name."""
+def label_keys(groups: list[Group]) -> list[str]:
+    """The fewest config keys (greedy set cover) that tell every two groups apart: two sweeps that differ
+    in a dozen settings that move together are named by one of them. Groups of different activations
+    whose other settings agree are told apart by the name; activation.* keys (init, params) differ by
+    activation anyway, so they only ever tell apart groups of one activation."""
     missing = object()
-    by_act: dict[str, set[str]] = {}
-    for g in groups:
-        scope = g.activation if key.startswith("activation.") else ""
-        by_act.setdefault(scope, set()).add(repr(g.flat.get(key, missing)))
-    return any(len(values) > 1 for values in by_act.values())
+    value = lambda g, k: repr(g.flat.get(k, missing))  # noqa: E731
+    keys = sorted({k for g in groups for k in g.flat} - {"activation.name"})
 
+    def splits(a: Group, b: Group, k: str) -> bool:
+        own = a.activation == b.activation or not k.startswith("activation.")
+        return own and value(a, k) != value(b, k)
 
-def _fmt_value(value: Any) -> str:
-    return "[" + ", ".join(map(str, value)) + "]" if isinstance(value, tuple) else str(value)
+    pairs = [(a, b) for i, a in enumerate(groups) for b in groups[i + 1 :]]
+    pairs = [(a, b) for a, b in pairs if a.activation == b.activation or any(splits(a, b, k) for k in keys)]
+    chosen: list[str] = []
+    while pairs:
+        apart = {k: sum(splits(a, b, k) for a, b in pairs) for k in keys if k not in chosen}
+        best = max(apart, key=lambda k: (apart[k], -keys.index(k)), default=None)
+        if best is None or apart[best] == 0:
+            break  # configs alike but for IGNORED_KEYS: no key tells them apart
+        chosen.append(best)
+        pairs = [(a, b) for a, b in pairs if not splits(a, b, best)]
+    return sorted(chosen)
 
 
 def _label_groups(groups: list[Group]) -> None:
-    keys = sorted({k for g in groups for k in g.flat} - {"activation.name"})
-    shown = [k for k in keys if _varies(groups, k)]
+    shown = label_keys(groups)
     for g in groups:
         short = {DATA_ID: str(g.flat.get(DATA_ID))[:19]}  # "sha256:" + 12 hex digits, as git shortens
-        extra = ", ".join(f"{k}={short.get(k) or _fmt_value(g.flat[k])}" for k in shown if k in g.flat)
+        extra = ", ".join(f"{k}={short.get(k) or F.value(g.flat[k])}" for k in shown if k in g.flat)
         g.label = f"{g.activation} ({extra})" if extra else g.activation
 
 

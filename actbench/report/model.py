@@ -1,7 +1,9 @@
-"""What a report is: the `Report` record, the options' allowed values and the paper's reference tables.
+"""What a report is: the `Report` record (numbers), the `Document` made from it (titled tables, lists
+and figures, the same for every format), the options' allowed values and the paper's reference tables.
 
-`report.build` computes a `Report`; `report.tables` and `report.figures` render it. All three import
-this module, so neither renderer has to import the module that calls it.
+`report.build` computes a `Report`; `report.sections` turns it into a `Document`; `report.render` draws a
+`Document` as Markdown, LaTeX, HTML or terminal tables, each a loop over its blocks. `actbench suite
+report` makes its own `Document` and uses the same renderers.
 """
 
 from __future__ import annotations
@@ -72,6 +74,65 @@ class Report:
     provenance: dict[str, Any] | None = None  # actbench.report.provenance, with --provenance
     reference: dict[str, Any] | None = None  # actbench.report.reference.reference_rows, with --reference
     figures: list[str] = field(default_factory=list)  # figure paths, relative to a Markdown page (--plots)
+
+
+# --- the document: what every format shows, in order -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table of display strings; `ids` leading columns name the row (never wrapped or cut)."""
+
+    id: str  # stable anchor: HTML id, a test's handle
+    title: str
+    heads: list[str]
+    rows: list[list[str]]
+    ids: int = 1
+    whole_heads: bool = False  # the headers are names too (group labels as columns): never wrapped
+    text: bool = False  # cells are prose (left-aligned, may wrap at spaces); else numbers, never wrapped
+
+    def column(self, head: str) -> list[str]:
+        """The cells under `head`, top to bottom (KeyError names the missing header)."""
+        if head not in self.heads:
+            raise KeyError(f"{self.id}: no column {head!r} (columns: {', '.join(self.heads)})")
+        i = self.heads.index(head)
+        return [row[i] for row in self.rows]
+
+
+@dataclass(frozen=True)
+class Items:
+    """A titled list of sentences (verdicts, provenance, warnings)."""
+
+    id: str
+    title: str
+    items: list[str]
+
+
+@dataclass(frozen=True)
+class Text:
+    """One paragraph."""
+
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Image files: linked from Markdown (paths relative to the page), embedded in HTML."""
+
+    id: str
+    title: str
+    paths: list[str]
+
+
+Block = Table | Items | Text | Figures
+
+
+@dataclass
+class Document:
+    title: str  # the HTML page's <title> and heading; the other formats start with the first block
+    blocks: list[Block]
+    meta: str = ""  # one line under the HTML heading (counts, options)
 
 
 def layer_key(layer: str) -> tuple[int, int, str]:

@@ -7,15 +7,28 @@ renders the report, so re-rendering the same folders anywhere gives the same tex
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import Counter
 from typing import Any
 
+from actbench import runs as R
+from actbench.config import SYNTHETIC_ONLY
+from actbench.report import fmt as F
 from actbench.report.groups import Group, Run, as_dict
 
 ENV_KEYS = (
-    "actbench", "git_commit", "python", "torch", "torchvision", "device", "device_name", "cpu_threads",
-)  # fmt: skip
+    "actbench",
+    "git_commit",
+    "python",
+    "torch",
+    "torchvision",
+    "cuda",
+    "device",
+    "device_name",
+    "cpu_threads",
+    "host",
+)  # fmt: skip  env.json keys a report shows (provenance; the HTML page's environment table)
 
 
 def _values(items: list[Any]) -> str:
@@ -93,30 +106,61 @@ def _hours(seconds: float | None) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
-def provenance_markdown(p: dict[str, Any]) -> str:
+def provenance_items(p: dict[str, Any]) -> list[str]:
+    """The provenance section's sentences, one fact each."""
     e, w = p["env"], p["wall_time_s"]
     status = ", ".join(f"{n} {s}" for s, n in p["status"].items())
     lines = [
-        f"- runs: {p['runs']} ({status}); epochs per run: {p['epochs']} (done: {p['epochs_done']})",
-        f"- actbench {e['actbench']} (git {e['git_commit']}), python {e['python']}, torch {e['torch']}, "
+        f"runs: {p['runs']} ({status}); epochs per run: {p['epochs']} (done: {p['epochs_done']})",
+        f"actbench {e['actbench']} (git {e['git_commit']}), python {e['python']}, torch {e['torch']}, "
         f"torchvision {e['torchvision']}",
-        f"- device: {e['device']} ({e['device_name']}), CPU threads: {e['cpu_threads']}",
-        f"- footing (device, torch, compile): {p.get('footings', '?')}",
-        f"- wall time: {_hours(w['total'])} summed over {w['runs_timed']} runs "
+        f"device: {e['device']} ({e['device_name']}), CPU threads: {e['cpu_threads']}",
+        f"footing (device, torch, compile): {p.get('footings', '?')}",
+        f"wall time: {_hours(w['total'])} summed over {w['runs_timed']} runs "
         f"(median {_hours(w['median_run'])} per run); first run started {p['first_started'] or '?'}",
     ]
     st = p.get("starts") or {}
     if st.get("runs_recorded"):  # runs of older actbench versions have no record of their starts
         unknown = p["runs"] - st["runs_recorded"]
         lines.append(
-            f"- process starts: {st['total']} for {st['runs_recorded']} runs ({st['resumed_runs']} resumed "
+            f"process starts: {st['total']} for {st['runs_recorded']} runs ({st['resumed_runs']} resumed "
             f"after an interruption; trained by git {', '.join(st['git_commits'])})"
             + (f"; {unknown} older runs did not record theirs" if unknown else "")
         )
     mixed = p.get("mixed_groups") or {}
     if mixed:
         lines.append(
-            "- **not on one footing** (device, torch, compile): "
+            "not on one footing (device, torch, compile): "
             + "; ".join(f"{label}: {values}" for label, values in mixed.items())
         )
-    return "**Provenance** (from the run folders' env.json and summary.json)\n\n" + "\n".join(lines)
+    return lines
+
+
+# --- configuration and environment (the HTML page's own sections) ------------------------------
+
+
+def config_differences(groups: list[Group]) -> tuple[list[str], list[list[str]], dict[str, Any]]:
+    """Config keys whose value is not the same in every group (rows: key, one value per group), and the
+    settings every group shares."""
+    missing = object()
+    synthetic = any(str(g.flat.get("data.name", "")).startswith("synthetic") for g in groups)
+    inert = () if synthetic else SYNTHETIC_ONLY  # e.g. data.noise says nothing about folder data
+    keys = sorted({k for g in groups for k in g.flat} - set(inert))
+    differ = [k for k in keys if len({repr(g.flat.get(k, missing)) for g in groups}) > 1]
+    shared = {k: groups[0].flat[k] for k in keys if k not in differ and k in groups[0].flat}
+    rows = [[k, *(F.value(g.flat.get(k)) for g in groups)] for k in differ]
+    return ["key", *(g.label for g in groups)], rows, shared
+
+
+def environments(groups: list[Group]) -> tuple[list[str], list[list[str]]]:
+    """Distinct software/device combinations in the runs' env.json, with how many runs used each."""
+    counts: dict[tuple[str, ...], int] = {}
+    for run in (r for g in groups for r in g.runs):
+        try:
+            env = json.loads((run.path / R.ENV).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            env = {}
+        env = env if isinstance(env, dict) else {}
+        combo = tuple(F.value(env.get(k)) for k in ENV_KEYS)
+        counts[combo] = counts.get(combo, 0) + 1
+    return ["runs", *ENV_KEYS], [[str(n), *combo] for combo, n in counts.items()]

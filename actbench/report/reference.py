@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from actbench.report.model import Report
+from actbench.report import fmt as F
+from actbench.report.model import Report, Table
 
 
 def reference_label(paths: Sequence[str | Path]) -> str:
@@ -71,22 +72,8 @@ def data_mismatch(groups: Sequence[Any], ref_groups: Sequence[Any], label: str) 
     return [f"--reference {label}: groups lined up across different data sets ({'; '.join(differ)})"]
 
 
-def _f(x: float | None, spec: str) -> str:
-    return "—" if x is None else format(x, spec)
-
-
-def _acc(side: dict[str, Any]) -> str:
-    a = side["acc_pct"]
-    if a["mean"] is None:
-        return "—"
-    return f"{a['mean']:.2f} ± {a['std']:.2f}" if a.get("std") is not None else f"{a['mean']:.2f}"
-
-
 def _diff(side: dict[str, Any]) -> str:
-    if side["diff"] is None:
-        return "—"
-    ci = side["ci"]
-    return f"{side['diff']:+.2f}" + (f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "")
+    return F.NONE if side["diff"] is None else f"{side['diff']:+.2f}" + F.bracket(side["ci"])
 
 
 def _cells(side: dict[str, Any] | None, baseline: bool) -> list[str]:
@@ -94,17 +81,16 @@ def _cells(side: dict[str, Any] | None, baseline: bool) -> list[str]:
         return ["—"] * 5
     epoch = "—" if side["epoch"] is None else f"{side['epoch']:g}"
     if baseline:
-        return [str(side["n"]), epoch, _acc(side), "baseline", "—"]
-    return [str(side["n"]), epoch, _acc(side), _diff(side), side["decision"] or "—"]
+        return [str(side["n"]), epoch, F.pm(side["acc_pct"], ".2f"), "baseline", "—"]
+    return [str(side["n"]), epoch, F.pm(side["acc_pct"], ".2f"), _diff(side), side["decision"] or "—"]
 
 
 def reference_title(section: dict[str, Any], baseline: str, metric: str) -> str:
-    when = "final epoch" if metric == "last" else "best-validation epoch"
     return (
-        f"Compared with {section['label']} (the same groups in another sweep; {when}; test accuracy % mean ± "
-        f"std over seeds; Δacc vs {baseline} with its 95% interval and each sweep's own decision, the "
-        "training run as the unit (see Decisions); same sign: both differences point the same way, a "
-        "description, not a test)"
+        f"Compared with {section['label']} (the same groups in another sweep; {F.endpoint(metric)}; "
+        f"test accuracy % mean ± std over seeds; Δacc vs {baseline} with its 95% interval and each "
+        "sweep's own decision, the training run as the unit (see Decisions); same sign: both differences "
+        "point the same way, a description, not a test)"
     )
 
 
@@ -123,7 +109,8 @@ def reference_cells(section: dict[str, Any], baseline: str) -> tuple[list[str], 
     return heads, rows
 
 
-def reference_table(report: Report) -> tuple[str, list[str], list[list[str]]]:
-    """(title, header, cells) of a report made with a reference."""
+def reference_table(report: Report) -> Table:
+    """The groups side by side with the same groups of the reference sweep."""
     o, section = report.options, report.reference or {"label": "", "rows": []}
-    return reference_title(section, o.baseline, o.metric), *reference_cells(section, o.baseline)
+    title = reference_title(section, o.baseline, o.metric)
+    return Table("reference", title, *reference_cells(section, o.baseline))

@@ -29,9 +29,11 @@ per-run test accuracies in percent; scipy supplies the tests (well-kept, tested 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -110,11 +112,21 @@ def paired_test(values: Sequence[float], base: Sequence[float]) -> dict[str, Any
     sd = float(np.std(d, ddof=1))
     out |= {"sd": sd, "df": n - 1, "p_signflip": sign_flip_p(d)}
     if sd > 0:
-        res = stats.ttest_rel(values, base)
+        with _quiet():
+            res = stats.ttest_rel(values, base)
         out |= {"t": _finite(res.statistic), "p": _finite(res.pvalue), "ci": list(t_interval(d))}
     elif out["diff"] == 0:
         out["p"] = 1.0  # identical runs: no evidence of a difference
     return out
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """scipy warns of "catastrophic cancellation" when the runs are nearly identical; the result stands
+    (exactly identical runs are handled apart), and a report should not print a library's warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        yield
 
 
 def welch_test(values: Sequence[float], base: Sequence[float]) -> dict[str, Any]:
@@ -132,7 +144,8 @@ def welch_test(values: Sequence[float], base: Sequence[float]) -> dict[str, Any]
     if va + vb == 0:
         out["p"] = 1.0 if diff == 0 else None
         return out
-    res = stats.ttest_ind(values, base, equal_var=False)
+    with _quiet():
+        res = stats.ttest_ind(values, base, equal_var=False)
     ci = res.confidence_interval(LEVEL)
     out |= {"t": _finite(res.statistic), "df": _finite(res.df), "p": _finite(res.pvalue)}
     out["ci"] = [float(ci.low), float(ci.high)]
@@ -215,6 +228,22 @@ def decide(
     return out | {"prob_improvement": pi, "p_holm": None, "decision": None}
 
 
+# --- one family: Holm, then the decision word -------------------------------------------------------
+
+
+def holm(pvalues: Sequence[float | None]) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values, in the input order; None entries are not tests (left None).
+    With the m p-values sorted ascending, adjusted p_(i) = max over j <= i of min(1, (m - j + 1) p_(j))."""
+    tests = sorted((p, i) for i, p in enumerate(pvalues) if p is not None)
+    m = len(tests)
+    out: list[float | None] = [None] * len(pvalues)
+    running = 0.0
+    for rank, (p, i) in enumerate(tests):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
+
+
 def classify(
     diff: float | None, ci: Sequence[float] | None, p_holm: float | None, alpha: float = ALPHA
 ) -> str:
@@ -226,6 +255,16 @@ def classify(
     if ci[1] < 0 and diff < 0:
         return "worse"
     return "inconclusive"
+
+
+def decide_family(decisions: Sequence[dict[str, Any]]) -> int:
+    """One family: Holm over the decisions' unadjusted `p` (dicts with `diff`, `ci`, `p`; every decision a
+    page prints, together), then each one's `p_holm` and `decision` (classify), set in place; returns
+    the family size m (the decisions with a p). `actbench report` and `suite report` both decide here."""
+    for d, adj in zip(decisions, holm([d.get("p") for d in decisions]), strict=True):
+        d["p_holm"] = adj
+        d["decision"] = classify(d.get("diff"), d.get("ci"), adj)
+    return sum(d.get("p") is not None for d in decisions)
 
 
 def two_stage_bootstrap(

@@ -72,22 +72,6 @@ def mcnemar_seeds(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict[str, A
     }
 
 
-# --- multiple comparisons ---------------------------------------------------------------------------
-
-
-def holm(pvalues: Sequence[float | None]) -> list[float | None]:
-    """Holm-Bonferroni adjusted p-values, in the input order; None entries are not tests (left None).
-    With the m p-values sorted ascending, adjusted p_(i) = max over j <= i of min(1, (m - j + 1) p_(j))."""
-    tests = sorted((p, i) for i, p in enumerate(pvalues) if p is not None)
-    m = len(tests)
-    out: list[float | None] = [None] * len(pvalues)
-    running = 0.0
-    for rank, (p, i) in enumerate(tests):
-        running = max(running, min(1.0, (m - rank) * p))
-        out[i] = running
-    return out
-
-
 # --- power ------------------------------------------------------------------------------------------
 
 

@@ -35,28 +35,20 @@ def _finite(x: Any) -> float | None:
 
 
 def compare(values: Sequence[float], base: Sequence[float]) -> dict[str, Any]:
-    """mean(values) - mean(base); two-sided Welch t-test and Cohen's d (pooled sd) when both n >= 2.
-
-    t = diff / sqrt(va/na + vb/nb) with Welch-Satterthwaite df; d = diff / pooled sd, where the pooled
-    variance is ((na-1) va + (nb-1) vb) / (na + nb - 2) (Cohen 1988). Undefined parts are None.
-    """
-    from scipy import stats
+    """mean(values) - mean(base); the two-sided Welch t-test (stats.decisions.welch_test: scipy's, the one
+    implementation) and Cohen's d = diff / pooled sd (Cohen 1988), when both n >= 2. Undefined parts
+    (one run a side, no spread on either side) are None."""
+    from actbench.stats.decisions import welch_test  # local: decisions loads scipy
 
     out: dict[str, Any] = {"diff": None, "t": None, "df": None, "p": None, "d": None}
     if not values or not base:
         return out
-    na, nb = len(values), len(base)
-    out["diff"] = math.fsum(values) / na - math.fsum(base) / nb
-    if na < 2 or nb < 2:
-        return out
-    va, vb = statistics.variance(values), statistics.variance(base)
-    pooled = math.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))
-    out["d"] = out["diff"] / pooled if pooled > 0 else None
-    se2 = va / na + vb / nb
-    if se2 > 0:  # no spread on either side: the test is undefined, leave t/df/p empty
-        t = out["diff"] / math.sqrt(se2)
-        df = se2**2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))  # Welch-Satterthwaite
-        out.update(t=t, df=df, p=_finite(2 * stats.t.sf(abs(t), df)))
+    w = welch_test(values, base)
+    out["diff"] = w["diff"]
+    if w["sd"]:  # the pooled sd: None below 2 runs a side, 0 without spread
+        out["d"] = w["diff"] / w["sd"]
+    if w["t"] is not None:
+        out.update(t=w["t"], df=w["df"], p=w["p"])
     return out
 
 

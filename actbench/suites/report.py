@@ -1,7 +1,7 @@
 """`actbench suite report`: the activations compared per task (each task's own report: decisions with
 the training run as the unit) and across tasks (mean ranks, Friedman, Nemenyi critical difference,
-wins / ties / losses vs the baseline), rendered as a table, Markdown, CSV, JSON or one HTML page with the
-critical-difference diagram.
+wins / ties / losses vs the baseline), as a `Document` drawn by the report's renderers (terminal,
+Markdown, one HTML page with the critical-difference diagram) or exported as CSV and JSON.
 
 A task is a sweep folder (it holds sweep.yaml) directly under the suite folder. Across tasks a method is
 a report group label (the activation, for the usual sweep over `--acts`); only methods present in every
@@ -10,10 +10,8 @@ task are ranked (the Friedman test needs a complete table); the others are named
 
 from __future__ import annotations
 
-import base64
 import csv
 import dataclasses
-import html
 import io
 import json
 from pathlib import Path
@@ -22,11 +20,12 @@ from typing import Any
 import numpy as np
 
 from actbench import runs
+from actbench.report import fmt as F
+from actbench.report import render
 from actbench.report.build import build_report, page_link, report_options
 from actbench.report.groups import ReportError, act_name
-from actbench.report.model import METRICS
-from actbench.stats.decisions import classify
-from actbench.stats.paired import holm
+from actbench.report.model import METRICS, Block, Document, Figures, Items, Table, Text
+from actbench.stats.decisions import decide_family
 from actbench.stats.ranks import MIN_TASKS, suite_summary
 from actbench.suites.cd_diagram import cd_diagram
 from actbench.suites.completeness import incomplete, incomplete_lines
@@ -72,10 +71,11 @@ def _one_family(per_task: dict[str, dict[str, Any]]) -> int:
     """Holm over every decision the suite page prints (all tasks' comparisons with the baseline, not each
     task's apart), then each one's better / worse / inconclusive; returns the family size."""
     rows = [r for t in per_task for r in per_task[t].values() if r["decision"] is not None]
-    for r, adj in zip(rows, holm([r["decision_p"] for r in rows]), strict=True):
-        r["decision_p_holm"] = adj
-        r["decision"] = classify(r["diff"], r["decision_ci"], adj)
-    return sum(r["decision_p"] is not None for r in rows)
+    family = [{"diff": r["diff"], "ci": r["decision_ci"], "p": r["decision_p"]} for r in rows]
+    m = decide_family(family)
+    for r, d in zip(rows, family, strict=True):
+        r["decision_p_holm"], r["decision"] = d["p_holm"], d["decision"]
+    return m
 
 
 def _ranked(per_task: dict[str, dict[str, Any]]) -> tuple[list[str], dict[str, Any] | None]:
@@ -188,54 +188,68 @@ def _wins(per_task: dict[str, dict[str, Any]], methods: list[str], baseline: str
     return out
 
 
-# --- rendering ---------------------------------------------------------------------------------------
+# --- the document: the same renderers as `actbench report` (report.render) ------------------------
 
 
 def _f(x: Any, spec: str) -> str:
-    return "—" if x is None else format(x, spec)
+    return F.num(x, spec)
 
 
-def task_table(rep: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+def _methods(rep: dict[str, Any]) -> list[str]:
+    return sorted({m for t in rep["tasks"] for m in rep["per_task"][t]})
+
+
+def task_table(rep: dict[str, Any]) -> Table:
     """Rows: method; columns: per task, mean accuracy % and the decision vs the baseline."""
-    heads = ["method", *rep["tasks"]]
     rows = []
-    for m in sorted({m for t in rep["tasks"] for m in rep["per_task"][t]}):
+    for m in _methods(rep):
         cells = [m]
         for t in rep["tasks"]:
             r = rep["per_task"][t].get(m)
             if r is None:
-                cells.append("—")
+                cells.append(F.NONE)
                 continue
-            verdict = "baseline" if r["activation"] == rep["baseline"] else (r["decision"] or "—")
+            verdict = "baseline" if r["activation"] == rep["baseline"] else (r["decision"] or F.NONE)
             one_df = ", 1 df" if r.get("df") == 1 and r["activation"] != rep["baseline"] else ""
             cells.append(f"{_f(r['acc_mean'], '.2f')} (n={r['n']}, {verdict}{one_df})")
         rows.append(cells)
-    return heads, rows
+    when = F.endpoint(rep["metric"]) + ", the primary endpoint: it decides each task and ranks the methods"
+    title = (
+        f"Suite {rep['suite']}: test accuracy % per task ({when}; mean over seeds; decision vs "
+        f"{rep['baseline']}: paired t over matched seeds, Holm over all {rep['family']} comparisons of the "
+        "suite, see actbench report)"
+    )
+    return Table("tasks", title, ["method", *rep["tasks"]], rows)
 
 
-def decision_table(rep: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+def decision_table(rep: dict[str, Any]) -> Table:
     """Rows: method but the baseline; per task, the difference from the baseline in accuracy points with
     its 95% interval and p(Holm): the numbers behind each task's decision."""
-    heads = ["method", *rep["tasks"]]
     rows = []
-    for m in sorted({m for t in rep["tasks"] for m in rep["per_task"][t]}):
+    for m in _methods(rep):
         cells, compared = [m], False
         for t in rep["tasks"]:
             r = rep["per_task"][t].get(m)
             if r is None or r["activation"] == rep["baseline"] or r["diff"] is None:
-                cells.append("—")
+                cells.append(F.NONE)
                 continue
             compared = True
-            ci = r["decision_ci"]
-            interval = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
             one_df = ", 1 df" if r.get("df") == 1 else ""
-            cells.append(f"{r['diff']:+.2f}{interval}, p(Holm) = {_f(r['decision_p_holm'], '.2g')}{one_df}")
+            cells.append(
+                f"{r['diff']:+.2f}{F.bracket(r['decision_ci'])}, p(Holm) = "
+                f"{_f(r['decision_p_holm'], '.2g')}{one_df}"
+            )
         if compared:
             rows.append(cells)
-    return heads, rows
+    title = (
+        f"Per task, Δacc vs {rep['baseline']} in points [95% interval over seeds], p(Holm) over the "
+        f"suite's {rep['family']} comparisons (the numbers behind each decision; better/worse: p(Holm) < "
+        "0.05 and an interval that excludes 0; 1 df: two seed pairs)"
+    )
+    return Table("deltas", title, ["method", *rep["tasks"]], rows)
 
 
-def rank_table(rep: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+def rank_table(rep: dict[str, Any]) -> Table:
     """Rows: ranked methods by mean rank; win / tie / loss vs the baseline over tasks."""
     s = rep["summary"] or {"mean_ranks": {}}
     heads = ["method", "mean rank", f"win / tie / loss vs {rep['baseline']}"]
@@ -243,10 +257,10 @@ def rank_table(rep: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     for m in sorted(s["mean_ranks"], key=s["mean_ranks"].get):
         w = rep["wins"].get(m)
         own = {r["activation"] for t in rep["tasks"] if (r := rep["per_task"][t].get(m))}
-        wtl = f"{w['win']} / {w['tie']} / {w['loss']}" if w else "—"
+        wtl = f"{w['win']} / {w['tie']} / {w['loss']}" if w else F.NONE
         wtl = "baseline" if not w and own == {rep["baseline"]} else wtl
         rows.append([m, f"{s['mean_ranks'][m]:.2f}", wtl])
-    return heads, rows
+    return Table("ranks", "Across tasks (rank 1 = best accuracy in a task; Demšar 2006)", heads, rows)
 
 
 def summary_line(rep: dict[str, Any]) -> str:
@@ -276,32 +290,17 @@ def summary_line(rep: dict[str, Any]) -> str:
     )
 
 
-def _md(heads: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(heads) + " |", "|" + "|".join("---" for _ in heads) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
-
-
-def to_markdown(rep: dict[str, Any]) -> str:
-    when = "final epoch" if rep["metric"] == "last" else "best-validation epoch"
-    when += ", the primary endpoint: it decides each task and ranks the methods"
-    parts = [
-        f"**Suite {rep['suite']}: test accuracy % per task ({when}; mean over seeds; decision vs "
-        f"{rep['baseline']}: paired t over matched seeds, Holm over all {rep['family']} comparisons of the "
-        "suite, see actbench report)**",
-        _md(*task_table(rep)),
-        f"**Per task, Δacc vs {rep['baseline']} in points [95% interval over seeds], p(Holm) over the "
-        f"suite's {rep['family']} comparisons "
-        "(the numbers behind each decision; better/worse: p(Holm) < 0.05 and an interval that excludes 0; "
-        "1 df: two seed pairs)**",
-        _md(*decision_table(rep)),
-        "**Across tasks (rank 1 = best accuracy in a task; Demšar 2006)**",
-        _md(*rank_table(rep)),
-        summary_line(rep),
-    ]
-    if rep.get("figure"):
-        parts.append(f"![critical-difference diagram]({rep['figure']})")
-    parts += [f"- warning: {w}" for w in rep["warnings"]]
-    return "\n\n".join(parts) + "\n"
+def suite_document(rep: dict[str, Any], figure: str | None = None, warnings: bool = True) -> Document:
+    """The suite report's sections, in order; `figure`: the CD diagram's path (Markdown: relative to the
+    page; HTML: the file to embed); `warnings`: end with them (off where the caller prints them)."""
+    blocks: list[Block] = [task_table(rep), decision_table(rep), rank_table(rep)]
+    blocks.append(Text("friedman", summary_line(rep)))
+    figure = figure or rep.get("figure")
+    if figure:
+        blocks.append(Figures("cd", "Critical-difference diagram", [figure]))
+    if warnings and rep["warnings"]:
+        blocks.append(Items("warnings", "Warnings", list(rep["warnings"])))
+    return Document(f"actbench suite {rep['suite']} vs {rep['baseline']}", blocks)
 
 
 def to_csv(rep: dict[str, Any]) -> str:
@@ -331,39 +330,16 @@ def to_json(rep: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, default=str) + "\n"
 
 
-def render(rep: dict[str, Any], fmt: str) -> str:
+SUFFIXES = {".md": "md", ".csv": "csv", ".json": "json"}
+
+
+def render_text(rep: dict[str, Any], fmt: str) -> str:
+    """The export `fmt` (md | csv | json), or `table` as the terminal's text without colour."""
     if fmt not in FORMATS:
         raise ReportError(f"--format: {fmt!r} is not allowed (allowed: {', '.join(FORMATS)})")
-    return {"md": to_markdown, "table": to_markdown, "csv": to_csv, "json": to_json}[fmt](rep)
-
-
-# --- the page -----------------------------------------------------------------------------------------------
-
-
-def to_html(rep: dict[str, Any], png: Path | None) -> str:
-    e = lambda x: html.escape(str(x), quote=True)  # noqa: E731
-
-    def table(heads: list[str], rows: list[list[str]], ident: str) -> str:
-        head = "".join(f"<th>{e(h)}</th>" for h in heads)
-        body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
-        return f'<table id="{ident}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-    img = ""
-    if png is not None:
-        data = base64.b64encode(png.read_bytes()).decode("ascii")
-        img = f'<figure><img alt="critical difference diagram" src="data:image/png;base64,{data}"></figure>'
-    warns = "".join(f"<li>{e(w)}</li>" for w in rep["warnings"])
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>actbench suite {e(rep['suite'])}</title>"
-        "<style>body{font-family:system-ui,sans-serif;margin:2em auto;max-width:70em}"
-        "td,th{border:1px solid #ddd;padding:.2em .5em}table{border-collapse:collapse}</style></head><body>"
-        f"<h1>Suite {e(rep['suite'])} vs {e(rep['baseline'])}</h1>"
-        f"<h2>Per task</h2>{table(*task_table(rep), 'tasks')}"
-        f"<h3>Δacc vs {e(rep['baseline'])} [95% interval], p(Holm)</h3>"
-        f"{table(*decision_table(rep), 'deltas')}"
-        f"<h2>Across tasks</h2>{table(*rank_table(rep), 'ranks')}<p id='friedman'>{e(summary_line(rep))}</p>"
-        f"{img}<ul class='warn'>{warns}</ul></body></html>\n"
-    )
+    if fmt == "table":
+        return render.plain_text(suite_document(rep))
+    return {"md": lambda r: render.markdown(suite_document(r)), "csv": to_csv, "json": to_json}[fmt](rep)
 
 
 def suite_report_main(
@@ -377,7 +353,8 @@ def suite_report_main(
     allow_incomplete: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """`actbench suite report`: build, draw the CD diagram to `plot` (a Markdown export links it,
-    relative to `out`), write the HTML page and the export; returns (export text, report)."""
+    relative to `out`), write the HTML page and the export; returns (export text, report). The text is
+    None for the terminal (`table` without `out`): draw `suite_document(rep)` with report.render."""
     if metric not in METRICS:
         raise ReportError(f"--metric: {metric!r} is not allowed (allowed: {', '.join(METRICS)})")
     task_dirs(root)  # a wrong folder is the first thing to say
@@ -402,7 +379,9 @@ def suite_report_main(
         else:
             note = f"--plot {plot}: no critical-difference diagram without a cross-task verdict"
             rep["warnings"].append(note)
-    text = render(rep, fmt)
+    if fmt == "table" and out is not None:
+        fmt = SUFFIXES.get(Path(out).suffix.lower(), "table")
+    text = None if fmt == "table" and out is None else render_text(rep, fmt)  # None: the terminal's tables
     if html_path is not None:
         write_html(rep, html_path)
     if out is not None:
@@ -414,11 +393,15 @@ def suite_report_main(
 
 
 def write_html(rep: dict[str, Any], path: Path) -> None:
+    """One self-contained page: the same sections as the Markdown, the CD diagram embedded."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="actbench-suite-") as tmp:
         png = cd_diagram(rep, Path(tmp) / "cd.png")
-        text = to_html(rep, png)
+        doc = suite_document(rep, str(png) if png is not None else "")
+        if png is None:
+            doc.blocks = [b for b in doc.blocks if b.id != "cd"]
+        text = render.html_page(doc)
     try:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:

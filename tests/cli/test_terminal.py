@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from actbench.activations import ACTIVATIONS
 from actbench.cli import app
 from actbench.cli.display import TrainDisplay
-from actbench.report.terminal import fitted_tables
+from actbench.report.model import Table
+from actbench.report.render import fitted_tables
 from tests.factories import write_run
 
 runner = CliRunner()
@@ -75,7 +76,7 @@ def test_acts_bad_format_is_one_line() -> None:
 def test_narrow_tables_continue_instead_of_cropping() -> None:
     heads = ["group", *(f"column {i}" for i in range(8))]
     rows = [["exponential (optim.lr=0.001, data.noise=0.35)", *(f"{i}.2345 ± 0.01" for i in range(8))]]
-    tables = fitted_tables("t", heads, rows, 60)
+    tables = fitted_tables(Table("t", "t", heads, rows), 60)
     assert len(tables) > 1
     out = io.StringIO()
     console = Console(file=out, width=60, color_system=None)
@@ -100,6 +101,13 @@ def test_report_keeps_long_group_labels_whole(tmp_path: Path, columns: str) -> N
         assert label in res.output
     for head in ("Δacc vs relu", "p (loss, Welch)", "peak mem", "img/s"):  # every column still shown
         assert all(w in res.output for w in head.split())
+    # a value is never wrapped inside its cell ("1.0000 ±" / "0.0000" on two lines, as it was at 80)
+    from actbench.report.build import build_report
+    from actbench.report.sections import results_table
+
+    table = results_table(build_report([tmp_path]))
+    for head in ("test loss", "test acc %"):
+        assert all(cell in res.output for cell in table.column(head)), head
 
 
 def test_progress_lines_are_never_rewrapped() -> None:

@@ -57,7 +57,7 @@ def test_malformed_metrics_line_is_named_and_skipped(tmp_path: Path) -> None:
     warned = curves.attrs["warnings"]
     assert any(f"{run_dir / runs.METRICS}:2" in w and "val_acc" in w for w in warned), warned
     assert any(f"{run_dir / runs.METRICS}:4" in w for w in warned), warned
-    assert list(curves["epoch"]) == [1, 3] and curves["val_acc"].dtype.kind == "f"
+    assert list(curves["epoch"]) == [1, 3] and curves["val_acc_pct"].dtype.kind == "f"
 
 
 def test_resume_with_a_malformed_metrics_line_is_one_warning_not_a_traceback(runs_dir: Path) -> None:

@@ -90,7 +90,7 @@ def test_reproduce_script_end_to_end(tmp_path: Path) -> None:
     with np.load(docs / "runs" / "tiny" / "rational-s0" / "predictions.npz") as f:  # slim: no _prob
         assert {"labels", "last_pred", "best_pred"} <= set(f.files) and not any("_prob" in k for k in f.files)
     text = page.read_text()
-    assert "**Provenance**" in text and "| rational |" in text and "Table 2" in text
+    assert "**Provenance (" in text and "| rational |" in text and "Table 2" in text
     assert list((docs / "tiny-plots").glob("*.png"))
     # the page lines the runs up with the reference sweep (here: themselves) and links its plots
     assert "**Compared with tiny (" in text and "](tiny-plots/val_acc.png)" in text

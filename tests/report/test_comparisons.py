@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from actbench import predictions as PR
 from actbench.cli import app
 from actbench.report import build as RP
-from actbench.report import tables as TB
+from actbench.report import exports as TB
+from actbench.report import sections as S
 from actbench.stats import paired as P
 from tests.factories import write_run
 
@@ -203,17 +204,17 @@ def test_exports_carry_the_comparisons(bench: tuple[Path, dict]) -> None:
 def test_tests_option_chooses_columns(bench: tuple[Path, dict]) -> None:
     root, _ = bench
     welch_only = RP.build_report([root], tests="welch")
-    heads, _ = TB.summary_table(welch_only)
-    assert "p (Holm)" in heads and TB.comparison_table(welch_only) is None
+    heads = S.results_table(welch_only).heads
+    assert "p (Holm)" in heads and S.comparison_table(welch_only) is None
     assert welch_only.rows[0]["paired"] is None
-    _, heads, _ = TB.decision_table(welch_only)  # the decision needs no predictions and is always made
+    heads = S.decision_table(welch_only).heads  # the decision needs no predictions and is always made
     assert "seeds for 80% power if Δ were true" not in heads
     assert _rows(welch_only)["rational"]["decision"] == "better"
     paired_only = RP.build_report([root], tests=["paired"], bootstrap=100)
-    heads, _ = TB.summary_table(paired_only)
+    heads = S.results_table(paired_only).heads
     assert "p (Welch)" not in heads and "d" not in heads and "p (loss, Welch)" not in heads
     assert "p (Holm)" in heads and "95% CI Δacc" in heads  # the decision's, always
-    title, heads, _ = TB.comparison_table(paired_only)
+    heads = S.comparison_table(paired_only).heads
     assert "b / c" in heads and "ensemble acc %" not in heads and "ECE %" not in heads
     assert _rows(paired_only)["rational"]["verdict"].endswith("better")
 
@@ -222,8 +223,8 @@ def test_runs_without_predictions_report_as_before(tmp_path: Path) -> None:
     build_runs(tmp_path / "old", predictions=False)
     report = RP.build_report([tmp_path / "old"])
     assert all(r["paired"] is None for r in report.rows) and not report.warnings
-    assert TB.comparison_table(report) is None  # nothing per image without predictions
-    _, heads, _ = TB.decision_table(report)
+    assert S.comparison_table(report) is None  # nothing per image without predictions
+    heads = S.decision_table(report).heads
     assert "seeds for 80% power if Δ were true" in heads  # power needs only the seeds' accuracies
     assert _rows(report)["rational"]["power"]["basis"] == "paired"
     assert _rows(report)["rational"]["decision"] == "better"
@@ -283,7 +284,7 @@ def test_slim_copies_give_the_same_decisions(bench: tuple[Path, dict], tmp_path:
         assert mine.get("per_pair") == theirs.get("per_pair")
         assert "ensemble_acc_pct" not in got["paired"] and "ece_pct" not in got["paired"]
         assert any("without probabilities" in n for n in got["paired"]["notes"])
-    _, heads, _ = TB.comparison_table(slim)
+    heads = S.comparison_table(slim).heads
     assert "ensemble acc %" not in heads and "ECE %" not in heads  # no empty columns
     paired_only = RP.build_report([tmp_path], tests="welch,paired,power", bootstrap=200)
     assert not any(r["paired"]["notes"] for r in paired_only.rows)
@@ -304,7 +305,7 @@ def test_one_primary_endpoint_decides_the_other_is_sensitivity(tmp_path: Path) -
     best_end = row["endpoints"]["best"]
     assert best_end["decision"] is None and best_end["p_holm"] is None and best_end["p"] > 0.05
     assert not any("endpoint" in w for w in report.warnings)
-    _, heads, cells = TB.decision_table(report)
+    heads, cells = S.decision_table(report).heads, S.decision_table(report).rows
     assert heads[9:11] == ["decision (last)", "Δacc (best, sensitivity)"]
     lo, hi = best_end["ci"]
     want = ["better", f"{best_end['diff']:+.2f} [{lo:+.2f}, {hi:+.2f}]"]

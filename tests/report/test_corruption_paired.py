@@ -1,6 +1,6 @@
-"""Paired corruption comparison (report.corruption_paired) in `actbench report`: hand-built run folders
-with corruption-predictions.npz where ELU gets GAIN more corrupted images right than ReLU in every
-benchmark cell; the expected difference is computed here from the arrays."""
+"""Paired corruption comparison (report.corruptions.paired_corruption) in `actbench report`: hand-built
+run folders with corruption-predictions.npz where ELU gets GAIN more corrupted images right than ReLU in
+every benchmark cell; the expected difference is computed here from the arrays."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 from scipy import stats
 
 from actbench.report import build as RP
-from actbench.report import tables as TB
-from actbench.report.corruption_paired import benchmark_cells, paired_cell
+from actbench.report import exports as TB
+from actbench.report import sections as S
+from actbench.report.corruptions import benchmark_cells, paired_cell
 from tests.factories import add_corruptions, write_run
 
 N, CLASSES, SEVS = 400, 10, [1, 2, 3]
@@ -75,7 +76,7 @@ def test_baseline_row_and_tests_option(tmp_path: Path) -> None:
     build(tmp_path)
     report = RP.build_report([tmp_path], bootstrap=100)
     assert _paired(report, "relu") is None  # the baseline is not compared with itself
-    heads, cells = TB.corruption_cells(report.rows, "relu")
+    heads, cells = S.corruption_cells(report.rows, "relu")
     i = heads.index("Δacc corrupted (paired) [95% CI]")
     by_group = {c[0]: c[i] for c in cells}
     assert by_group["relu"] == "baseline" and by_group["elu"].startswith("+3.00 [+")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from actbench.report import build as RP
-from actbench.report import tables as TB
+from actbench.report import exports as TB
 from actbench.report.figures import write_figures
 from tests.factories import PNG, SEVS, add_corruptions, write_run
 

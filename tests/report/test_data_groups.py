@@ -63,3 +63,33 @@ def test_provenance_names_a_group_trained_on_two_footings(tmp_path: Path) -> Non
     p = build_report([runs], with_provenance=True).provenance
     assert p["mixed_groups"] == {"elu": "cpu, torch 2.14.1, eager (1), cuda, torch 2.11.0, eager (1)"}
     assert p["footings"] == "cpu, torch 2.14.1, eager (3), cuda, torch 2.11.0, eager (1)"
+
+
+def test_group_labels_use_the_fewest_keys_that_tell_groups_apart(tmp_path: Path) -> None:
+    """Two sweeps that differ in three settings moving together: one key names them (all three did,
+    a dozen on real sweeps: 641 lines of continued tables); a third group differing in one more key adds
+    that key; groups of different activations with the same settings are told apart by the name."""
+    from actbench.report.groups import group_runs, label_keys, load_runs
+
+    for act in ("relu", "elu"):
+        write_run(
+            tmp_path / "a", f"{act}-s0", act, 0, optim__lr=0.001, train__batch_size=100, data__train_size=400
+        )
+        write_run(
+            tmp_path / "b", f"{act}-s0", act, 0, optim__lr=0.01, train__batch_size=50, data__train_size=800
+        )
+    runs, _ = load_runs([tmp_path / "a", tmp_path / "b"])
+    groups = group_runs(runs)
+    assert len(label_keys(groups)) == 1
+    assert sorted(g.label for g in groups) == [
+        "elu (data.train_size=400)", "elu (data.train_size=800)",
+        "relu (data.train_size=400)", "relu (data.train_size=800)",
+    ]  # fmt: skip
+    write_run(
+        tmp_path / "c", "relu-s0", "relu", 0, optim__lr=0.01, train__batch_size=50, data__train_size=400
+    )
+    runs, _ = load_runs([tmp_path / "a", tmp_path / "b", tmp_path / "c"])
+    groups = group_runs(runs)
+    assert len(label_keys(groups)) == 2 and len({g.label for g in groups}) == len(groups) == 5
+    runs, _ = load_runs([tmp_path / "a"])
+    assert sorted(g.label for g in group_runs(runs)) == ["elu", "relu"]  # the name tells them apart

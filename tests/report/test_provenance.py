@@ -41,7 +41,7 @@ def test_markdown_section_and_json(tmp_path: Path) -> None:
     root = make_runs(tmp_path / "runs")
     res = runner.invoke(app, ["report", str(root), "--format", "md", "--provenance"])
     assert res.exit_code == 0, res.output
-    section = res.output.split("**Provenance**")[1]
+    section = res.output.split("**Provenance")[1]
     assert "runs: 5 (4 completed, 1 failed); epochs per run: 200 (done: 3)" in section
     assert "actbench 0.1.0 (4), ? (1) (git aaaaaaaaaaaa (4), ? (1))" in section
     assert "torch 2.14.1 (4), ? (1)" in section

@@ -20,8 +20,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from actbench.report import build as RP
+from actbench.report import exports as TB
 from actbench.report import groups as G
-from actbench.report import tables as TB
+from actbench.report import sections as S
 from actbench.report.figures import act_series, write_figures
 from actbench.stats import summary as ST
 from tests.factories import PNG, REPO, welch_by_hand, write_run
@@ -85,7 +86,8 @@ def test_groups_mean_std_ci_and_failed_runs(bench: Path) -> None:
     )
     assert row["test_loss"]["mean"] == pytest.approx(statistics.mean(EXP["loss"]))
     assert {r["status"] for r in row["runs"]} == {"completed", "failed"}
-    cells = dict(zip(*[TB.summary_table(report)[0], TB.summary_table(report)[1][2]], strict=True))
+    t = S.results_table(report)
+    cells = dict(zip(t.heads, t.rows[2], strict=True))
     assert cells["n"] == "3 (+1 failed)"
 
 
@@ -117,7 +119,7 @@ def test_best_metric_uses_best_val_epoch(bench: Path) -> None:
     row = row_of(RP.build_report([bench], metric="best"), "relu")
     assert row["test_acc_pct"]["mean"] == pytest.approx(statistics.mean(100 * a - 1 for a in RELU["acc"]))
     assert row["epoch"] == 2
-    assert "best epoch" in TB.summary_table(RP.build_report([bench], metric="best"))[0]
+    assert "best epoch" in S.results_table(RP.build_report([bench], metric="best")).heads
 
 
 def test_timing_and_memory_per_group(bench: Path) -> None:
@@ -212,7 +214,7 @@ def test_bad_paths_are_one_line_errors(tmp_path: Path, make: str) -> None:
 
 def test_learned_parameter_table_in_paper_table1_layout(bench: Path) -> None:
     report = RP.build_report([bench], paper="cifar10")
-    heads, rows = TB.learned_cells(report)
+    heads, rows = S.learned_table(report).heads, S.learned_table(report).rows
     assert heads == [
         "layer", "prelu", "exponential", "prelu (paper)", "exponential (paper)", "exponential k",
         "exponential k (paper)",
@@ -250,10 +252,13 @@ def test_channel_shared_values_are_averaged_per_run(tmp_path: Path) -> None:
 
 
 def test_paper_reference_column(bench: Path) -> None:
-    heads, rows = TB.summary_table(RP.build_report([bench], paper="cifar100"))
+    heads, rows = (
+        S.results_table(RP.build_report([bench], paper="cifar100")).heads,
+        S.results_table(RP.build_report([bench], paper="cifar100")).rows,
+    )
     assert heads[-2:] == ["paper loss", "paper acc %"]
     assert rows[-1][-2:] == ["1.550", "56.5"]  # exponential, paper Table 3
-    assert "paper loss" not in TB.summary_table(RP.build_report([bench]))[0]
+    assert "paper loss" not in S.results_table(RP.build_report([bench])).heads
     assert "paper: Table 3 (cifar100" in TB.to_markdown(RP.build_report([bench], paper="cifar100"))
 
 
@@ -277,12 +282,12 @@ def test_every_export_format_parses(bench: Path, tmp_path: Path) -> None:
     doc = json.loads(TB.to_json(report))
     assert doc["groups"][2]["vs_baseline"]["acc_pct"]["p"] > 0 and doc["learned"]["columns"]
     tables = [b for b in TB.to_markdown(report).split("\n\n") if b.startswith("|")]
-    assert len(tables) == 3  # results, comparisons (seeds for 80% power: no predictions here), learned
+    assert len(tables) == 4  # results, cost, decisions (no predictions here: no per-image table), learned
     for table in tables:
         lines = table.splitlines()
         assert set(lines[1]) <= set("|-: ") and len({line.count("|") for line in lines}) == 1
     tex = TB.to_latex(report)
-    assert tex.count(r"\begin{tabular}") == 3 and r"\%" in tex and "±" not in tex
+    assert tex.count(r"\begin{tabular}") == 4 and r"\%" in tex and "±" not in tex
     assert tex.isascii() and r"$\le$" in tex and r"$\alpha$" in tex  # every symbol spelled for LaTeX
     out = tmp_path / "report.md"
     TB.render_report(report, out=out)  # format from the suffix
@@ -355,7 +360,7 @@ def test_cost_is_the_median_of_steady_epochs_with_min_max(tmp_path: Path) -> Non
     report = RP.build_report([root], baseline="elu")
     t = row_of(report, "elu")["timing"]
     assert (t["steady_epoch_s"], t["steady_epoch_min_s"], t["steady_epoch_max_s"]) == (28.0, 28.0, 73.0)
-    heads, rows = TB.summary_table(report)
+    heads, rows = S.cost_table(report).heads, S.cost_table(report).rows
     assert rows[0][heads.index("median epoch s")] == "28.00"
     assert rows[0][heads.index("min–max epoch s")] == "28.00–73.00"
 

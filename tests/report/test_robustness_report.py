@@ -18,7 +18,8 @@ import yaml
 from rich.console import Console
 
 from actbench.report import build as RP
-from actbench.report import tables as TB
+from actbench.report import exports as TB
+from actbench.report import sections as S
 from actbench.report.figures import write_figures
 from tests.factories import PNG, welch_by_hand, write_run
 
@@ -93,7 +94,7 @@ def test_runs_without_robustness_have_none_and_no_warnings(tmp_path: Path) -> No
         write_run(tmp_path, f"relu-s{seed}", "relu", seed, 0.7)
     report = RP.build_report([tmp_path])
     assert report.rows[0]["robustness"] == {} and report.warnings == []
-    assert TB.robustness_kinds(report) == [] and "noise" not in TB.to_markdown(report)
+    assert S.robustness_kinds(report) == [] and "noise" not in TB.to_markdown(report)
     assert not any(c.startswith("robust_") for c in next(csv.reader(io.StringIO(TB.to_csv(report)))))
 
 
@@ -120,7 +121,7 @@ def test_levels_not_in_every_run_are_left_out_with_one_warning(noisy: Path) -> N
 
 def test_tables_and_exports_include_robustness(noisy: Path) -> None:
     report = RP.build_report([noisy])
-    heads, cells = TB.robustness_cells(report, "gaussian")
+    heads, cells = S.robustness_table(report, "gaussian").heads, S.robustness_table(report, "gaussian").rows
     assert heads == ["group", "n", "0", "0.05", "0.1", "0.2", "nAUC acc %", "ΔnAUC vs relu", "p (nAUC)"]
     assert [c[0] for c in cells] == ["relu", "elu", "prelu"] and cells[0][-2] == "baseline"
     assert cells[1][2] == f"{100 * statistics.mean(a[0] for a in ACC['elu']):.2f} ± " + (
@@ -128,8 +129,10 @@ def test_tables_and_exports_include_robustness(noisy: Path) -> None:
     )
     md = TB.to_markdown(report)
     assert "under gaussian noise" in md and "under salt_pepper noise" in md
-    assert len([b for b in md.split("\n\n") if b.startswith("|")]) == 4  # results, power, two noise kinds
-    assert TB.to_latex(report).count(r"\begin{tabular}") == 4
+    assert (
+        len([b for b in md.split("\n\n") if b.startswith("|")]) == 5
+    )  # results, cost, decisions, two noise kinds
+    assert TB.to_latex(report).count(r"\begin{tabular}") == 5
     rows = list(csv.DictReader(io.StringIO(TB.to_csv(report))))
     aucs = [auc_pct(a) for a in ACC["elu"]]
     assert float(rows[1]["robust_gaussian_auc_pct_mean"]) == pytest.approx(statistics.mean(aucs))

@@ -157,3 +157,19 @@ def test_prob_improvement_interval_is_the_exact_bootstrap() -> None:
     assert D.prob_improvement(a[:4], b[:4], n_boot=2000)["ci"] is None
     same = D.prob_improvement([3, 4, 5, 6, 7], [0, 0, 0, 1, 2], n_boot=2000)  # every resample: 1.0
     assert same["ci"] is None and same["ci_note"].startswith("degenerate")
+
+
+def test_holm_against_hand_computation() -> None:
+    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> monotone 0.06
+    assert D.holm([0.01, 0.04, 0.03, None, 0.005]) == pytest.approx([0.03, 0.06, 0.06, None, 0.02])
+    assert D.holm([0.5, 0.6]) == [1.0, 1.0]  # capped at 1, and never below an earlier one
+    assert D.holm([0.2]) == [0.2]
+    assert D.holm([None, None]) == [None, None]
+
+
+def test_holm_matches_statsmodels() -> None:
+    multipletests = pytest.importorskip("statsmodels.stats.multitest").multipletests
+    rng = np.random.default_rng(7)
+    for m in (1, 2, 4, 9):
+        p = list(rng.uniform(0, 0.2, m))
+        assert D.holm(p) == pytest.approx(list(multipletests(p, method="holm")[1]), rel=1e-12)

@@ -37,22 +37,6 @@ def test_mcnemar_seeds_sums_discordant_counts_over_pairs() -> None:
     assert [(x["b"], x["c"]) for x in got["per_pair"]] == per
 
 
-def test_holm_against_hand_computation() -> None:
-    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> monotone 0.06
-    assert P.holm([0.01, 0.04, 0.03, None, 0.005]) == pytest.approx([0.03, 0.06, 0.06, None, 0.02])
-    assert P.holm([0.5, 0.6]) == [1.0, 1.0]  # capped at 1, and never below an earlier one
-    assert P.holm([0.2]) == [0.2]
-    assert P.holm([None, None]) == [None, None]
-
-
-def test_holm_matches_statsmodels() -> None:
-    multipletests = pytest.importorskip("statsmodels.stats.multitest").multipletests
-    rng = np.random.default_rng(7)
-    for m in (1, 2, 4, 9):
-        p = list(rng.uniform(0, 0.2, m))
-        assert P.holm(p) == pytest.approx(list(multipletests(p, method="holm")[1]), rel=1e-12)
-
-
 @pytest.mark.parametrize(
     ("effect", "paired", "n"),
     [

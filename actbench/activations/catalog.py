@@ -1,4 +1,5 @@
-"""`actbench acts`: the activation registry as a table, Markdown, CSV or JSON.
+"""The activation registry as records: what `actbench acts` lists (name, formula, learnable parameters,
+default init, sharing, fixed parameters, origin), one record per activation.
 
 Identifiers (activation names) are never shortened in any format: `actbench acts | grep exponential`
 must find the row however narrow the terminal is.
@@ -11,9 +12,8 @@ import io
 import json
 from typing import Any
 
-from actbench.activations import get_spec
 from actbench.activations.plugins import learnable_names
-from actbench.report.tables import _md_table
+from actbench.activations.registry import get_spec
 
 ACTS_FORMATS = ("table", "md", "csv", "json")
 ACTS_HEADS = ("name", "formula", "learnable", "default init", "sharing", "fixed params", "from", "source")
@@ -54,10 +54,8 @@ def acts_cells(names: list[str]) -> list[list[str]]:
     ]
 
 
-def acts_text(names: list[str], fmt: str) -> str:
-    """The md | csv | json export of the listing (`table` is rendered by `acts_table`)."""
-    if fmt == "md":
-        return f"**Activations** ({SHARING_NOTE})\n\n{_md_table(list(ACTS_HEADS), acts_cells(names))}\n"
+def acts_export(names: list[str], fmt: str) -> str:
+    """The csv | json export of the listing (the table and Markdown are drawn by report.render)."""
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -66,11 +64,4 @@ def acts_text(names: list[str], fmt: str) -> str:
         return buf.getvalue()
     if fmt == "json":
         return json.dumps(acts_records(names), indent=2, ensure_ascii=False) + "\n"
-    raise ValueError(f"--format: {fmt!r} is not allowed (allowed: {', '.join(ACTS_FORMATS)})")
-
-
-def acts_tables(names: list[str], width: int | None = None) -> list[Any]:
-    """Rich tables for a terminal `width` wide: full names in each, other columns continued as needed."""
-    from actbench.report.terminal import fitted_tables
-
-    return fitted_tables("Activations", list(ACTS_HEADS), acts_cells(names), width, caption=SHARING_NOTE)
+    raise ValueError(f"acts_export: {fmt!r} is neither csv nor json")
