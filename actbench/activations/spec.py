@@ -11,7 +11,7 @@ from torch import nn
 
 from actbench.activations.functional import RATIONAL_A_MIN
 from actbench.activations.learnable import PAU, SwishBeta
-from actbench.activations.units import Exponential, PReLU, Rational, _Learnable
+from actbench.activations.units import Exponential, Learnable, PReLU, Rational
 
 SHARING = ("layer", "channel")  # the scopes of a learnable parameter: one per layer, one per channel
 
@@ -46,7 +46,7 @@ def _builtin(name: str, formula: str, cls: type[nn.Module], **defaults: Any) -> 
     return ActSpec(name, formula, build, defaults=defaults, ref=f"torch.nn.{cls.__name__}")
 
 
-def _unit(name: str, formula: str, cls: type[_Learnable], init: float, ref: str, **defaults: Any) -> ActSpec:
+def _unit(name: str, formula: str, cls: type[Learnable], init: float, ref: str, **defaults: Any) -> ActSpec:
     """A learnable unit with parameter ``a``; Rational/Exponential also take ``fused``."""
     fusable = cls is not PReLU
 

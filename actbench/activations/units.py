@@ -10,7 +10,7 @@ from torch import nn
 from actbench.activations.functional import RATIONAL_A_MIN, exponential, prepare_fused, rational
 
 
-class _Learnable(nn.Module):
+class Learnable(nn.Module):
     """Base of the learnable units: one float32 parameter ``a``, (1,) per layer or (C,) per channel."""
 
     def __init__(self, channels: int, sharing: str, init: float):
@@ -23,14 +23,14 @@ class _Learnable(nn.Module):
         return f"sharing={self.sharing}, num_a={self.a.numel()}"
 
 
-class PReLU(_Learnable):
+class PReLU(Learnable):
     """PReLU (He et al. 2015; paper eq. 1): v for v > 0, a·v otherwise. torch.nn.functional.prelu."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.prelu(x, self.a.to(x.dtype))  # F.prelu needs matching dtypes (bfloat16 inputs)
 
 
-class Rational(_Learnable):
+class Rational(Learnable):
     """Rational unit of Enomoto, Kakuda & Miura (paper eq. 5); see :func:`rational`."""
 
     def __init__(
@@ -45,7 +45,7 @@ class Rational(_Learnable):
         return rational(x, self.a, self.a_min, self.fused)
 
 
-class Exponential(_Learnable):
+class Exponential(Learnable):
     """Exponential unit of Enomoto, Kakuda & Miura (paper eq. 6); see :func:`exponential`."""
 
     def __init__(self, channels: int, sharing: str, init: float, fused: bool = False):

@@ -11,7 +11,7 @@ if TYPE_CHECKING:  # annotations only: commands import the library lazily
     pass
 
 from actbench.cli.app import app, console, err_console, fail, progress_log, user_errors
-from actbench.cli.options import _SEVERITIES, CorruptedRootOpt, CorruptionsOpt, SeveritiesOpt
+from actbench.cli.options import DEFAULT_SEVERITIES, CorruptedRootOpt, CorruptionsOpt, SeveritiesOpt
 
 
 def _noise_levels() -> str:
@@ -128,7 +128,7 @@ def eval_(
     if noise is not None:
         _eval_noise(run_dir, checkpoints[0], split, noise, levels or _noise_levels(), seed or 0)
     if corruptions is not None:
-        sevs = severities or _SEVERITIES
+        sevs = severities or DEFAULT_SEVERITIES
         eval_corruptions([run_dir], checkpoints[0], corruptions, sevs, seed or 0, corrupted_root)
     if noise is not None or corruptions is not None:
         return

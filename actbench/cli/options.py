@@ -36,7 +36,8 @@ ProgressEveryOpt = Annotated[
 ]
 
 
-_SEVERITIES = "1-5"  # CIFAR-10-C severities evaluated by --corruptions unless --severities says otherwise
+# CIFAR-10-C severities evaluated by --corruptions unless --severities says otherwise
+DEFAULT_SEVERITIES = "1-5"
 
 
 CorruptionsOpt = Annotated[
@@ -49,7 +50,7 @@ CorruptionsOpt = Annotated[
 
 
 SeveritiesOpt = Annotated[
-    str | None, typer.Option(help=f"Severities, e.g. 1-5 or 1,3 (default: {_SEVERITIES}).")
+    str | None, typer.Option(help=f"Severities, e.g. 1-5 or 1,3 (default: {DEFAULT_SEVERITIES}).")
 ]
 
 

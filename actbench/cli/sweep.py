@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # annotations only: commands import the library lazily
 from actbench.cli.app import app, console, fail, progress_log, say, user_errors
 from actbench.cli.eval import eval_corruptions
 from actbench.cli.options import (
-    _SEVERITIES,
+    DEFAULT_SEVERITIES,
     ActsOpt,
     AddressOpt,
     ConfigOpt,
@@ -86,7 +86,10 @@ def sweep(
         from actbench.robustness import evaluate as CE
 
         try:
-            CE.parse_corruptions(corruptions, corrupted_root), CE.parse_severities(severities or _SEVERITIES)
+            (
+                CE.parse_corruptions(corruptions, corrupted_root),
+                CE.parse_severities(severities or DEFAULT_SEVERITIES),
+            )
         except ValueError as exc:
             fail(str(exc))
     sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
@@ -114,7 +117,7 @@ def sweep(
         from actbench.robustness.evaluate import completed_runs
 
         done = completed_runs([plan.sweep_dir / r.name for r in plan.runs])
-        eval_corruptions(done, "last", corruptions, severities or _SEVERITIES, 0, corrupted_root)
+        eval_corruptions(done, "last", corruptions, severities or DEFAULT_SEVERITIES, 0, corrupted_root)
     exit_after_sweep(plan, statuses, log)
 
 
