@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from actbench import runs
 from actbench.config import Config, ConfigError, from_dict, read_yaml
 from actbench.data.pipeline import eval_batches
+from actbench.errors import not_allowed
 from actbench.session import Session, make_session
 
 
@@ -81,8 +82,7 @@ def weights_kept(model: nn.Module) -> Iterator[None]:
 def load_weights(s: Session, run_dir: Path, checkpoint: str) -> int:
     """Load `checkpoint` (last | best) of the run into the session's model; returns its epoch."""
     if checkpoint not in runs.CHECKPOINTS:
-        allowed = ", ".join(runs.CHECKPOINTS)
-        raise ValueError(f"checkpoint: {checkpoint!r} is not allowed (allowed: {allowed})")
+        raise not_allowed("checkpoint", checkpoint, runs.CHECKPOINTS)
     state = runs.load_checkpoint(run_dir / runs.CKPT_FILES[checkpoint], map_location=s.device)
     s.model.load_state_dict(state["model"])
     return int(state["epoch"])

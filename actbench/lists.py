@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
+from actbench.errors import UserError
+
 DROP, REFUSE = "drop", "refuse"
 
 
@@ -25,7 +27,7 @@ def int_items(text: str) -> list[int]:
     for item in split(text):
         lo, dash, hi = item.partition("-")
         if dash and int(hi) < int(lo):
-            raise ValueError(f"range {item} runs backwards")
+            raise UserError(f"range {item} runs backwards")
         out += range(int(lo), int(hi) + 1) if dash else [int(item)]
     return out
 
@@ -37,7 +39,7 @@ def parse(
     repeats: Literal["drop", "refuse"] = DROP,
     allow_empty: bool = False,
     example: str = "",
-    error: type[ValueError] = ValueError,
+    error: type[ValueError] = UserError,
 ) -> list[Any]:
     """The items of `text` cast by `cast`, in the given order. Raises `error` with one line naming
     `option` when an item does not cast, when nothing is given (unless `allow_empty`), or on a repeat

@@ -25,6 +25,7 @@ import numpy as np
 
 from actbench import lists, runs
 from actbench.data.pipeline import eval_batches
+from actbench.errors import not_allowed
 from actbench.evaluation import evaluate, load_weights, run_session, score_batches
 from actbench.session import Session
 
@@ -133,10 +134,9 @@ def slim_copy(run_dir: Path, dest_dir: Path) -> Path | None:
 def parse_checkpoints(text: str, option: str = "--checkpoint") -> list[str]:
     """ "last", "best" or "last,best" -> checked list in the given order (repeats dropped)."""
     names = lists.parse(text, option, allow_empty=True)
-    allowed = ", ".join(runs.CHECKPOINTS)
     for name in names or [text]:
         if name not in runs.CHECKPOINTS:
-            raise ValueError(f"{option}: {name!r} is not allowed (allowed: {allowed}, or last,best)")
+            raise not_allowed(option, name, runs.CHECKPOINTS, "or last,best")
     return names
 
 

@@ -3,7 +3,8 @@
 runs/<name>/
   config.yaml            resolved config (written before training; the only input of training)
   metrics.jsonl          one JSON object per finished epoch, flushed + fsynced each epoch
-  checkpoint-last.pt     model/optimizer/scheduler/RNG/epoch, written atomically (tmp + rename)
+  checkpoint-last.pt     model/optimizer/RNG/epoch (the learning rate is a function of the epoch),
+                         written atomically (tmp + rename)
   checkpoint-best.pt     same, at the best validation accuracy so far
   summary.json           status running|completed|failed|interrupted, final metrics, timings
   env.json               python/torch/torchvision versions, device, git commit, host
@@ -30,6 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from actbench.errors import UserError
+
 if TYPE_CHECKING:
     import torch
 
@@ -54,7 +57,7 @@ PACK_EPOCH_TIMES = "pack_epoch_times"
 PACK_CRASH = "pack_crash"
 
 
-class RunError(RuntimeError):
+class RunError(UserError):
     """A problem with a run folder the user must resolve; the message is one readable line."""
 
 
@@ -97,13 +100,8 @@ def check_writable(folder: Path) -> None:
         raise RunError(f"{folder}: cannot write run output ({exc.strerror})") from None
 
 
-FIGURE_SUFFIXES = (
-    ".png",
-    ".pdf",
-    ".svg",
-    ".jpg",
-    ".jpeg",
-)  # what --plot files may be (matplotlib writes them)
+# what --plot files may be (matplotlib writes them)
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
 
 def check_output(path: Path, option: str, suffixes: tuple[str, ...] = (), folder: bool = False) -> Path:

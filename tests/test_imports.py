@@ -17,6 +17,7 @@ PACKAGE = REPO / "actbench"
 # The flow, lowest first: a unit (top-level module or subpackage) may import only units on earlier lines
 # (or itself). Units on one line do not import each other.
 LAYERS = [
+    ["errors"],
     ["actbench", "timing", "lists"],
     ["runs", "activations"],
     ["config"],

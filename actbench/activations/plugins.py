@@ -36,6 +36,7 @@ from torch import nn
 
 from actbench.activations.spec import ACTIVATIONS, ActSpec
 from actbench.activations.units import activation_parameters
+from actbench.errors import UserError
 
 GROUP = "actbench.activations"  # the entry-point group an installed package registers names in
 PROBE_CHANNELS = 4  # channels of the validation probe (more than 1, so channel sharing is exercised)
@@ -83,17 +84,17 @@ def _import(target: str, name: str) -> Any:
     """ "pkg.module:Attr.sub" -> the object; one-line ValueError if it cannot be imported."""
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:
-        raise ValueError(f"activation {name!r}: expected package.module:Name, got {target!r}")
+        raise UserError(f"activation {name!r}: expected package.module:Name, got {target!r}")
     try:
         obj: Any = importlib.import_module(module_name)
     except USER_FAULTS as exc:  # ImportError, or anything the user's module raises (or exits) on import
-        raise ValueError(f"activation {name!r}: cannot import {module_name!r} ({why(exc)})") from None
+        raise UserError(f"activation {name!r}: cannot import {module_name!r} ({why(exc)})") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise ValueError(f"activation {name!r}: module {module_name!r} has no attribute {attr!r}")
+            raise UserError(f"activation {name!r}: module {module_name!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
     if not callable(obj):
-        raise ValueError(f"activation {name!r}: {target} is a {type(obj).__name__}, not a class or factory")
+        raise UserError(f"activation {name!r}: {target} is a {type(obj).__name__}, not a class or factory")
     return obj
 
 
@@ -116,15 +117,15 @@ def _builder(name: str, obj: Callable[..., Any]) -> Callable[..., nn.Module]:
 
     def build(channels: int, sharing: str, init: float | None, fused: bool, **params: Any) -> nn.Module:
         if sharing == "channel" and not takes("sharing"):
-            raise ValueError(
+            raise UserError(
                 f"{name}: sharing 'channel' needs a factory that takes `sharing` (this one does not)"
             )
         if init is not None and not takes("init"):
-            raise ValueError(f"{name}: init must be null (the factory takes no `init`)")
+            raise UserError(f"{name}: init must be null (the factory takes no `init`)")
         unknown = [k for k in params if not takes(k)]
         if unknown:
             allowed = ", ".join(sorted(accepted - {"channels", "sharing", "init"})) or "none"
-            raise ValueError(f"{name}: unknown param {unknown[0]!r} (allowed: {allowed})")
+            raise UserError(f"{name}: unknown param {unknown[0]!r} (allowed: {allowed})")
         kwargs = {k: v for k, v in (("channels", channels), ("sharing", sharing)) if takes(k)}
         if init is not None:
             kwargs["init"] = init
@@ -185,22 +186,22 @@ _CHECKED: set[str] = set()  # keys of combinations that passed check_activation 
 def check_activation(
     name: str, sharing: str = "layer", init: float | None = None, params: Mapping[str, Any] | None = None
 ) -> None:
-    """Build and probe a custom activation; raise ValueError with one line on the first failure."""
+    """Build and probe a custom activation; raise UserError with one line on the first failure."""
     params = dict(params or {})
     key = repr((name, sharing, init, sorted(params.items())))
     if key in _CHECKED:
         return
     spec = custom_spec(name)
     if spec is None:
-        raise ValueError(f"unknown activation {name!r}")
+        raise UserError(f"unknown activation {name!r}")
     try:  # what make_activation does for a custom activation: its own factory judges init and params
         module = spec.builder(PROBE_CHANNELS, sharing, init, False, **params)
     except ValueError:
         raise
     except USER_FAULTS as exc:
-        raise ValueError(f"activation {name!r}: does not build ({why(exc)})") from None
+        raise UserError(f"activation {name!r}: does not build ({why(exc)})") from None
     if not isinstance(module, nn.Module):
-        raise ValueError(
+        raise UserError(
             f"activation {name!r}: the factory returned a {type(module).__name__}, not a torch.nn.Module"
         )
     for shape in [(3, PROBE_CHANNELS, 5, 5), (3, PROBE_CHANNELS)]:
@@ -218,19 +219,19 @@ def _probe(name: str, module: nn.Module, shape: tuple[int, ...]) -> None:
     try:
         y = module(x)
     except USER_FAULTS as exc:
-        raise ValueError(f"{where}: forward fails ({why(exc)})") from None
+        raise UserError(f"{where}: forward fails ({why(exc)})") from None
     if not isinstance(y, torch.Tensor) or y.shape != x.shape or y.dtype != x.dtype:
         got = f"{tuple(y.shape)} {y.dtype}" if isinstance(y, torch.Tensor) else type(y).__name__
-        raise ValueError(f"{where}: must return the same shape and dtype, got {got}")
+        raise UserError(f"{where}: must return the same shape and dtype, got {got}")
     if not torch.isfinite(y).all():
-        raise ValueError(f"{where}: output is not finite")
+        raise UserError(f"{where}: output is not finite")
     if not y.requires_grad:
-        raise ValueError(f"{where}: not differentiable (the output has no gradient)")
+        raise UserError(f"{where}: not differentiable (the output has no gradient)")
     try:
         (grad,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
     except USER_FAULTS as exc:
-        raise ValueError(f"{where}: backward fails ({why(exc)})") from None
+        raise UserError(f"{where}: backward fails ({why(exc)})") from None
     if grad is None:
-        raise ValueError(f"{where}: not differentiable (no gradient reaches the input)")
+        raise UserError(f"{where}: not differentiable (no gradient reaches the input)")
     if not torch.isfinite(grad).all():
-        raise ValueError(f"{where}: gradient is not finite")
+        raise UserError(f"{where}: gradient is not finite")

@@ -12,6 +12,7 @@ from torch import nn
 
 from actbench.activations import plugins
 from actbench.activations.spec import ACTIVATIONS, SHARING, ActSpec
+from actbench.errors import UserError
 
 # Non-decreasing activations commute with max-pooling, forward and backward: max(f(x)) = f(max(x)), and the
 # pool routes the gradient (also that of a shared `a`, eqs. 9-10) only to the arg-max, which such an f does
@@ -47,24 +48,24 @@ def _check_params(spec: ActSpec, params: Mapping[str, Any]) -> None:
     for key, value in params.items():
         if key not in spec.defaults:
             allowed = ", ".join(spec.defaults) or "none"
-            raise ValueError(f"{spec.name}: unknown param {key!r} (allowed: {allowed})")
+            raise UserError(f"{spec.name}: unknown param {key!r} (allowed: {allowed})")
         if isinstance(spec.defaults[key], float):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{spec.name}: param {key!r} must be a finite number, got {value!r}")
+                raise UserError(f"{spec.name}: param {key!r} must be a finite number, got {value!r}")
         rule = _PARAM_RULES.get(key)
         if rule is not None and not rule[0](value):
-            raise ValueError(f"{spec.name}: param {key!r} must be {rule[1]}, got {value!r}")
+            raise UserError(f"{spec.name}: param {key!r} must be {rule[1]}, got {value!r}")
 
 
 def _check_init(spec: ActSpec, init: float) -> None:
     if not spec.params:
-        raise ValueError(f"{spec.name} has no learnable parameter, so init must be null (got {init!r})")
+        raise UserError(f"{spec.name} has no learnable parameter, so init must be null (got {init!r})")
     if spec.init is None:
-        raise ValueError(f"{spec.name}: init must be null (its coefficients start as published: {spec.ref})")
+        raise UserError(f"{spec.name}: init must be null (its coefficients start as published: {spec.ref})")
     if isinstance(init, bool) or not isinstance(init, (int, float)) or not math.isfinite(init):
-        raise ValueError(f"{spec.name}: init must be a finite number, got {init!r}")
+        raise UserError(f"{spec.name}: init must be a finite number, got {init!r}")
     if spec.name == "rational" and init <= 0:
-        raise ValueError(f"rational: init a = {init} <= 0 starts at its pole (v = a); use a > 0 (paper: 1.0)")
+        raise UserError(f"rational: init a = {init} <= 0 starts at its pole (v = a); use a > 0 (paper: 1.0)")
 
 
 def make_activation(
@@ -86,9 +87,9 @@ def make_activation(
     """
     spec = get_spec(name)
     if sharing not in SHARING:
-        raise ValueError(f"{name}: sharing must be one of {', '.join(SHARING)}, got {sharing!r}")
+        raise UserError(f"{name}: sharing must be one of {', '.join(SHARING)}, got {sharing!r}")
     if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-        raise ValueError(f"{name}: channels must be a positive int, got {channels!r}")
+        raise UserError(f"{name}: channels must be a positive int, got {channels!r}")
     if not spec.checked:  # a custom activation: its own factory judges init and params
         return spec.builder(channels, sharing, init, fused, **params)
     _check_params(spec, params)
@@ -114,7 +115,7 @@ def get_spec(name: str) -> ActSpec:
     spec = ACTIVATIONS.get(name) or _custom_spec(name)
     if spec is None:
         valid = ", ".join([*ACTIVATIONS, *plugins.entry_point_names()])
-        raise ValueError(f"unknown activation {name!r} (valid: {valid}, or importable package.module:Name)")
+        raise UserError(f"unknown activation {name!r} (valid: {valid}, or importable package.module:Name)")
     return spec
 
 
@@ -128,5 +129,5 @@ def validate_activation(
         make_activation(name, 1, sharing, init, **dict(params or {}))
     else:
         if sharing not in SHARING:
-            raise ValueError(f"{name}: sharing must be one of {', '.join(SHARING)}, got {sharing!r}")
+            raise UserError(f"{name}: sharing must be one of {', '.join(SHARING)}, got {sharing!r}")
         plugins.check_activation(name, sharing, init, params)

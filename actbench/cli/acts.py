@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # annotations only: commands import the library lazily
     pass
 
 from actbench.cli.app import app, console, fail, parse_floats
+from actbench.errors import UserError, not_allowed
 
 _ACTS_DEFAULT_A = "-3,-1,0,0.25,1,3"  # Fig. 1 style spread; Rational skips a <= 0 (its pole)
 
@@ -41,25 +42,22 @@ def acts(
     from actbench.report.model import Document, Table
 
     if fmt not in ACTS_FORMATS:
-        fail(f"--format: {fmt!r} is not allowed (allowed: {', '.join(ACTS_FORMATS)})")
+        raise not_allowed("--format", fmt, ACTS_FORMATS)
 
     chosen = lists.parse(names, "--names", allow_empty=True) if names else []
     for name in chosen:
         try:
             get_spec(name)
-        except ValueError as exc:
-            fail(f"--names: {exc}")
+        except UserError as exc:
+            raise UserError(f"--names: {exc}") from None
     if a is not None and plot is None:
         fail("--a only applies with --plot FILE.png")
     if plot is not None:
         from actbench.activations.curves import plot_activation_curves
-        from actbench.runs import FIGURE_SUFFIXES, RunError, check_output
+        from actbench.runs import FIGURE_SUFFIXES, check_output
 
         a_values = parse_floats(a if a is not None else _ACTS_DEFAULT_A, "--a")
-        try:
-            check_output(plot, "--plot", FIGURE_SUFFIXES)
-        except RunError as exc:
-            fail(str(exc))
+        check_output(plot, "--plot", FIGURE_SUFFIXES)
         out = plot_activation_curves(chosen or ["rational", "exponential"], a_values, plot)
         console.print(f"wrote {out}")
         return

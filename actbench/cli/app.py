@@ -1,4 +1,9 @@
-"""The Typer app, its consoles and what every command shares: one-line errors, progress logs."""
+"""The Typer app, its consoles and what every command shares: one-line errors, progress logs.
+
+User errors are printed in one place: the app's group catches `actbench.errors.UserError` around every
+command (sub-apps included) and prints its message as one line, exit 2. Nothing else is caught there, so
+any other exception (a bug) keeps its traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,28 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S  # light: no torch
+from actbench.errors import UserError
 
 if TYPE_CHECKING:  # annotations only: commands import the library lazily
     from actbench.cli.progress import ProgressLog
 
 
+class _Commands(TyperGroup):
+    """The command group: the one place a UserError becomes one line on stderr and an exit code."""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            _error_line(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="actbench: benchmark activation functions for CNN image classifiers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -43,20 +62,15 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print one readable error line and exit non-zero (no traceback)."""
+def _error_line(message: str) -> None:
     from rich.markup import escape  # messages quote user text: "[ray]" or "[64,64]" is not markup
 
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
-def user_errors() -> tuple[type[Exception], ...]:
-    from actbench.config import ConfigError
-    from actbench.data.sources import DataError
-    from actbench.runs import RunError
-
-    return ConfigError, DataError, RunError
+def fail(message: str) -> None:
+    """Refuse the command: one readable error line, exit 2 (printed by the app's group)."""
+    raise UserError(message)
 
 
 def progress_log(
@@ -64,12 +78,8 @@ def progress_log(
 ) -> ProgressLog | None:
     """The plain log of progress (stdout not a terminal, or --log-format given); None: live display."""
     from actbench.cli.progress import ProgressLog, log_options
-    from actbench.config import ConfigError
 
-    try:
-        options = log_options(log_format, every_s, summary_every_s)
-    except ConfigError as exc:
-        fail(str(exc))
+    options = log_options(log_format, every_s, summary_every_s)
     return ProgressLog(options) if options else None
 
 
@@ -93,7 +103,4 @@ def parse_floats(text: str, option: str) -> list[float]:
             raise ValueError(token)
         return value
 
-    try:
-        return lists.parse(text, option, finite, example="-3,-1,0,1,3")
-    except ValueError as exc:
-        fail(str(exc))
+    return lists.parse(text, option, finite, example="-3,-1,0,1,3")

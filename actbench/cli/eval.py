@@ -10,7 +10,7 @@ import typer
 if TYPE_CHECKING:  # annotations only: commands import the library lazily
     pass
 
-from actbench.cli.app import app, console, err_console, fail, progress_log, user_errors
+from actbench.cli.app import app, console, err_console, fail, progress_log
 from actbench.cli.options import DEFAULT_SEVERITIES, CorruptedRootOpt, CorruptionsOpt, SeveritiesOpt
 
 
@@ -32,18 +32,12 @@ def _eval_noise(run_dir: Path, checkpoint: str, split: str, kinds: str, levels: 
     from actbench.config import robustness_options
 
     names = {"kinds": "--noise", "levels": "--levels", "checkpoint": "--checkpoint"}
-    try:
-        rc = robustness_options(N.parse_kinds(kinds), N.parse_levels(levels), seed, checkpoint, names)
-    except ValueError as exc:
-        fail(str(exc))
+    rc = robustness_options(N.parse_kinds(kinds), N.parse_levels(levels), seed, checkpoint, names)
     log = progress_log(None)  # plain timestamped lines around the evaluation when not on a terminal
     if log:
         what = f"noise {','.join(rc.kinds)} at levels {','.join(f'{lv:g}' for lv in rc.levels)}"
         log.emit("eval", run_dir.name, f"robustness evaluation started: {what} ({checkpoint} checkpoint)")
-    try:
-        r = N.robustness_run(run_dir, rc)
-    except user_errors() as exc:
-        fail(str(exc))
+    r = N.robustness_run(run_dir, rc)
     if log:
         log.emit("eval", run_dir.name, f"robustness evaluation finished: {run_dir / ROBUSTNESS}")
     console.print(
@@ -65,18 +59,12 @@ def eval_corruptions(
     from actbench.robustness import evaluate as CE
     from actbench.runs import CORRUPTIONS
 
-    try:
-        names, sevs = CE.parse_corruptions(corruptions, root), CE.parse_severities(severities)
-    except ValueError as exc:
-        fail(str(exc))
+    names, sevs = CE.parse_corruptions(corruptions, root), CE.parse_severities(severities)
     for run_dir in run_dirs:
         if len(run_dirs) > 1 and not CE.missing(run_dir, names, sevs, seed, checkpoint, root):
             console.print(f"{run_dir}: corruptions already evaluated, skipped", soft_wrap=True)
             continue
-        try:
-            r = CE.corruption_run(run_dir, names, sevs, seed, checkpoint, root)
-        except (ValueError, *user_errors()) as exc:
-            fail(str(exc))
+        r = CE.corruption_run(run_dir, names, sevs, seed, checkpoint, root)
         console.print(corruption_table(r, f"{run_dir} ({checkpoint} checkpoint, epoch {r['epoch']})"))
         console.print(f"wrote {run_dir / CORRUPTIONS}", highlight=False, soft_wrap=True)
 
@@ -112,11 +100,8 @@ def eval_(
     from actbench.predictions import evaluate_checkpoints, parse_checkpoints
     from actbench.runs import CONFIG, PREDICTIONS
 
-    try:
-        checkpoints = parse_checkpoints(checkpoint)
-        C.check_choice("--split", split, C.Split)
-    except (ValueError, C.ConfigError) as exc:
-        fail(str(exc))
+    checkpoints = parse_checkpoints(checkpoint)
+    C.check_choice("--split", split, C.Split)
     if not (run_dir / CONFIG).is_file():
         fail(f"{run_dir}: not a run folder (no {CONFIG})")
     if corruptions is None and (severities is not None or corrupted_root is not None):
@@ -134,10 +119,7 @@ def eval_(
         return
     if levels is not None or seed is not None:
         fail("--levels and --seed only apply with --noise KINDS (e.g. --noise gaussian)")
-    try:
-        results = evaluate_checkpoints(run_dir, checkpoints, split, write=predictions)
-    except user_errors() as exc:
-        fail(str(exc))
+    results = evaluate_checkpoints(run_dir, checkpoints, split, write=predictions)
     for r in results:
         console.print(
             f"{run_dir} ({r['checkpoint']} checkpoint, epoch {r['epoch']}) {r['split']}: "

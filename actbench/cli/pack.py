@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from actbench.cli.app import app, console, fail, user_errors
+from actbench.cli.app import app, console, fail
 
 
 @app.command("train-pack")
@@ -25,8 +25,6 @@ def train_pack(
 
     try:
         statuses = train_pack_main(run_dirs, console, quiet)
-    except user_errors() as exc:
-        fail(str(exc))
     except OSError as exc:  # a member's final summary.json could not be written (disk full)
         fail(runs.write_problem(exc))
     if runs.INTERRUPTED in statuses:

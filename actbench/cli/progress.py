@@ -32,6 +32,7 @@ from typing import IO, Any
 
 from actbench import runs
 from actbench.config import ConfigError
+from actbench.errors import not_allowed
 from actbench.sweep.state import BUSY, NOT_STARTED, PENDING, is_skipped
 from actbench.timing import fmt_range
 
@@ -55,7 +56,7 @@ def log_options(
 ) -> LogOptions | None:
     """The log settings, or None for the live terminal display (no --log-format and stdout a terminal)."""
     if fmt is not None and fmt not in LOG_FORMATS:
-        raise ConfigError(f"--log-format: {fmt!r} is not allowed (allowed: {', '.join(LOG_FORMATS)})")
+        raise not_allowed("--log-format", fmt, LOG_FORMATS, cls=ConfigError)
     for option, value in (("--progress-every", every_s), ("--summary-every", summary_every_s)):
         if not (math.isfinite(value) and value >= 0):
             raise ConfigError(f"{option}: {value} is not a number of seconds >= 0")

@@ -10,7 +10,7 @@ import typer
 if TYPE_CHECKING:  # annotations only: commands import the library lazily
     pass
 
-from actbench.cli.app import app, console, err_console, fail
+from actbench.cli.app import app, console, err_console
 
 
 @app.command()
@@ -57,15 +57,11 @@ def report(
     from rich.markup import escape
 
     from actbench.report.build import report_main, report_options
-    from actbench.report.groups import ReportError
 
-    try:
-        options = report_options(
-            baseline, metric, sort, where or [], paper, tests, bootstrap, mde, reference or []
-        )
-        warnings = report_main(paths, options, fmt, out, plots, console, provenance, html)
-    except ReportError as exc:
-        fail(str(exc))
+    options = report_options(
+        baseline, metric, sort, where or [], paper, tests, bootstrap, mde, reference or []
+    )
+    warnings = report_main(paths, options, fmt, out, plots, console, provenance, html)
     for w in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
 
@@ -86,14 +82,9 @@ def export(
     """Turn run folders into TensorBoard event files or MLflow runs (again: no duplicates)."""
     from rich.markup import escape
 
-    from actbench.report.groups import ReportError
-    from actbench.runs import RunError
     from actbench.trackers import export as export_runs
 
-    try:
-        message, warnings = export_runs(target, paths, to)
-    except (ReportError, RunError) as exc:
-        fail(str(exc))
+    message, warnings = export_runs(target, paths, to)
     for w in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
     console.print(message, highlight=False, markup=False, soft_wrap=True)

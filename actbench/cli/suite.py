@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from actbench.cli.app import app, console, err_console, fail, progress_log, say, user_errors
+from actbench.cli.app import app, console, err_console, progress_log, say
 from actbench.cli.options import (
     ActsOpt,
     AddressOpt,
@@ -28,6 +28,7 @@ from actbench.cli.options import (
 )
 from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S  # light: no torch
 from actbench.cli.sweep import exit_after_sweep, plan_sweep, run_sweep
+from actbench.errors import UserError
 
 suite_app = typer.Typer(help="Run and report a suite: several tasks (networks x data), one sweep each.")
 
@@ -65,20 +66,17 @@ def suite_run(
     log = progress_log(log_format, progress_every, SUMMARY_EVERY_S)
     sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
     ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
-    try:
-        spec = SU.load_suite(suite)
-        root = Path(out or "runs") / (name or spec.name)
-        if name is not None and not SU.TASK_NAME.match(name):
-            raise SU.SuiteError(f"--name: {name!r} is not a plain folder name (letters, digits, . _ -)")
-        todo, skipped = [], {}
-        for task in spec.tasks:
-            if problem := SU.missing_data(SU.task_config(task, sets)):
-                say(log, f"task {task.name}: skipped: {problem}")
-                skipped[task.name] = problem
-                continue
-            todo.append(task)
-    except (*user_errors(), SU.SuiteError) as exc:
-        fail(str(exc))
+    spec = SU.load_suite(suite)
+    root = Path(out or "runs") / (name or spec.name)
+    if name is not None and not SU.TASK_NAME.match(name):
+        raise SU.SuiteError(f"--name: {name!r} is not a plain folder name (letters, digits, . _ -)")
+    todo, skipped = [], {}
+    for task in spec.tasks:
+        if problem := SU.missing_data(SU.task_config(task, sets)):
+            say(log, f"task {task.name}: skipped: {problem}")
+            skipped[task.name] = problem
+            continue
+        todo.append(task)
     # every task is planned (its config checked) before the first run starts: a bad override in the last
     # task is refused now, not after hours of the others
     plans = []
@@ -87,8 +85,8 @@ def suite_run(
             task_sets = [*task.set, *sets]
             plan, options = plan_sweep(task.config, task_sets, acts, seeds, None, task.name, root, ray)
             plans.append((task, plan, options, pack_sweep(plan, pack, workers)))
-        except user_errors() as exc:
-            fail(f"task {task.name}: {exc}")
+        except UserError as exc:
+            raise UserError(f"task {task.name}: {exc}") from None
     if dry_run:
         for task, plan, _, alone in plans:
             console.print(f"task {task.name} ({task.config}):", highlight=False)
@@ -96,17 +94,14 @@ def suite_run(
             for line in [*pack_lines(plan), *alone]:
                 console.print(line, highlight=False, soft_wrap=True)
         return
-    try:  # the tasks the suite report must find, so one never started is named there
-        SU.write_plan(root, spec, skipped)
-    except user_errors() as exc:
-        fail(str(exc))
+    SU.write_plan(root, spec, skipped)  # the tasks the suite report must find: one never started is named
     worst = 0
     for i, (task, plan, options, alone) in enumerate(plans, 1):
         say(log, f"=== suite {spec.name}: task {i}/{len(plans)} {task.name} ({task.config})")
         try:
             S.write_manifest(plan)
-        except user_errors() as exc:
-            fail(f"task {task.name}: {exc}")
+        except UserError as exc:
+            raise UserError(f"task {task.name}: {exc}") from None
         for line in alone:  # why runs train alone, before they start
             say(log, line)
         try:
@@ -142,13 +137,9 @@ def suite_report(
     """Per task, each activation's decision vs the baseline; across tasks, mean ranks, Friedman, CD."""
     from rich.markup import escape
 
-    from actbench.report.groups import ReportError
     from actbench.suites import report as SR
 
-    try:
-        text, rep = SR.suite_report_main(path, baseline, metric, fmt, out, html, plot, allow_incomplete)
-    except ReportError as exc:
-        fail(str(exc))
+    text, rep = SR.suite_report_main(path, baseline, metric, fmt, out, html, plot, allow_incomplete)
     if text is None:  # the terminal: the report's tables, warnings on stderr
         from actbench.report import render
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # annotations only: commands import the library lazily
     from actbench.sweep.plan import Plan
     from actbench.sweep.ray import RayOptions
 
-from actbench.cli.app import app, console, fail, progress_log, say, user_errors
+from actbench.cli.app import app, console, fail, progress_log, say
 from actbench.cli.eval import eval_corruptions
 from actbench.cli.options import (
     DEFAULT_SEVERITIES,
@@ -85,31 +85,25 @@ def sweep(
     if corruptions is not None:  # checked before hours of training, not after
         from actbench.robustness import evaluate as CE
 
-        try:
-            (
-                CE.parse_corruptions(corruptions, corrupted_root),
-                CE.parse_severities(severities or DEFAULT_SEVERITIES),
-            )
-        except ValueError as exc:
-            fail(str(exc))
+        (
+            CE.parse_corruptions(corruptions, corrupted_root),
+            CE.parse_severities(severities or DEFAULT_SEVERITIES),
+        )
     sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
     sets += ["run.tensorboard=true"] if tensorboard else []
     ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
-    try:
-        plan, options = plan_sweep(config, sets, acts, seeds, grid, name, out, ray)
-        alone = pack_sweep(plan, pack, workers)
-        if dry_run:
-            console.print(plan_table(plan))
-            for line in [*pack_lines(plan), *alone]:
-                console.print(line, highlight=False, soft_wrap=True)
-            return
-        if plan.base.run.tensorboard:  # refuse before any run starts, not once per run
-            from actbench.trackers import require
+    plan, options = plan_sweep(config, sets, acts, seeds, grid, name, out, ray)
+    alone = pack_sweep(plan, pack, workers)
+    if dry_run:
+        console.print(plan_table(plan))
+        for line in [*pack_lines(plan), *alone]:
+            console.print(line, highlight=False, soft_wrap=True)
+        return
+    if plan.base.run.tensorboard:  # refuse before any run starts, not once per run
+        from actbench.trackers import require
 
-            require("tensorboard", "tensorboard")
-        S.write_manifest(plan)
-    except user_errors() as exc:
-        fail(str(exc))
+        require("tensorboard", "tensorboard")
+    S.write_manifest(plan)
     for line in alone:  # why runs train alone, before they start
         say(log, line)
     statuses = run_sweep(plan, workers, options, retry_failed, log)
@@ -155,10 +149,7 @@ def run_sweep(
     from actbench.sweep.ray import open_launcher
 
     with ExitStack() as stack:
-        try:
-            run_launcher, slots = stack.enter_context(open_launcher(plan.sweep_dir, workers, options))
-        except user_errors() as exc:
-            fail(str(exc))
+        run_launcher, slots = stack.enter_context(open_launcher(plan.sweep_dir, workers, options))
         display = SweepProgress(log, plan, slots) if log else SweepDisplay(console, plan)
         with display:
             statuses = SL.execute(

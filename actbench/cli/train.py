@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from actbench.cli.progress import PROGRESS_EVERY_S  # light: no torch
+from actbench.errors import UserError
 
 if TYPE_CHECKING:  # annotations only: commands import the library lazily
     from collections.abc import Callable
 
     from actbench.cli.progress import ProgressLog
 
-from actbench.cli.app import app, console, fail, progress_log, say, user_errors
+from actbench.cli.app import app, console, fail, progress_log, say
 from actbench.cli.options import ConfigOpt, LogFormatOpt, ProgressEveryOpt, SetOpt
 
 
@@ -51,9 +52,9 @@ def train(
         hooks = T.Hooks(on_event=_train_sink(log, run_dir, progress), should_stop=T.stop_on_signals())
         hooks = with_trackers(hooks, run_dir)
         summary = T.run_training(run_dir, resume=resume is not None, hooks=hooks)
-    except user_errors() as exc:
-        runs.discard_unstarted(created)
-        fail(str(exc))
+    except UserError:
+        runs.discard_unstarted(created)  # a folder made for a run that never started
+        raise
     except OSError as exc:  # even the final summary.json could not be written (disk full)
         fail(runs.write_problem(exc))
     if summary["status"] == runs.INTERRUPTED:

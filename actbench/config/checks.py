@@ -22,6 +22,7 @@ from actbench.config.schema import (
     NoiseKind,
     RobustnessConfig,
 )
+from actbench.errors import not_allowed
 
 MAX_INT = 10**9  # "huge numbers" guard: sizes beyond this are typos, not experiments
 
@@ -45,8 +46,7 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         return _coerce(key, value, inner[0])
     if origin is Literal:
         if value not in args:
-            allowed = ", ".join(str(a) for a in args)
-            raise ConfigError(f"{key}: {value!r} is not allowed (allowed: {allowed})")
+            raise not_allowed(key, value, args, cls=ConfigError)
         return value
     if origin is tuple:
         if not isinstance(value, (list, tuple)):

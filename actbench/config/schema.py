@@ -12,10 +12,12 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
+from actbench.errors import UserError
+
 SHIPPED_DIR = "configs"  # presets live in the package (actbench/configs) so they survive `pip install`
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A user error in a config file or override; its message is one readable line."""
 
 

@@ -20,6 +20,8 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from actbench.errors import UserError
+
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
 SPLITS = ("train", "test")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")  # what torchvision.io.decode_image reads
@@ -27,7 +29,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")  # what torchvision.io.dec
 Members = dict[str, dict[str, list[tuple[str, bytes]]]]  # split -> class -> [(member name, bytes)]
 
 
-class ArchiveError(ValueError):
+class ArchiveError(UserError):
     """The archive cannot be read; `actbench.data.sources` turns it into a one-line DataError."""
 
 

@@ -28,6 +28,7 @@ from torch import Tensor
 from actbench.config import AugmentConfig, DataConfig
 from actbench.data.datasets import load_raw
 from actbench.data.sources import DataError
+from actbench.errors import UserError
 
 GROUP_IMAGES = 4096  # images augmented together, then sliced into batches (amortises GPU kernel launches)
 
@@ -211,11 +212,11 @@ def crop_flip(xb: Tensor, aug: AugmentConfig, generator: torch.Generator) -> Ten
     dev = xb.device
     if aug.crop == "pad":
         if aug.padding >= min(h, w):
-            raise ValueError(f"augment.padding {aug.padding} must be smaller than the image size {h}x{w}")
+            raise UserError(f"augment.padding {aug.padding} must be smaller than the image size {h}x{w}")
         oh, ow, lo, hi = h, w, -aug.padding, aug.padding  # offsets into the virtually padded image
     elif aug.crop == "resize":
         if aug.crop_size > min(h, w):
-            raise ValueError(f"augment.crop_size {aug.crop_size} exceeds the image size {h}x{w}")
+            raise UserError(f"augment.crop_size {aug.crop_size} exceeds the image size {h}x{w}")
         oh = ow = aug.crop_size
         lo, hi = 0, min(h, w) - aug.crop_size
     else:

@@ -30,6 +30,7 @@ from actbench.data.archives import (
     is_archive,
     read_members,
 )
+from actbench.errors import UserError
 
 CACHE_VERSION = 1  # bump when the cache layout changes
 SYNTH_CHUNK = 2048  # synthetic images rendered per chunk (keeps intermediates in cache)
@@ -38,7 +39,7 @@ Raw = tuple[Tensor, Tensor, Tensor, Tensor, list[str]]  # train_x, train_y, test
 Files = list[tuple[str, int, int]]  # (path, size in bytes, mtime_ns) per image
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A user problem with the data (missing files, bad sizes); its message is one readable line."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from torch import nn
 
 from actbench.config import ActivationConfig, ModelConfig
+from actbench.errors import UserError
 from actbench.models.common import learned_parameters, make_act, params_without_gradient, resolve_pool_first
 from actbench.models.cost import macs_per_image, parameter_count, try_macs_per_image
 from actbench.models.mlp import MLP
@@ -70,7 +71,7 @@ def build_model(
             return ExternalNetwork(model, act, num_classes, image_size, in_channels)
     builder = MODELS.get(model.name)
     if builder is None:
-        raise ValueError(
+        raise UserError(
             f"model.name: unknown network {model.name!r} (valid: {', '.join(MODELS)}, torchvision:<builder>, "
             "timm:<name>)"
         )

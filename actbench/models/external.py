@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from actbench.config import ActivationConfig, ModelConfig, external_networks
+from actbench.errors import UserError
 from actbench.models.common import Network
 from actbench.models.swap import dry_run, swap_activations, unswappable
 
@@ -39,7 +40,7 @@ def create(name: str, num_classes: int, in_channels: int) -> nn.Module:
     """The library's network `name` (torchvision:<builder> | timm:<name>), randomly initialised."""
     source, _, builder = name.partition(":")
     if builder not in external_networks(source):  # ConfigError (a ValueError) without timm
-        raise ValueError(f"model.name: {source} has no network {builder!r}")
+        raise UserError(f"model.name: {source} has no network {builder!r}")
     if source == "torchvision":
         from torchvision import models
 
@@ -61,7 +62,7 @@ def adapt_input(
     k, stride = conv.kernel_size[0], conv.stride[0]
     has_stem = stride > 1 and k > stride
     if cifar_stem and not has_stem:
-        raise ValueError(
+        raise UserError(
             f"model.cifar_stem: {name} has no downsampling stem to replace (its first convolution, "
             f"{first}, is {k}x{k} stride {stride}); use null or false"
         )
@@ -100,14 +101,14 @@ class ExternalNetwork(Network):
         try:
             seen = dry_run(net, shape)
         except Exception as exc:  # noqa: BLE001 - the library's own error, named in one line
-            raise ValueError(
+            raise UserError(
                 f"model.name: {model.name} does not run on {in_channels}x{image_size}x{image_size} inputs "
                 f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
             ) from None
         missed, how = unswappable(net)
         replaced = swap_activations(net, seen, act.sharing, self.new_act)
         if not replaced:
-            raise ValueError(
+            raise UserError(
                 f"model.name: {model.name} has no activation module to swap"
                 + (f" (its {len(missed)} activations are function calls, e.g. {missed[0]})" if missed else "")
             )

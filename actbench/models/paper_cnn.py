@@ -23,6 +23,7 @@ from torch import nn
 
 from actbench.activations import make_activation
 from actbench.config import ActivationConfig, ModelConfig
+from actbench.errors import UserError
 from actbench.models.common import Network, fc_layers, resolve_pool_first
 
 
@@ -37,7 +38,7 @@ class PaperCNN(Network):
     ):
         super().__init__(model, act, num_classes, image_size, in_channels)
         if image_size < 8:
-            raise ValueError(f"image size {image_size} is too small for three 2x poolings (need >= 8)")
+            raise UserError(f"image size {image_size} is too small for three 2x poolings (need >= 8)")
         pool = nn.MaxPool2d(2) if model.pool == "max" else nn.AvgPool2d(2)
         layers: list[nn.Module] = []
         pool_first = resolve_pool_first(model, act)

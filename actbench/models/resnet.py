@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from actbench.config import ActivationConfig, ModelConfig
+from actbench.errors import UserError
 from actbench.models.common import Network
 
 RESNET20_WIDTHS = (16, 32, 64)
@@ -62,9 +63,7 @@ class ResNet20(Network):
     ):
         super().__init__(model, act, num_classes, image_size, in_channels)
         if image_size < 4:
-            raise ValueError(
-                f"image size {image_size} is too small for resnet20's two 2x strides (need >= 4)"
-            )
+            raise UserError(f"image size {image_size} is too small for resnet20's two 2x strides (need >= 4)")
         widths = model.widths or RESNET20_WIDTHS
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from actbench.errors import UserError
+
 SWAPPED = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Mish,
     nn.Hardswish,
@@ -118,7 +120,7 @@ def _channel_counts(net: nn.Module, name: str, seen: DryRun, sharing: str) -> li
     for shape, before in calls:
         channels_last = len(shape) == 3 or (len(shape) > 2 and isinstance(mods.get(before or ""), nn.Linear))
         if sharing == "channel" and channels_last:
-            raise ValueError(
+            raise UserError(
                 f"activation.sharing: channel needs the channels in dim 1, but {name} gets {shape} inputs "
                 "with the channels last (after a Linear, or tokens); use sharing: layer for this network"
             )

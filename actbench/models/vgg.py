@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from actbench.config import ActivationConfig, ModelConfig
+from actbench.errors import UserError
 from actbench.models.common import Network, resolve_pool_first
 
 VGG_SMALL_WIDTHS = (64, 128, 256)
@@ -32,7 +33,7 @@ class VGGSmall(Network):
         super().__init__(model, act, num_classes, image_size, in_channels)
         widths = model.widths or VGG_SMALL_WIDTHS
         if image_size < 2 ** len(widths):
-            raise ValueError(f"image size {image_size} is too small for {len(widths)} 2x poolings")
+            raise UserError(f"image size {image_size} is too small for {len(widths)} 2x poolings")
         pool = nn.MaxPool2d(2) if model.pool == "max" else nn.AvgPool2d(2)
         pool_first = resolve_pool_first(model, act)
         layers: list[nn.Module] = []

@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from actbench.errors import UserError
+
 
 def _hyperparameters(group: dict[str, Any]) -> str:
     """A group's settings without its parameters: groups with equal settings are merged."""
@@ -35,7 +37,7 @@ class MergedOptimizer:
         kinds = {type(o) for o in opts}
         if len(kinds) != 1:
             names = ", ".join(sorted(k.__name__ for k in kinds))
-            raise ValueError(f"pack: members use different optimizers ({names})")
+            raise UserError(f"pack: members use different optimizers ({names})")
         merged: dict[str, dict[str, Any]] = {}
         for opt in opts:
             for group in opt.param_groups:

@@ -17,6 +17,7 @@ from typing import Any
 
 from actbench import runs as R
 from actbench.activations import RATIONAL_A_MIN, saturation_level
+from actbench.errors import not_allowed
 from actbench.report.comparisons import comparison_row, finish, parse_tests
 from actbench.report.corruptions import corruption_row, corruption_warnings
 from actbench.report.exports import render_report
@@ -250,8 +251,7 @@ def _check_options(metric: str, sort: str, paper: str | None, fmt: str) -> None:
         ("--format", fmt, FORMATS),
     ):
         if value not in allowed:
-            names = ", ".join(a for a in allowed if a)
-            raise ReportError(f"{name}: {value!r} is not allowed (allowed: {names})")
+            raise not_allowed(name, value, [a for a in allowed if a], cls=ReportError)
 
 
 def packed_warnings(groups: Sequence[Group]) -> list[str]:

@@ -32,6 +32,7 @@ import numpy as np
 
 from actbench import lists
 from actbench import runs as R
+from actbench.errors import not_allowed
 from actbench.predictions import Predictions, load
 from actbench.report.groups import Group, ReportError, Run
 from actbench.report.model import TESTS, ReportOptions
@@ -49,8 +50,7 @@ def parse_tests(tests: str | Sequence[str]) -> tuple[str, ...]:
     names = lists.parse(tests, "--tests", allow_empty=True) if isinstance(tests, str) else list(tests)
     for name in names or [""]:
         if name not in TESTS:
-            allowed = ", ".join(TESTS)
-            raise ReportError(f"--tests: {name!r} is not allowed (allowed: {allowed}; comma-separated)")
+            raise not_allowed("--tests", name, TESTS, "comma-separated", cls=ReportError)
     return tuple(names)
 
 

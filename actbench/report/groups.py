@@ -21,10 +21,11 @@ import yaml
 from actbench import runs as R
 from actbench.config import SPEED_KEYS
 from actbench.data.fingerprint import folder_fingerprint
+from actbench.errors import UserError
 from actbench.report import fmt as F
 
 
-class ReportError(ValueError):
+class ReportError(UserError):
     """A user error (bad path, bad option); the message is one readable line."""
 
 

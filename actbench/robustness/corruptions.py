@@ -54,6 +54,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from actbench.errors import UserError, not_allowed
 from actbench.robustness import ops as ops
 
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -334,9 +335,9 @@ def corrupt(x: Tensor, name: str, severity: int, generator: torch.Generator) -> 
     """uint8 (N, 3, H, W) images (or float in [0,1]) -> uint8 (N, 3, H, W) with corruption `name` at
     `severity` (1..5), quantised like the published files (np.uint8 of clip(x, 0, 1) * 255)."""
     if name not in CORRUPTIONS:
-        raise ValueError(f"corruption {name!r} is not allowed (allowed: {', '.join(CORRUPTIONS)})")
+        raise not_allowed("corruption", name, CORRUPTIONS)
     if severity not in SEVERITIES:
-        raise ValueError(f"severity {severity!r} is not allowed (allowed: 1, 2, 3, 4, 5)")
+        raise UserError(f"severity {severity!r} is not allowed (allowed: 1, 2, 3, 4, 5)")
     img = x.float() / 255 if x.dtype == torch.uint8 else x.float()
     out = CORRUPTIONS[name].fn(img, severity, generator)
     if out.dtype == torch.uint8:

@@ -32,6 +32,7 @@ from torch import Tensor
 
 from actbench import lists, runs
 from actbench.data.pipeline import eval_batches
+from actbench.errors import UserError
 from actbench.evaluation import run_session, score_batches
 from actbench.robustness.corruptions import CORRUPTIONS, MISSING, PUBLISHED, SEVERITIES, corrupt
 from actbench.robustness.noise import noise_seed
@@ -50,19 +51,19 @@ def parse_corruptions(text: str, root: Path | None = None, option: str = "--corr
     allowed = [n for n in PUBLISHED if (root / f"{n}.npy").is_file()] if root else list(CORRUPTIONS)
     where = f"in {root}" if root else "in memory"
     if root is not None and not allowed:
-        raise ValueError(f"--corrupted-root: no <corruption>.npy files in {root} (e.g. gaussian_noise.npy)")
+        raise UserError(f"--corrupted-root: no <corruption>.npy files in {root} (e.g. gaussian_noise.npy)")
     names = lists.parse(text, option, allow_empty=True)
     if names == ["all"]:
         names = allowed
     elif not names:
-        raise ValueError(f"{option}: no corruption given (all, or names: {', '.join(allowed)})")
+        raise UserError(f"{option}: no corruption given (all, or names: {', '.join(allowed)})")
     for name in names:
         if name in allowed:
             continue
         if root is None and name in MISSING:
-            raise ValueError(f"{option}: {name!r} is not implemented in memory; evaluate it from the "
+            raise UserError(f"{option}: {name!r} is not implemented in memory; evaluate it from the "
                              "published files with --corrupted-root DIR")  # fmt: skip
-        raise ValueError(f"{option}: {name!r} is not available {where} (allowed: all, {', '.join(allowed)})")
+        raise UserError(f"{option}: {name!r} is not available {where} (allowed: all, {', '.join(allowed)})")
     for name in names if root is not None else ():  # headers only: a bad file stops before any training
         image_file(root, name)
     return names
@@ -76,9 +77,9 @@ def parse_severities(text: str, option: str = "--severities") -> list[int]:
             lo, _, hi = part.partition("-")
             out.update(range(int(lo), int(hi or lo) + 1))
     except ValueError:
-        raise ValueError(f"{option}: cannot parse {text!r} (expected e.g. 1-5 or 1,3,5)") from None
+        raise UserError(f"{option}: cannot parse {text!r} (expected e.g. 1-5 or 1,3,5)") from None
     if not out or not out <= set(SEVERITIES):
-        raise ValueError(f"{option}: {text!r} must name severities in 1..5 (e.g. 1-5 or 1,3,5)")
+        raise UserError(f"{option}: {text!r} must name severities in 1..5 (e.g. 1-5 or 1,3,5)")
     return sorted(out)
 
 
@@ -98,9 +99,9 @@ def load_npy(path: Path) -> np.ndarray:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise ValueError(f"--corrupted-root: {path} is not a readable .npy array ({why})") from None
+        raise UserError(f"--corrupted-root: {path} is not a readable .npy array ({why})") from None
     if not isinstance(arr, np.ndarray):  # an .npz archive under a .npy name
-        raise ValueError(f"--corrupted-root: {path} is not a .npy array ({type(arr).__name__})")
+        raise UserError(f"--corrupted-root: {path} is not a .npy array ({type(arr).__name__})")
     return arr
 
 
@@ -110,9 +111,9 @@ def image_file(root: Path, name: str) -> np.ndarray:
     path = root / f"{name}.npy"
     arr = load_npy(path)
     if arr.dtype != np.uint8:
-        raise ValueError(f"--corrupted-root: {path} holds {arr.dtype} values, expected uint8 images (0-255)")
+        raise UserError(f"--corrupted-root: {path} holds {arr.dtype} values, expected uint8 images (0-255)")
     if arr.ndim != 4 or arr.shape[-1] != 3 or not arr.shape[0] or arr.shape[0] % len(SEVERITIES):
-        raise ValueError(f"--corrupted-root: {path} has shape {arr.shape}, expected (5 m, H, W, 3) uint8")
+        raise UserError(f"--corrupted-root: {path} has shape {arr.shape}, expected (5 m, H, W, 3) uint8")
     return arr
 
 
@@ -120,14 +121,14 @@ def check_npy_root(root: Path, x: Tensor, y: Tensor) -> None:
     """Raise ValueError unless labels.npy starts with the run's test labels (same images, same order)."""
     path = root / "labels.npy"
     if not path.is_file():
-        raise ValueError(f"--corrupted-root: {path} is missing (the published layout has labels.npy)")
+        raise UserError(f"--corrupted-root: {path} is missing (the published layout has labels.npy)")
     labels = load_npy(path)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         what = f"{labels.dtype} {labels.shape}"
-        raise ValueError(f"--corrupted-root: {path} holds {what}, expected a vector of integer labels")
+        raise UserError(f"--corrupted-root: {path} holds {what}, expected a vector of integer labels")
     m = len(labels) // len(SEVERITIES)
     if len(y) > m or not np.array_equal(np.asarray(labels[: len(y)], dtype=np.int64), y.cpu().numpy()):
-        raise ValueError(
+        raise UserError(
             f"--corrupted-root: {path} does not match the run's test split ({len(y)} images; the published "
             "files follow the CIFAR test-set order, so the run must use data.name cifar10/cifar100)"
         )
@@ -138,10 +139,10 @@ def npy_images(root: Path, name: str, severity: int, x: Tensor) -> Tensor:
     path, arr = root / f"{name}.npy", image_file(root, name)
     n, (h, w) = len(x), x.shape[2:]
     if arr.shape[1:] != (h, w, 3):
-        raise ValueError(f"--corrupted-root: {path} has shape {arr.shape}, expected (5 m, {h}, {w}, 3) uint8")
+        raise UserError(f"--corrupted-root: {path} has shape {arr.shape}, expected (5 m, {h}, {w}, 3) uint8")
     per = arr.shape[0] // len(SEVERITIES)
     if per < n:  # a shorter block would run into the next severity's images
-        raise ValueError(
+        raise UserError(
             f"--corrupted-root: {path} holds {per} images per severity, fewer than the run's {n} test images"
         )
     start = (severity - 1) * per

@@ -34,6 +34,7 @@ from torch import Tensor
 from actbench import lists, runs
 from actbench.config import NoiseKind, RobustnessConfig
 from actbench.data.pipeline import Stats, eval_crop, normalise_unit, stat_tensor
+from actbench.errors import not_allowed
 from actbench.evaluation import evaluate, load_weights, run_session, score_batches
 from actbench.session import Session
 
@@ -63,7 +64,7 @@ def corrupt(x: Tensor, kind: str, level: float, generator: torch.Generator) -> T
         salt = (torch.rand(pixels, generator=generator, device=dev) < 0.5).float()
         noisy = torch.where(hit, salt, img)
     else:
-        raise ValueError(f"noise kind {kind!r} is not allowed (allowed: {', '.join(KINDS)})")
+        raise not_allowed("noise kind", kind, KINDS)
     return noisy.clamp_(0, 1)
 
 

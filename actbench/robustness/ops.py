@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from actbench.errors import UserError
+
 BORDERS = ("nearest", "reflect", "reflect101")
 
 
@@ -37,7 +39,7 @@ def border_index(i: Tensor, n: int, mode: str) -> Tensor:
     if mode == "reflect101":
         i = i.remainder(2 * n - 2)
         return torch.where(i >= n, 2 * n - 2 - i, i)
-    raise ValueError(f"border mode {mode!r} is not allowed (allowed: {', '.join(BORDERS)})")
+    raise UserError(f"border mode {mode!r} is not allowed (allowed: {', '.join(BORDERS)})")
 
 
 def _pad(x: Tensor, top: int, bottom: int, left: int, right: int, mode: str) -> Tensor:

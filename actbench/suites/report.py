@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from actbench import runs
+from actbench.errors import not_allowed
 from actbench.report import fmt as F
 from actbench.report import render
 from actbench.report.build import build_report, page_link, report_options
@@ -336,7 +337,7 @@ SUFFIXES = {".md": "md", ".csv": "csv", ".json": "json"}
 def render_text(rep: dict[str, Any], fmt: str) -> str:
     """The export `fmt` (md | csv | json), or `table` as the terminal's text without colour."""
     if fmt not in FORMATS:
-        raise ReportError(f"--format: {fmt!r} is not allowed (allowed: {', '.join(FORMATS)})")
+        raise not_allowed("--format", fmt, FORMATS, cls=ReportError)
     if fmt == "table":
         return render.plain_text(suite_document(rep))
     return {"md": lambda r: render.markdown(suite_document(r)), "csv": to_csv, "json": to_json}[fmt](rep)
@@ -356,10 +357,10 @@ def suite_report_main(
     relative to `out`), write the HTML page and the export; returns (export text, report). The text is
     None for the terminal (`table` without `out`): draw `suite_document(rep)` with report.render."""
     if metric not in METRICS:
-        raise ReportError(f"--metric: {metric!r} is not allowed (allowed: {', '.join(METRICS)})")
+        raise not_allowed("--metric", metric, METRICS, cls=ReportError)
     task_dirs(root)  # a wrong folder is the first thing to say
     if fmt not in FORMATS:
-        raise ReportError(f"--format: {fmt!r} is not allowed (allowed: {', '.join(FORMATS)})")
+        raise not_allowed("--format", fmt, FORMATS, cls=ReportError)
     outputs = [(plot, "--plot", runs.FIGURE_SUFFIXES), (out, "--out", ()), (html_path, "--html", ())]
     for path, option, suffixes in outputs:  # every file it writes, checked before the work
         if path is not None:

@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from actbench import config as C
+from actbench.errors import UserError
 
 SHIPPED_DIR = "suites"  # package folder of the shipped suites (actbench/suites/*.yaml)
 TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # a task is a folder name under the suite folder
 
 
-class SuiteError(ValueError):
+class SuiteError(UserError):
     """A suite file or name that cannot be used (one line, names the key)."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from actbench.errors import not_allowed
 from actbench.runs import RunError, check_output
 from actbench.trackers.scalars import TRACKERS, require
 
@@ -24,7 +25,7 @@ def export(target: str, paths: list[Path], to: str | None = None) -> tuple[str, 
     from actbench.report.groups import find_run_dirs
 
     if target not in TRACKERS:
-        raise RunError(f"TARGET: {target!r} is not allowed (allowed: {', '.join(TRACKERS)})")
+        raise not_allowed("TARGET", target, TRACKERS, cls=RunError)
     dest = to or DEFAULT_TO[target]
     if local := local_folder(dest):  # checked before anything is read or exported
         check_output(local, "--to", folder=True)
