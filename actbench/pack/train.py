@@ -15,8 +15,11 @@ summary) and leaves the pack; the others go on. A stop request (Ctrl-C) interrup
 next batch. Any other exception inside the pack (a user activation that breaks only when packed, out of
 memory, a full disk) cannot be pinned on one member: every member still training ends `interrupted` at its
 last checkpoint with the error in its summary (`runs.PACK_CRASH`), none `failed`; the sweep then resumes
-them one by one, alone. After a kill, members may be at different epochs (the kill landed between their
-checkpoint writes): the ones behind train on their own (a smaller pack) until they catch up.
+them one by one, alone. A failure before the first epoch (a member folder that cannot be written,
+unreadable data, a network that cannot be built for the data) ends every member `failed` with the reason,
+as it ends a lone run (`lifecycle.failed_before_start`); the same command then runs again. After a kill,
+members may be at different epochs (the kill landed between their checkpoint writes): the ones behind
+train on their own (a smaller pack) until they catch up.
 """
 
 from __future__ import annotations
@@ -85,18 +88,53 @@ def run_pack(
         raise ConfigError("pack: the same run folder is given twice")
     cfgs = [load_run_config(d) for d in run_dirs]
     problem = pack_mismatch(cfgs, [d.name for d in run_dirs])
-    if problem:
+    if problem:  # refuses these folders as one pack, no run failed (each trains alone): none is touched
         raise ConfigError(problem)
     hooks_for = hooks_for or (lambda d: Hooks())
     with contextlib.ExitStack() as locks:
-        for d in run_dirs:
-            locks.enter_context(runs.run_lock(d))
-        members = _members(run_dirs, hooks_for)
+        held = _lock(run_dirs, locks)
+        try:
+            for d in run_dirs:
+                runs.check_writable(d)  # before any work, as a lone run checks --out
+                if d not in held:  # writable, yet no run.lock could be made there: never train unlocked
+                    raise runs.RunError(f"{d}: cannot create {runs.LOCK}")
+            members = _members(run_dirs, hooks_for)
+        except Exception as exc:  # noqa: BLE001 - every member ends as a lone run would, one line
+            raise _failed_before_start(run_dirs, held, exc) from None
         try:
             _train(members, should_stop)
         except Exception as exc:  # noqa: BLE001 - which member caused it is unknown: fail none
             _crashed(members, exc)
     return [m.summary for m in members]
+
+
+def _lock(run_dirs: list[Path], locks: contextlib.ExitStack) -> list[Path]:
+    """Take the members' run.lock; the folders where none can be made (read-only) are left out, for
+    `runs.check_writable` to name. One held by another process raises RunError here, before anything is
+    written: that process owns the run, so no member is marked."""
+    held = []
+    for d in run_dirs:
+        with contextlib.suppress(OSError):
+            locks.enter_context(runs.run_lock(d))
+            held.append(d)
+    return held
+
+
+def _failed_before_start(run_dirs: list[Path], held: list[Path], exc: Exception) -> runs.RunError:
+    """A failure before the pack's first epoch (a member folder that cannot be written, unreadable data, a
+    network that cannot be built for the data): each member whose lock this process holds ends as the same
+    failure leaves a lone run (`lifecycle.failed_before_start`: `failed` with the reason, never `running`),
+    a completed one is left alone. Returns one line naming the folders as the command does."""
+    for d in held:
+        try:
+            summary = runs.read_json(d / runs.SUMMARY)
+        except runs.RunError:  # missing or unreadable: it holds no settled status
+            summary = {}
+        if summary.get("status") != runs.COMPLETED:
+            with contextlib.suppress(OSError):  # cannot be written either: the command's line says why
+                L.failed_before_start(d, summary, exc)
+    folders = " ".join(map(str, run_dirs))
+    return runs.RunError(f"train-pack {folders}: failed before its first epoch: {L.unstarted_reason(exc)}")
 
 
 def _crashed(members: list[Member], exc: Exception) -> None:
@@ -131,9 +169,12 @@ def _members(run_dirs: list[Path], hooks_for: Callable[[Path], Hooks]) -> list[M
         m.times = list(summary.get("epoch_times", []))[: m.start]
         summary[runs.PACK_EPOCH_TIMES] = list(summary.get(runs.PACK_EPOCH_TIMES, []))[: m.start]
         members.append(m)
-    for m in members:
-        others = [os.path.relpath(o.run_dir, m.run_dir.parent) for o in members if o is not m]
-        L.mark_running(m.s, m.run_dir, m.summary, m.start, m.start, {"packed_with": others})
+    try:
+        for m in members:
+            others = [os.path.relpath(o.run_dir, m.run_dir.parent) for o in members if o is not m]
+            L.mark_running(m.s, m.run_dir, m.summary, m.start, m.start, {"packed_with": others})
+    except OSError as exc:  # a write (disk full), which lifecycle.unstarted_reason would call a read
+        raise runs.RunError(runs.write_problem(exc)) from None
     return members
 
 

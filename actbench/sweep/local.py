@@ -110,6 +110,8 @@ class Launcher(Protocol):
 
     def stop(self, handle: Any) -> None: ...  # ask the run to save and end `interrupted`
 
+    def kill(self, handle: Any) -> None: ...  # end it now: it did not stop within the grace period
+
 
 @dataclass
 class LocalLauncher:
@@ -229,7 +231,7 @@ def execute(
             )
         if deadline is not None and (requests >= 3 or time.monotonic() >= deadline):
             for key, a in active.items():
-                if key not in killed and hasattr(launcher, "kill"):
+                if key not in killed:  # every launcher kills (Protocol): never wait on a hung run forever
                     killed.add(key)
                     launcher.kill(a.handle)
         busy = []  # claimed by another sweep process: wait for it, then see what it left

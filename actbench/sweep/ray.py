@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -192,6 +193,7 @@ class RayRun:
     retries_left: int
     ref: Any = None
     stopping: bool = False
+    killed: bool = False  # ended by `kill` after the grace period of a second stop request
     members: list[Path] | None = None  # a pack (run_dir is its first member), trained by one task
 
     @property
@@ -250,6 +252,14 @@ class RayLauncher:
         if not attempt_started(run.run_dir, run.attempt):
             self.ray.cancel(run.ref)  # still queued: it never starts
 
+    def kill(self, run: RayRun) -> None:
+        """The run did not end within the grace period after a second stop request (a hung process, a
+        task stuck forwarding the stop): Ray kills the task's worker process, and the run's process dies
+        with it (PR_SET_PDEATHSIG, `node.child_setup`). Its last checkpoint stands; `poll` still waits
+        until run.lock is free, so the driver never exits while that process lives."""
+        run.killed = True
+        self.ray.cancel(run.ref, force=True)
+
     def poll(self, run: RayRun) -> int | None:
         if not self.ray.wait([run.ref], timeout=0)[0]:
             return None
@@ -260,9 +270,12 @@ class RayLauncher:
             self._submit(run)
             return None
         if run.stopping:
-            if any(runs.is_locked(d) for d in run.dirs):  # the run is still saving
+            if any(runs.is_locked(d) for d in run.dirs):  # the run is still saving (or dying)
                 return None
-            code = max(settle_stopped(d) for d in run.dirs)
+            if run.killed and kind != "exit":  # as a killed local process: the sweep loop says why
+                detail, code = "killed after a second stop request", -signal.SIGKILL
+            else:
+                code = max(settle_stopped(d) for d in run.dirs)
         elif kind != "exit":
             for d in run.dirs:
                 state.note_in_log(d, f"{detail} on attempt {run.attempt}; no retries left")

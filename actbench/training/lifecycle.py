@@ -199,21 +199,35 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def fail_unstarted(run_dir: Path, summary: dict[str, Any], exc: BaseException) -> runs.RunError:
-    """A failure before the run's first epoch (building the network, reading the data): summary.json says
-    `failed` with the reason (never `running`); returns the one-line RunError for the caller to raise."""
+def unstarted_reason(exc: BaseException) -> str:
+    """One line for a failure before a run's first epoch (summary.json's `error`)."""
     from actbench.config import ConfigError
     from actbench.data.sources import DataError
 
     if isinstance(exc, runs.RunError | ConfigError | DataError):
-        reason = str(exc)
-    elif isinstance(exc, OSError) and exc.filename:  # reading the data, not writing: no disk-space advice
-        reason = f"cannot read {exc.filename} ({exc.strerror or type(exc).__name__})"
-    else:
-        reason = one_line(exc)
+        return str(exc)
+    if isinstance(exc, OSError) and exc.filename:  # reading the data, not writing: no disk-space advice
+        return f"cannot read {exc.filename} ({exc.strerror or type(exc).__name__})"
+    return one_line(exc)
+
+
+def fail_unstarted(run_dir: Path, summary: dict[str, Any], exc: BaseException) -> runs.RunError:
+    """A failure before the run's first epoch (building the network, reading the data): summary.json says
+    `failed` with the reason (never `running`); returns the one-line RunError for the caller to raise."""
+    reason = unstarted_reason(exc)
     summary.update(status=runs.FAILED, error=reason, finished_at=runs.now())
     runs.write_json(run_dir / runs.SUMMARY, summary)
     return runs.RunError(f"{run_dir}: failed before its first epoch: {reason}")
+
+
+def failed_before_start(run_dir: Path, summary: dict[str, Any], exc: Exception) -> Exception:
+    """What a failure before the run's first epoch in this process leaves (a lone run and each member of a
+    pack alike), returned for the caller to raise: a RunError about the folder (its checkpoints, its
+    config.yaml) keeps a status the run already settled (interrupted, failed: its checkpoints still
+    resume); anything else, or a run never settled (`running`), ends `failed` (`fail_unstarted`)."""
+    if isinstance(exc, runs.RunError) and summary.get("status", runs.RUNNING) != runs.RUNNING:
+        return exc
+    return fail_unstarted(run_dir, summary, exc)
 
 
 def swap_lines(s: Session) -> tuple[str | None, str | None]:

@@ -130,12 +130,8 @@ def run_training(run_dir: Path, resume: bool = False, hooks: Hooks | None = None
         try:
             s = make_session(cfg)
             start, best = L.restore(s, run_dir, hooks) if resume else (0, {})
-        except runs.RunError as exc:  # about the folder (checkpoints, config.yaml): a settled status kept
-            if summary.get("status", runs.RUNNING) == runs.RUNNING:
-                raise L.fail_unstarted(run_dir, summary, exc) from None
-            raise
-        except Exception as exc:  # building the network, reading the data: the run failed, one line
-            raise L.fail_unstarted(run_dir, summary, exc) from None
+        except Exception as exc:  # building the network, reading the data: failed, one line, never running
+            raise L.failed_before_start(run_dir, summary, exc) from None
         L.mark_running(s, run_dir, summary, start, start if resume else None, changes=changes)
         return _loop(s, run_dir, start, best, summary, hooks)
 
