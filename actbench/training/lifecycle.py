@@ -23,6 +23,7 @@ from torch import nn
 from actbench import predictions, runs
 from actbench.data.fingerprint import folder_fingerprint
 from actbench.data.pipeline import num_batches
+from actbench.errors import UserError
 from actbench.evaluation import evaluate, load_weights, weights_kept
 from actbench.models import learned_parameters, network_info, parameter_count, try_macs_per_image
 from actbench.robustness.noise import evaluate_checkpoint
@@ -200,11 +201,9 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
 
 
 def unstarted_reason(exc: BaseException) -> str:
-    """One line for a failure before a run's first epoch (summary.json's `error`)."""
-    from actbench.config import ConfigError
-    from actbench.data.sources import DataError
-
-    if isinstance(exc, runs.RunError | ConfigError | DataError):
+    """One line for a failure before a run's first epoch (summary.json's `error`): a user error's own
+    message; anything else (a bug) with its type, so it reads as one."""
+    if isinstance(exc, UserError):
         return str(exc)
     if isinstance(exc, OSError) and exc.filename:  # reading the data, not writing: no disk-space advice
         return f"cannot read {exc.filename} ({exc.strerror or type(exc).__name__})"

@@ -19,7 +19,7 @@ from actbench.training import loop as T
 from tests.e2e.battery37 import one_line_error, runner
 from tests.factories import TINY, make_folder, tiny_config
 
-SMALL_NET = "ValueError: image size 4 is too small for three 2x poolings (need >= 8)"
+SMALL_NET = "image size 4 is too small for three 2x poolings (need >= 8)"  # a user error: its own words
 
 
 def _members(root: Path, *extra: str) -> list[Path]:
