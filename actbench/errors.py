@@ -28,10 +28,10 @@ def close_matches(value: Any, allowed: Iterable[Any]) -> list[str]:
 def not_allowed(
     what: str, value: Any, allowed: Iterable[Any], more: str = "", cls: type[UserError] = UserError
 ) -> UserError:
-    """ "what: 'value' is not allowed (allowed: a, b[; more]); did you mean 'c'?" as a UserError (or the
-    subclass `cls`) to raise. `more`: what else is accepted, in words (e.g. "or last,best")."""
+    """ "what: 'value' is not allowed (allowed: a, b[more]); did you mean 'c'?" as a UserError (or the
+    subclass `cls`) to raise. `more`: what else is accepted, appended as written (e.g. ", or last,best")."""
     allowed = list(allowed)
-    names = ", ".join(str(a) for a in allowed) + (f"; {more}" if more else "")
+    names = ", ".join(str(a) for a in allowed) + more
     near = close_matches(value, allowed)
     hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
     return cls(f"{what}: {value!r} is not allowed (allowed: {names}){hint}")

@@ -136,7 +136,7 @@ def parse_checkpoints(text: str, option: str = "--checkpoint") -> list[str]:
     names = lists.parse(text, option, allow_empty=True)
     for name in names or [text]:
         if name not in runs.CHECKPOINTS:
-            raise not_allowed(option, name, runs.CHECKPOINTS, "or last,best")
+            raise not_allowed(option, name, runs.CHECKPOINTS, ", or last,best")
     return names
 
 

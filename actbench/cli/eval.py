@@ -60,11 +60,10 @@ def eval_corruptions(
     from actbench.runs import CORRUPTIONS
 
     names, sevs = CE.parse_corruptions(corruptions, root), CE.parse_severities(severities)
-    for run_dir in run_dirs:
-        if len(run_dirs) > 1 and not CE.missing(run_dir, names, sevs, seed, checkpoint, root):
+    for run_dir, r in CE.corrupt_runs(run_dirs, names, sevs, seed, checkpoint, root):
+        if r is None:
             console.print(f"{run_dir}: corruptions already evaluated, skipped", soft_wrap=True)
             continue
-        r = CE.corruption_run(run_dir, names, sevs, seed, checkpoint, root)
         console.print(corruption_table(r, f"{run_dir} ({checkpoint} checkpoint, epoch {r['epoch']})"))
         console.print(f"wrote {run_dir / CORRUPTIONS}", highlight=False, soft_wrap=True)
 

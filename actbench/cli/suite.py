@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from actbench.cli.app import app, console, err_console, progress_log, say
+from actbench.cli.display import SweepDisplay
 from actbench.cli.options import (
     ActsOpt,
     AddressOpt,
@@ -26,9 +27,10 @@ from actbench.cli.options import (
     SweepOutOpt,
     WorkersOpt,
 )
-from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S  # light: no torch
-from actbench.cli.sweep import exit_after_sweep, plan_sweep, run_sweep
-from actbench.errors import UserError
+from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S, SweepProgress  # light: no torch
+
+if TYPE_CHECKING:
+    from actbench.sweep.plan import Plan
 
 suite_app = typer.Typer(help="Run and report a suite: several tasks (networks x data), one sweep each.")
 
@@ -58,61 +60,39 @@ def suite_run(
     dry_run: DryRunOpt = False,
 ) -> None:
     """Each task of SUITE as a sweep <out>/<name>/<task>/; re-running skips what is done."""
+    from actbench import runs
     from actbench.cli.display import plan_table
-    from actbench.pack.plan import pack_lines, pack_sweep
-    from actbench.suites import spec as SU
-    from actbench.sweep import plan as S
+    from actbench.pack.plan import pack_lines
+    from actbench.suites.run import plan_suite, run_suite
+    from actbench.sweep.ray import ray_options
 
     log = progress_log(log_format, progress_every, SUMMARY_EVERY_S)
     sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
-    ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
-    spec = SU.load_suite(suite)
-    root = Path(out or "runs") / (name or spec.name)
-    if name is not None and not SU.TASK_NAME.match(name):
-        raise SU.SuiteError(f"--name: {name!r} is not a plain folder name (letters, digits, . _ -)")
-    todo, skipped = [], {}
-    for task in spec.tasks:
-        if problem := SU.missing_data(SU.task_config(task, sets)):
-            say(log, f"task {task.name}: skipped: {problem}")
-            skipped[task.name] = problem
-            continue
-        todo.append(task)
-    # every task is planned (its config checked) before the first run starts: a bad override in the last
-    # task is refused now, not after hours of the others
-    plans = []
-    for task in todo:
-        try:
-            task_sets = [*task.set, *sets]
-            plan, options = plan_sweep(task.config, task_sets, acts, seeds, None, task.name, root, ray)
-            plans.append((task, plan, options, pack_sweep(plan, pack, workers)))
-        except UserError as exc:
-            raise UserError(f"task {task.name}: {exc}") from None
+    options = ray_options(launcher, address, cpus_per_run, gpus_per_run, max_retries)
+    skip = lambda task, why: say(log, f"task {task}: skipped: {why}")  # noqa: E731
+    plan = plan_suite(suite, acts, seeds, sets, name, out, pack, workers, on_skip=skip)
     if dry_run:
-        for task, plan, _, alone in plans:
-            console.print(f"task {task.name} ({task.config}):", highlight=False)
-            console.print(plan_table(plan))
-            for line in [*pack_lines(plan), *alone]:
+        for tp in plan.tasks:
+            console.print(f"task {tp.task.name} ({tp.task.config}):", highlight=False)
+            console.print(plan_table(tp.plan))
+            for line in [*pack_lines(tp.plan), *tp.alone]:
                 console.print(line, highlight=False, soft_wrap=True)
         return
-    SU.write_plan(root, spec, skipped)  # the tasks the suite report must find: one never started is named
-    worst = 0
-    for i, (task, plan, options, alone) in enumerate(plans, 1):
-        say(log, f"=== suite {spec.name}: task {i}/{len(plans)} {task.name} ({task.config})")
-        try:
-            S.write_manifest(plan)
-        except UserError as exc:
-            raise UserError(f"task {task.name}: {exc}") from None
-        for line in alone:  # why runs train alone, before they start
-            say(log, line)
-        try:
-            exit_after_sweep(plan, run_sweep(plan, workers, options, retry_failed, log), log)
-        except typer.Exit as exit_:
-            if exit_.exit_code == 130:
-                raise
-            worst = max(worst, exit_.exit_code)
-    say(log, f"suite {spec.name}: {len(todo)} task(s) in {root}; report: actbench suite report {root}")
-    if worst:
-        raise typer.Exit(worst)
+
+    def watch(sweep_plan: Plan, slots: int) -> SweepProgress | SweepDisplay:
+        from actbench.cli.display import SweepDisplay
+        from actbench.cli.progress import SweepProgress
+
+        return SweepProgress(log, sweep_plan, slots) if log else SweepDisplay(console, sweep_plan)
+
+    result = run_suite(plan, workers, options, retry_failed, watch, lambda text: say(log, text))
+    if result.tasks and result.tasks[-1].result == runs.INTERRUPTED:
+        say(log, f"interrupted; re-run the same command to continue ({result.tasks[-1].sweep_dir})")
+    else:
+        say(log, f"suite {plan.suite.name}: {len(plan.tasks)} task(s) in {plan.root}; report: "
+            f"actbench suite report {plan.root}")  # fmt: skip
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 @suite_app.command("report")

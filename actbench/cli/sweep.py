@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -78,6 +77,7 @@ def sweep(
     from actbench.cli.display import plan_table
     from actbench.pack.plan import pack_lines, pack_sweep
     from actbench.sweep import plan as S
+    from actbench.sweep.ray import ray_options
 
     log = progress_log(log_format, progress_every, summary_every)
     if corruptions is None and (severities is not None or corrupted_root is not None):
@@ -91,8 +91,8 @@ def sweep(
         )
     sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
     sets += ["run.tensorboard=true"] if tensorboard else []
-    ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
-    plan, options = plan_sweep(config, sets, acts, seeds, grid, name, out, ray)
+    options = ray_options(launcher, address, cpus_per_run, gpus_per_run, max_retries)
+    plan = S.plan_from_options(config, sets, acts, seeds, grid, name, out)
     alone = pack_sweep(plan, pack, workers)
     if dry_run:
         console.print(plan_table(plan))
@@ -115,24 +115,6 @@ def sweep(
     exit_after_sweep(plan, statuses, log)
 
 
-def plan_sweep(
-    config: str | None,
-    sets: list[str],
-    acts: str,
-    seeds: str,
-    grid: list[str] | None,
-    name: str | None,
-    out: Path | None,
-    ray: tuple[str, str | None, int | None, float | None, int | None],
-) -> tuple[Plan, RayOptions | None]:
-    """The planned runs and the Ray options (None for the local launcher); user errors raise."""
-    from actbench.sweep.plan import plan_from_options
-    from actbench.sweep.ray import ray_options
-
-    options = ray_options(*ray)
-    return plan_from_options(config, sets, acts, seeds, grid, name, out), options
-
-
 def run_sweep(
     plan: Plan,
     workers: int | None,
@@ -140,39 +122,24 @@ def run_sweep(
     retry_failed: bool,
     log: ProgressLog | None = None,
 ) -> list[RunStatus]:
-    """Execute the plan with a live display (or log lines); the final status of each run."""
-    from contextlib import ExitStack
-
+    """Execute the plan (actbench.sweep.run) with a live display, or log lines when `log` is given."""
     from actbench.cli.display import SweepDisplay
     from actbench.cli.progress import SweepProgress
-    from actbench.sweep import local as SL
-    from actbench.sweep.ray import open_launcher
+    from actbench.sweep.run import run_plan
 
-    with ExitStack() as stack:
-        run_launcher, slots = stack.enter_context(open_launcher(plan.sweep_dir, workers, options))
-        display = SweepProgress(log, plan, slots) if log else SweepDisplay(console, plan)
-        with display:
-            statuses = SL.execute(
-                plan,
-                slots,
-                retry_failed,
-                display.update,
-                SL.stop_requests(),  # a second Ctrl-C never leaves a worker behind
-                launcher=run_launcher,
-                on_note=lambda text: say(log, text),
-            )
-    display.final(statuses)
-    return statuses
+    def watch(slots: int) -> SweepProgress | SweepDisplay:
+        return SweepProgress(log, plan, slots) if log else SweepDisplay(console, plan)
+
+    return run_plan(plan, workers, options, retry_failed, watch, lambda text: say(log, text))
 
 
 def exit_after_sweep(plan: Plan, statuses: list[RunStatus], log: ProgressLog | None = None) -> None:
     """Exit 130 when runs were interrupted or not started (with how to continue), 1 when any failed."""
     from actbench import runs
-    from actbench.sweep.state import outcome
+    from actbench.sweep.run import EXIT_CODES, sweep_outcome
 
-    result = outcome([s.state for s in statuses])
+    result = sweep_outcome(statuses)
     if result == runs.INTERRUPTED:
         say(log, f"interrupted; re-run the same command to continue ({plan.sweep_dir})")
-        raise typer.Exit(130)
-    if result == runs.FAILED:
-        raise typer.Exit(1)
+    if EXIT_CODES[result]:
+        raise typer.Exit(EXIT_CODES[result])

@@ -50,7 +50,7 @@ def parse_tests(tests: str | Sequence[str]) -> tuple[str, ...]:
     names = lists.parse(tests, "--tests", allow_empty=True) if isinstance(tests, str) else list(tests)
     for name in names or [""]:
         if name not in TESTS:
-            raise not_allowed("--tests", name, TESTS, "comma-separated", cls=ReportError)
+            raise not_allowed("--tests", name, TESTS, "; comma-separated", cls=ReportError)
     return tuple(names)
 
 

@@ -268,6 +268,25 @@ def corruption_run(
     return result
 
 
+def corrupt_runs(
+    run_dirs: Sequence[Path],
+    names: Sequence[str],
+    severities: Sequence[int],
+    seed: int = 0,
+    checkpoint: str = "last",
+    root: Path | None = None,
+) -> Iterator[tuple[Path, dict[str, Any] | None]]:
+    """Evaluate each run under the corruptions, yielding (run, result) as each finishes; (run, None) for
+    a run skipped because its corruptions.json already holds every cell asked for. One run is always
+    evaluated (`eval RUN` means: do it); among several (a sweep's), those done before are skipped, so
+    re-running a sweep with --corruptions costs nothing for the runs already evaluated."""
+    for run_dir in run_dirs:
+        if len(run_dirs) > 1 and not missing(run_dir, names, severities, seed, checkpoint, root):
+            yield run_dir, None
+            continue
+        yield run_dir, corruption_run(run_dir, names, severities, seed, checkpoint, root)
+
+
 def completed_runs(run_dirs: Sequence[Path]) -> list[Path]:
     """The run folders (of a sweep) whose training completed."""
     return [d for d in run_dirs if runs.read_status(d) == runs.COMPLETED]

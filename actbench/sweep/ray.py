@@ -25,6 +25,7 @@ from typing import Any
 
 from actbench import runs
 from actbench.config import ConfigError
+from actbench.errors import not_allowed
 from actbench.sweep import local, state
 from actbench.sweep.node import STOP, append_attempt, attempt_started, read_attempts, read_token, run_task
 
@@ -50,7 +51,7 @@ def ray_options(
 ) -> RayOptions | None:
     """Check --launcher and the Ray-only options; None means the local launcher."""
     if kind not in LAUNCHERS:
-        raise ConfigError(f"--launcher: {kind!r} is not allowed (allowed: {', '.join(LAUNCHERS)})")
+        raise not_allowed("--launcher", kind, LAUNCHERS, cls=ConfigError)
     given = {
         k: v
         for k, v in dict(

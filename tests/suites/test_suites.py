@@ -212,16 +212,16 @@ def test_suite_dry_run_plans_every_task_and_writes_nothing(tmp_path: Path) -> No
 
 def test_suite_plans_every_task_before_the_first_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A task that cannot be planned stops the suite before any task trains (was: after those before it)."""
-    import actbench.cli.suite as CS
+    from actbench.sweep import plan as S
 
-    real = CS.plan_sweep
+    real = S.plan_from_options
 
-    def plan_or_fail(config, sets, acts, seeds, grid, name, out, ray):  # noqa: ANN001, ANN202
+    def plan_or_fail(config, sets, acts, seeds, grid, name, out):  # noqa: ANN001, ANN202
         if name == "mlp-synth":
             raise C.ConfigError("model.widths: planted error")
-        return real(config, sets, acts, seeds, grid, name, out, ray)
+        return real(config, sets, acts, seeds, grid, name, out)
 
-    monkeypatch.setattr(CS, "plan_sweep", plan_or_fail)
+    monkeypatch.setattr(S, "plan_from_options", plan_or_fail)
     res = runner.invoke(app, ["suite", "run", "smoke", "--acts", "relu", "--out", str(tmp_path)])
     assert res.exit_code != 0 and "task mlp-synth: model.widths: planted error" in res.output
     assert not any(tmp_path.rglob("summary.json")) and "started" not in res.output
@@ -256,3 +256,21 @@ def test_few_tasks_give_ranks_only_and_the_other_endpoint_is_checked(tmp_path: P
     rows = [rep["per_task"][t]["rational"] for t in rep["tasks"]]
     assert rep["family"] == 3
     assert [r["decision_p_holm"] for r in rows] == pytest.approx(holm([r["decision_p"] for r in rows]))
+
+
+def test_a_suite_runs_from_python(tmp_path: Path) -> None:
+    """suites.run: plan and run a suite without the command line; the outcome says how each task ended
+    (the CLI adds only printing); a second run skips what is done."""
+    from actbench.suites.run import plan_suite, run_suite
+
+    sets = ["train.epochs=1", "data.train_size=64", "data.test_size=32", "data.val_size=0"]
+    plan = plan_suite("smoke", ["relu"], [0], sets, name="py", out=tmp_path)
+    assert [tp.task.name for tp in plan.tasks] == [t.name for t in SU.load_suite("smoke").tasks]
+    notes: list[str] = []
+    result = run_suite(plan, workers=2, on_note=notes.append)
+    assert result.exit_code == 0 and {t.result for t in result.tasks} == {"completed"}
+    assert [t.task for t in result.tasks] == [tp.task.name for tp in plan.tasks]
+    assert all((t.sweep_dir / "relu-s0" / "summary.json").is_file() for t in result.tasks)
+    assert any(n.startswith("=== suite smoke: task 1/") for n in notes)
+    again = run_suite(plan_suite("smoke", ["relu"], [0], sets, name="py", out=tmp_path))
+    assert all(s.state.startswith("skipped") for t in again.tasks for s in t.statuses)

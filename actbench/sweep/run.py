@@ -1,0 +1,63 @@
+"""Run a planned sweep from Python: open the launcher (local processes, or Ray), execute the plan, and
+say how it ended. `actbench sweep` and `actbench suite run` call this with a display; a notebook calls it
+without one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import ExitStack, nullcontext
+from typing import Any, Protocol
+
+from actbench import runs
+from actbench.sweep import local as SL
+from actbench.sweep.plan import Plan
+from actbench.sweep.ray import RayOptions, open_launcher
+from actbench.sweep.state import outcome
+
+EXIT_CODES = {runs.COMPLETED: 0, runs.FAILED: 1, runs.INTERRUPTED: 130}  # a command's exit per outcome
+
+
+class Watcher(Protocol):
+    """What follows a sweep as it runs (a live table, log lines): a context told of every change
+    (`update`) and of the final statuses once every process has ended (`final`)."""
+
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: Any) -> Any: ...
+    def update(self, statuses: list[SL.RunStatus]) -> None: ...
+    def final(self, statuses: list[SL.RunStatus]) -> None: ...
+
+
+def run_plan(
+    plan: Plan,
+    workers: int | None = None,
+    options: RayOptions | None = None,
+    retry_failed: bool = False,
+    watch: Callable[[int], Watcher] | None = None,
+    on_note: Callable[[str], None] | None = None,
+) -> list[SL.RunStatus]:
+    """Execute every planned run, `workers` at a time (local processes; Ray with `options`), and return
+    each run's final status. `watch(slots)` makes the watcher that follows the sweep; `on_note` gets the
+    sweep's notes (why a run restarts, the grace period of a second Ctrl-C). Ctrl-C stops the sweep the
+    way `actbench sweep` does: the runs are asked to save and end `interrupted`."""
+    with ExitStack() as stack:
+        launcher, slots = stack.enter_context(open_launcher(plan.sweep_dir, workers, options))
+        watcher = watch(slots) if watch else None
+        with watcher if watcher is not None else nullcontext():
+            statuses = SL.execute(
+                plan,
+                slots,
+                retry_failed,
+                watcher.update if watcher is not None else None,
+                SL.stop_requests(),  # a second Ctrl-C never leaves a worker behind
+                launcher=launcher,
+                on_note=on_note,
+            )
+    if watcher is not None:
+        watcher.final(statuses)
+    return statuses
+
+
+def sweep_outcome(statuses: list[SL.RunStatus]) -> str:
+    """completed | failed | interrupted (a run interrupted or never started: re-run to continue)."""
+    return outcome([s.state for s in statuses])
