@@ -1,7 +1,8 @@
 """What a run holds in memory: config, data on the device, model and optimizer (a `Session`).
 
 Building one resolves the device and the `auto` speed settings (compile, fused activation, pool-first)
-for it; the training loop and evaluation in `actbench.training.loop` only use what the session holds.
+for it; the training loop (`actbench.training.loop`) and evaluation (`actbench.evaluation`) only use what
+the session holds.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """ResNet-20 training epoch time per activation, relative to ReLU (target: Rational/Exponential <= 1.15x).
 
 Same measurement as bench_train_acts.py (a Session built as `actbench train` builds it, `--warmup` epochs,
-then the median of `--epochs` timed epochs of `train.train_epoch`), on `model.name=resnet20` with CIFAR-10
-shaped synthetic data (3x32x32, pad-and-crop + flip, batch 128 as in the resnet20 presets). ResNet-20 has
-no pooling between activations, so pool-first never applies: the activation runs on every feature map.
+then the median of `--epochs` timed epochs of `training.loop.train_epoch`), on `model.name=resnet20`
+with CIFAR-10 shaped synthetic data (3x32x32, pad-and-crop + flip, batch 128 as in the resnet20 presets).
+ResNet-20 has no pooling between activations, so pool-first never applies: the activation runs on every
+feature map.
 
     python benchmarks/bench_resnet.py                                  # CPU, 1,000 images
     python benchmarks/bench_resnet.py --device cuda --images 50000     # one GPU (compile auto-on)

@@ -1,9 +1,9 @@
 """Training throughput of paper_cnn per activation (and per speed feature), with the real training loop.
 
 For each activation: build a Session exactly as `actbench train` does, run `--warmup` epochs (compilation,
-allocator warm-up), then time `--epochs` steady epochs of `train.train_epoch`. Prints images/s, the median
-(and min–max) of the steady epoch seconds and the ratio of epoch time to ReLU's; `--json FILE` writes the
-same table.
+allocator warm-up), then time `--epochs` steady epochs of `training.loop.train_epoch`. Prints images/s,
+the median (and min–max) of the steady epoch seconds and the ratio of epoch time to ReLU's; `--json FILE`
+writes the same table.
 
     python benchmarks/bench_train_acts.py                                  # CPU, 5k images, auto
     python benchmarks/bench_train_acts.py --set activation.fused=false     # eager Rational/Exponential

@@ -3,8 +3,8 @@
 For each activation: build a Session exactly as `actbench train` does with `model.name` (default
 torchvision:resnet18; the CIFAR stem, since the synthetic images are 32x32), run `--warmup` epochs
 (compilation of the fused activation kernel, allocator warm-up), then time `--epochs` epochs of
-`train.train_epoch`, one epoch of each activation in turn, and keep each one's best (the least disturbed
-by other work on a shared machine). Prints the
+`training.loop.train_epoch`, one epoch of each activation in turn, and keep each one's best (the least
+disturbed by other work on a shared machine). Prints the
 best and median epoch seconds and the ratio of the best epoch to ReLU's; `--json FILE` writes the table.
 
     python benchmarks/bench_tv_models.py                          # CPU, resnet18, 512 images, best of 3

@@ -1,4 +1,4 @@
-"""Activation functions: the paper's Rational and Exponential units, the usual baselines, one registry.
+"""The closed forms of the paper's Rational and Exponential units: value, gradients, pole guard, fused paths.
 
 Paper: T. Enomoto, K. Kakuda, S. Miura, "Construction of New Activation Functions in Neural Network"
 (restated in English in ``../shared/paper/paper.md``). Its two proposals (eqs. 5 and 6) share one form,

@@ -8,7 +8,7 @@ from typing import Any
 
 from actbench import runs as R
 from actbench.report import fmt as F
-from actbench.report.model import Items, Report, Table
+from actbench.report.model import Items, Report, ReportOptions, Table
 from actbench.stats.decisions import ALPHA, MAX_EXACT, MAX_SEEDS, MIN_BOOT_RUNS
 from actbench.stats.paired import ECE_BINS, POWER
 
@@ -28,7 +28,7 @@ def _other(metric: str) -> str:
     return next(m for m in R.CHECKPOINTS if m != metric)
 
 
-def _decision_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
+def _decision_cells(r: dict[str, Any], o: ReportOptions) -> list[str]:
     ends = r.get("endpoints") or {}
     d, other = ends.get(o.metric) or {}, ends.get(_other(o.metric)) or {}
     if r["activation"] == o.baseline:
@@ -59,7 +59,7 @@ def _decision_cells(r: dict[str, Any], o: dict[str, Any]) -> list[str]:
     return cells
 
 
-def _decision_heads(o: dict[str, Any]) -> list[str]:
+def _decision_heads(o: ReportOptions) -> list[str]:
     heads = ["group", "runs", "Δacc", "95% CI", "test", "p", "p (Holm)", "p (sign-flip)", "P(better)"]
     heads += [f"decision ({o.metric})", f"Δacc ({_other(o.metric)}, sensitivity)"]
     if "power" in o.tests:
@@ -108,7 +108,7 @@ def _shown(report: Report) -> list[str]:
     return [t for t in ("paired", "ensemble", "calibration") if t in o.tests and has[t]]
 
 
-def _cells(r: dict[str, Any], o: dict[str, Any], tests: list[str]) -> list[str]:
+def _cells(r: dict[str, Any], o: ReportOptions, tests: list[str]) -> list[str]:
     p = r.get("paired") or {}
     vs = p.get("vs_baseline") or {}
     is_base = r["activation"] == o.baseline

@@ -39,7 +39,6 @@ from actbench.robustness.noise import noise_seed
 from actbench.session import Session
 
 CHUNK = 1000  # test images corrupted per call: results do not depend on train.eval_batch_size
-SOURCES = ("memory", "npy")
 
 
 # --- options ----------------------------------------------------------------------------------------

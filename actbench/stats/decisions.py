@@ -42,11 +42,6 @@ ALPHA = 0.05  # two-sided level of the decisions and of the power calculations
 LEVEL = 0.95  # coverage of the decision's interval
 MAX_SEEDS = 10_000  # power search gives up beyond this ("more than 10000 seeds")
 MAX_EXACT = 10  # sign-flip test enumerated exactly up to this many pairs (2^10 patterns)
-DECISIONS = ("better", "worse", "inconclusive")
-METHODS = {
-    "paired-t": "paired t-test over matched seeds",
-    "welch-t": "Welch t-test over runs (seeds not matched)",
-}
 CHUNK = 32  # bootstrap replicates per vectorised step
 MIN_BOOT_RUNS = 5  # P(better) gets a bootstrap interval only with at least this many runs a side
 EXACT_BOOT = 4_000_000  # resample pairs up to which the bootstrap distribution is enumerated exactly
