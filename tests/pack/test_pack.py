@@ -258,6 +258,8 @@ def test_report_of_packed_equals_unpacked(trained: tuple[list[Path], list[Path]]
     extra = [w for w in packed["warnings"] if w not in alone["warnings"]]
     assert len(extra) == 1 and extra[0].startswith("3 run(s) were trained in packs")
     packed["warnings"] = alone["warnings"]
+    for doc in docs:  # the rendered sections repeat the numbers as display strings, the cost table included
+        del doc["sections"]
     _close(_drop_cost(alone), _drop_cost(packed))
 
 
