@@ -92,7 +92,7 @@ def sweep(
     sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
     sets += ["run.tensorboard=true"] if tensorboard else []
     ray = (launcher, address, cpus_per_run, gpus_per_run, max_retries)
-    plan, options = plan_sweep(config, sets, acts, seeds, grid, name, out, ray)
+    plan, options = plan_sweep(config, sets, acts, seeds, grid, name, out, ray, name_network=True)
     alone = pack_sweep(plan, pack, workers)
     if dry_run:
         console.print(plan_table(plan))
@@ -124,13 +124,16 @@ def plan_sweep(
     name: str | None,
     out: Path | None,
     ray: tuple[str, str | None, int | None, float | None, int | None],
+    name_network: bool = False,
 ) -> tuple[Plan, RayOptions | None]:
-    """The planned runs and the Ray options (None for the local launcher); user errors raise."""
+    """The planned runs and the Ray options (None for the local launcher); user errors raise.
+    `name_network` (`sweep`): run names start with a network --set chose; a suite's runs sit in a task
+    folder named for its network, and keep plain names."""
     from actbench.sweep.plan import plan_from_options
     from actbench.sweep.ray import ray_options
 
     options = ray_options(*ray)
-    return plan_from_options(config, sets, acts, seeds, grid, name, out), options
+    return plan_from_options(config, sets, acts, seeds, grid, name, out, name_network), options
 
 
 def run_sweep(
