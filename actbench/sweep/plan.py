@@ -169,12 +169,15 @@ def _preset_model(spec: str | Path) -> str | None:
 def keep_earlier_names(plan: Plan) -> Plan:
     """A run that the folder's sweep.yaml already lists under another name (planned before run names
     named the network) keeps that name, so re-running the sweep resumes it instead of training it again
-    beside the old folder. Runs are the same when their overrides, but for run.name, are."""
+    beside the old folder. Runs are the same when the base configs are and their overrides, but for
+    run.name, are (another sweep's runs are left to `write_manifest`, which refuses the folder)."""
     try:
         old = yaml.safe_load((plan.sweep_dir / MANIFEST).read_text(encoding="utf-8")) or {}
         known = [(r["name"], r["overrides"]) for r in old.get("runs", [])]
     except (OSError, yaml.YAMLError, AttributeError, KeyError, TypeError):
         return plan  # no manifest yet, or one write_manifest will judge
+    if _trained(old.get("base")) != _trained(to_dict(plan.base)):
+        return plan
     for i, spec in enumerate(plan.runs):
         mine = _without_name(spec.overrides)
         earlier = next((n for n, o in known if isinstance(o, dict) and _without_name(o) == mine), None)

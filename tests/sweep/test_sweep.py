@@ -220,3 +220,6 @@ def test_a_sweep_planned_before_runs_named_the_network_keeps_its_names(tmp_path:
     again = S.plan_from_options(None, sets, "relu", "0,1", name="sw", out=tmp_path, name_network=True)
     assert _names(again) == ["relu-s0", "mlp-relu-s1"]
     assert again.runs[0].config == old.runs[0].config
+    other = S.plan_from_options(None, [*TINY, "model.name=vgg_small"], "relu", "0", name="sw", out=tmp_path,
+                                name_network=True)  # fmt: skip
+    assert _names(other) == ["vgg_small-relu-s0"]  # another sweep's folder: write_manifest refuses it
