@@ -38,6 +38,11 @@ def tiny_config(*extra: str) -> C.Config:
     return C.load_config(None, [*TINY, *extra])
 
 
+def strip_times(records: list[dict]) -> list[dict]:
+    """metrics.jsonl records without their timings: what an exact resume must repeat bit for bit."""
+    return [{k: v for k, v in r.items() if k not in ("epoch_time_s", "images_per_s")} for r in records]
+
+
 # Easy enough to be clearly above chance (25%) after 4 quick epochs: 4 classes, little built-in noise
 # (the default synthetic data.noise=0.35 would teach the model to ignore small corruptions).
 LEARNABLE = [

@@ -92,7 +92,8 @@ def sweep(
     sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
     sets += ["run.tensorboard=true"] if tensorboard else []
     options = ray_options(launcher, address, cpus_per_run, gpus_per_run, max_retries)
-    plan = S.plan_from_options(config, sets, acts, seeds, grid, name, out)
+    # the run names start with a network --set chose (a suite's runs sit in a task folder named for it)
+    plan = S.plan_from_options(config, sets, acts, seeds, grid, name, out, name_network=True)
     alone = pack_sweep(plan, pack, workers)
     if dry_run:
         console.print(plan_table(plan))

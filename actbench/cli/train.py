@@ -25,13 +25,25 @@ def train(
     set_: SetOpt = None,
     name: Annotated[str | None, typer.Option(help="Run folder name (default: generated).")] = None,
     out: Annotated[Path | None, typer.Option(help="Parent folder of runs (default: run.out).")] = None,
-    resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder.")] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Continue the run in this folder; with --set train.epochs=N, train it to N epochs."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar per epoch.")] = True,
     log_format: LogFormatOpt = None,
     progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
 ) -> None:
-    """Train one model. `actbench train --config quickstart` or `actbench train --resume runs/NAME`."""
+    """Train one model. `actbench train --config quickstart` or `actbench train --resume runs/NAME`.
+
+    `--resume RUN --set train.epochs=N` extends a run, also a completed one, to N epochs (more than it
+    trained): it continues from its last checkpoint and redoes its final evaluation at epoch N. With a
+    constant or step schedule (and warm-up) that is exactly the run trained to N from the start; a cosine
+    schedule past its warm-up is refused (stretched over N, it would not be the one the earlier epochs
+    had). With --resume, --set takes train.epochs and the speed settings only.
+    """
     from actbench import config as C
     from actbench import runs
     from actbench.trackers import with_trackers
@@ -41,8 +53,8 @@ def train(
     log = progress_log(log_format, progress_every)
     try:
         if resume is not None:
-            if config or set_:
-                fail("--resume takes the run's own config.yaml; drop --config/--set")
+            if config:
+                fail("--resume takes the run's own config.yaml; drop --config (--set train.epochs=N extends)")
             run_dir = resume
             if not (run_dir / runs.CONFIG).is_file():
                 fail(f"{run_dir}: not a run folder (no {runs.CONFIG})")
@@ -51,7 +63,7 @@ def train(
             run_dir = created = T.create_run(cfg, out, name, force)
         hooks = T.Hooks(on_event=_train_sink(log, run_dir, progress), should_stop=T.stop_on_signals())
         hooks = with_trackers(hooks, run_dir)
-        summary = T.run_training(run_dir, resume=resume is not None, hooks=hooks)
+        summary = T.run_training(run_dir, resume=resume is not None, hooks=hooks, sets=set_ or [])
     except UserError:
         runs.discard_unstarted(created)  # a folder made for a run that never started
         raise

@@ -1,7 +1,8 @@
 """Sweeps: expand activation x grid x seed into ordinary run folders and run them, N at a time.
 
-    runs/<sweep>/sweep.yaml                      manifest: base config, axes, run list
-    runs/<sweep>/<act>[-<grid values>]-s<seed>/  one ordinary run folder per run (+ train.log, claim.lock)
+    runs/<sweep>/sweep.yaml                                 manifest: base config, axes, run list
+    runs/<sweep>/[<network>-]<act>[-<grid values>]-s<seed>/  one ordinary run folder per run (+ train.log,
+                                                            claim.lock); <network>: see `plan_sweep`
 
 Each run trains in its own process (`python -m actbench train --resume RUN_DIR`; with `--pack`, one
 process per pack of runs: `actbench.pack.plan`, `actbench train-pack`), so a crash, a diverging
@@ -85,11 +86,26 @@ def _slug(value: Any) -> str:
     return str(value).replace("/", "_").replace(" ", "").replace("[", "").replace("]", "").replace(",", "_")
 
 
+def _plain(name: str) -> str:
+    return _slug(name).replace(":", ".")  # "pkg.mod:Name", "torchvision:resnet18" -> a plain folder name
+
+
 def plan_sweep(
-    base: Config, acts: list[str], seeds: list[int], grid: dict[str, list[Any]], sweep_dir: Path
+    base: Config,
+    acts: list[str],
+    seeds: list[int],
+    grid: dict[str, list[Any]],
+    sweep_dir: Path,
+    preset_model: str | None = None,
 ) -> Plan:
-    """Cross product activation x grid x seed; each run's config is validated here, before anything runs."""
+    """Cross product activation x grid x seed; each run's config is validated here, before anything runs.
+    `preset_model`: the network of the sweep's config file before its --set overrides; when `base` trains
+    another one (and no --grid axis names it), each run's name starts with it (`resnet20-relu-s0`), so runs
+    of two networks never read alike. None: run names never name the network (a suite's task folder does;
+    the config's own network keeps today's names)."""
     keys = list(grid)
+    named = preset_model is not None and base.model.name != preset_model and "model.name" not in grid
+    network = f"{_plain(base.model.name)}-" if named else ""
     specs = []
     for act, values, seed in itertools.product(acts, itertools.product(*grid.values()), seeds):
         overrides: dict[str, Any] = {"activation.name": act}
@@ -101,7 +117,7 @@ def plan_sweep(
         # config check, one line, where it means nothing, e.g. an init for relu).
         overrides |= {**dict(zip(keys, values, strict=True)), "train.seed": seed}
         suffix = "".join(f"-{k.rsplit('.', 1)[-1]}{_slug(v)}" for k, v in zip(keys, values, strict=True))
-        name = f"{_slug(act).replace(':', '.')}{suffix}-s{seed}"  # "pkg.mod:Name" -> a plain folder name
+        name = f"{network}{_plain(act)}{suffix}-s{seed}"
         overrides["run.name"] = name
         try:
             cfg = replace(base, **overrides)
@@ -125,16 +141,54 @@ def plan_from_options(
     grid: list[str] | None = None,
     name: str | None = None,
     out: Path | None = None,
+    name_network: bool = False,
 ) -> Plan:
     """What `actbench sweep` plans from its options: the config (a preset name or file, then `sets`),
     the comma-separated activations and seeds, `--grid key=v1,v2` axes, the folder `<out>/<name>`
-    (out: the config's run.out; name: `default_name`). User errors raise ConfigError/RunError."""
+    (out: the config's run.out; name: `default_name`). `name_network`: run names start with a network
+    `sets` chose over the config's (`plan_sweep`); runs an earlier plan of the same sweep folder named
+    otherwise keep their names (`keep_earlier_names`). User errors raise ConfigError/RunError."""
     spec = config if config is not None else DEFAULT_CONFIG
     base = load_config(spec, sets)
     sweep_name = runs.check_folder_name(name) if name is not None else default_name(spec)
     axes = parse_grid(grid or [])
     act_list, seed_list = parse_list(acts, "acts"), parse_list(seeds, "seeds", int)
-    return plan_sweep(base, act_list, seed_list, axes, Path(out or base.run.out) / sweep_name)
+    preset = _preset_model(spec) if name_network else None
+    plan = plan_sweep(base, act_list, seed_list, axes, Path(out or base.run.out) / sweep_name, preset)
+    return keep_earlier_names(plan)
+
+
+def _preset_model(spec: str | Path) -> str | None:
+    """The network of the config file alone; None when it is not valid without its --set overrides."""
+    try:
+        return load_config(spec).model.name
+    except ConfigError:
+        return None
+
+
+def keep_earlier_names(plan: Plan) -> Plan:
+    """A run that the folder's sweep.yaml already lists under another name (planned before run names
+    named the network) keeps that name, so re-running the sweep resumes it instead of training it again
+    beside the old folder. Runs are the same when the base configs are and their overrides, but for
+    run.name, are (another sweep's runs are left to `write_manifest`, which refuses the folder)."""
+    try:
+        old = yaml.safe_load((plan.sweep_dir / MANIFEST).read_text(encoding="utf-8")) or {}
+        known = [(r["name"], r["overrides"]) for r in old.get("runs", [])]
+    except (OSError, yaml.YAMLError, AttributeError, KeyError, TypeError):
+        return plan  # no manifest yet, or one write_manifest will judge
+    if _trained(old.get("base")) != _trained(to_dict(plan.base)):
+        return plan
+    for i, spec in enumerate(plan.runs):
+        mine = _without_name(spec.overrides)
+        earlier = next((n for n, o in known if isinstance(o, dict) and _without_name(o) == mine), None)
+        if earlier is not None and earlier != spec.name:
+            overrides = {**spec.overrides, "run.name": earlier}
+            plan.runs[i] = RunSpec(earlier, overrides, replace(spec.config, **{"run.name": earlier}))
+    return plan
+
+
+def _without_name(overrides: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in overrides.items() if k != "run.name"}
 
 
 def write_manifest(plan: Plan) -> None:

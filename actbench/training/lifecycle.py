@@ -130,7 +130,7 @@ def restore(s: Session, run_dir: Path, hooks: Hooks) -> tuple[int, dict[str, Any
                 "warning", {"message": f"no checkpoint yet; redoing {len(records)} logged epoch(s)"}
             )
         return 0, {}
-    check_resume_config(run_dir, s.cfg, state.get("config"))
+    check_resume_config(run_dir, s.cfg, state.get("config"), int(state["epoch"]))
     try:
         s.model.load_state_dict(state["model"])
     except RuntimeError:  # a checkpoint of an older actbench, no config in it: name the mismatch
@@ -158,7 +158,9 @@ def mark_running(
     """Drop metrics past the restored epoch, write env.json and a `running` summary.json. A torchvision/timm
     network adds `model`: the swapped activation modules and the calls that could not be swapped.
     summary.json keeps the config of this start (`config`; a resume is checked against it), and the
-    start entry the allowed config changes since the previous start (`config_changes`: key -> [old, new])."""
+    start entry the allowed config changes since the previous start (`config_changes`: key -> [old, new]),
+    and `extended` ({from, to}: train.epochs) when it raises the run's length. The final results of an
+    earlier end (`last`, `best`) are dropped: they are redone at the new last epoch."""
     from actbench.config import to_dict
 
     runs.truncate_metrics(run_dir, start)
@@ -180,6 +182,11 @@ def mark_running(
         "unix_s": time.time(),
         **({"config_changes": changes} if changes else {}),
     }
+    old, new = (changes or {}).get("train.epochs", [None, None])
+    if isinstance(old, int) and isinstance(new, int) and new > old:
+        start_entry["extended"] = {"from": old, "to": new}
+    for key in ("last", "best"):  # a completed run extended: its results are no longer the run's end
+        summary.pop(key, None)
     summary.update(
         config=to_dict(s.cfg),
         starts=[*(summary.get("starts") or []), start_entry],
@@ -223,9 +230,14 @@ def failed_before_start(run_dir: Path, summary: dict[str, Any], exc: Exception) 
     """What a failure before the run's first epoch in this process leaves (a lone run and each member of a
     pack alike), returned for the caller to raise: a RunError about the folder (its checkpoints, its
     config.yaml) keeps a status the run already settled (interrupted, failed: its checkpoints still
-    resume); anything else, or a run never settled (`running`), ends `failed` (`fail_unstarted`)."""
+    resume; completed: an extension that never started); anything else, or a run never settled
+    (`running`), ends `failed` (`fail_unstarted`)."""
     if isinstance(exc, runs.RunError) and summary.get("status", runs.RUNNING) != runs.RUNNING:
         return exc
+    if summary.get("status") == runs.COMPLETED:  # an extension that could not start: the run keeps its end
+        return runs.RunError(
+            f"{run_dir}: not extended, failed before its first new epoch: {unstarted_reason(exc)}"
+        )
     return fail_unstarted(run_dir, summary, exc)
 
 

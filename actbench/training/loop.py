@@ -20,14 +20,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from actbench import runs
-from actbench.config import Config
+from actbench.config import Config, dump_yaml
 from actbench.data.pipeline import num_batches, train_batches
 from actbench.evaluation import load_run_config
 from actbench.session import Session, make_session
 from actbench.training import lifecycle as L
 from actbench.training.checks import NoGradient, first_step
 from actbench.training.lifecycle import Hooks
-from actbench.training.resume_config import check_resume_config
+from actbench.training.resume_config import check_resume_config, earlier_results, resume_sets
+from actbench.training.schedule import lr_at  # also imported from here (pack.train)
 
 
 class NonFiniteLoss(RuntimeError):
@@ -40,19 +41,6 @@ class Interrupted(RuntimeError):
 
 def epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7_919) % (2**63 - 1)
-
-
-def lr_at(cfg: Config, epoch: int) -> float:
-    """Learning rate for 1-based `epoch` (a pure function, so resume needs no scheduler state)."""
-    o, total = cfg.optim, cfg.train.epochs
-    if o.warmup_epochs and epoch <= o.warmup_epochs:
-        return o.lr * epoch / o.warmup_epochs
-    if o.schedule == "cosine":
-        span = max(1, total - o.warmup_epochs)
-        return 0.5 * o.lr * (1 + math.cos(math.pi * (epoch - 1 - o.warmup_epochs) / span))
-    if o.schedule == "step":
-        return o.lr * o.gamma ** ((epoch - 1) // o.step_epochs)
-    return o.lr
 
 
 def train_epoch(s: Session, epoch: int, hooks: Hooks, check: bool = False) -> dict[str, float]:
@@ -105,8 +93,6 @@ def default_run_name(cfg: Config) -> str:
 
 def create_run(cfg: Config, out: Path | None = None, name: str | None = None, force: bool = False) -> Path:
     """Make the run folder and write the resolved config (the only thing training will read)."""
-    from actbench.config import dump_yaml
-
     out = Path(out if out is not None else cfg.run.out)
     if name is not None:
         runs.check_folder_name(name)
@@ -116,22 +102,37 @@ def create_run(cfg: Config, out: Path | None = None, name: str | None = None, fo
     return run_dir
 
 
-def run_training(run_dir: Path, resume: bool = False, hooks: Hooks | None = None) -> dict[str, Any]:
+def run_training(
+    run_dir: Path, resume: bool = False, hooks: Hooks | None = None, sets: list[str] | None = None
+) -> dict[str, Any]:
     """Train the run in `run_dir` to completion (or failure/interruption); returns summary.json's dict.
-    Displays and trackers (`trackers.with_trackers`) observe it through `hooks`."""
+    Displays and trackers (`trackers.with_trackers`) observe it through `hooks`. `sets` (with `resume`):
+    config.yaml overrides, train.epochs and speed settings only (`resume_config.resume_sets`); a
+    train.epochs above the epochs done extends a completed run, its final evaluation redone at the end."""
     hooks = hooks or Hooks()
     cfg = load_run_config(run_dir)
     with runs.run_lock(run_dir):
         summary = L.read_summary(run_dir, hooks)
-        if resume and summary.get("status") == runs.COMPLETED:
-            raise runs.RunError(f"{run_dir}: run already completed (nothing to resume)")
+        done = int(summary.get("epochs_done") or 0)
+        if resume and sets:
+            cfg = resume_sets(run_dir, sets, done)
+        if resume and summary.get("status") == runs.COMPLETED and cfg.train.epochs <= done:
+            raise runs.RunError(
+                f"{run_dir}: run already completed (nothing to resume; to train it longer: actbench train "
+                f"--resume {run_dir} --set train.epochs=N, N > {done})"
+            )
         # refused before anything is built: a resume must train what the run was started with
-        changes = check_resume_config(run_dir, cfg, summary.get("config")) if resume else {}
+        changes = check_resume_config(run_dir, cfg, summary.get("config"), done) if resume else {}
         try:
             s = make_session(cfg)
             start, best = L.restore(s, run_dir, hooks) if resume else (0, {})
         except Exception as exc:  # building the network, reading the data: failed, one line, never running
             raise L.failed_before_start(run_dir, summary, exc) from None
+        if resume and sets:  # written once the run can start: a refusal or a failure leaves config.yaml
+            runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(cfg))
+        if resume and summary.get("status") == runs.COMPLETED:
+            for warning in earlier_results(run_dir, cfg, done):
+                hooks.on_event("warning", {"message": warning})
         L.mark_running(s, run_dir, summary, start, start if resume else None, changes=changes)
         return _loop(s, run_dir, start, best, summary, hooks)
 

@@ -173,3 +173,53 @@ def test_local_launcher_states_the_runs_own_threads(tmp_path: Path, monkeypatch:
     assert envs[0]["OMP_NUM_THREADS"] == "1"
     unset = T.create_run(tiny_config("train.threads=0"), tmp_path, "u")
     assert launcher.where(launcher.start_pack([unset, run_dir], 0), 0) == "worker 1/1, cpu, 2 threads"
+
+
+def _names(plan: S.Plan) -> list[str]:
+    assert all(r.config.run.name == r.name for r in plan.runs)
+    return [r.name for r in plan.runs]
+
+
+def test_run_names_name_a_network_set_over_the_configs(tmp_path: Path) -> None:
+    """Issue 36: `--set model.name=...` runs read `<network>-<act>-s<seed>`; the config's own network, a
+    model.name grid axis (named among the grid values) and a suite task (its folder names it) keep theirs."""
+
+    def names(*sets: str, config: str | None = None, grid: list[str] | None = None) -> list[str]:
+        plan = S.plan_from_options(config, [*TINY, *sets], "relu,elu", "0", grid, out=tmp_path,
+                                   name_network=True)  # fmt: skip
+        return _names(plan)
+
+    assert names("model.name=mlp") == ["mlp-relu-s0", "mlp-elu-s0"]
+    resnet = S.plan_from_options(None, ["model.name=torchvision:resnet18"], "relu", "0", out=tmp_path,
+                                 name_network=True)  # fmt: skip
+    assert _names(resnet) == ["torchvision.resnet18-relu-s0"]  # ":" made "." as in an --acts import path
+    assert names() == names("model.name=paper_cnn") == ["relu-s0", "elu-s0"]  # quickstart's own network
+    assert names(config="cifar10_resnet20_relu")[0] == "relu-s0"  # a preset's own network (resnet20)
+    assert names("model.name=paper_cnn", config="cifar10_resnet20_relu")[0] == "paper_cnn-relu-s0"
+    assert names(grid=["model.name=mlp,paper_cnn"])[:2] == ["relu-namemlp-s0", "relu-namepaper_cnn-s0"]
+    base = S.plan_from_options(None, [*TINY, "model.name=mlp"], "relu", "0", out=tmp_path)
+    assert _names(base) == ["relu-s0"]  # without name_network: what a suite plans
+    sweep = runner.invoke(app, _sweep_args(tmp_path, "--set", "model.name=mlp", "--dry-run", seeds="0"))
+    assert sweep.exit_code == 0 and "mlp-relu-s0" in sweep.output, sweep.output
+    suite = {
+        "name": "n",
+        "tasks": [{"name": "mlp", "config": "quickstart", "set": [*TINY, "model.name=mlp"]}],
+    }
+    (tmp_path / "n.yaml").write_text(yaml.safe_dump(suite))
+    res = runner.invoke(app, ["suite", "run", str(tmp_path / "n.yaml"), "--acts", "relu", "--seeds", "0",
+                              "--out", str(tmp_path), "--dry-run"])  # fmt: skip
+    assert res.exit_code == 0 and "relu-s0" in res.output and "mlp-relu" not in res.output, res.output
+
+
+def test_a_sweep_planned_before_runs_named_the_network_keeps_its_names(tmp_path: Path) -> None:
+    """Re-running the command of a sweep folder whose runs were named without their network resumes those
+    runs (sweep.yaml lists them) instead of training them again under new names; new runs get new names."""
+    sets = [*TINY, "model.name=mlp"]
+    old = S.plan_from_options(None, sets, "relu", "0", name="sw", out=tmp_path)
+    S.write_manifest(old)
+    again = S.plan_from_options(None, sets, "relu", "0,1", name="sw", out=tmp_path, name_network=True)
+    assert _names(again) == ["relu-s0", "mlp-relu-s1"]
+    assert again.runs[0].config == old.runs[0].config
+    other = S.plan_from_options(None, [*TINY, "model.name=vgg_small"], "relu", "0", name="sw", out=tmp_path,
+                                name_network=True)  # fmt: skip
+    assert _names(other) == ["vgg_small-relu-s0"]  # another sweep's folder: write_manifest refuses it

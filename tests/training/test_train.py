@@ -12,16 +12,12 @@ from actbench import evaluation as E
 from actbench import runs
 from actbench.config import Config, dump_yaml
 from actbench.training import loop as T
-from tests.factories import tiny_config
+from tests.factories import strip_times, tiny_config
 
 
 def _train(cfg: Config, out: Path, name: str) -> tuple[Path, dict]:
     run_dir = T.create_run(cfg, out, name)
     return run_dir, T.run_training(run_dir)
-
-
-def _strip_times(records: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in ("epoch_time_s", "images_per_s")} for r in records]
 
 
 def test_run_folder_contents(runs_dir: Path) -> None:
@@ -66,7 +62,7 @@ def test_resume_is_exact(runs_dir: Path) -> None:
     assert first["status"] == "interrupted" and first["epochs_done"] == 1
     resumed = T.run_training(part, resume=True)
     assert resumed["status"] == "completed"
-    assert _strip_times(runs.read_metrics(part)[0]) == _strip_times(runs.read_metrics(full_dir)[0])
+    assert strip_times(runs.read_metrics(part)[0]) == strip_times(runs.read_metrics(full_dir)[0])
     assert resumed["last"] == full["last"]
     # every process start is recorded (the cost of a run includes its restarts), with the epoch it began after
     assert [s["after_epoch"] for s in runs.read_json(part / runs.SUMMARY)["starts"]] == [0, 1]
