@@ -14,6 +14,7 @@ import csv
 import dataclasses
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -196,58 +197,52 @@ def _f(x: Any, spec: str) -> str:
     return F.num(x, spec)
 
 
-def _methods(rep: dict[str, Any]) -> list[str]:
-    return sorted({m for t in rep["tasks"] for m in rep["per_task"][t]})
+def _per_task(rep: dict[str, Any], cell: Callable[[dict[str, Any]], str | None]) -> list[list[str]]:
+    """Rows: method; columns: one cell per task from the method's row there (None or no row: "—");
+    methods with no cell in any task are left out."""
+    rows = []
+    for m in sorted({m for t in rep["tasks"] for m in rep["per_task"][t]}):
+        cells = [None if (r := rep["per_task"][t].get(m)) is None else cell(r) for t in rep["tasks"]]
+        if any(c is not None for c in cells):
+            rows.append([m, *(F.NONE if c is None else c for c in cells)])
+    return rows
 
 
 def task_table(rep: dict[str, Any]) -> Table:
     """Rows: method; columns: per task, mean accuracy % and the decision vs the baseline."""
-    rows = []
-    for m in _methods(rep):
-        cells = [m]
-        for t in rep["tasks"]:
-            r = rep["per_task"][t].get(m)
-            if r is None:
-                cells.append(F.NONE)
-                continue
-            verdict = "baseline" if r["activation"] == rep["baseline"] else (r["decision"] or F.NONE)
-            one_df = ", 1 df" if r.get("df") == 1 and r["activation"] != rep["baseline"] else ""
-            cells.append(f"{_f(r['acc_mean'], '.2f')} (n={r['n']}, {verdict}{one_df})")
-        rows.append(cells)
+
+    def cell(r: dict[str, Any]) -> str:
+        base = r["activation"] == rep["baseline"]
+        verdict = "baseline" if base else (r["decision"] or F.NONE)
+        one_df = ", 1 df" if r.get("df") == 1 and not base else ""
+        return f"{_f(r['acc_mean'], '.2f')} (n={r['n']}, {verdict}{one_df})"
+
     when = F.endpoint(rep["metric"]) + ", the primary endpoint: it decides each task and ranks the methods"
     title = (
         f"Suite {rep['suite']}: test accuracy % per task ({when}; mean over seeds; decision vs "
         f"{rep['baseline']}: paired t over matched seeds, Holm over all {rep['family']} comparisons of the "
         "suite, see actbench report)"
     )
-    return Table("tasks", title, ["method", *rep["tasks"]], rows)
+    return Table("tasks", title, ["method", *rep["tasks"]], _per_task(rep, cell))
 
 
 def decision_table(rep: dict[str, Any]) -> Table:
     """Rows: method but the baseline; per task, the difference from the baseline in accuracy points with
     its 95% interval and p(Holm): the numbers behind each task's decision."""
-    rows = []
-    for m in _methods(rep):
-        cells, compared = [m], False
-        for t in rep["tasks"]:
-            r = rep["per_task"][t].get(m)
-            if r is None or r["activation"] == rep["baseline"] or r["diff"] is None:
-                cells.append(F.NONE)
-                continue
-            compared = True
-            one_df = ", 1 df" if r.get("df") == 1 else ""
-            cells.append(
-                f"{r['diff']:+.2f}{F.bracket(r['decision_ci'])}, p(Holm) = "
-                f"{_f(r['decision_p_holm'], '.2g')}{one_df}"
-            )
-        if compared:
-            rows.append(cells)
+
+    def cell(r: dict[str, Any]) -> str | None:
+        if r["activation"] == rep["baseline"] or r["diff"] is None:
+            return None
+        one_df = ", 1 df" if r.get("df") == 1 else ""
+        p_holm = _f(r["decision_p_holm"], ".2g")
+        return f"{r['diff']:+.2f}{F.bracket(r['decision_ci'])}, p(Holm) = {p_holm}{one_df}"
+
     title = (
         f"Per task, Δacc vs {rep['baseline']} in points [95% interval over seeds], p(Holm) over the "
         f"suite's {rep['family']} comparisons (the numbers behind each decision; better/worse: p(Holm) < "
         "0.05 and an interval that excludes 0; 1 df: two seed pairs)"
     )
-    return Table("deltas", title, ["method", *rep["tasks"]], rows)
+    return Table("deltas", title, ["method", *rep["tasks"]], _per_task(rep, cell))
 
 
 def rank_table(rep: dict[str, Any]) -> Table:
