@@ -7,7 +7,8 @@ any other exception (a bug) keeps its traceback.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -21,7 +22,8 @@ if TYPE_CHECKING:  # annotations only: commands import the library lazily
 
 
 class _Commands(TyperGroup):
-    """The command group: the one place a UserError becomes one line on stderr and an exit code."""
+    """The command group: the one place a UserError (or a usage error: an unknown option, a value that does
+    not parse) becomes one line on stderr and an exit code."""
 
     def invoke(self, ctx: typer.Context) -> object:
         try:
@@ -29,6 +31,37 @@ class _Commands(TyperGroup):
         except UserError as exc:
             _error_line(str(exc))
             raise typer.Exit(exc.exit_code) from None
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Click's usage errors as the same one line as every other error (Typer draws a boxed panel)."""
+        click = _click_exceptions()
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `actbench` alone: the help, as Typer shows it
+                exc.show()
+                sys.exit(exc.exit_code)
+            where = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            _error_line(exc.format_message() + where)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            _error_line(exc.format_message())
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            err_console.print("Aborted.", highlight=False)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)  # typer.Exit(n) comes back as n
+
+
+def _click_exceptions() -> Any:
+    """Where click's exception classes live: Typer >= 0.2x vendors click as typer._click."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # older Typer: the click package
+        from click import exceptions
+    return exceptions
 
 
 app = typer.Typer(

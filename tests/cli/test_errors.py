@@ -71,3 +71,20 @@ def test_a_bug_is_not_dressed_as_a_user_error(tmp_path: Path, monkeypatch: pytes
     res = runner.invoke(app, ["eval", str(run), "--corruptions", "gaussian_noise", "--severities", "1"])
     assert res.exit_code == 1 and isinstance(res.exception, ValueError), res.output
     assert "error:" not in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["train", "--bogus"], "error: No such option: --bogus"),
+        (["sweep", "--workers", "abc"], "error: Invalid value for '--workers'"),
+        (["report"], "error: Missing argument 'paths'."),
+    ],
+)
+def test_usage_errors_are_one_line_like_every_other_error(args: list[str], line: str) -> None:
+    """Typer drew these as 5-line boxed panels; now one line naming the help to read, exit 2."""
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    text = res.output.strip()
+    assert text.startswith(line) and text.count("\n") == 0 and "╭" not in text, text
+    assert text.endswith(f" {args[0]} --help)")  # the program name: actbench (CliRunner says root)
