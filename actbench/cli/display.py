@@ -6,6 +6,7 @@ Kept apart from training math: `training.loop` emits events, this turns them int
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 from rich.console import Console
@@ -174,9 +175,9 @@ class SweepDisplay:
         self.live.update(self._render(statuses))
 
     def _render(self, statuses: list[Any]) -> Table:
-        counts: dict[str, int] = {}
-        for s in statuses:
-            counts[s.state.split(" ")[0]] = counts.get(s.state.split(" ")[0], 0) + 1
+        from actbench.sweep.state import state_kind
+
+        counts = Counter(state_kind(s.state) for s in statuses)
         done = sum(min(s.epochs, s.total) for s in statuses)
         total = sum(s.total for s in statuses)
         if self.first_epochs is None:

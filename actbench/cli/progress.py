@@ -25,6 +25,7 @@ import json
 import math
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import IO, Any
 from actbench import runs
 from actbench.config import ConfigError
 from actbench.errors import not_allowed
-from actbench.sweep.state import BUSY, NOT_STARTED, PENDING, is_skipped
+from actbench.sweep.state import BUSY, NOT_STARTED, PENDING, is_skipped, state_kind
 from actbench.timing import fmt_range
 
 LOG_FORMATS = ("text", "json")  # --log-format; without it: the live display on a terminal, else text
@@ -317,10 +318,7 @@ class SweepProgress:
         """`sweep: 3/15 runs done (2 completed, 1 failed), 2 running | epochs 45/300 | elapsed | ETA`."""
         now = self.log.clock()
         self.last_summary = now
-        counts: dict[str, int] = {}
-        for s in statuses:
-            key = "skipped" if is_skipped(s.state) else s.state
-            counts[key] = counts.get(key, 0) + 1
+        counts = Counter(state_kind(s.state) for s in statuses)
         finished = {k: v for k, v in counts.items() if k in runs.FINAL or k == "skipped"}
         n_done = sum(finished.values())
         done = sum(min(s.epochs, s.total) for s in statuses)

@@ -31,6 +31,12 @@ def is_skipped(state: str) -> bool:
     return state.startswith("skipped (")
 
 
+def state_kind(state: str) -> str:
+    """What a state counts as in a sweep's tallies: "skipped" for any skipped run, else the state itself
+    ("not started" stays whole: its first word alone would read "not")."""
+    return "skipped" if is_skipped(state) else state
+
+
 def outcome(states: list[str]) -> str:
     """A whole sweep: interrupted (a run was interrupted or never launched: re-run to continue), failed
     (a run ended otherwise than completed), else completed."""

@@ -163,3 +163,18 @@ def test_epoch_line_parameters_stay_short_for_deep_networks() -> None:
     assert fmt_act(few) == "a=0.100/0.200/0.300"
     deep = {f"layer{i}": {"a": {"mean": i / 100}} for i in range(35)}  # mobilenet_v2: 35 activations
     assert fmt_act(deep) == "a=0.000/0.010/0.020/0.030/0.040/…/0.340 (35 layers)"
+
+
+def test_sweep_display_counts_runs_never_started_as_such() -> None:
+    """After Ctrl-C the live title said "1 not" (the first word of "not started")."""
+    from actbench.cli.display import SweepDisplay
+    from actbench.sweep.local import RunStatus
+    from actbench.sweep.state import NOT_STARTED, skipped
+
+    class Plan:
+        sweep_dir = Path("runs/sw")
+
+    statuses = [RunStatus("a-s0", total=2), RunStatus("b-s0", total=2), RunStatus("c-s0", total=2)]
+    statuses[0].state, statuses[1].state, statuses[2].state = NOT_STARTED, skipped("completed"), "completed"
+    title = SweepDisplay(Console(file=io.StringIO()), Plan())._render(statuses).title
+    assert "1 not started" in title and "1 skipped" in title and "1 completed" in title, title
