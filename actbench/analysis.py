@@ -101,10 +101,14 @@ def load_runs(paths: Paths) -> Any:
         s = run.summary if isinstance(run.summary, dict) else {}
         row: dict[str, Any] = {"run": str(run.path), "status": run.status, **run.flat}
         for part in R.CHECKPOINTS:
-            entry = s.get(part) if isinstance(s.get(part), dict) else {}
+            entry = s.get(part)
+            if not isinstance(entry, dict):
+                entry = {}
             row |= {f"{part}.{k}": entry.get(k) for k in FINAL}
         row |= {k: s.get(k) for k in SUMMARY}
-        timing = s.get("timing") if isinstance(s.get("timing"), dict) else {}
+        timing = s.get("timing")
+        if not isinstance(timing, dict):
+            timing = {}
         row["steady_epoch_s"] = timing.get("steady_epoch_s")
         rows.append(_percent(row) | _learned("learned", s.get("learned")))
     return _frame(rows, warnings, ("run", "status", "activation.name", "train.seed"))

@@ -8,11 +8,12 @@ things (names, kinds, checkpoints: `relu,relu` means relu) and refused where it 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from actbench.errors import UserError
 
-DROP, REFUSE = "drop", "refuse"
+DROP: Final = "drop"
+REFUSE: Final = "refuse"
 
 
 def split(text: str) -> list[str]:

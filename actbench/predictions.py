@@ -71,7 +71,8 @@ def save(run_dir: Path, checkpoint: str, epoch: int, result: dict[str, Any]) -> 
     the other checkpoint's when the labels agree. RunError (one line) when the folder is not writable."""
     path = run_dir / runs.PREDICTIONS
     labels = np.asarray(result["labels"], dtype=np.int32)
-    arrays: dict[str, np.ndarray] = {}
+    # Any: mypy would match **dict[str, ndarray] against savez_compressed's allow_pickle: bool
+    arrays: dict[str, Any] = {}
     if path.exists():
         try:
             old = runs.read_npz(path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -18,6 +18,7 @@ from actbench.activations import has_fused_path
 from actbench.config import Config, ConfigError
 from actbench.data.pipeline import Splits, load_splits, output_size
 from actbench.models import build_model, resolve_pool_first
+from actbench.models.common import Network
 
 
 def select_device(name: str) -> torch.device:
@@ -32,7 +33,7 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
+def build_optimizer(cfg: Config, model: Network) -> torch.optim.Optimizer:
     o = cfg.optim
     act_ids = {id(p) for m in model.activations().values() for p in m.parameters()}
     act = [p for p in model.parameters() if id(p) in act_ids]
@@ -55,7 +56,7 @@ class Session:
     cfg: Config
     device: torch.device
     splits: Splits
-    model: nn.Module
+    model: Network
     net: nn.Module  # `model`, possibly torch.compile'd (same parameters)
     opt: torch.optim.Optimizer
     speed: dict[str, Any] = field(default_factory=dict)  # effective compile/fused choices (auto resolved)
@@ -98,7 +99,8 @@ def session_for(cfg: Config, device: torch.device, splits: Splits) -> Session:
     model = build_model(cfg.model, act, splits.num_classes, size, channels).to(device)
     if t.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    net = torch.compile(model, mode=speed["compile_mode"]) if speed["compile"] else model
+    # torch.compile of a module returns an OptimizedModule (an nn.Module); its stub only says "a callable"
+    net = cast(nn.Module, torch.compile(model, mode=speed["compile_mode"])) if speed["compile"] else model
     return Session(cfg, device, splits, model, net, build_optimizer(cfg, model), speed)
 
 

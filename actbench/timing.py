@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 WARMUP_EPOCHS = 1  # leading epochs left out of steady-state timings
 STATISTIC = "median"  # what summary.json's timing.steady_epoch_s is (files before it was added: mean)
@@ -26,7 +28,7 @@ def finite(values: Iterable[Any]) -> list[float]:
     ]
 
 
-def steady(times: Sequence[float]) -> list[float]:
+def steady(times: Sequence[T]) -> list[T]:
     """Epoch seconds without the warm-up epoch; a run of a single epoch keeps it (nothing else to show)."""
     return list(times[WARMUP_EPOCHS:]) or list(times)
 

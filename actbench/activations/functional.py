@@ -186,6 +186,8 @@ class _NegRationalFn(torch.autograd.Function):
         k = _effective_k(a, ctx.exponential, ctx.a_min, v.dtype)  # in a's dtype (float32)
         channel = a.numel() > 1  # layer sharing: a is (1,); channel: (C, 1, ..., 1)
         need_v, need_a = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        grad_v: torch.Tensor | None
+        grad_k: torch.Tensor | None
         if ctx.triton:  # ∂E/∂v and the per-group sums of g·r² in one pass (float32)
             grad_v, grad_k = triton_kernels.backward(g, v, k, need_a)
             grad_v = grad_v if need_v else None
@@ -256,6 +258,7 @@ def _build_triton_op() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     @custom_op("actbench::neg_rational_backward", mutates_args=())
     def unit_backward(g: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         grad_v, sums = triton_kernels.backward(g, v, k, True)
+        assert sums is not None  # need_k=True
         return grad_v, sums
 
     @unit.register_fake

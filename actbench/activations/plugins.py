@@ -100,7 +100,8 @@ def _import(target: str, name: str) -> Any:
 
 def _signature(obj: Callable[..., Any]) -> tuple[set[str], bool]:
     """(keyword names the factory takes, whether it takes **kwargs); unknown signature -> ((), True)."""
-    if isinstance(obj, type) and obj.__init__ is nn.Module.__init__:  # no __init__ of its own: takes nothing
+    # no __init__ of its own: takes nothing (getattr: mypy refuses `obj.__init__` on a class object)
+    if isinstance(obj, type) and getattr(obj, "__init__", None) is nn.Module.__init__:
         return set(), False
     try:
         params = inspect.signature(obj).parameters.values()
@@ -126,7 +127,7 @@ def _builder(name: str, obj: Callable[..., Any]) -> Callable[..., nn.Module]:
         if unknown:
             allowed = ", ".join(sorted(accepted - {"channels", "sharing", "init"})) or "none"
             raise UserError(f"{name}: unknown param {unknown[0]!r} (allowed: {allowed})")
-        kwargs = {k: v for k, v in (("channels", channels), ("sharing", sharing)) if takes(k)}
+        kwargs: dict[str, Any] = {k: v for k, v in (("channels", channels), ("sharing", sharing)) if takes(k)}
         if init is not None:
             kwargs["init"] = init
         return obj(**kwargs, **params)

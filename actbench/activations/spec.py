@@ -46,8 +46,10 @@ def _builtin(name: str, formula: str, cls: type[nn.Module], **defaults: Any) -> 
     return ActSpec(name, formula, build, defaults=defaults, ref=f"torch.nn.{cls.__name__}")
 
 
-def _unit(name: str, formula: str, cls: type[Learnable], init: float, ref: str, **defaults: Any) -> ActSpec:
-    """A learnable unit with parameter ``a``; Rational/Exponential also take ``fused``."""
+def _unit(
+    name: str, formula: str, cls: Callable[..., Learnable], init: float, ref: str, **defaults: Any
+) -> ActSpec:
+    """A learnable unit class with parameter ``a``; Rational/Exponential also take ``fused``."""
     fusable = cls is not PReLU
 
     def build(channels: int, sharing: str, init: float, fused: bool, **kw: Any) -> nn.Module:

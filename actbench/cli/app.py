@@ -7,7 +7,9 @@ any other exception (a bug) keeps its traceback.
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -25,20 +27,43 @@ class _Commands(TyperGroup):
     """The command group: the one place a UserError (or a usage error: an unknown option, a value that does
     not parse) becomes one line on stderr and an exit code."""
 
-    def invoke(self, ctx: typer.Context) -> object:
+    # ctx: click's Context (Typer >= 0.2x vendors click as typer._click; older Typer uses the click package)
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except UserError as exc:
             _error_line(str(exc))
             raise typer.Exit(exc.exit_code) from None
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **kwargs: Any,
+    ) -> Any:
         """Click's usage errors as the same one line as every other error (Typer draws a boxed panel)."""
         click = _click_exceptions()
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(
+                args,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **kwargs,
+            )
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(
+                args,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **kwargs,
+            )
         except click.UsageError as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":  # `actbench` alone: the help, as Typer shows it
                 exc.show()
@@ -60,7 +85,7 @@ def _click_exceptions() -> Any:
     try:
         from typer._click import exceptions
     except ImportError:  # older Typer: the click package
-        from click import exceptions
+        return importlib.import_module("click.exceptions")
     return exceptions
 
 

@@ -135,8 +135,8 @@ def load_config(spec: str | Path | None = None, overrides: list[str] | tuple[str
     except ConfigError as exc:
         # blame what set the key: the --set option, else the file (or the defaults)
         key = str(exc).split(":", 1)[0]
-        text = given.get(key) or next((t for k, t in given.items() if key.startswith(f"{k}.")), None)
-        raise ConfigError(f"--set {text}: {exc}" if text else f"{source}: {exc}") from None
+        blame = given.get(key) or next((t for k, t in given.items() if key.startswith(f"{k}.")), None)
+        raise ConfigError(f"--set {blame}: {exc}" if blame else f"{source}: {exc}") from None
 
 
 def dump_yaml(cfg: Config) -> str:

@@ -279,13 +279,18 @@ def _load_archive(data: DataConfig, archive: Path) -> Raw:
     if sorted(members["test"]) != classes:
         diff = sorted(set(members["test"]) ^ set(classes))
         raise DataError(f"folder: class folders of test/ in {archive} differ from train/ (e.g. {diff[0]!r})")
-    decoded = []
+    decoded: list[tuple[Tensor, Tensor]] = []
     for split in ("train", "test"):
         per_class = [sorted(members[split][c], key=lambda m: PurePosixPath(m[0]).name) for c in classes]
         items, labels = interleave(per_class)
         names = [f"{archive}:{name}" for name, _ in items]
-        decoded += [_decode(names, lambda i, items=items: items[i][1]), torch.tensor(labels)]
-    return _finish_folder(data, path, *decoded, classes)
+
+        def read(i: int, items: list[Any] = items) -> bytes:
+            return items[i][1]
+
+        decoded.append((_decode(names, read), torch.tensor(labels)))
+    (train_x, train_y), (test_x, test_y) = decoded
+    return _finish_folder(data, path, train_x, train_y, test_x, test_y, classes)
 
 
 def _read_cache(path: Path) -> Raw | None:

@@ -21,7 +21,13 @@ from torch import nn
 
 from actbench.config import ActivationConfig, ModelConfig
 from actbench.errors import UserError
-from actbench.models.common import learned_parameters, make_act, params_without_gradient, resolve_pool_first
+from actbench.models.common import (
+    Network,
+    learned_parameters,
+    make_act,
+    params_without_gradient,
+    resolve_pool_first,
+)
 from actbench.models.cost import macs_per_image, parameter_count, try_macs_per_image
 from actbench.models.mlp import MLP
 from actbench.models.paper_cnn import PaperCNN
@@ -41,7 +47,7 @@ __all__ = [
     "try_macs_per_image",
 ]
 
-ModelBuilder = Callable[[ModelConfig, ActivationConfig, int, int, int], nn.Module]
+ModelBuilder = Callable[[ModelConfig, ActivationConfig, int, int, int], Network]
 MODELS: dict[str, ModelBuilder] = {
     "paper_cnn": PaperCNN,
     "resnet20": ResNet20,
@@ -62,7 +68,7 @@ def build_model(
     num_classes: int,
     image_size: int = 32,
     in_channels: int = 3,
-) -> nn.Module:
+) -> Network:
     """The network `model.name` for (N, in_channels, image_size, image_size) inputs."""
     if ":" in model.name:
         from actbench.models.external import ExternalNetwork, is_external  # local: imports torchvision

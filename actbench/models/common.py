@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import nn
@@ -38,6 +39,9 @@ class Network(nn.Module):
     names reports and logs use. Subclasses build each activation with ``self.new_act(name, channels)``;
     the modules are also held in a plain dict (not registered twice), so state_dict keys stay those of
     earlier actbench versions and old checkpoints load."""
+
+    _acts: dict[str, nn.Module]  # set through __dict__ in __init__ (not registered as submodules)
+    _act_cfg: ActivationConfig
 
     def __init__(
         self, model: ModelConfig, act: ActivationConfig, num_classes: int, image_size: int = 32,
@@ -81,7 +85,7 @@ def learned_parameters(model: nn.Module) -> dict[str, dict[str, list[float]]]:
     the flattened remaining dims), e.g. PAU's ``p[0]`` ... ``p[5]``. A 0-dim parameter is one value.
     """
     out: dict[str, dict[str, list[float]]] = {}
-    base = getattr(model, "_orig_mod", model)  # torch.compile wrapper
+    base = cast(Network, getattr(model, "_orig_mod", model))  # torch.compile wrapper
     for layer, mod in base.activations().items():
         values: dict[str, list[float]] = {}
         for name, p in activation_parameters(mod).items():
@@ -99,7 +103,7 @@ def learned_parameters(model: nn.Module) -> dict[str, dict[str, list[float]]]:
 def params_without_gradient(model: nn.Module) -> tuple[list[str], list[str]]:
     """(activation parameters, other parameters) that require a gradient but got none from the last
     backward (``.grad`` None or all zero), by name. Read between ``backward()`` and the optimizer step."""
-    base = getattr(model, "_orig_mod", model)  # torch.compile wrapper
+    base = cast(Network, getattr(model, "_orig_mod", model))  # torch.compile wrapper
     act_ids = {id(p) for mod in base.activations().values() for p in activation_parameters(mod).values()}
     act: list[str] = []
     other: list[str] = []

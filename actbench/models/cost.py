@@ -20,6 +20,7 @@ def macs_per_image(model: nn.Module, input_shape: tuple[int, int, int]) -> int:
 
     def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         nonlocal total
+        assert isinstance(module.weight, torch.Tensor)
         per_out = module.weight[0].numel()  # conv: C_in/groups * kh * kw; linear: in_features
         total += per_out * out[0].numel()  # output values of the one image in the batch
 

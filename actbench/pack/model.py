@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +57,8 @@ from actbench.activations import (
     rational,
 )
 from actbench.config import Config, to_dict
+from actbench.models.common import Network
+from actbench.models.paper_cnn import PaperCNN
 
 # Config keys a member may set on its own; every other key must be equal within a pack.
 MEMBER_KEYS = ("activation", "train.seed", "optim.lr", "optim.weight_decay", "run", "robustness")
@@ -123,7 +126,7 @@ def _probe_pack(cfg: Config) -> tuple[list[Tensor], list[Tensor]]:
     channels = 1 if "mnist" in cfg.data.name else 3  # the input layer only; the activations' widths are exact
     k, classes = PROBE_MEMBERS, cfg.data.num_classes
     size = output_size(cfg.augment, 28 if channels == 1 else 32)
-    members = [build_model(cfg.model, cfg.activation, classes, size, channels) for _ in range(k)]
+    members = [paper_cnn(build_model(cfg.model, cfg.activation, classes, size, channels)) for _ in range(k)]
     _spread(members)
     x = torch.randn(2, k * channels, size, size)
     direction = torch.randn(k, 2, classes)  # a random loss per member
@@ -136,7 +139,7 @@ def _probe_pack(cfg: Config) -> tuple[list[Tensor], list[Tensor]]:
     return _run(members, lambda: packed(x), direction), _run(members, lone, direction)
 
 
-def _spread(members: Sequence[nn.Module]) -> None:
+def _spread(members: Sequence[Network]) -> None:
     """Different activation parameter values per member, so that a mixed-up packed form shows."""
     with torch.no_grad():
         for i, m in enumerate(members):
@@ -205,6 +208,12 @@ def act_group_key(cfg: Config, pool_first: bool) -> str:
     return json.dumps([a.name, sorted(a.params.items()), pool_first])
 
 
+def paper_cnn(model: nn.Module) -> PaperCNN:
+    """`model` as the PaperCNN a pack member is (unpackable_reason admits only PACKED_MODEL runs)."""
+    assert isinstance(model, PaperCNN), type(model)
+    return model
+
+
 class PackedCNN(nn.Module):
     """The forward pass of K `PaperCNN` members (same shapes) as one grouped model; see the module doc.
 
@@ -213,7 +222,7 @@ class PackedCNN(nn.Module):
     """
 
     def __init__(
-        self, members: Sequence[nn.Module], keys: Sequence[str], pool: str, pool_first: Sequence[bool]
+        self, members: Sequence[PaperCNN], keys: Sequence[str], pool: str, pool_first: Sequence[bool]
     ):
         super().__init__()
         self.members = nn.ModuleList(members)
@@ -249,7 +258,8 @@ class PackedCNN(nn.Module):
         for i in range(self.n_conv):
             convs = [c[i] for c in self.convs]
             w = torch.cat([c.weight for c in convs])
-            b = torch.cat([c.bias for c in convs]) if convs[0].bias is not None else None
+            # the members share model.batch_norm, so all of them have a bias or none does
+            b = torch.cat([cast(Tensor, c.bias) for c in convs]) if convs[0].bias is not None else None
             y = F.conv2d(x, w, b, padding=self.padding, groups=self.k)
             x = self._activate(y, f"conv{i + 1}", pooled=True)
         batch = x.shape[0]
@@ -296,7 +306,7 @@ class PackedCNN(nn.Module):
         return functional_call(template, params, (part,))
 
 
-def _layer_acts(member: nn.Module) -> dict[str, nn.Module]:
+def _layer_acts(member: PaperCNN) -> dict[str, nn.Module]:
     """{layer name: activation module} of a PaperCNN member: its activations(), plus the fixed hidden-layer
     activations (model.hidden_act) that activations() leaves out, found after each hidden Linear."""
     acts = dict(member.activations())
@@ -308,8 +318,9 @@ def _layer_acts(member: nn.Module) -> dict[str, nn.Module]:
 
 
 # The built-in learnable units called on a slice with its concatenated (K*C,) `a` (what functional_call of
-# the module computes, without swapping the module's parameters for every call).
-_UNITS: dict[type, Callable[[nn.Module, Tensor, Tensor], Tensor]] = {
+# the module computes, without swapping the module's parameters for every call). Each is called with a module
+# of its key's class (hence Any: Rational's a_min, fused).
+_UNITS: dict[type, Callable[[Any, Tensor, Tensor], Tensor]] = {
     Rational: lambda m, x, a: rational(x, a, m.a_min, m.fused),
     Exponential: lambda m, x, a: exponential(x, a, m.fused),
     PReLU: lambda m, x, a: F.prelu(x, a.to(x.dtype)),

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -42,7 +42,7 @@ from actbench.config import ConfigError
 from actbench.data.pipeline import load_splits, num_batches, train_batches
 from actbench.evaluation import load_run_config
 from actbench.models import resolve_pool_first
-from actbench.pack.model import PackedCNN, act_group_key, member_losses, pack_inputs, pack_mismatch
+from actbench.pack.model import PackedCNN, act_group_key, member_losses, pack_inputs, pack_mismatch, paper_cnn
 from actbench.pack.optim import MergedOptimizer
 from actbench.session import Session, select_device, session_for
 from actbench.training import lifecycle as L
@@ -209,7 +209,7 @@ def build_packed(sessions: Sequence[Session]) -> PackedCNN:
     cfgs = [s.cfg for s in sessions]
     pool_first = [resolve_pool_first(c.model, c.activation) for c in cfgs]
     keys = [act_group_key(c, pf) for c, pf in zip(cfgs, pool_first, strict=True)]
-    return PackedCNN([s.model for s in sessions], keys, cfgs[0].model.pool, pool_first)
+    return PackedCNN([paper_cnn(s.model) for s in sessions], keys, cfgs[0].model.pool, pool_first)
 
 
 def order_members(members: Sequence[Member]) -> list[Member]:
@@ -227,7 +227,8 @@ def order_members(members: Sequence[Member]) -> list[Member]:
 def _net(members: list[Member]) -> nn.Module:
     packed = build_packed([m.s for m in members])
     speed = members[0].s.speed
-    return torch.compile(packed, mode=speed["compile_mode"]) if speed["compile"] else packed
+    # torch.compile of a module returns an OptimizedModule (an nn.Module); its stub only says "a callable"
+    return cast(nn.Module, torch.compile(packed, mode=speed["compile_mode"])) if speed["compile"] else packed
 
 
 def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> None:
@@ -313,6 +314,7 @@ def _close_epoch(m: Member, epoch: int, train_loss: float, train_acc: float, tra
     """Validate, log and checkpoint one member's epoch exactly as a lone run does (`training.lifecycle`)."""
     train = {"train_loss": train_loss, "train_acc": train_acc}
     rec = L.epoch_record(m.s, epoch, train, lr_at(m.s.cfg, epoch), train_s)  # + own validation time
+    assert m.rng is not None  # set when the pack starts
     torch.set_rng_state(m.rng)  # checkpoints hold the global RNG: make it this member's
     m.best = L.log_epoch(m.s, m.run_dir, rec, m.best, m.summary, m.times, m.hooks)
     m.epoch = epoch

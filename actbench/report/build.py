@@ -55,9 +55,11 @@ from actbench.timing import finite, robust, steady
 # --- one row per group ------------------------------------------------------------------------------
 
 
-def run_result(run: Run, metric: str) -> dict[str, float] | None:
+def run_result(run: Run, metric: str) -> dict[str, Any] | None:
     """Test accuracy (%), loss and epoch of a completed run at `metric` (last | best), if recorded."""
     part = run.summary.get(metric)
+    if not isinstance(part, dict):
+        return None
     try:
         acc, loss = float(part["test_acc"]), float(part["test_loss"])
     except (TypeError, KeyError, ValueError):
@@ -153,8 +155,8 @@ def _run_entry(run: Run, result: dict[str, Any] | None) -> dict[str, Any]:
 
 def group_row(group: Group, groups: list[Group], opts: ReportOptions) -> dict[str, Any]:
     """Everything reported about one group, as plain data (accuracy in %)."""
-    results = {id(r): run_result(r, opts.metric) for r in group.completed}
-    used = [r for r in group.completed if results[id(r)]]
+    results = {id(r): res for r in group.completed if (res := run_result(r, opts.metric))}
+    used = [r for r in group.completed if id(r) in results]
     acc, loss = [results[id(r)]["acc"] for r in used], [results[id(r)]["loss"] for r in used]
     base = find_baseline(group, groups, opts.baseline)
     paper = PAPER.get(opts.paper or "", {}).get(group.activation)
@@ -369,7 +371,8 @@ def report_main(
     page to `html`; returns the warnings."""
     _check_options(options.metric, options.sort, options.paper, fmt)
     report = build_report(paths, options, with_provenance)
-    warnings, files = list(report.warnings), []
+    warnings = list(report.warnings)
+    files: list[Path] = []
     if plots is not None:
         from actbench.report.figures import (
             write_figures,  # local: loads matplotlib only when plots are asked for

@@ -36,7 +36,8 @@ def _decision_cells(r: dict[str, Any], o: ReportOptions) -> list[str]:
     runs = (
         f"{d['n']} pairs" if d.get("method") == "paired-t" else f"{d.get('n_group')} / {d.get('n_baseline')}"
     )
-    ci = F.span(*(d.get("ci") or (None, None)), "+.2f")
+    lo, hi = d.get("ci") or (None, None)
+    ci = F.span(lo, hi, "+.2f")
     pi = d.get("prob_improvement") or {}
     pi_cell = _f(pi.get("p"), ".2f") + F.bracket(pi.get("ci"), ".2f")
     cells = [
@@ -44,7 +45,7 @@ def _decision_cells(r: dict[str, Any], o: ReportOptions) -> list[str]:
         runs if d else "—",
         _f(d.get("diff"), "+.2f"),
         ci,
-        METHOD_LABELS.get(d.get("method"), "—"),
+        METHOD_LABELS.get(d.get("method", ""), "—"),
     ]
     cells += [_f(d.get("p"), ".3g"), _f(d.get("p_holm"), ".3g"), _f(d.get("p_signflip"), ".3g"), pi_cell]
     cells.append(d.get("decision") or "—")

@@ -139,15 +139,18 @@ def _paired_vs(
         out |= {"b": mc["b"], "c": mc["c"], "per_pair": mc["per_pair"]}
     elif "paired" in opts.tests and theirs:
         notes.append(f"{group.label}: no seed numbers in common with {base.label}, no per-image comparison")
-    if "ensemble" in opts.tests and theirs and _with_prob(mine) and _with_prob(theirs):
-        out["ensemble_diff"] = P.ensemble_accuracy([p.prob for _, p in mine], labels) - P.ensemble_accuracy(
-            [p.prob for _, p in theirs], labels
+    mine_probs, their_probs = _probs(mine), _probs(theirs)
+    if "ensemble" in opts.tests and theirs and mine_probs is not None and their_probs is not None:
+        out["ensemble_diff"] = P.ensemble_accuracy(mine_probs, labels) - P.ensemble_accuracy(
+            their_probs, labels
         )
     return out if len(out) > 1 else None
 
 
-def _with_prob(preds: list[tuple[Any, Predictions]]) -> bool:
-    return all(p.prob is not None for _, p in preds)
+def _probs(preds: list[tuple[Any, Predictions]]) -> list[np.ndarray] | None:
+    """Every prediction's probabilities, or None when one has none (a slim copy)."""
+    probs = [p.prob for _, p in preds if p.prob is not None]
+    return probs if len(probs) == len(preds) else None
 
 
 def paired_row(
@@ -161,15 +164,14 @@ def paired_row(
     mine = _group_predictions(used, opts.metric, None, notes)
     if not mine:
         return {"n": 0, "notes": notes} if notes else None
-    probs, labels = [p.prob for _, p in mine], mine[0][1].labels
+    probs, labels = _probs(mine), mine[0][1].labels
     out: dict[str, Any] = {"checkpoint": opts.metric, "n": len(mine), "notes": notes}
-    with_prob = _with_prob(mine)
-    if not with_prob and {"ensemble", "calibration"} & set(tests):
+    if probs is None and {"ensemble", "calibration"} & set(tests):
         notes.append(f"{group.label}: predictions without probabilities (slim copies): no ensemble, no ECE")
-    if "ensemble" in tests and with_prob:
+    if "ensemble" in tests and probs is not None:
         out["ensemble_acc_pct"] = P.ensemble_accuracy(probs, labels)
-    if "calibration" in tests and with_prob:
-        out["ece_pct"] = describe([P.ece(p.prob, p.labels, p.pred) for _, p in mine])
+    if "calibration" in tests and probs is not None:
+        out["ece_pct"] = describe([P.ece(q, p.labels, p.pred) for q, (_, p) in zip(probs, mine, strict=True)])
         out["ensemble_ece_pct"] = P.ece(P.ensemble_prob(probs), labels)
     out["vs_baseline"] = _paired_vs(group, base, mine, opts, notes) if base is not None else None
     return out

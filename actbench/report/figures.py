@@ -246,7 +246,9 @@ def plot_robustness(report: Report, kind: str, path: Path, band: str = "minmax")
     drawn = 0
     for i, (group, row) in enumerate(zip(report.groups, report.rows, strict=True)):
         st = (row.get("robustness") or {}).get(kind)
-        curves = robustness_curves(group.completed, kind, st["levels"]) if st else []
+        if not st:
+            continue
+        curves = robustness_curves(group.completed, kind, st["levels"])
         if not curves:
             continue
         stats = epoch_stats([dict(zip(st["levels"], accs, strict=True)) for _, accs in curves])

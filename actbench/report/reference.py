@@ -52,6 +52,7 @@ def reference_rows(
     out = []
     for r in rows:
         this, other = _side(r), _side(ref.get(r["group"]))
+        assert this is not None  # r is a row
         same = _same_sign(this["diff"], other["diff"]) if other else None
         base = r["activation"] == baseline
         out.append(

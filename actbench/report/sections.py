@@ -28,7 +28,7 @@ def _results_cells(r: dict[str, Any], report: Report) -> list[str]:
     ca, cl = vs.get("acc_pct") or {}, vs.get("loss") or {}
     # the comparison is the decision's (the report's one test per comparison); Welch only as labelled extra
     d = (r.get("endpoints") or {}).get(o.metric) or {}
-    ci = d.get("ci") or (None, None)
+    ci_lo, ci_hi = d.get("ci") or (None, None)
     extra = ", ".join(f"+{c} {s}" for s, c in r["excluded"].items())
     cells = [r["group"], f"{r['n']} ({extra})" if extra else str(r["n"])]
     if o.metric == "best":
@@ -38,7 +38,7 @@ def _results_cells(r: dict[str, Any], report: Report) -> list[str]:
         F.pm(a, ".2f"),
         F.span(a["ci_low"], a["ci_high"]),
         "baseline" if r["activation"] == o.baseline else F.num(d.get("diff"), "+.2f"),
-        F.span(*ci, "+.2f"),
+        F.span(ci_lo, ci_hi, "+.2f"),
         F.num(d.get("p_holm"), ".3g"),
     ]
     if "welch" in o.tests:

@@ -63,8 +63,9 @@ def parse_corruptions(text: str, root: Path | None = None, option: str = "--corr
             raise UserError(f"{option}: {name!r} is not implemented in memory; evaluate it from the "
                              "published files with --corrupted-root DIR")  # fmt: skip
         raise UserError(f"{option}: {name!r} is not available {where} (allowed: all, {', '.join(allowed)})")
-    for name in names if root is not None else ():  # headers only: a bad file stops before any training
-        image_file(root, name)
+    if root is not None:  # headers only: a bad file stops before any training
+        for name in names:
+            image_file(root, name)
     return names
 
 
@@ -217,7 +218,8 @@ def save(run_dir: Path, result: dict[str, Any], predictions: dict[str, Tensor]) 
     path = run_dir / runs.CORRUPTIONS
     merged = runs.save_merged(path, result, SAME, "severity", int)
     pred_path = run_dir / runs.CORRUPTION_PREDICTIONS
-    arrays: dict[str, np.ndarray] = {}
+    # Any: mypy would match **dict[str, ndarray] against savez_compressed's allow_pickle: bool
+    arrays: dict[str, Any] = {}
     if merged is not result:  # merged with an old file: keep its predictions next to the new ones
         with contextlib.suppress(runs.RunError):
             arrays = runs.read_npz(pred_path)
@@ -247,7 +249,9 @@ def missing(
     want = (checkpoint, None if root is not None else seed, source)
     if (old.get("checkpoint"), old.get("seed"), old.get("source")) != want:
         return True
-    results = old.get("results") if isinstance(old.get("results"), dict) else {}
+    results = old.get("results")
+    if not isinstance(results, dict):
+        results = {}
     have = {(n, e.get("severity")) for n, es in results.items() for e in es if isinstance(e, dict)}
     return any((n, s) not in have for n in names for s in severities)
 

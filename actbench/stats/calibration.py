@@ -84,6 +84,7 @@ def judge(world: dict[str, Any], boot: int = 0, seed: int = 0) -> dict[str, Any]
     mine = [(s, float(a)) for s, a in enumerate(acc[0])]
     theirs = [(s, float(a)) for s, a in enumerate(acc[1])]
     res = D.decide(mine, theirs, n_boot=0)
+    assert res is not None  # both sides have runs
     decision = D.classify(res["diff"], res["ci"], res["p"])
     ci = res["ci"]
     out = {
@@ -146,7 +147,7 @@ def write_world(root: Path, world: dict[str, Any], acts: tuple[str, str] = ("rat
             summary = {"status": R.COMPLETED, "error": None, "epochs_done": 3, "last": part, "best": part}
             (run / R.SUMMARY).write_text(json.dumps(summary))
             pred = np.where(correct[g, s], 0, 1).astype(np.int32)
-            arrays = {"labels": labels, "last_epoch": np.int64(3), "best_epoch": np.int64(3)}
+            arrays: dict[str, Any] = {"labels": labels, "last_epoch": np.int64(3), "best_epoch": np.int64(3)}
             np.savez_compressed(run / R.PREDICTIONS, last_pred=pred, best_pred=pred, **arrays)
     return root
 
@@ -240,7 +241,7 @@ def simulate_family(
     z = rng.normal(world["z_mean"], world["z_sd"], images)
     eta = rng.normal(0, world["eta_sd"], (seeds, images))
     shared = rng.normal(0, 1, seeds)
-    out = {}
+    out: dict[tuple[str, int], np.ndarray] = {}
     for a in acts:
         own = rng.normal(0, 1, seeds)
         u = world["skill_sd"] * (math.sqrt(world["rho"]) * shared + math.sqrt(1 - world["rho"]) * own)

@@ -109,7 +109,9 @@ def paired_test(values: Sequence[float], base: Sequence[float]) -> dict[str, Any
     if sd > 0:
         with _quiet():
             res = stats.ttest_rel(values, base)
-        out |= {"t": _finite(res.statistic), "p": _finite(res.pvalue), "ci": list(t_interval(d))}
+        ci = t_interval(d)
+        assert ci is not None  # n >= 2
+        out |= {"t": _finite(res.statistic), "p": _finite(res.pvalue), "ci": list(ci)}
     elif out["diff"] == 0:
         out["p"] = 1.0  # identical runs: no evidence of a difference
     return out
@@ -162,7 +164,7 @@ def _quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
     statistic can take, so the same distribution always gives the same end point."""
     order = np.argsort(values, kind="stable")
     cdf = np.cumsum(weights[order]) / weights.sum()
-    return float(values[order][min(np.searchsorted(cdf, q - 1e-12), len(cdf) - 1)])
+    return float(values[order][min(int(np.searchsorted(cdf, q - 1e-12)), len(cdf) - 1)])
 
 
 def prob_improvement(

@@ -73,7 +73,7 @@ def cliques(names: list[str], mean_ranks: np.ndarray, cd: float) -> list[list[st
     """Maximal groups of methods (sorted by mean rank) whose ranks all lie within `cd` of each other:
     the bars of a critical-difference diagram. Groups of one are left out."""
     order = sorted(range(len(names)), key=lambda i: mean_ranks[i])
-    out: list[list[str]] = []
+    out: list[list[int]] = []
     for a, i in enumerate(order):
         group = [j for j in order[a:] if mean_ranks[j] - mean_ranks[i] < cd]
         if len(group) > 1 and not any(set(group) <= set(g) for g in out):

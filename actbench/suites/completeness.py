@@ -35,7 +35,9 @@ def incomplete(root: Path, tasks: list[Path]) -> dict[str, Any]:
     completed."""
     plan = read_plan(root) or {}
     present = {t.name for t in tasks}
-    skipped = plan.get("skipped") if isinstance(plan.get("skipped"), dict) else {}
+    skipped = plan.get("skipped")
+    if not isinstance(skipped, dict):
+        skipped = {}
     absent = [str(t) for t in plan.get("tasks", []) if str(t) not in present]
     return {
         "tasks": {t: "not started" for t in absent if t not in skipped},

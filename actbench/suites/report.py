@@ -347,7 +347,7 @@ def suite_report_main(
     html_path: Path | None = None,
     plot: Path | None = None,
     allow_incomplete: bool = False,
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str | None, dict[str, Any]]:
     """`actbench suite report`: build, draw the CD diagram to `plot` (a Markdown export links it,
     relative to `out`), write the HTML page and the export; returns (export text, report). The text is
     None for the terminal (`table` without `out`): draw `suite_document(rep)` with report.render."""
@@ -381,6 +381,7 @@ def suite_report_main(
     if html_path is not None:
         write_html(rep, html_path)
     if out is not None:
+        assert text is not None  # only the terminal (no `out`) gets no text
         try:
             Path(out).write_text(text, encoding="utf-8")
         except OSError as exc:

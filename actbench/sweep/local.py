@@ -212,7 +212,8 @@ def execute(
     from actbench.pack.plan import units
 
     statuses = {r.name: RunStatus(r.name, total=r.config.train.epochs) for r in plan.runs}
-    pending, active = units(plan.runs, plan.packs), {}
+    pending = units(plan.runs, plan.packs)
+    active: dict[str, _Active] = {}
     free = list(range(workers))
     launcher = launcher or LocalLauncher(workers)
     stopping, deadline, killed = False, None, set()

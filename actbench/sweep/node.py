@@ -90,7 +90,9 @@ def run_task(run_dir: str, attempt: int, threads: int, members: list[str] | None
             return 130
         if all(runs.read_status(d) == runs.COMPLETED for d in dirs):  # finished by a lost attempt's process
             return 0
-        child = local.launch(path, child_env(threads), preexec_fn=child_setup(), members=members and dirs)
+        child = local.launch(
+            path, child_env(threads), preexec_fn=child_setup(), members=dirs if members else None
+        )
         while child.poll() is None:
             if (path / STOP).exists():
                 return interrupt(child)

@@ -194,7 +194,7 @@ def _without_name(overrides: dict[str, Any]) -> dict[str, Any]:
 def write_manifest(plan: Plan) -> None:
     """sweep.yaml; a folder that already holds a different sweep is refused."""
     path = plan.sweep_dir / MANIFEST
-    manifest = {
+    manifest: dict[str, Any] = {
         "base": to_dict(plan.base),
         "axes": plan.axes,
         "runs": [{"name": r.name, "overrides": r.overrides} for r in plan.runs],

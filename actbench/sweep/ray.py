@@ -52,7 +52,7 @@ def ray_options(
     """Check --launcher and the Ray-only options; None means the local launcher."""
     if kind not in LAUNCHERS:
         raise not_allowed("--launcher", kind, LAUNCHERS, cls=ConfigError)
-    given = {
+    given: dict[str, Any] = {
         k: v
         for k, v in dict(
             address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, max_retries=max_retries

@@ -83,7 +83,8 @@ def fingerprint(run_dir: Path) -> str:
 
 def _existing(client: MlflowClient, experiment_id: str) -> dict[str, Any]:
     """{actbench.path tag: MLflow run} of the experiment's active runs."""
-    found, token = {}, None
+    found: dict[str, Any] = {}
+    token = None
     while True:
         page = client.search_runs([experiment_id], max_results=1000, page_token=token)
         found |= {r.data.tags[PATH_TAG]: r for r in page if PATH_TAG in r.data.tags}

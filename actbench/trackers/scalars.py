@@ -47,14 +47,18 @@ def summary_scalars(summary: dict[str, Any]) -> dict[str, float]:
     """summary.json -> {tag: value}: test loss/accuracy at the last and best-validation epochs, timing."""
     out: dict[str, float] = {}
     for part in CHECKPOINTS:
-        entry = summary.get(part) if isinstance(summary.get(part), dict) else {}
+        entry = summary.get(part)
+        if not isinstance(entry, dict):
+            entry = {}
         for key in ("test_loss", "test_acc", "epoch"):
             if isinstance(entry.get(key), (int, float)):
                 out[f"test/{key}_{part}" if key != "epoch" else f"test/epoch_{part}"] = float(entry[key])
     for key in ("wall_time_s",):
         if isinstance(summary.get(key), (int, float)):
             out[f"time/{key}"] = float(summary[key])
-    timing = summary.get("timing") if isinstance(summary.get("timing"), dict) else {}
+    timing = summary.get("timing")
+    if not isinstance(timing, dict):
+        timing = {}
     if isinstance(timing.get("steady_epoch_s"), (int, float)):
         out["time/steady_epoch_s"] = float(timing["steady_epoch_s"])
     return out
