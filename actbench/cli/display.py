@@ -16,6 +16,7 @@ from rich.table import Table
 from tqdm import tqdm
 
 from actbench import runs
+from actbench.sweep.state import state_kind
 
 ACT_SHOWN = 6  # values per parameter on an epoch line; a deep network's 35 layers would fill the terminal
 
@@ -175,8 +176,6 @@ class SweepDisplay:
         self.live.update(self._render(statuses))
 
     def _render(self, statuses: list[Any]) -> Table:
-        from actbench.sweep.state import state_kind
-
         counts = Counter(state_kind(s.state) for s in statuses)
         done = sum(min(s.epochs, s.total) for s in statuses)
         total = sum(s.total for s in statuses)

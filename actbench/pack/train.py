@@ -48,7 +48,8 @@ from actbench.session import Session, select_device, session_for
 from actbench.training import lifecycle as L
 from actbench.training.checks import NoGradient, first_step
 from actbench.training.lifecycle import Hooks
-from actbench.training.loop import epoch_seed, lr_at
+from actbench.training.loop import epoch_seed
+from actbench.training.schedule import lr_at
 
 
 @dataclass

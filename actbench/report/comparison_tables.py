@@ -13,7 +13,6 @@ from actbench.stats.decisions import ALPHA, MAX_EXACT, MAX_SEEDS, MIN_BOOT_RUNS
 from actbench.stats.paired import ECE_BINS, POWER
 
 METHOD_LABELS = {"paired-t": "paired t", "welch-t": "Welch t"}
-_f = F.num
 
 
 def _seeds_cell(needed: int | None, have: int | None = None) -> str:
@@ -39,18 +38,25 @@ def _decision_cells(r: dict[str, Any], o: ReportOptions) -> list[str]:
     lo, hi = d.get("ci") or (None, None)
     ci = F.span(lo, hi, "+.2f")
     pi = d.get("prob_improvement") or {}
-    pi_cell = _f(pi.get("p"), ".2f") + F.bracket(pi.get("ci"), ".2f")
+    pi_cell = F.num(pi.get("p"), ".2f") + F.bracket(pi.get("ci"), ".2f")
     cells = [
         r["group"],
         runs if d else "—",
-        _f(d.get("diff"), "+.2f"),
+        F.num(d.get("diff"), "+.2f"),
         ci,
         METHOD_LABELS.get(d.get("method", ""), "—"),
     ]
-    cells += [_f(d.get("p"), ".3g"), _f(d.get("p_holm"), ".3g"), _f(d.get("p_signflip"), ".3g"), pi_cell]
+    cells += [
+        F.num(d.get("p"), ".3g"),
+        F.num(d.get("p_holm"), ".3g"),
+        F.num(d.get("p_signflip"), ".3g"),
+        pi_cell,
+    ]
     cells.append(d.get("decision") or "—")
     cells.append(
-        _f(other.get("diff"), "+.2f") + F.bracket(other.get("ci")) if other.get("diff") is not None else "—"
+        F.num(other.get("diff"), "+.2f") + F.bracket(other.get("ci"))
+        if other.get("diff") is not None
+        else "—"
     )
     if "power" in o.tests:
         power = r.get("power") or {}
@@ -119,11 +125,11 @@ def _cells(r: dict[str, Any], o: ReportOptions, tests: list[str]) -> list[str]:
         bc = f"{vs['b']} / {vs['c']}" if "b" in vs else "—"
         cells += ["baseline" if is_base else differ, "—" if is_base else bc]
     if "ensemble" in tests:
-        diff = "baseline" if is_base else _f(vs.get("ensemble_diff"), "+.2f")
-        cells += [_f(p.get("n") or None, "d"), _f(p.get("ensemble_acc_pct"), ".2f"), diff]
+        diff = "baseline" if is_base else F.num(vs.get("ensemble_diff"), "+.2f")
+        cells += [F.num(p.get("n") or None, "d"), F.num(p.get("ensemble_acc_pct"), ".2f"), diff]
     if "calibration" in tests:
         ece = p.get("ece_pct") or {}
-        cells += [F.pm(ece, ".2f"), _f(p.get("ensemble_ece_pct"), ".2f")]
+        cells += [F.pm(ece, ".2f"), F.num(p.get("ensemble_ece_pct"), ".2f")]
     return cells
 
 

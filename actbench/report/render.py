@@ -187,13 +187,14 @@ def _widths(t: Table) -> list[int]:
     return out
 
 
-def column_chunks(t: Table, width: int | None) -> list[list[int]]:
+def column_chunks(t: Table, width: int | None, widths: list[int] | None = None) -> list[list[int]]:
     """Split the non-identifier columns into consecutive runs that fit `width` next to the identifier
-    columns (which every chunk repeats); one chunk for all when `width` is None or everything fits."""
+    columns (which every chunk repeats); one chunk for all when `width` is None or everything fits.
+    `widths`: the columns' narrowest widths when already known (`_widths`)."""
     rest = list(range(t.ids, len(t.heads)))
     if width is None:
         return [rest]
-    need = [w + CELL_PAD for w in _widths(t)]
+    need = [w + CELL_PAD for w in (widths if widths is not None else _widths(t))]
     budget = width - 1 - sum(need[: t.ids])  # 1: the table's left edge
     chunks: list[list[int]] = [[]]
     for i in rest:
@@ -213,7 +214,8 @@ def fitted_tables(t: Table, width: int | None = None, caption: str | None = None
     from rich.table import Table as RichTable
     from rich.text import Text as RichText
 
-    chunks, widths = column_chunks(t, width), _widths(t)
+    widths = _widths(t)
+    chunks = column_chunks(t, width, widths)
     tables = []
     for n, chunk in enumerate(chunks):
         table = RichTable(

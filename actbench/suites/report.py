@@ -193,10 +193,6 @@ def _wins(per_task: dict[str, dict[str, Any]], methods: list[str], baseline: str
 # --- the document: the same renderers as `actbench report` (report.render) ------------------------
 
 
-def _f(x: Any, spec: str) -> str:
-    return F.num(x, spec)
-
-
 def _per_task(rep: dict[str, Any], cell: Callable[[dict[str, Any]], str | None]) -> list[list[str]]:
     """Rows: method; columns: one cell per task from the method's row there (None or no row: "—");
     methods with no cell in any task are left out."""
@@ -215,7 +211,7 @@ def task_table(rep: dict[str, Any]) -> Table:
         base = r["activation"] == rep["baseline"]
         verdict = "baseline" if base else (r["decision"] or F.NONE)
         one_df = ", 1 df" if r.get("df") == 1 and not base else ""
-        return f"{_f(r['acc_mean'], '.2f')} (n={r['n']}, {verdict}{one_df})"
+        return f"{F.num(r['acc_mean'], '.2f')} (n={r['n']}, {verdict}{one_df})"
 
     when = F.endpoint(rep["metric"]) + ", the primary endpoint: it decides each task and ranks the methods"
     title = (
@@ -234,7 +230,7 @@ def decision_table(rep: dict[str, Any]) -> Table:
         if r["activation"] == rep["baseline"] or r["diff"] is None:
             return None
         one_df = ", 1 df" if r.get("df") == 1 else ""
-        p_holm = _f(r["decision_p_holm"], ".2g")
+        p_holm = F.num(r["decision_p_holm"], ".2g")
         return f"{r['diff']:+.2f}{F.bracket(r['decision_ci'])}, p(Holm) = {p_holm}{one_df}"
 
     title = (
@@ -276,12 +272,16 @@ def summary_line(rep: dict[str, Any]) -> str:
             "the Nemenyi critical difference need more tasks to mean anything)."
         )
     f = s["friedman"]
-    iman = f"F = {_f(f['f'], '.2f')}, p = {_f(f['f_p'], '.3g')}" if f.get("f_note") is None else f["f_note"]
+    iman = (
+        f"F = {F.num(f['f'], '.2f')}, p = {F.num(f['f_p'], '.3g')}"
+        if f.get("f_note") is None
+        else f["f_note"]
+    )
     cliques = "; ".join(", ".join(c) for c in s["cliques"]) or "none"
     return (
-        f"{s['tasks']} tasks, {len(s['methods'])} methods: Friedman chi2 = {_f(f['chi2'], '.2f')} "
-        f"(df {f['df']}), p = {_f(f['p'], '.3g')}; Iman-Davenport {iman}; Nemenyi critical difference "
-        f"{_f(s['critical_difference'], '.2f')} of mean rank at α = {s['alpha']} "
+        f"{s['tasks']} tasks, {len(s['methods'])} methods: Friedman chi2 = {F.num(f['chi2'], '.2f')} "
+        f"(df {f['df']}), p = {F.num(f['p'], '.3g')}; Iman-Davenport {iman}; Nemenyi critical difference "
+        f"{F.num(s['critical_difference'], '.2f')} of mean rank at α = {s['alpha']} "
         f"(groups not told apart: {cliques})"
     )
 

@@ -28,7 +28,7 @@ from actbench.training import lifecycle as L
 from actbench.training.checks import NoGradient, first_step
 from actbench.training.lifecycle import Hooks
 from actbench.training.resume_config import check_resume_config, earlier_results, resume_sets
-from actbench.training.schedule import lr_at  # also imported from here (pack.train)
+from actbench.training.schedule import lr_at
 
 
 class NonFiniteLoss(RuntimeError):

@@ -105,7 +105,9 @@ def test_lr_schedule(schedule: str) -> None:
     cfg = tiny_config(
         f"optim.schedule={schedule}", "train.epochs=10", "optim.step_epochs=5", "optim.warmup_epochs=2"
     )
-    lrs = [T.lr_at(cfg, e) for e in range(1, 11)]
+    from actbench.training.schedule import lr_at
+
+    lrs = [lr_at(cfg, e) for e in range(1, 11)]
     assert lrs[0] == pytest.approx(cfg.optim.lr / 2)  # warm-up
     assert lrs[1] == pytest.approx(cfg.optim.lr)
     assert all(lr > 0 for lr in lrs)
