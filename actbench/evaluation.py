@@ -1,4 +1,4 @@
-"""Evaluating a model: loss/accuracy over batches, loading a run's config and checkpoint weights.
+"""Evaluating a model: loss/accuracy over batches, loading a run's checkpoint weights.
 
 Shared by training (per-epoch validation, the final test evaluation), `actbench eval` and the noise
 robustness evaluation, so none of them has to import another.
@@ -16,17 +16,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from actbench import runs
-from actbench.config import Config, ConfigError, from_dict, read_yaml
+from actbench.config import load_run_config
 from actbench.data.pipeline import eval_batches
 from actbench.errors import not_allowed
 from actbench.session import Session, make_session
-
-
-def load_run_config(run_dir: Path) -> Config:
-    try:
-        return from_dict(read_yaml(run_dir / runs.CONFIG), str(run_dir / runs.CONFIG))
-    except ConfigError as exc:
-        raise ConfigError(f"{run_dir / runs.CONFIG}: {exc}") from None
 
 
 @torch.no_grad()

@@ -2,8 +2,9 @@
 
 Unknown sections/keys, wrong types and bad values raise `ConfigError` with one line that names the
 offending key and, where there is a fixed set, the allowed values. The resolved config (`to_dict`) is
-written into each run folder and is the only thing training reads. `schema` holds the dataclasses,
-`checks` turns plain data into them, `files` reads presets, YAML files and overrides.
+written into each run folder and is the only thing training reads (`load_run_config`). `schema` holds the
+dataclasses, `checks` turns plain data into them, `files` reads presets, YAML files, overrides and a run
+folder's config.yaml.
 """
 
 from actbench.config.checks import (
@@ -18,6 +19,7 @@ from actbench.config.checks import (
 from actbench.config.files import (
     dump_yaml,
     load_config,
+    load_run_config,
     parse_override,
     read_yaml,
     replace,
@@ -72,6 +74,7 @@ __all__ = [
     "external_networks",
     "from_dict",
     "load_config",
+    "load_run_config",
     "parse_override",
     "read_yaml",
     "replace",

@@ -1,5 +1,5 @@
 """Config files and overrides: shipped presets, YAML files, `--set section.key=value`, `replace`, and the
-resolved YAML written into each run folder."""
+resolved YAML written into each run folder (`dump_yaml`) and read back from it (`load_run_config`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from actbench import runs
 from actbench.config.checks import from_dict, to_dict
 from actbench.config.schema import SECTIONS, SHIPPED_DIR, Config, ConfigError
 
@@ -137,6 +138,14 @@ def load_config(spec: str | Path | None = None, overrides: list[str] | tuple[str
         key = str(exc).split(":", 1)[0]
         blame = given.get(key) or next((t for k, t in given.items() if key.startswith(f"{k}.")), None)
         raise ConfigError(f"--set {blame}: {exc}" if blame else f"{source}: {exc}") from None
+
+
+def load_run_config(run_dir: Path) -> Config:
+    """The resolved config in a run folder's config.yaml (what training, `eval` and the trackers read)."""
+    try:
+        return from_dict(read_yaml(run_dir / runs.CONFIG), str(run_dir / runs.CONFIG))
+    except ConfigError as exc:
+        raise ConfigError(f"{run_dir / runs.CONFIG}: {exc}") from None
 
 
 def dump_yaml(cfg: Config) -> str:

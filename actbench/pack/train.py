@@ -7,9 +7,10 @@ Every member is the run it would have been alone (`actbench.training.loop`):
   * each epoch draws its own batch order and augmentation from its own (seed, epoch) generator;
   * the packed loss is the sum of the members' mean losses, so each member's gradient is that of its own
     loss (the groups never mix);
-  * it validates, logs metrics.jsonl (fsynced) and checkpoints (atomic) in its own folder with the same
-    helpers as a lone run, keeps its own best epoch and final evaluation; its checkpoints are ordinary
-    ones (`train --resume`, `eval` work on them unchanged), env.json names the other members.
+  * it is a lone run's `training.state.RunState` (`Member` adds only what packing needs): it validates,
+    logs metrics.jsonl (fsynced) and checkpoints (atomic) in its own folder through the same methods,
+    keeps its own best epoch and final evaluation; its checkpoints are ordinary ones (`train --resume`,
+    `eval` work on them unchanged), env.json names the other members.
 Faults stay per member: a member whose loss turns NaN/Inf is marked failed (epoch and batch in its
 summary) and leaves the pack; the others go on. A stop request (Ctrl-C) interrupts every member at the
 next batch. Any other exception inside the pack (a user activation that breaks only when packed, out of
@@ -30,7 +31,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -38,34 +39,25 @@ import torch
 from torch import Tensor, nn
 
 from actbench import runs
-from actbench.config import ConfigError
+from actbench.config import ConfigError, load_run_config
 from actbench.data.pipeline import load_splits, num_batches, train_batches
-from actbench.evaluation import load_run_config
 from actbench.models import resolve_pool_first
 from actbench.pack.model import PackedCNN, act_group_key, member_losses, pack_inputs, pack_mismatch, paper_cnn
 from actbench.pack.optim import MergedOptimizer
 from actbench.session import Session, select_device, session_for
-from actbench.training import lifecycle as L
 from actbench.training.checks import NoGradient, first_step
-from actbench.training.lifecycle import Hooks
+from actbench.training.lifecycle import Hooks, epoch_record, failed_before_start, unstarted_reason
 from actbench.training.loop import epoch_seed
 from actbench.training.schedule import lr_at
+from actbench.training.state import RunState, read_summary
 
 
 @dataclass
-class Member:
-    """One run of the pack and its training state (what `train._loop` keeps in locals)."""
+class Member(RunState):
+    """One run of the pack: the `RunState` a lone run has (its session `s`: own model, uncompiled, and
+    optimizer; `splits` shared with the other members), plus what only training in a pack needs."""
 
-    run_dir: Path
-    s: Session  # own model (uncompiled) and optimizer; `splits` shared with the other members
-    hooks: Hooks
-    summary: dict[str, Any]
-    start: int = 0  # epochs done when this process started
-    epoch: int = 0  # epochs done
-    best: dict[str, Any] = field(default_factory=dict)
-    times: list[float] = field(default_factory=list)
     rng: Tensor | None = None  # the global CPU RNG state a lone run would hold (goes into checkpoints)
-    status: str | None = None  # set once the member has ended (failed / interrupted / completed)
     checked: bool = False  # its first step in this process passed training.checks.first_step
 
     @property
@@ -133,9 +125,9 @@ def _failed_before_start(run_dirs: list[Path], held: list[Path], exc: Exception)
             summary = {}
         if summary.get("status") != runs.COMPLETED:
             with contextlib.suppress(OSError):  # cannot be written either: the command's line says why
-                L.failed_before_start(d, summary, exc)
+                failed_before_start(d, summary, exc)
     folders = " ".join(map(str, run_dirs))
-    return runs.RunError(f"train-pack {folders}: failed before its first epoch: {L.unstarted_reason(exc)}")
+    return runs.RunError(f"train-pack {folders}: failed before its first epoch: {unstarted_reason(exc)}")
 
 
 def _crashed(members: list[Member], exc: Exception) -> None:
@@ -144,7 +136,7 @@ def _crashed(members: list[Member], exc: Exception) -> None:
     for m in members:
         if m.status is None:
             m.summary[runs.PACK_CRASH] = what
-            _end(m, runs.INTERRUPTED, f"the pack crashed ({what}); resuming continues from its checkpoint")
+            m.finish(runs.INTERRUPTED, f"the pack crashed ({what}); resuming continues from its checkpoint")
 
 
 def _members(run_dirs: list[Path], hooks_for: Callable[[Path], Hooks]) -> list[Member]:
@@ -158,22 +150,21 @@ def _members(run_dirs: list[Path], hooks_for: Callable[[Path], Hooks]) -> list[M
     members = []
     for d, cfg in zip(run_dirs, cfgs, strict=True):
         hooks = hooks_for(d)
-        summary = L.read_summary(d, hooks)
+        summary = read_summary(d, hooks)
         if summary.get("status") == runs.COMPLETED:
             continue
         summary.pop(runs.PACK_CRASH, None)  # an earlier pack's crash: this pack starts clean
         s = session_for(cfg, device, splits)
         s = dataclasses.replace(s, net=s.model)  # members evaluate uncompiled; the pack is what trains
         m = Member(d, s, hooks, summary)
-        m.start, m.best = L.restore(s, d, hooks)
-        m.epoch, m.rng = m.start, torch.get_rng_state()
-        m.times = list(summary.get("epoch_times", []))[: m.start]
+        m.restore()
+        m.rng = torch.get_rng_state()  # the member's own, as restored: each epoch's checkpoints hold it
         summary[runs.PACK_EPOCH_TIMES] = list(summary.get(runs.PACK_EPOCH_TIMES, []))[: m.start]
         members.append(m)
     try:
         for m in members:
             others = [os.path.relpath(o.run_dir, m.run_dir.parent) for o in members if o is not m]
-            L.mark_running(m.s, m.run_dir, m.summary, m.start, m.start, {"packed_with": others})
+            m.mark_running(m.start, {"packed_with": others})
     except OSError as exc:  # a write (disk full), which lifecycle.unstarted_reason would call a read
         raise runs.RunError(runs.write_problem(exc)) from None
     return members
@@ -182,7 +173,7 @@ def _members(run_dirs: list[Path], hooks_for: Callable[[Path], Hooks]) -> list[M
 def _train(members: list[Member], should_stop: Callable[[], bool]) -> None:
     for m in members:
         others = [o.name for o in members if o is not m]
-        m.hooks.on_event("start", L.start_event(m.s, m.run_dir, m.start, packed_with=others))
+        m.announce(packed_with=others)
     try:
         while True:
             live = [m for m in members if m.status is None and m.epoch < m.s.cfg.train.epochs]
@@ -193,16 +184,11 @@ def _train(members: list[Member], should_stop: Callable[[], bool]) -> None:
     except _Stop as exc:
         for m in members:
             if m.status is None:
-                _end(m, runs.INTERRUPTED, str(exc))
+                m.finish(runs.INTERRUPTED, str(exc))
     for m in members:
         if m.status is None:
-            L.complete(m.s, m.run_dir, m.summary, m.best, m.hooks)
-            _end(m, runs.COMPLETED, None)
-
-
-def _end(m: Member, status: str, error: str | None) -> None:
-    m.status = status
-    m.summary = L.finish(m.s, m.run_dir, m.summary, status, error, m.times, m.hooks)
+            m.complete()
+            m.finish(runs.COMPLETED, None)
 
 
 def build_packed(sessions: Sequence[Session]) -> PackedCNN:
@@ -289,7 +275,7 @@ def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> 
                     if not math.isfinite(v)}  # fmt: skip
         if why:
             for k in sorted(why, reverse=True):
-                _end(alive[k], runs.FAILED, why[k])
+                alive[k].finish(runs.FAILED, why[k])
                 del alive[k]
             if not alive:
                 return
@@ -301,7 +287,7 @@ def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> 
     for m in list(alive):
         bad = (~torch.isfinite(losses[row[id(m)]])).nonzero()
         if len(bad):  # GPU: checked once per epoch, as a lone run does
-            _end(m, runs.FAILED, f"loss became non-finite at epoch {epoch}, batch {int(bad[0]) + 1}")
+            m.finish(runs.FAILED, f"loss became non-finite at epoch {epoch}, batch {int(bad[0]) + 1}")
             alive.remove(m)
     for m in alive:
         k = row[id(m)]
@@ -312,10 +298,9 @@ def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> 
 
 
 def _close_epoch(m: Member, epoch: int, train_loss: float, train_acc: float, train_s: float) -> None:
-    """Validate, log and checkpoint one member's epoch exactly as a lone run does (`training.lifecycle`)."""
+    """Validate, log and checkpoint one member's epoch exactly as a lone run does (`RunState.log_epoch`)."""
     train = {"train_loss": train_loss, "train_acc": train_acc}
-    rec = L.epoch_record(m.s, epoch, train, lr_at(m.s.cfg, epoch), train_s)  # + own validation time
+    rec = epoch_record(m.s, epoch, train, lr_at(m.s.cfg, epoch), train_s)  # + own validation time
     assert m.rng is not None  # set when the pack starts
     torch.set_rng_state(m.rng)  # checkpoints hold the global RNG: make it this member's
-    m.best = L.log_epoch(m.s, m.run_dir, rec, m.best, m.summary, m.times, m.hooks)
-    m.epoch = epoch
+    m.log_epoch(rec)

@@ -60,7 +60,7 @@ def with_trackers(hooks: Any, run_dir: Path) -> Any:
     files into the run folder; `hooks` unchanged otherwise. The command line attaches it for lone runs and
     for each member of a pack; training itself knows no tracker. A missing extra fails here, before
     training, with the install command (RunError)."""
-    from actbench.evaluation import load_run_config
+    from actbench.config import load_run_config
     from actbench.training.lifecycle import Hooks
 
     if not load_run_config(run_dir).run.tensorboard:

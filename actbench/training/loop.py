@@ -3,8 +3,8 @@
 Determinism: the model is initialised from `train.seed`; each epoch's shuffling and augmentation use a
 fresh generator seeded from (seed, epoch), and checkpoints hold model, optimizer and global RNG state,
 so a run resumed after epoch k repeats exactly what an uninterrupted run does (on CPU). What happens to
-the run folder around the training math (restore, log, checkpoint, final evaluation) is
-`actbench.training.lifecycle`, shared with packed runs.
+the run folder around the training math (restore, log, checkpoint, final evaluation) is the run's
+`state.RunState`, the same object each member of a pack is (`pack.train.Member`).
 """
 
 from __future__ import annotations
@@ -20,15 +20,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from actbench import runs
-from actbench.config import Config, dump_yaml
+from actbench.config import Config, dump_yaml, load_run_config
 from actbench.data.pipeline import num_batches, train_batches
-from actbench.evaluation import load_run_config
 from actbench.session import Session, make_session
-from actbench.training import lifecycle as L
 from actbench.training.checks import NoGradient, first_step
-from actbench.training.lifecycle import Hooks
+from actbench.training.lifecycle import Hooks, epoch_record, failed_before_start, one_line, swap_lines
 from actbench.training.resume_config import check_resume_config, earlier_results, resume_sets
 from actbench.training.schedule import lr_at
+from actbench.training.state import RunState, read_summary
 
 
 class NonFiniteLoss(RuntimeError):
@@ -112,7 +111,7 @@ def run_training(
     hooks = hooks or Hooks()
     cfg = load_run_config(run_dir)
     with runs.run_lock(run_dir):
-        summary = L.read_summary(run_dir, hooks)
+        summary = read_summary(run_dir, hooks)
         done = int(summary.get("epochs_done") or 0)
         if resume and sets:
             cfg = resume_sets(run_dir, sets, done)
@@ -124,45 +123,43 @@ def run_training(
         # refused before anything is built: a resume must train what the run was started with
         changes = check_resume_config(run_dir, cfg, summary.get("config"), done) if resume else {}
         try:
-            s = make_session(cfg)
-            start, best = L.restore(s, run_dir, hooks) if resume else (0, {})
+            run = RunState(run_dir, make_session(cfg), hooks, summary)
+            if resume:
+                run.restore()
         except Exception as exc:  # building the network, reading the data: failed, one line, never running
-            raise L.failed_before_start(run_dir, summary, exc) from None
+            raise failed_before_start(run_dir, summary, exc) from None
         if resume and sets:  # written once the run can start: a refusal or a failure leaves config.yaml
             runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(cfg))
         if resume and summary.get("status") == runs.COMPLETED:
             for warning in earlier_results(run_dir, cfg, done):
                 hooks.on_event("warning", {"message": warning})
-        L.mark_running(s, run_dir, summary, start, start if resume else None, changes=changes)
-        return _loop(s, run_dir, start, best, summary, hooks)
+        run.mark_running(run.start if resume else None, changes=changes)
+        return _loop(run)
 
 
-def _loop(
-    s: Session, run_dir: Path, start: int, best: dict[str, Any], summary: dict[str, Any], hooks: Hooks
-) -> dict[str, Any]:
-    cfg = s.cfg
-    times = list(summary.get("epoch_times", []))[:start]
-    hooks.on_event("start", L.start_event(s, run_dir, start))
-    if warning := L.swap_lines(s)[1]:
-        hooks.on_event("warning", {"message": warning})
+def _loop(run: RunState) -> dict[str, Any]:
+    """Train the marked-running run to its last epoch; every way out settles its status (`finish`)."""
+    s, cfg = run.s, run.s.cfg
+    run.announce()
+    if warning := swap_lines(s)[1]:
+        run.hooks.on_event("warning", {"message": warning})
     try:
-        for epoch in range(start + 1, cfg.train.epochs + 1):
+        for epoch in range(run.start + 1, cfg.train.epochs + 1):
             e0 = time.perf_counter()
-            metrics = train_epoch(s, epoch, hooks, check=epoch == start + 1)
-            rec = L.epoch_record(s, epoch, metrics, lr_at(cfg, epoch), time.perf_counter() - e0)
-            best = L.log_epoch(s, run_dir, rec, best, summary, times, hooks)
-        L.complete(s, run_dir, summary, best, hooks)
+            metrics = train_epoch(s, epoch, run.hooks, check=epoch == run.start + 1)
+            run.log_epoch(epoch_record(s, epoch, metrics, lr_at(cfg, epoch), time.perf_counter() - e0))
+        run.complete()
     except (NonFiniteLoss, NoGradient, Interrupted) as exc:
         status = runs.INTERRUPTED if isinstance(exc, Interrupted) else runs.FAILED
-        return L.finish(s, run_dir, summary, status, str(exc), times, hooks)
+        return run.finish(status, str(exc))
     except OSError as exc:  # disk full, folder gone read-only: the last checkpoint stands, resumable
-        return L.finish(s, run_dir, summary, runs.INTERRUPTED, runs.write_problem(exc), times, hooks)
+        return run.finish(runs.INTERRUPTED, runs.write_problem(exc))
     except Exception as exc:  # anything else: the run failed (never left `running`)
-        L.finish(s, run_dir, summary, runs.FAILED, L.one_line(exc), times, hooks)
-        if len(times) > start:  # after an epoch of this process: a fault of actbench, shown in full
+        run.finish(runs.FAILED, one_line(exc))
+        if run.epoch > run.start:  # after an epoch of this process: a fault of actbench, shown in full
             raise
-        raise runs.RunError(f"{run_dir}: failed before its first epoch: {L.one_line(exc)}") from None
-    return L.finish(s, run_dir, summary, runs.COMPLETED, None, times, hooks)
+        raise runs.RunError(f"{run.run_dir}: failed before its first epoch: {one_line(exc)}") from None
+    return run.finish(runs.COMPLETED, None)
 
 
 def stop_on_signals() -> Callable[[], bool]:

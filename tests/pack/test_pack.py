@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from actbench import runs
 from actbench.cli import app
-from actbench.config import ConfigError, replace
+from actbench.config import ConfigError, load_run_config, replace
 from actbench.data.pipeline import load_splits, train_batches
-from actbench.evaluation import evaluate_run, load_run_config
+from actbench.evaluation import evaluate_run
 from actbench.models import build_model
 from actbench.pack import model as PK
 from actbench.pack import plan as PP

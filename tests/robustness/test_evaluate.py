@@ -31,7 +31,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def session_for(run_dir: Path, **overrides: object) -> S.Session:
-    s = S.make_session(C.replace(E.load_run_config(run_dir), **overrides))
+    s = S.make_session(C.replace(C.load_run_config(run_dir), **overrides))
     E.load_weights(s, run_dir, "last")
     return s
 

@@ -34,7 +34,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def session(trained: Path) -> S.Session:
-    s = S.make_session(E.load_run_config(trained))
+    s = S.make_session(C.load_run_config(trained))
     E.load_weights(s, trained, "last")
     return s
 
