@@ -36,10 +36,14 @@ def _eval_noise(run_dir: Path, checkpoint: str, split: str, kinds: str, levels: 
     log = progress_log(None)  # plain timestamped lines around the evaluation when not on a terminal
     if log:
         what = f"noise {','.join(rc.kinds)} at levels {','.join(f'{lv:g}' for lv in rc.levels)}"
-        log.emit("eval", run_dir.name, f"robustness evaluation started: {what} ({checkpoint} checkpoint)")
+        log.emit(
+            "eval",
+            run_dir.name,
+            {"message": f"robustness evaluation started: {what} ({checkpoint} checkpoint)"},
+        )
     r = N.robustness_run(run_dir, rc)
     if log:
-        log.emit("eval", run_dir.name, f"robustness evaluation finished: {run_dir / ROBUSTNESS}")
+        log.emit("eval", run_dir.name, {"message": f"robustness evaluation finished: {run_dir / ROBUSTNESS}"})
     console.print(
         f"{run_dir} ({checkpoint} checkpoint, epoch {r['epoch']}) test accuracy % under input noise "
         f"(noise seed {seed}):",

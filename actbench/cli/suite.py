@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from actbench.cli.app import app, console, err_console, progress_log, say
-from actbench.cli.display import SweepDisplay
 from actbench.cli.options import (
     ActsOpt,
     AddressOpt,
@@ -27,7 +26,7 @@ from actbench.cli.options import (
     SweepOutOpt,
     WorkersOpt,
 )
-from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S, SweepProgress  # light: no torch
+from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S, SweepLive, SweepLog  # light: no torch
 
 if TYPE_CHECKING:
     from actbench.sweep.plan import Plan
@@ -79,11 +78,9 @@ def suite_run(
                 console.print(line, highlight=False, soft_wrap=True)
         return
 
-    def watch(sweep_plan: Plan, slots: int) -> SweepProgress | SweepDisplay:
-        from actbench.cli.display import SweepDisplay
-        from actbench.cli.progress import SweepProgress
+    def watch(sweep_plan: Plan, slots: int) -> SweepLog | SweepLive:
 
-        return SweepProgress(log, sweep_plan, slots) if log else SweepDisplay(console, sweep_plan)
+        return SweepLog(log, sweep_plan, slots) if log else SweepLive(console, sweep_plan)
 
     result = run_suite(plan, workers, options, retry_failed, watch, lambda text: say(log, text))
     if result.tasks and result.tasks[-1].result == runs.INTERRUPTED:

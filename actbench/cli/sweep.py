@@ -10,9 +10,9 @@ from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S  # light: no
 
 if TYPE_CHECKING:  # annotations only: commands import the library lazily
     from actbench.cli.progress import ProgressLog
-    from actbench.sweep.local import RunStatus
     from actbench.sweep.plan import Plan
     from actbench.sweep.ray import RayOptions
+    from actbench.sweep.state import RunStatus
 
 from actbench.cli.app import app, console, fail, progress_log, say
 from actbench.cli.eval import eval_corruptions
@@ -124,12 +124,11 @@ def run_sweep(
     log: ProgressLog | None = None,
 ) -> list[RunStatus]:
     """Execute the plan (actbench.sweep.run) with a live display, or log lines when `log` is given."""
-    from actbench.cli.display import SweepDisplay
-    from actbench.cli.progress import SweepProgress
+    from actbench.cli.progress import SweepLive, SweepLog
     from actbench.sweep.run import run_plan
 
-    def watch(slots: int) -> SweepProgress | SweepDisplay:
-        return SweepProgress(log, plan, slots) if log else SweepDisplay(console, plan)
+    def watch(slots: int) -> SweepLog | SweepLive:
+        return SweepLog(log, plan, slots) if log else SweepLive(console, plan)
 
     return run_plan(plan, workers, options, retry_failed, watch, lambda text: say(log, text))
 
