@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # annotations only: commands import the library lazily
     from actbench.sweep.ray import RayOptions
     from actbench.sweep.state import RunStatus
 
-from actbench.cli.app import app, console, fail, progress_log, say
+from actbench.cli.app import app, console, fail, line, progress_log, say
 from actbench.cli.eval import eval_corruptions
 from actbench.cli.options import (
     DEFAULT_SEVERITIES,
@@ -97,16 +97,16 @@ def sweep(
     alone = pack_sweep(plan, pack, workers)
     if dry_run:
         console.print(plan_table(plan))
-        for line in [*pack_lines(plan), *alone]:
-            console.print(line, highlight=False, soft_wrap=True)
+        for text in [*pack_lines(plan), *alone]:
+            line(text)
         return
     if plan.base.run.tensorboard:  # refuse before any run starts, not once per run
         from actbench.trackers import require
 
         require("tensorboard", "tensorboard")
     S.write_manifest(plan)
-    for line in alone:  # why runs train alone, before they start
-        say(log, line)
+    for text in alone:  # why runs train alone, before they start
+        say(log, text)
     statuses = run_sweep(plan, workers, options, retry_failed, log)
     if corruptions is not None:  # every completed run of the sweep, also those completed before
         from actbench.robustness.evaluate import completed_runs
