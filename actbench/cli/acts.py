@@ -10,7 +10,7 @@ import typer
 if TYPE_CHECKING:  # annotations only: commands import the library lazily
     pass
 
-from actbench.cli.app import app, console, fail, parse_floats
+from actbench.cli.app import app, console, fail, line, parse_floats
 from actbench.errors import UserError, not_allowed
 
 _ACTS_DEFAULT_A = "-3,-1,0,0.25,1,3"  # Fig. 1 style spread; Rational skips a <= 0 (its pole)
@@ -59,7 +59,7 @@ def acts(
         a_values = parse_floats(a if a is not None else _ACTS_DEFAULT_A, "--a")
         check_output(plot, "--plot", FIGURE_SUFFIXES)
         out = plot_activation_curves(chosen or ["rational", "exponential"], a_values, plot)
-        console.print(f"wrote {out}")
+        line(f"wrote {out}")
         return
     listed = chosen or all_names()
     table = Table(

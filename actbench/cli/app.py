@@ -126,6 +126,18 @@ def _error_line(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+def line(text: str, to_stderr: bool = False) -> None:
+    """One line of plain text as given (a path, a message quoting user text): no markup, never rewrapped."""
+    (err_console if to_stderr else console).print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr: stdout may be an export."""
+    from rich.markup import escape
+
+    err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def fail(message: str) -> None:
     """Refuse the command: one readable error line, exit 2 (printed by the app's group)."""
     raise UserError(message)
@@ -146,7 +158,7 @@ def say(log: ProgressLog | None, text: str) -> None:
     if log:
         log.note(text)
     else:
-        console.print(text, highlight=False, soft_wrap=True)
+        line(text)
 
 
 def parse_floats(text: str, option: str) -> list[float]:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:  # annotations only: commands import the library lazily
-    pass
-
-from actbench.cli.app import app, console, err_console, fail, progress_log
+from actbench.cli.app import app, console, fail, line, progress_log, warn
 from actbench.cli.options import DEFAULT_SEVERITIES, CorruptedRootOpt, CorruptionsOpt, SeveritiesOpt
 
 
@@ -36,19 +33,18 @@ def _eval_noise(run_dir: Path, checkpoint: str, split: str, kinds: str, levels: 
     log = progress_log(None)  # plain timestamped lines around the evaluation when not on a terminal
     if log:
         what = f"noise {','.join(rc.kinds)} at levels {','.join(f'{lv:g}' for lv in rc.levels)}"
-        log.emit("eval", run_dir.name, f"robustness evaluation started: {what} ({checkpoint} checkpoint)")
+        log.emit(
+            "eval",
+            run_dir.name,
+            {"message": f"robustness evaluation started: {what} ({checkpoint} checkpoint)"},
+        )
     r = N.robustness_run(run_dir, rc)
     if log:
-        log.emit("eval", run_dir.name, f"robustness evaluation finished: {run_dir / ROBUSTNESS}")
-    console.print(
-        f"{run_dir} ({checkpoint} checkpoint, epoch {r['epoch']}) test accuracy % under input noise "
-        f"(noise seed {seed}):",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
-    )
+        log.emit("eval", run_dir.name, {"message": f"robustness evaluation finished: {run_dir / ROBUSTNESS}"})
+    line(f"{run_dir} ({checkpoint} checkpoint, epoch {r['epoch']}) test accuracy % under input noise "
+         f"(noise seed {seed}):")  # fmt: skip
     console.print(robustness_table(r))
-    console.print(f"wrote {run_dir / ROBUSTNESS}", highlight=False, soft_wrap=True)
+    line(f"wrote {run_dir / ROBUSTNESS}")
 
 
 def eval_corruptions(
@@ -62,10 +58,10 @@ def eval_corruptions(
     names, sevs = CE.parse_corruptions(corruptions, root), CE.parse_severities(severities)
     for run_dir, r in CE.corrupt_runs(run_dirs, names, sevs, seed, checkpoint, root):
         if r is None:
-            console.print(f"{run_dir}: corruptions already evaluated, skipped", soft_wrap=True)
+            line(f"{run_dir}: corruptions already evaluated, skipped")
             continue
         console.print(corruption_table(r, f"{run_dir} ({checkpoint} checkpoint, epoch {r['epoch']})"))
-        console.print(f"wrote {run_dir / CORRUPTIONS}", highlight=False, soft_wrap=True)
+        line(f"wrote {run_dir / CORRUPTIONS}")
 
 
 @app.command("eval")
@@ -120,14 +116,10 @@ def eval_(
         fail("--levels and --seed only apply with --noise KINDS (e.g. --noise gaussian)")
     results = evaluate_checkpoints(run_dir, checkpoints, split, write=predictions)
     for r in results:
-        console.print(
-            f"{run_dir} ({r['checkpoint']} checkpoint, epoch {r['epoch']}) {r['split']}: "
-            f"loss {r['loss']:.4f}, accuracy {100 * r['acc']:.2f}%",
-            highlight=False,
-            soft_wrap=True,
-        )
+        line(f"{run_dir} ({r['checkpoint']} checkpoint, epoch {r['epoch']}) {r['split']}: "
+             f"loss {r['loss']:.4f}, accuracy {100 * r['acc']:.2f}%")  # fmt: skip
         if r.get("warning"):
-            err_console.print(f"warning: {r['warning']}", highlight=False, markup=False, soft_wrap=True)
+            warn(r["warning"])
     if any(r.get("written") for r in results):
         done = ",".join(r["checkpoint"] for r in results if r.get("written"))
-        console.print(f"wrote {run_dir / PREDICTIONS} ({done})", highlight=False, soft_wrap=True)
+        line(f"wrote {run_dir / PREDICTIONS} ({done})")

@@ -46,7 +46,7 @@ def train_pack_main(run_dirs: list[Path], console: Console, quiet: bool = False)
     from contextlib import ExitStack
 
     from actbench import runs
-    from actbench.cli.display import TrainDisplay
+    from actbench.cli.progress import LogOptions, ProgressLog, TerminalPrinter
     from actbench.pack.train import run_pack
     from actbench.sweep.state import LOG
     from actbench.trackers import with_trackers
@@ -60,10 +60,11 @@ def train_pack_main(run_dirs: list[Path], console: Console, quiet: bool = False)
     with ExitStack() as files:
 
         def hooks_for(run_dir: Path) -> Any:
+            # the member's train.log: the lines a lone run's log has (timestamped, never wrapped)
             log = files.enter_context(open(run_dir / LOG, "a", encoding="utf-8", buffering=1))
-            sinks = [TrainDisplay(Console(file=log, width=160, no_color=True), progress=False)]
+            sinks = [ProgressLog(LogOptions("text"), log).run(run_dir.name)]
             if not quiet:
-                sinks.append(TrainDisplay(console, progress=False, prefix=f"{run_dir.name}: "))
+                sinks.append(TerminalPrinter(console, False, f"{run_dir.name}: ").run(run_dir.name))
             return with_trackers(Hooks(on_event=_fan_out(*sinks), should_stop=should_stop), run_dir)
 
         if not quiet:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from actbench.cli.app import app, console, err_console
+from actbench.cli.app import app, console, line, warn
 
 
 @app.command()
@@ -51,8 +51,6 @@ def report(
     ] = None,
 ) -> None:
     """Tables (mean ± std, 95% CI, tests vs the baseline with the run as the unit, power) and plots."""
-    from rich.markup import escape
-
     from actbench.report.build import report_main, report_options
 
     options = report_options(
@@ -60,7 +58,7 @@ def report(
     )
     warnings = report_main(paths, options, fmt, out, plots, console, provenance, html)
     for w in warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+        warn(w)
 
 
 @app.command()
@@ -77,11 +75,9 @@ def export(
     ] = None,
 ) -> None:
     """Turn run folders into TensorBoard event files or MLflow runs (again: no duplicates)."""
-    from rich.markup import escape
-
     from actbench.trackers import export as export_runs
 
     message, warnings = export_runs(target, paths, to)
     for w in warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
-    console.print(message, highlight=False, markup=False, soft_wrap=True)
+        warn(w)
+    line(message)

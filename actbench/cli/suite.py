@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from actbench.cli.app import app, console, err_console, progress_log, say
-from actbench.cli.display import SweepDisplay
+from actbench.cli.app import app, console, line, progress_log, say, warn
 from actbench.cli.options import (
     ActsOpt,
     AddressOpt,
@@ -27,7 +26,7 @@ from actbench.cli.options import (
     SweepOutOpt,
     WorkersOpt,
 )
-from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S, SweepProgress  # light: no torch
+from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S, SweepLive, SweepLog  # light: no torch
 
 if TYPE_CHECKING:
     from actbench.sweep.plan import Plan
@@ -75,15 +74,13 @@ def suite_run(
         for tp in plan.tasks:
             console.print(f"task {tp.task.name} ({tp.task.config}):", highlight=False)
             console.print(plan_table(tp.plan))
-            for line in [*pack_lines(tp.plan), *tp.alone]:
-                console.print(line, highlight=False, soft_wrap=True)
+            for text in [*pack_lines(tp.plan), *tp.alone]:
+                line(text)
         return
 
-    def watch(sweep_plan: Plan, slots: int) -> SweepProgress | SweepDisplay:
-        from actbench.cli.display import SweepDisplay
-        from actbench.cli.progress import SweepProgress
+    def watch(sweep_plan: Plan, slots: int) -> SweepLog | SweepLive:
 
-        return SweepProgress(log, sweep_plan, slots) if log else SweepDisplay(console, sweep_plan)
+        return SweepLog(log, sweep_plan, slots) if log else SweepLive(console, sweep_plan)
 
     result = run_suite(plan, workers, options, retry_failed, watch, lambda text: say(log, text))
     if result.tasks and result.tasks[-1].result == runs.INTERRUPTED:
@@ -115,8 +112,6 @@ def suite_report(
     ] = False,
 ) -> None:
     """Per task, each activation's decision vs the baseline; across tasks, mean ranks, Friedman, CD."""
-    from rich.markup import escape
-
     from actbench.suites import report as SR
 
     text, rep = SR.suite_report_main(path, baseline, metric, fmt, out, html, plot, allow_incomplete)
@@ -129,8 +124,8 @@ def suite_report(
         console.print(text, highlight=False, markup=False, soft_wrap=True, end="")
     if text is None or fmt == "csv":  # the other formats carry the warnings
         for w in rep["warnings"]:
-            err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+            warn(w)
     for path in (
         p for p in (out, html, plot) if p is not None and p.is_file()
     ):  # stderr: stdout may be an export
-        err_console.print(f"wrote {escape(str(path))}", highlight=False, soft_wrap=True)
+        line(f"wrote {path}", to_stderr=True)

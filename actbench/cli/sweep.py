@@ -10,11 +10,11 @@ from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S  # light: no
 
 if TYPE_CHECKING:  # annotations only: commands import the library lazily
     from actbench.cli.progress import ProgressLog
-    from actbench.sweep.local import RunStatus
     from actbench.sweep.plan import Plan
     from actbench.sweep.ray import RayOptions
+    from actbench.sweep.state import RunStatus
 
-from actbench.cli.app import app, console, fail, progress_log, say
+from actbench.cli.app import app, console, fail, line, progress_log, say
 from actbench.cli.eval import eval_corruptions
 from actbench.cli.options import (
     DEFAULT_SEVERITIES,
@@ -97,16 +97,16 @@ def sweep(
     alone = pack_sweep(plan, pack, workers)
     if dry_run:
         console.print(plan_table(plan))
-        for line in [*pack_lines(plan), *alone]:
-            console.print(line, highlight=False, soft_wrap=True)
+        for text in [*pack_lines(plan), *alone]:
+            line(text)
         return
     if plan.base.run.tensorboard:  # refuse before any run starts, not once per run
         from actbench.trackers import require
 
         require("tensorboard", "tensorboard")
     S.write_manifest(plan)
-    for line in alone:  # why runs train alone, before they start
-        say(log, line)
+    for text in alone:  # why runs train alone, before they start
+        say(log, text)
     statuses = run_sweep(plan, workers, options, retry_failed, log)
     if corruptions is not None:  # every completed run of the sweep, also those completed before
         from actbench.robustness.evaluate import completed_runs
@@ -124,12 +124,11 @@ def run_sweep(
     log: ProgressLog | None = None,
 ) -> list[RunStatus]:
     """Execute the plan (actbench.sweep.run) with a live display, or log lines when `log` is given."""
-    from actbench.cli.display import SweepDisplay
-    from actbench.cli.progress import SweepProgress
+    from actbench.cli.progress import SweepLive, SweepLog
     from actbench.sweep.run import run_plan
 
-    def watch(slots: int) -> SweepProgress | SweepDisplay:
-        return SweepProgress(log, plan, slots) if log else SweepDisplay(console, plan)
+    def watch(slots: int) -> SweepLog | SweepLive:
+        return SweepLog(log, plan, slots) if log else SweepLive(console, plan)
 
     return run_plan(plan, workers, options, retry_failed, watch, lambda text: say(log, text))
 

@@ -77,6 +77,6 @@ def train(
 
 
 def _train_sink(log: ProgressLog | None, run_dir: Path, progress: bool) -> Callable[[str, dict], None]:
-    from actbench.cli.display import TrainDisplay
+    from actbench.cli.progress import TerminalPrinter
 
-    return log.run(run_dir.name) if log else TrainDisplay(console, progress)
+    return (log or TerminalPrinter(console, progress)).run(run_dir.name)

@@ -21,9 +21,9 @@ from actbench.errors import UserError
 from actbench.pack.plan import pack_sweep
 from actbench.suites import spec as SU
 from actbench.sweep import plan as S
-from actbench.sweep.local import RunStatus
 from actbench.sweep.ray import RayOptions
 from actbench.sweep.run import EXIT_CODES, Watcher, run_plan, sweep_outcome
+from actbench.sweep.state import RunStatus
 
 
 @dataclass

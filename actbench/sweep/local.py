@@ -19,18 +19,17 @@ import yaml
 from actbench import runs
 from actbench.sweep.plan import Plan, RunSpec
 from actbench.sweep.state import (
-    BUSY,
     LOG,
-    NOT_STARTED,
-    PENDING,
     Claim,
+    RunStatus,
+    State,
     epochs_done,
     note_in_log,
     pack_crashed,
     prepare,
     record_crash,
     run_state,
-    skipped,
+    status_state,
     try_claim,
 )
 
@@ -175,16 +174,6 @@ def stop_requests() -> Callable[[], int]:
 
 
 @dataclass
-class RunStatus:
-    name: str
-    state: str = PENDING  # PENDING, a run status (runs.STATUSES), BUSY, NOT_STARTED or skipped(...)
-    action: str = ""  # start | resume | restart | skip
-    epochs: int = 0
-    total: int = 0
-    where: str = ""  # worker / node running it, from the launcher's optional `where` (progress logs)
-
-
-@dataclass
 class _Active:
     handle: Any  # the launcher's handle of the process (one run, or one pack of runs)
     claims: list[Claim]
@@ -239,7 +228,7 @@ def execute(
         while pending and free and not stopping:
             unit = pending.pop(0)
             _start(plan, unit, statuses, free, active, retry_failed, launcher)
-            waiting = [spec for spec in unit if statuses[spec.name].state == BUSY]
+            waiting = [spec for spec in unit if statuses[spec.name].state == State.BUSY]
             if waiting:
                 busy.append(waiting)
         pending += busy
@@ -261,7 +250,7 @@ def execute(
                     pending[:0] = _alone_after_crash(plan, [c.run_dir for c in a.claims])
         if stopping:
             for spec in (spec for unit in pending for spec in unit):
-                statuses[spec.name].state = NOT_STARTED
+                statuses[spec.name].state = State.NOT_STARTED
             pending = []
         if on_update:
             on_update(list(statuses.values()))
@@ -285,12 +274,12 @@ def _start(
         run_dir, status = plan.sweep_dir / spec.name, statuses[spec.name]
         claim = try_claim(run_dir)
         if claim is None:
-            status.state = BUSY  # another sweep process is running it (shown as such while we wait)
+            status.state = State.BUSY  # another sweep process is running it (shown as such while we wait)
             continue
         action = prepare(spec, run_dir, retry_failed)
         status.action = action
         if action == "skip":
-            status.state = skipped(run_state(run_dir))
+            status.state, status.reason = State.SKIPPED, str(run_state(run_dir))
             status.epochs = epochs_done(run_dir)
             claim.release()
             continue
@@ -302,13 +291,13 @@ def _start(
     handle = launcher.start(dirs[0], slot) if len(dirs) == 1 else launcher.start_pack(dirs, slot)
     active[dirs[0].name] = _Active(handle, claims, slot)
     for d in dirs:
-        statuses[d.name].state = runs.RUNNING
+        statuses[d.name].state = State.RUNNING
 
 
 def _reap(claim: Claim, status: RunStatus, returncode: int, packed: bool = False) -> None:
     if returncode != 0:
         record_crash(claim.run_dir, returncode, packed)
-    status.state = runs.read_status(claim.run_dir) or runs.FAILED
+    status.state = status_state(runs.read_status(claim.run_dir) or runs.FAILED)
     claim.release()
 
 

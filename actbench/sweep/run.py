@@ -13,7 +13,7 @@ from actbench import runs
 from actbench.sweep import local as SL
 from actbench.sweep.plan import Plan
 from actbench.sweep.ray import RayOptions, open_launcher
-from actbench.sweep.state import outcome
+from actbench.sweep.state import RunStatus, outcome
 
 EXIT_CODES = {runs.COMPLETED: 0, runs.FAILED: 1, runs.INTERRUPTED: 130}  # a command's exit per outcome
 
@@ -24,8 +24,8 @@ class Watcher(Protocol):
 
     def __enter__(self) -> Any: ...
     def __exit__(self, *exc: Any) -> Any: ...
-    def update(self, statuses: list[SL.RunStatus]) -> None: ...
-    def final(self, statuses: list[SL.RunStatus]) -> None: ...
+    def update(self, statuses: list[RunStatus]) -> None: ...
+    def final(self, statuses: list[RunStatus]) -> None: ...
 
 
 def run_plan(
@@ -35,7 +35,7 @@ def run_plan(
     retry_failed: bool = False,
     watch: Callable[[int], Watcher] | None = None,
     on_note: Callable[[str], None] | None = None,
-) -> list[SL.RunStatus]:
+) -> list[RunStatus]:
     """Execute every planned run, `workers` at a time (local processes; Ray with `options`), and return
     each run's final status. `watch(slots)` makes the watcher that follows the sweep; `on_note` gets the
     sweep's notes (why a run restarts, the grace period of a second Ctrl-C). Ctrl-C stops the sweep the
@@ -58,6 +58,6 @@ def run_plan(
     return statuses
 
 
-def sweep_outcome(statuses: list[SL.RunStatus]) -> str:
+def sweep_outcome(statuses: list[RunStatus]) -> str:
     """completed | failed | interrupted (a run interrupted or never started: re-run to continue)."""
-    return outcome([s.state for s in statuses])
+    return outcome(statuses)

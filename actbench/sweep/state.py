@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -17,43 +18,72 @@ if TYPE_CHECKING:  # annotation only: reading a run's state stays light (no torc
 
 CLAIM, LOG = "claim.lock", "train.log"
 
-# A run's state as the sweep shows it: the run's own status (runs.STATUSES) or one of these.
-NEW, LOCKED = "new", "locked"  # run_state: no run folder yet / a live process holds the run's lock
-PENDING, BUSY, NOT_STARTED = "pending", "busy", "not started"  # waiting / claimed elsewhere / never launched
+
+class State(str, Enum):
+    """A run's state as a sweep shows it: the run's own status (`runs.STATUSES`) or a sweep's own. A str
+    (`State.COMPLETED == runs.COMPLETED`), so a run's status compares as it is read from summary.json."""
+
+    NEW = "new"  # no run folder yet (run_state)
+    LOCKED = "locked"  # a live process holds the run's lock (run_state)
+    PENDING = "pending"  # waiting for a worker slot
+    BUSY = "busy"  # claimed by another sweep process: this one waits for it
+    NOT_STARTED = "not started"  # never launched: the sweep was stopped first
+    SKIPPED = "skipped"  # left alone (RunStatus.reason: the state it was found in)
+    RUNNING = runs.RUNNING
+    COMPLETED = runs.COMPLETED
+    FAILED = runs.FAILED
+    INTERRUPTED = runs.INTERRUPTED
+
+    def __str__(self) -> str:  # Python 3.10's str-Enum prints "State.NEW"; the value is what is shown
+        return self.value
 
 
-def skipped(state: str) -> str:
-    """What the sweep shows for a run it skips: "skipped (completed)", "skipped (failed)"."""
-    return f"skipped ({state})"
+def status_state(status: str | None) -> State:
+    """A run status read from summary.json as a State; none, or one this version does not know: running
+    (a run without a final status is still running, or was killed: `record_crash` settles it)."""
+    try:
+        return State(status) if status in runs.STATUSES else State.RUNNING
+    except ValueError:
+        return State.RUNNING
 
 
-def is_skipped(state: str) -> bool:
-    return state.startswith("skipped (")
+@dataclass
+class RunStatus:
+    """One run of a sweep as the sweep process sees it, updated at every poll."""
+
+    name: str
+    state: State = State.PENDING
+    reason: str = ""  # SKIPPED: the state the run was found in (completed, failed, locked)
+    action: str = ""  # start | resume | restart | skip
+    epochs: int = 0
+    total: int = 0
+    where: str = ""  # worker / node running it, from the launcher's optional `where` (progress logs)
+
+    @property
+    def label(self) -> str:
+        """The state as shown: "running", "skipped (completed)"."""
+        return f"{self.state} ({self.reason})" if self.reason else str(self.state)
 
 
-def state_kind(state: str) -> str:
-    """What a state counts as in a sweep's tallies: "skipped" for any skipped run, else the state itself
-    ("not started" stays whole: its first word alone would read "not")."""
-    return "skipped" if is_skipped(state) else state
-
-
-def outcome(states: list[str]) -> str:
+def outcome(statuses: list[RunStatus]) -> str:
     """A whole sweep: interrupted (a run was interrupted or never launched: re-run to continue), failed
-    (a run ended otherwise than completed), else completed."""
-    if any(s in (runs.INTERRUPTED, NOT_STARTED) for s in states):
+    (a run ended otherwise than completed, also a failed one skipped), else completed."""
+    states = [s.state for s in statuses]
+    if any(s in (State.INTERRUPTED, State.NOT_STARTED) for s in states):
         return runs.INTERRUPTED
-    if any(s not in (runs.COMPLETED, skipped(runs.COMPLETED)) for s in states):
+    if any(s.state != State.COMPLETED and (s.state, s.reason) != (State.SKIPPED, runs.COMPLETED)
+           for s in statuses):  # fmt: skip
         return runs.FAILED
     return runs.COMPLETED
 
 
-def run_state(run_dir: Path) -> str:
+def run_state(run_dir: Path) -> State:
     """new | completed | failed | interrupted | running (stale, or live in another process) | locked."""
     if not (run_dir / runs.CONFIG).exists():
-        return NEW
+        return State.NEW
     if runs.is_locked(run_dir):
-        return LOCKED
-    return runs.read_status(run_dir) or runs.RUNNING
+        return State.LOCKED
+    return status_state(runs.read_status(run_dir))
 
 
 @dataclass
@@ -81,17 +111,17 @@ def try_claim(run_dir: Path) -> Claim | None:
 def prepare(spec: RunSpec, run_dir: Path, retry_failed: bool) -> str:
     """Decide what to do with one run (call with its claim held): skip | start | resume | restart."""
     state = run_state(run_dir)
-    if state in (runs.COMPLETED, LOCKED) or (state == runs.FAILED and not retry_failed):
+    if state in (State.COMPLETED, State.LOCKED) or (state == State.FAILED and not retry_failed):
         return "skip"
-    if state == runs.FAILED and any((run_dir / n).exists() for n in runs.CKPT_FILES.values()):
+    if state == State.FAILED and any((run_dir / n).exists() for n in runs.CKPT_FILES.values()):
         return "resume"  # its checkpoints are good work: continue from the last one
-    if state == NEW or state == runs.FAILED:  # failed before its first checkpoint: from scratch
+    if state in (State.NEW, State.FAILED):  # failed before its first checkpoint: from scratch
         for child in run_dir.iterdir():
             if child.name not in (CLAIM,) and child.is_file():
                 child.unlink()
         runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(spec.config))
         runs.write_json(run_dir / runs.SUMMARY, runs.new_summary())
-        return "start" if state == NEW else "restart"
+        return "start" if state == State.NEW else "restart"
     return "resume"
 
 

@@ -22,9 +22,10 @@ from typer.testing import CliRunner
 
 from actbench import runs
 from actbench.cli import app
+from actbench.cli import events as E
 from actbench.cli import progress as P
 from actbench.config import ConfigError
-from actbench.sweep.local import RunStatus
+from actbench.sweep.state import RunStatus, State
 from actbench.training import loop as T
 from tests.factories import REPO, TINY, tiny_config
 
@@ -56,12 +57,12 @@ def test_log_options_follow_the_terminal_unless_a_format_is_given() -> None:
 
 def test_a_message_with_newlines_stays_one_line_and_json_is_strict() -> None:
     out = io.StringIO()
-    P.ProgressLog(P.LogOptions("text"), out).emit("warning", "r", "first\nsecond\r\n")
+    P.ProgressLog(P.LogOptions("text"), out).emit("warning", "r", {"message": "first\nsecond\r\n"})
     assert STAMP.match(out.getvalue()) and out.getvalue().count("\n") == 1
-    assert out.getvalue().rstrip().endswith("r first | second")
+    assert out.getvalue().rstrip().endswith("r warning: first | second")
     out = io.StringIO()
     P.ProgressLog(P.LogOptions("json"), out).emit(
-        "end", "r", "x", loss=float("nan"), nested={"a": [float("inf")]}
+        "end", "r", {"loss": float("nan"), "nested": {"a": [float("inf")]}}
     )
     doc = json.loads(out.getvalue())
     assert (
@@ -110,13 +111,13 @@ def test_end_line_names_status_final_metric_and_robust_epoch_time() -> None:
         "wall_time_s": 3725.0,
         "epoch_times": [1.0] * 200,
     }
-    text = P.end_text(summary)
+    text = E.end(summary)
     assert "completed: test acc 71.20% loss 0.8300" in text
     assert "median epoch 28.1s (min–max 27.5–73.0)" in text and "wall 1h02m05s" in text
     out = io.StringIO()
     P.ProgressLog(P.LogOptions("json"), out).run("r")("end", summary)
     assert "epoch_times" not in json.loads(out.getvalue())  # the per-epoch list stays in metrics.jsonl
-    assert P.end_text({"status": "failed", "epochs_done": 3, "error": "loss became nan"}).startswith(
+    assert E.end({"status": "failed", "epochs_done": 3, "error": "loss became nan"}).startswith(
         "failed after 3 epochs: loss became nan"
     )
 
@@ -141,10 +142,10 @@ def test_sweep_progress_tails_run_folders(tmp_path: Path, fmt: str) -> None:
     out, clock = io.StringIO(), _Clock()
     log = P.ProgressLog(P.LogOptions(fmt, summary_every_s=60), out, clock)
     statuses = [
-        RunStatus("a-s0", "running", "start", 0, 2, "node n1"),
-        RunStatus("b-s0", "skipped (completed)", "skip", 2, 2),
+        RunStatus("a-s0", State.RUNNING, "", "start", 0, 2, "node n1"),
+        RunStatus("b-s0", State.SKIPPED, "completed", "skip", 2, 2),
     ]
-    with P.SweepProgress(log, _Plan(tmp_path, [None, None]), workers=2) as sp:
+    with P.SweepLog(log, _Plan(tmp_path, [None, None]), workers=2) as sp:
         sp.update(statuses)
         _write_epoch(a, 1)
         statuses[0].epochs, statuses[0].where = 1, "node n2"
@@ -155,7 +156,7 @@ def test_sweep_progress_tails_run_folders(tmp_path: Path, fmt: str) -> None:
         runs.write_json(
             a / runs.SUMMARY, {"status": "completed", "last": {"test_acc": 0.5, "test_loss": 1.0}}
         )
-        statuses[0].epochs, statuses[0].state = 2, "completed"
+        statuses[0].epochs, statuses[0].state = 2, State.COMPLETED
         sp.update(statuses)
     sp.final(statuses)
     lines = out.getvalue().splitlines()
@@ -174,7 +175,7 @@ def test_sweep_progress_tails_run_folders(tmp_path: Path, fmt: str) -> None:
         assert "sweep finished: 2/2 runs done (1 completed, 1 skipped) | epochs 4/4" in lines[-1]
     assert [e[:2] for e in events] == [
         ("sweep", None) if fmt == "json" else ["sweep", f"{tmp_path}:"],
-        ("start", "a-s0") if fmt == "json" else ["a-s0", "started"],
+        ("launch", "a-s0") if fmt == "json" else ["a-s0", "started"],
         ("skip", "b-s0") if fmt == "json" else ["b-s0", "skipped"],
         ("where", "a-s0") if fmt == "json" else ["a-s0", "running"],
         ("epoch", "a-s0") if fmt == "json" else ["a-s0", "epoch"],
@@ -249,7 +250,7 @@ def test_sweep_into_a_file_logs_runs_epochs_and_summaries_as_json(tmp_path: Path
         assert _stop(proc) == 130
     docs = [json.loads(line) for line in log.read_text().splitlines()]  # each line parses on its own
     events = [(d["event"], d.get("run")) for d in docs]
-    assert events[:2] == [("sweep", None), ("start", "relu-s0")]
+    assert events[:2] == [("sweep", None), ("launch", "relu-s0")]
     assert docs[1]["where"] == "worker 1/1, cpu, " + docs[1]["where"].split(", ")[-1]
     assert ("summary", None) in events and ("end", "relu-s0") in events
     assert ("not_started", "relu-s1") in events and events[-1] == ("note", None)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from actbench.activations import ACTIVATIONS
 from actbench.cli import app
-from actbench.cli.display import TrainDisplay
+from actbench.cli.progress import TerminalPrinter
 from actbench.report.model import Table
 from actbench.report.render import fitted_tables
 from tests.factories import write_run
@@ -112,7 +112,7 @@ def test_report_keeps_long_group_labels_whole(tmp_path: Path, columns: str) -> N
 
 def test_progress_lines_are_never_rewrapped() -> None:
     out = io.StringIO()
-    display = TrainDisplay(Console(file=out, width=40, color_system=None), progress=False)
+    display = TerminalPrinter(Console(file=out, width=40, color_system=None), progress=False).run("x")
     long_dir = "runs/" + "a-very-long-sweep-name/" * 3 + "exponential-s0"
     display(
         "start",
@@ -157,7 +157,7 @@ def test_no_color_is_respected() -> None:
 
 
 def test_epoch_line_parameters_stay_short_for_deep_networks() -> None:
-    from actbench.cli.display import fmt_act
+    from actbench.cli.events import fmt_act
 
     few = {f"conv{i}": {"a": 0.1 * i} for i in range(1, 4)}
     assert fmt_act(few) == "a=0.100/0.200/0.300"
@@ -167,14 +167,16 @@ def test_epoch_line_parameters_stay_short_for_deep_networks() -> None:
 
 def test_sweep_display_counts_runs_never_started_as_such() -> None:
     """After Ctrl-C the live title said "1 not" (the first word of "not started")."""
-    from actbench.cli.display import SweepDisplay
-    from actbench.sweep.local import RunStatus
-    from actbench.sweep.state import NOT_STARTED, skipped
+    from actbench.cli.progress import SweepLive
+    from actbench.sweep.state import RunStatus, State
 
     class Plan:
         sweep_dir = Path("runs/sw")
 
     statuses = [RunStatus("a-s0", total=2), RunStatus("b-s0", total=2), RunStatus("c-s0", total=2)]
-    statuses[0].state, statuses[1].state, statuses[2].state = NOT_STARTED, skipped("completed"), "completed"
-    title = SweepDisplay(Console(file=io.StringIO()), Plan())._render(statuses).title
+    statuses[0].state, statuses[2].state = State.NOT_STARTED, State.COMPLETED
+    statuses[1].state, statuses[1].reason = State.SKIPPED, "completed"
+    table = SweepLive(Console(file=io.StringIO()), Plan()).table(statuses)
+    assert "skipped (completed)" in table.columns[1]._cells[1]
+    title = table.title
     assert "1 not started" in title and "1 skipped" in title and "1 completed" in title, title

@@ -30,9 +30,9 @@ def test_train_pack_without_quiet_prints_each_members_lines(tmp_path: Path) -> N
     assert res.exit_code == 0, res.output
     assert "pack of 2: relu-s0, relu-s1" in res.output
     for d in dirs:
-        assert f"{d.name}: epoch   1/1" in res.output and f"{d.name}: completed" in res.output
+        assert f"{d.name}: epoch 1/1: train loss" in res.output and f"{d.name}: completed" in res.output
         assert runs.read_status(d) == runs.COMPLETED
-        assert "epoch   1/1" in (d / "train.log").read_text()  # and into the member's own log, unprefixed
+        assert "epoch 1/1: train loss" in (d / "train.log").read_text()  # and into the member's own log, unprefixed
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorboard") is None, reason="tensorboard extra not installed")

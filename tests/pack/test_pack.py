@@ -243,7 +243,7 @@ def test_kill_then_resume_pack(trained: tuple[list[Path], list[Path]], tmp_path:
     for a, b in zip(packed, dirs, strict=True):
         assert _metrics(a) == _metrics(b)
         assert runs.read_json(b / runs.SUMMARY)["status"] == "completed"
-        assert "epoch   2/2" in (b / "train.log").read_text()
+        assert "epoch 2/2: train loss" in (b / "train.log").read_text()
 
 
 def test_report_of_packed_equals_unpacked(trained: tuple[list[Path], list[Path]], tmp_path: Path) -> None:
@@ -336,7 +336,7 @@ def test_sweep_trains_a_pack_in_one_process(tmp_path: Path) -> None:
         assert runs.read_status(sweep_dir / name) == "completed"
         env = runs.read_json(sweep_dir / name / runs.ENV)
         assert sorted(env["packed_with"]) == sorted(n for n in names if n != name)
-        assert "epoch   1/1" in (sweep_dir / name / SST.LOG).read_text()
+        assert "epoch 1/1: train loss" in (sweep_dir / name / SST.LOG).read_text()
     again = runner.invoke(app, _sweep_args(tmp_path, "--pack", "4"))
     assert again.exit_code == 0 and again.output.count("skipped (completed)") == 4
 

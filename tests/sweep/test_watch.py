@@ -1,0 +1,75 @@
+"""Following a sweep: polled statuses become run events, once each; the tally and its ETA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actbench import runs
+from actbench.sweep.state import RunStatus, State
+from actbench.sweep.watch import SweepWatch, eta_s
+
+
+def _record(epoch: int) -> dict[str, Any]:
+    return {"epoch": epoch, "train_loss": 2.0, "train_acc": 0.1, "val_loss": 2.1, "val_acc": 0.2,
+            "lr": 1e-3, "epoch_time_s": 1.0, "images_per_s": 100.0}  # fmt: skip
+
+
+class _Clock:
+    t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_polled_states_become_each_runs_events_once(tmp_path: Path) -> None:
+    a = tmp_path / "a-s0"
+    a.mkdir()
+    clock = _Clock()
+    watch = SweepWatch(tmp_path, clock)
+    statuses = [
+        RunStatus("a-s0", State.RUNNING, action="start", total=2, where="node n1"),
+        RunStatus("b-s0", State.SKIPPED, runs.COMPLETED, "skip", 2, 2),
+        RunStatus("c-s0", State.PENDING, total=2),
+    ]
+    seen = [(k, r) for k, r, _ in watch.poll(statuses)]
+    assert seen == [("launch", "a-s0"), ("skip", "b-s0")]
+    runs.append_metrics(a, _record(1))
+    statuses[0].epochs, statuses[0].where = 1, "node n2"
+    clock.t += 60
+    events = watch.poll(statuses)
+    assert [(k, r) for k, r, _ in events] == [("where", "a-s0"), ("epoch", "a-s0")]
+    assert events[1][2]["epoch"] == 1 and events[1][2]["epochs"] == 2  # the record and the run's length
+    assert watch.poll(statuses) == []  # nothing new, nothing said
+    runs.append_metrics(a, _record(2))
+    runs.write_json(a / runs.SUMMARY, {"status": "completed", "last": {"test_acc": 0.5, "test_loss": 1.0}})
+    statuses[0].epochs, statuses[0].state = 2, State.COMPLETED
+    statuses[2].state = State.NOT_STARTED
+    events = watch.poll(statuses)
+    assert [(k, r) for k, r, _ in events] == [("epoch", "a-s0"), ("end", "a-s0"), ("not_started", "c-s0")]
+    assert events[1][2]["status"] == "completed"
+    assert watch.poll(statuses) == []
+
+
+def test_tally_counts_states_and_paces_the_eta_on_this_sweeps_epochs(tmp_path: Path) -> None:
+    clock = _Clock()
+    watch = SweepWatch(tmp_path, clock)
+    statuses = [
+        RunStatus("a", State.RUNNING, action="resume", epochs=4, total=10),  # 4 epochs from before
+        RunStatus("b", State.SKIPPED, runs.FAILED, "skip", 3, 10),
+        RunStatus("c", State.NOT_STARTED, total=10),
+    ]
+    first = watch.tally(statuses)
+    assert first.eta_s is None and first.epochs_done == 7 and first.epochs == 30
+    statuses[0].epochs = 6
+    clock.t += 20
+    t = watch.tally(statuses)
+    assert t.counts == {"running": 1, "skipped": 1, "not started": 1}
+    assert t.finished == {"skipped": 1} and t.runs_done == 1 and t.runs == 3
+    assert t.elapsed_s == 20 and t.eta_s == pytest.approx(21 * 10.0)  # 2 epochs in 20 s, 21 left
+
+
+def test_eta_needs_a_fresh_epoch() -> None:
+    assert eta_s(0, 10, 5.0) is None and eta_s(2, 10, 5.0) == 25.0
