@@ -32,7 +32,8 @@ def test_train_pack_without_quiet_prints_each_members_lines(tmp_path: Path) -> N
     for d in dirs:
         assert f"{d.name}: epoch 1/1: train loss" in res.output and f"{d.name}: completed" in res.output
         assert runs.read_status(d) == runs.COMPLETED
-        assert "epoch 1/1: train loss" in (d / "train.log").read_text()  # and into the member's own log, unprefixed
+        # and into the member's own log, as a lone run's log has it (timestamp, name)
+        assert f"Z {d.name} epoch 1/1: train loss" in (d / "train.log").read_text()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorboard") is None, reason="tensorboard extra not installed")
