@@ -188,3 +188,23 @@ def test_the_command_line_starts_without_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def _empty_type_checking_blocks(source: str) -> int:
+    tree = ast.parse(source)
+    return sum(
+        1
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If)
+        and "TYPE_CHECKING" in ast.unparse(node.test)
+        and all(isinstance(n, ast.Pass) for n in node.body)
+    )
+
+
+def test_no_empty_type_checking_blocks() -> None:
+    """An `if TYPE_CHECKING: pass` left after its imports went is dead code that reads as a dependency."""
+    assert _empty_type_checking_blocks("if TYPE_CHECKING:\n    pass\n") == 1  # the check can fail
+    found = [
+        p.name for p in PACKAGE.rglob("*.py") if _empty_type_checking_blocks(p.read_text(encoding="utf-8"))
+    ]
+    assert not found, found

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:  # annotations only: commands import the library lazily
-    pass
 
 from actbench.cli.app import app, console, fail, line, parse_floats
 from actbench.errors import UserError, not_allowed

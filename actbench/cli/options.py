@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:  # annotations only: commands import the library lazily
-    pass
-
 
 ConfigOpt = Annotated[
     str | None, typer.Option("--config", "-c", help="YAML file, or a shipped preset name (e.g. cifar10_exp).")
