@@ -46,7 +46,7 @@ from actbench.pack.model import PackedCNN, act_group_key, member_losses, pack_in
 from actbench.pack.optim import MergedOptimizer
 from actbench.session import Session, select_device, session_for
 from actbench.training.checks import NoGradient, first_step
-from actbench.training.lifecycle import Hooks, epoch_record, failed_before_start, unstarted_reason
+from actbench.training.lifecycle import Hooks, epoch_record, failed_before_start, one_line, unstarted_reason
 from actbench.training.loop import epoch_seed
 from actbench.training.schedule import lr_at
 from actbench.training.state import RunState, read_summary
@@ -132,7 +132,7 @@ def _failed_before_start(run_dirs: list[Path], held: list[Path], exc: Exception)
 
 def _crashed(members: list[Member], exc: Exception) -> None:
     """Every member still training ends `interrupted` at its last checkpoint, with what was raised."""
-    what = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}"
+    what = one_line(exc)
     for m in members:
         if m.status is None:
             m.summary[runs.PACK_CRASH] = what
