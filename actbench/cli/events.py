@@ -147,13 +147,16 @@ def not_started(d: Data) -> str:
 
 def summary(d: Data) -> str:
     """`sweep: 3/15 runs done (2 completed, 1 failed), 2 running | epochs 45/300 | elapsed 1m01s | ETA …`
-    (`d`: a `sweep.watch.Tally` as a dict, plus `final`)."""
+    (`d`: a `sweep.watch.Tally` as a dict, plus `final`; with `sweep_dir`: `sweep runs/sw: 3/15 …`)."""
     finished, counts = d["finished"], d["counts"]
     detail = ", ".join(f"{v} {k}" for k, v in sorted(finished.items()))
     others = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()) if k not in finished)
     eta = "" if d.get("final") else f" | ETA {duration(d['eta_s']) if d['eta_s'] is not None else '?'}"
+    head = " ".join(
+        str(w) for w in ("sweep", d.get("sweep_dir"), "finished" if d.get("final") else None) if w
+    )
     return (
-        f"sweep{' finished' if d.get('final') else ''}: {sum(finished.values())}/{d['runs']} runs done"
+        f"{head}: {sum(finished.values())}/{d['runs']} runs done"
         + (f" ({detail})" if detail else "")
         + (f", {others}" if others else "")
         + f" | epochs {d['epochs_done']}/{d['epochs']} | elapsed {duration(d['elapsed_s'])}{eta}"

@@ -278,13 +278,20 @@ class SweepLive:
         self.live.__exit__(*exc)
 
     def update(self, statuses: list[RunStatus]) -> None:
-        self.live.update(self.table(statuses))
+        from rich.console import Group
+        from rich.text import Text
+
+        # the summary above the table, not as its title: a title wraps at the table's width
+        self.live.update(Group(Text(self.title(statuses)), self.table(statuses)))
+
+    def title(self, statuses: list[RunStatus]) -> str:
+        """`sweep runs/sw: 1/3 runs done (1 skipped), 2 running | epochs 45/600 | elapsed 1m01s | ETA …`."""
+        return E.summary(summary_data(self.watch.tally(statuses)) | {"sweep_dir": self.plan.sweep_dir})
 
     def table(self, statuses: list[RunStatus]) -> Any:
         from rich.table import Table
 
-        title = f"{self.plan.sweep_dir}: {E.summary(summary_data(self.watch.tally(statuses)))}"
-        table = Table(title=title, title_justify="left")
+        table = Table()
         table.add_column("run", no_wrap=True, min_width=max((len(s.name) for s in statuses), default=3))
         for col in ("state", "epochs"):
             table.add_column(col, overflow="fold")

@@ -176,7 +176,8 @@ def test_sweep_display_counts_runs_never_started_as_such() -> None:
     statuses = [RunStatus("a-s0", total=2), RunStatus("b-s0", total=2), RunStatus("c-s0", total=2)]
     statuses[0].state, statuses[2].state = State.NOT_STARTED, State.COMPLETED
     statuses[1].state, statuses[1].reason = State.SKIPPED, "completed"
-    table = SweepLive(Console(file=io.StringIO()), Plan()).table(statuses)
-    assert "skipped (completed)" in table.columns[1]._cells[1]
-    title = table.title
+    live = SweepLive(Console(file=io.StringIO()), Plan())
+    assert "skipped (completed)" in live.table(statuses).columns[1]._cells[1]
+    title = live.title(statuses)
+    assert title.startswith("sweep runs/sw: 2/3 runs done (1 completed, 1 skipped), 1 not started"), title
     assert "1 not started" in title and "1 skipped" in title and "1 completed" in title, title
