@@ -39,7 +39,9 @@ Event = Callable[[str, dict[str, Any]], None]
 class Hooks:
     """How the caller observes and steers a run without training code knowing about displays.
 
-    Event kinds: start, batch, epoch, warning, robustness, end (the progress lines show their data)."""
+    Event kinds and their data: start (`start_event`), batch (epoch, batch, batches), epoch (metrics.jsonl's
+    record plus `learned`), warning (message), robustness (robustness.json), end (summary.json). Each has one
+    formatter, `cli/events.py`; trackers (`actbench.trackers`) read the same events."""
 
     on_event: Event = field(default=lambda kind, data: None)
     should_stop: Callable[[], bool] = field(default=lambda: False)
