@@ -100,6 +100,8 @@ def end(s: Data) -> str:
     if status != runs.COMPLETED:
         return f"{status} after {s.get('epochs_done', 0)} epochs: {s.get('error')}"
     last, best, t = s.get("last") or {}, s.get("best") or {}, s.get("timing") or {}
+    if "test_acc" not in last:  # summary.json unreadable when the sweep looked (`sweep.watch`)
+        return f"completed: {s.get('error') or 'final results not read'}"
     parts = [f"completed: test acc {100 * last['test_acc']:.2f}% loss {last['test_loss']:.4f}"]
     if best:
         parts.append(

@@ -133,7 +133,7 @@ class TerminalPrinter:
     """Events on a terminal: a tqdm bar over an epoch's batches, then one line per event. `prefix` starts
     every line (a pack's members share one console: "relu-s0: epoch ...")."""
 
-    STYLE = {"warning": "yellow", "completed": "green", "failed": "red", "interrupted": "red"}
+    STYLE = {"warning": "yellow", "completed": "green", "failed": "red", "interrupted": "red"}  # first word
 
     def __init__(self, console: Console, progress: bool = True, prefix: str = ""):
         self.console, self.progress, self.prefix = console, progress, prefix
@@ -147,9 +147,9 @@ class TerminalPrinter:
             return
         self._close_bar()
         for line in E.lines(kind, data):
-            word, colon, rest = line.partition(":")  # the first word's colour: the status, "warning"
-            style = self.STYLE.get(word) if colon and kind in ("end", "warning") else None
-            text = f"[{style}]{escape(word)}[/]{colon}{escape(rest)}" if style else escape(line)
+            word, space, rest = line.partition(" ")  # "failed after 3 epochs: ...", "warning: ..."
+            style = self.STYLE.get(word.rstrip(":")) if kind in ("end", "warning") else None
+            text = f"[{style}]{escape(word)}[/]{space}{escape(rest)}" if style else escape(line)
             self.console.print(escape(self.prefix) + text, highlight=False, soft_wrap=True)
 
     def _batch(self, d: dict[str, Any]) -> None:
@@ -301,8 +301,12 @@ class SweepLive:
         return table
 
     def final(self, statuses: list[RunStatus]) -> None:
+        """Below the table's last frame: the final summary line, and a line per failed run."""
         from rich.markup import escape
 
+        tally = summary_data(self.watch.tally(statuses), final=True)
+        self.console.print(escape(E.summary(tally | {"sweep_dir": self.plan.sweep_dir})), highlight=False,
+                           soft_wrap=True)  # fmt: skip
         for s in statuses:
             if s.state == "failed":
                 where = escape(str(self.plan.sweep_dir / s.name))

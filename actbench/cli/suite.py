@@ -79,7 +79,6 @@ def suite_run(
         return
 
     def watch(sweep_plan: Plan, slots: int) -> SweepLog | SweepLive:
-
         return SweepLog(log, sweep_plan, slots) if log else SweepLive(console, sweep_plan)
 
     result = run_suite(plan, workers, options, retry_failed, watch, lambda text: say(log, text))

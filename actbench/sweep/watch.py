@@ -95,6 +95,8 @@ class SweepWatch:
         self.seen[s.name] = s.state
         events: list[Event] = []
         launched = s.action in LAUNCHED and s.state != State.PENDING
+        if s.name in self.ended and s.state == State.RUNNING and before != State.RUNNING:
+            self.ended.discard(s.name)  # launched again: a pack's member resumed alone after a crash
         if launched and s.name not in self.following and s.name not in self.ended:
             events.append(self._launched(s, run_dir))  # (a run may already have ended by the first poll)
         if s.name in self.following:

@@ -181,3 +181,34 @@ def test_sweep_display_counts_runs_never_started_as_such() -> None:
     title = live.title(statuses)
     assert title.startswith("sweep runs/sw: 2/3 runs done (1 completed, 1 skipped), 1 not started"), title
     assert "1 not started" in title and "1 skipped" in title and "1 completed" in title, title
+
+
+def test_an_unfinished_runs_end_line_is_red_and_a_completed_ones_green() -> None:
+    out = io.StringIO()
+    printer = TerminalPrinter(Console(file=out, force_terminal=True, color_system="standard"), progress=False)
+    printer.emit("end", "r", {"status": "failed", "epochs_done": 3, "error": "loss became nan"})
+    printer.emit("end", "r", {"status": "interrupted", "epochs_done": 1, "error": "stopped"})
+    printer.emit("end", "r", {"status": "completed"})  # summary.json unreadable: no KeyError
+    failed, interrupted, completed = out.getvalue().splitlines()
+    assert "\x1b[31mfailed\x1b[0m after 3 epochs: loss became nan" in failed
+    assert "\x1b[31minterrupted\x1b[0m" in interrupted
+    assert "\x1b[32mcompleted:\x1b[0m final results not read" in completed
+
+
+def test_a_finished_sweep_on_a_terminal_ends_with_its_summary_line() -> None:
+    from actbench.cli.progress import SweepLive
+    from actbench.sweep.state import RunStatus, State
+
+    class Plan:
+        sweep_dir = Path("runs/sw")
+
+    out = io.StringIO()
+    live = SweepLive(Console(file=out, width=200), Plan())
+    live.final(
+        [RunStatus("a-s0", State.COMPLETED, epochs=2, total=2), RunStatus("b-s0", State.FAILED, total=2)]
+    )
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith(
+        "sweep runs/sw finished: 2/2 runs done (1 completed, 1 failed) | epochs 2/4"
+    ), lines
+    assert "ETA" not in lines[0] and lines[1].startswith("failed: runs/sw/b-s0"), lines

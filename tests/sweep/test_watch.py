@@ -73,3 +73,23 @@ def test_tally_counts_states_and_paces_the_eta_on_this_sweeps_epochs(tmp_path: P
 
 def test_eta_needs_a_fresh_epoch() -> None:
     assert eta_s(0, 10, 5.0) is None and eta_s(2, 10, 5.0) == 25.0
+
+
+def test_a_run_launched_again_after_its_pack_crashed_is_followed_again(tmp_path: Path) -> None:
+    a = tmp_path / "a-s0"
+    a.mkdir()
+    watch = SweepWatch(tmp_path, _Clock())
+    s = RunStatus("a-s0", State.RUNNING, action="start", total=2)
+    assert [k for k, _, _ in watch.poll([s])] == ["launch"]
+    runs.append_metrics(a, _record(1))
+    runs.write_json(a / runs.SUMMARY, {"status": "interrupted", "epochs_done": 1, "error": "pack crashed"})
+    s.state, s.epochs = State.INTERRUPTED, 1
+    assert [k for k, _, _ in watch.poll([s])] == ["epoch", "end"]
+    s.state, s.action = State.RUNNING, "resume"  # the sweep resumes it alone
+    events = watch.poll([s])
+    assert [k for k, _, _ in events] == ["launch"] and events[0][2]["epochs_done"] == 1
+    runs.append_metrics(a, _record(2))
+    runs.write_json(a / runs.SUMMARY, {"status": "completed", "last": {"test_acc": 0.5, "test_loss": 1.0}})
+    s.state, s.epochs = State.COMPLETED, 2
+    events = watch.poll([s])
+    assert [(k, d.get("epoch")) for k, _, d in events] == [("epoch", 2), ("end", None)]
