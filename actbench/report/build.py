@@ -267,6 +267,18 @@ def packed_warnings(groups: Sequence[Group]) -> list[str]:
     ]
 
 
+def recorded_warnings(groups: Sequence[Group]) -> list[str]:
+    """What a run warned of while it trained (summary.json `warnings`: a corrupt checkpoint moved aside,
+    epochs redone, a network part without a gradient), one line per run, so a page never hides it."""
+    out = []
+    for r in (r for g in groups for r in g.runs if r.summary.get("warnings")):
+        first = r.summary["warnings"][0]
+        what = first.get("message") if isinstance(first, dict) else first
+        n = len(r.summary["warnings"])
+        out.append(f"{r.path.name}: {n} warning(s) while training (summary.json warnings); first: {what}")
+    return out
+
+
 def report_options(
     baseline: str | None = None,
     metric: str = "last",
@@ -337,6 +349,7 @@ def build_report(
     rows = [group_row(g, groups, o) for g in groups]
     warnings += finish(rows, o)  # one Holm family at the primary endpoint, decisions, power, verdicts
     warnings += robustness_warnings(groups) + corruption_warnings(groups) + packed_warnings(groups)
+    warnings += recorded_warnings(groups)
     order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i], o.sort))
     rows, groups = [rows[i] for i in order], [groups[i] for i in order]
     used = provenance(groups) if with_provenance else None

@@ -8,6 +8,7 @@ The runs train in other processes (or on other nodes), so their epochs are read 
     launch       a run's process started (data: action, where, epochs_done, epochs, run_dir)
     where        where a running run trains changed (a Ray task left the queue, was resubmitted)
     epoch        a run finished an epoch (its metrics.jsonl record, plus `epochs`)
+    warning      a run recorded a warning in its summary.json (`warnings`) since it was launched
     end          a run ended (its summary.json)
     skip         a run was left alone (state, reason)
     waiting      another sweep process holds the run's claim
@@ -67,6 +68,7 @@ class SweepWatch:
     logged: dict[str, int] = field(default_factory=dict)  # run -> last epoch reported
     following: set[str] = field(default_factory=set)  # runs launched and not yet ended
     ended: set[str] = field(default_factory=set)
+    warned: dict[str, int] = field(default_factory=dict)  # run -> warnings in its summary.json already told
 
     def __post_init__(self) -> None:
         self.t0 = self.clock()
@@ -105,7 +107,7 @@ class SweepWatch:
                 events.append(("where", s.name, {"where": s.where}))
             events += self._epochs(s, run_dir)
             if s.state != State.RUNNING:
-                events.append(self._ended(s, run_dir))
+                events += self._ended(s, run_dir)
         elif s.state != before and s.state in (State.SKIPPED, State.BUSY, State.NOT_STARTED):
             kind = {State.BUSY: "waiting", State.NOT_STARTED: "not_started"}.get(s.state, "skip")
             events.append((kind, s.name, {"state": str(s.state), "reason": s.reason}))
@@ -116,6 +118,7 @@ class SweepWatch:
         self.logged[s.name] = done
         self.following.add(s.name)
         self.where[s.name] = s.where
+        self.warned[s.name] = len(_warnings(_summary(run_dir)))  # earlier processes' warnings: told then
         data = {"action": s.action, "where": s.where, "epochs_done": done, "epochs": s.total}
         return "launch", s.name, data | {"run_dir": str(run_dir)}
 
@@ -128,9 +131,15 @@ class SweepWatch:
             if rec.get("epoch", 0) > self.logged.get(s.name, 0):
                 self.logged[s.name] = rec["epoch"]
                 events.append(("epoch", s.name, {**rec, "epochs": s.total}))
-        return events
+        return (self._warned(s.name, _summary(run_dir)) + events) if events else []
 
-    def _ended(self, s: RunStatus, run_dir: Path) -> Event:
+    def _warned(self, name: str, summary: dict[str, Any]) -> list[Event]:
+        """The run's warnings not told yet (they are written before the epoch that follows them)."""
+        told, recorded = self.warned.get(name, 0), _warnings(summary)
+        self.warned[name] = max(told, len(recorded))
+        return [("warning", name, {"message": w.get("message")}) for w in recorded[told:]]
+
+    def _ended(self, s: RunStatus, run_dir: Path) -> list[Event]:
         try:
             summary = runs.read_json(run_dir / runs.SUMMARY)
         except runs.RunError:
@@ -138,4 +147,16 @@ class SweepWatch:
         summary.setdefault("status", str(s.state))
         self.following.discard(s.name)
         self.ended.add(s.name)
-        return "end", s.name, summary
+        return [*self._warned(s.name, summary), ("end", s.name, summary)]
+
+
+def _summary(run_dir: Path) -> dict[str, Any]:
+    try:
+        return runs.read_json(run_dir / runs.SUMMARY)
+    except runs.RunError:  # mid-replace or not written yet: read again at the next epoch
+        return {}
+
+
+def _warnings(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    recorded = summary.get("warnings")
+    return [w for w in recorded if isinstance(w, dict)] if isinstance(recorded, list) else []

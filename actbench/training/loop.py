@@ -132,7 +132,7 @@ def run_training(
             runs.atomic_write_text(run_dir / runs.CONFIG, dump_yaml(cfg))
         if resume and summary.get("status") == runs.COMPLETED:
             for warning in earlier_results(run_dir, cfg, done):
-                hooks.on_event("warning", {"message": warning})
+                run.hooks.on_event("warning", {"message": warning})
         run.mark_running(run.start if resume else None, changes=changes)
         return _loop(run)
 

@@ -12,6 +12,7 @@ failure before the first epoch) in `lifecycle`. Emits events through `Hooks`, ne
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ from actbench.timing import epoch_timing
 from actbench.training.environment import environment
 from actbench.training.lifecycle import Hooks, final_eval, peak_memory, robustness, start_event
 from actbench.training.resume_config import check_resume_config
+
+MAX_WARNINGS = 20  # per run in summary.json: a warning repeated every start must not grow it without bound
 
 
 def read_summary(run_dir: Path, hooks: Hooks) -> dict[str, Any]:
@@ -73,6 +76,24 @@ class RunState:
     best: dict[str, Any] = field(default_factory=dict)  # {epoch, val_acc, val_loss} of checkpoint-best
     times: list[float] = field(default_factory=list)  # epoch_time_s of every epoch done, in order
     status: str | None = None  # set once `finish` has settled the run (completed / failed / interrupted)
+
+    def __post_init__(self) -> None:
+        """Every warning about the run also goes into summary.json (`warnings`), written with the next
+        summary write: a sweep's log and a report see what a run's own log said (a corrupt checkpoint moved
+        aside, epochs redone, a network part without a gradient)."""
+        emit = self.hooks.on_event
+
+        def on_event(kind: str, data: dict[str, Any]) -> None:
+            if kind == "warning":
+                self.record_warning(str(data.get("message")))
+            emit(kind, data)
+
+        self.hooks = dataclasses.replace(self.hooks, on_event=on_event)
+
+    def record_warning(self, message: str) -> None:
+        recorded = self.summary.setdefault("warnings", [])
+        if len(recorded) < MAX_WARNINGS and message not in (w.get("message") for w in recorded):
+            recorded.append({"at": runs.now(), "message": message})
 
     # --- starting ---------------------------------------------------------------------------------------
 

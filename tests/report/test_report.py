@@ -419,3 +419,18 @@ def test_paper_numbers_beside_a_shorter_protocol_say_so(bench: Path, tmp_path: P
     (line,) = [w for w in report.warnings if "200 epochs" in w]
     assert line.endswith("after 200 epochs, these runs trained 3: compare the ordering, not the levels")
     assert "paper: Table 2 (cifar10, one run, 200 epochs; these runs: 3)" in TB.to_markdown(report)
+
+
+def test_what_a_run_warned_of_while_training_is_in_the_reports_warnings(tmp_path: Path) -> None:
+    for seed in (0, 1):
+        write_run(tmp_path, f"relu-s{seed}", "relu", seed)
+    run = tmp_path / "relu-s1"
+    summary = json.loads((run / "summary.json").read_text())
+    summary["warnings"] = [{"at": "2026-01-01T00:00:00+00:00", "message": "checkpoint-last.pt corrupt"}] * 2
+    (run / "summary.json").write_text(json.dumps(summary))
+    warnings = RP.build_report([tmp_path]).warnings
+    assert (
+        "relu-s1: 2 warning(s) while training (summary.json warnings); first: checkpoint-last.pt corrupt"
+        in (warnings)
+    )
+    assert not [w for w in warnings if w.startswith("relu-s0:")]

@@ -93,3 +93,24 @@ def test_a_run_launched_again_after_its_pack_crashed_is_followed_again(tmp_path:
     s.state, s.epochs = State.COMPLETED, 2
     events = watch.poll([s])
     assert [(k, d.get("epoch")) for k, _, d in events] == [("epoch", 2), ("end", None)]
+
+
+def test_a_runs_recorded_warnings_reach_the_sweep_once_before_the_epoch_they_precede(tmp_path: Path) -> None:
+    a = tmp_path / "a-s0"
+    a.mkdir()
+    earlier = {"at": "2026-01-01T00:00:00+00:00", "message": "from an earlier process"}
+    runs.write_json(a / runs.SUMMARY, {"status": "interrupted", "warnings": [earlier]})
+    watch = SweepWatch(tmp_path, _Clock())
+    s = RunStatus("a-s0", State.RUNNING, action="resume", epochs=0, total=2)
+    assert [k for k, _, _ in watch.poll([s])] == ["launch"]  # the earlier warning was told back then
+    new = {"at": "2026-01-02T00:00:00+00:00", "message": "no checkpoint yet; redoing 1 logged epoch(s)"}
+    runs.write_json(a / runs.SUMMARY, {"status": "running", "warnings": [earlier, new]})
+    runs.append_metrics(a, _record(1))
+    s.epochs = 1
+    events = watch.poll([s])
+    assert [(k, d.get("message")) for k, _, d in events] == [("warning", new["message"]), ("epoch", None)]
+    runs.append_metrics(a, _record(2))
+    runs.write_json(a / runs.SUMMARY, {"status": "completed", "warnings": [earlier, new],
+                                       "last": {"test_acc": 0.5, "test_loss": 1.0}})  # fmt: skip
+    s.epochs, s.state = 2, State.COMPLETED
+    assert [k for k, _, _ in watch.poll([s])] == ["epoch", "end"]  # told once

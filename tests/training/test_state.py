@@ -100,3 +100,22 @@ def test_a_lone_run_and_a_pack_member_leave_the_same_keys(runs_dir: Path) -> Non
     (ra, _), (rp, _) = runs.read_metrics(a), runs.read_metrics(p)
     assert [set(r) for r in ra] == [set(r) for r in rp] and [r["epoch"] for r in rp] == [1, 2]
     assert [set(r["act"]) for r in ra] == [set(r["act"]) for r in rp] == [{"conv1", "conv2", "conv3"}] * 2
+
+
+def test_a_runs_warnings_are_told_and_kept_in_its_summary(runs_dir: Path) -> None:
+    from actbench.training.state import MAX_WARNINGS
+
+    cfg = tiny_config("train.epochs=2")
+    run_dir = T.create_run(cfg, runs_dir, "w")
+    told: list[str] = []
+    hooks = T.Hooks(on_event=lambda kind, data: told.append(data["message"]) if kind == "warning" else None)
+    run = RunState(run_dir, make_session(cfg), hooks, read_summary(run_dir, hooks))
+    run.hooks.on_event("warning", {"message": "checkpoint-last.pt corrupt; moved aside"})
+    run.hooks.on_event("warning", {"message": "checkpoint-last.pt corrupt; moved aside"})  # said again
+    run.mark_running(None)
+    assert told == ["checkpoint-last.pt corrupt; moved aside"] * 2  # the caller hears every one
+    kept = runs.read_json(run_dir / runs.SUMMARY)["warnings"]
+    assert [w["message"] for w in kept] == ["checkpoint-last.pt corrupt; moved aside"]  # kept once
+    for i in range(2 * MAX_WARNINGS):
+        run.record_warning(f"w{i}")
+    assert len(run.summary["warnings"]) == MAX_WARNINGS  # bounded however often a start warns
