@@ -123,6 +123,8 @@ class SweepWatch:
         return "launch", s.name, data | {"run_dir": str(run_dir)}
 
     def _epochs(self, s: RunStatus, run_dir: Path) -> list[Event]:
+        if s.epochs < self.logged.get(s.name, 0):  # metrics.jsonl cut back: the run redoes epochs past its
+            self.logged[s.name] = s.epochs  # newest checkpoint (a lost one), each told again as it lands
         if s.epochs <= self.logged.get(s.name, 0) and s.state == State.RUNNING:
             return []
         records, _ = runs.read_metrics(run_dir)  # a half-written last line: skipped, read next time

@@ -114,3 +114,19 @@ def test_a_runs_recorded_warnings_reach_the_sweep_once_before_the_epoch_they_pre
                                        "last": {"test_acc": 0.5, "test_loss": 1.0}})  # fmt: skip
     s.epochs, s.state = 2, State.COMPLETED
     assert [k for k, _, _ in watch.poll([s])] == ["epoch", "end"]  # told once
+
+
+def test_epochs_a_run_redoes_after_losing_its_checkpoints_are_told_again(tmp_path: Path) -> None:
+    a = tmp_path / "a-s0"
+    a.mkdir()
+    for epoch in (1, 2):
+        runs.append_metrics(a, _record(epoch))
+    watch = SweepWatch(tmp_path, _Clock())
+    s = RunStatus("a-s0", State.RUNNING, action="resume", epochs=2, total=3)
+    assert [k for k, _, _ in watch.poll([s])] == ["launch"]  # epochs 1-2 were told by an earlier sweep
+    runs.truncate_metrics(a, 0)  # no checkpoint to resume from: the run starts over
+    s.epochs = 0
+    assert watch.poll([s]) == []
+    runs.append_metrics(a, _record(1))
+    s.epochs = 1
+    assert [(k, d.get("epoch")) for k, _, d in watch.poll([s])] == [("epoch", 1)]
