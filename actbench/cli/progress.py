@@ -284,9 +284,10 @@ class SweepLive:
         # the summary above the table, not as its title: a title wraps at the table's width
         self.live.update(Group(Text(self.title(statuses)), self.table(statuses)))
 
-    def title(self, statuses: list[RunStatus]) -> str:
+    def title(self, statuses: list[RunStatus], final: bool = False) -> str:
         """`sweep runs/sw: 1/3 runs done (1 skipped), 2 running | epochs 45/600 | elapsed 1m01s | ETA …`."""
-        return E.summary(summary_data(self.watch.tally(statuses)) | {"sweep_dir": self.plan.sweep_dir})
+        tally = summary_data(self.watch.tally(statuses), final)
+        return E.summary(tally | {"sweep_dir": self.plan.sweep_dir})
 
     def table(self, statuses: list[RunStatus]) -> Any:
         from rich.table import Table
@@ -304,9 +305,7 @@ class SweepLive:
         """Below the table's last frame: the final summary line, and a line per failed run."""
         from rich.markup import escape
 
-        tally = summary_data(self.watch.tally(statuses), final=True)
-        self.console.print(escape(E.summary(tally | {"sweep_dir": self.plan.sweep_dir})), highlight=False,
-                           soft_wrap=True)  # fmt: skip
+        self.console.print(escape(self.title(statuses, final=True)), highlight=False, soft_wrap=True)
         for s in statuses:
             if s.state == "failed":
                 where = escape(str(self.plan.sweep_dir / s.name))

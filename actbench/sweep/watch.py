@@ -73,20 +73,24 @@ class SweepWatch:
     def __post_init__(self) -> None:
         self.t0 = self.clock()
 
-    def tally(self, statuses: list[RunStatus]) -> Tally:
+    def _done(self, statuses: list[RunStatus]) -> int:
+        """Epochs done over the sweep; the first count is kept as the epochs done before this invocation."""
         done = sum(min(s.epochs, s.total) for s in statuses)
         if self.first_epochs is None:
             self.first_epochs = done
+        return done
+
+    def tally(self, statuses: list[RunStatus]) -> Tally:
+        done, first = self._done(statuses), self.first_epochs or 0
         counts = Counter(str(s.state) for s in statuses)
         finished = {k: v for k, v in counts.items() if k in runs.FINAL or k == State.SKIPPED}
         elapsed = self.clock() - self.t0
         total = sum(s.total for s in statuses)
-        eta = eta_s(done - self.first_epochs, total - done, elapsed)
+        eta = eta_s(done - first, total - done, elapsed)
         return Tally(len(statuses), dict(counts), finished, done, total, elapsed, eta)
 
     def poll(self, statuses: list[RunStatus]) -> list[Event]:
-        if self.first_epochs is None:
-            self.first_epochs = sum(min(s.epochs, s.total) for s in statuses)
+        self._done(statuses)
         events: list[Event] = []
         for s in statuses:
             events += self._follow(s)
@@ -118,7 +122,7 @@ class SweepWatch:
         self.logged[s.name] = done
         self.following.add(s.name)
         self.where[s.name] = s.where
-        self.warned[s.name] = len(_warnings(_summary(run_dir)))  # earlier processes' warnings: told then
+        self.warned[s.name] = len(_warnings(_summary(run_dir) or {}))  # earlier processes: told then
         data = {"action": s.action, "where": s.where, "epochs_done": done, "epochs": s.total}
         return "launch", s.name, data | {"run_dir": str(run_dir)}
 
@@ -133,7 +137,7 @@ class SweepWatch:
             if rec.get("epoch", 0) > self.logged.get(s.name, 0):
                 self.logged[s.name] = rec["epoch"]
                 events.append(("epoch", s.name, {**rec, "epochs": s.total}))
-        return (self._warned(s.name, _summary(run_dir)) + events) if events else []
+        return (self._warned(s.name, _summary(run_dir) or {}) + events) if events else []
 
     def _warned(self, name: str, summary: dict[str, Any]) -> list[Event]:
         """The run's warnings not told yet (they are written before the epoch that follows them)."""
@@ -142,9 +146,8 @@ class SweepWatch:
         return [("warning", name, {"message": w.get("message")}) for w in recorded[told:]]
 
     def _ended(self, s: RunStatus, run_dir: Path) -> list[Event]:
-        try:
-            summary = runs.read_json(run_dir / runs.SUMMARY)
-        except runs.RunError:
+        summary = _summary(run_dir)
+        if summary is None:
             summary = {"status": str(s.state), "error": "summary.json unreadable"}
         summary.setdefault("status", str(s.state))
         self.following.discard(s.name)
@@ -152,11 +155,12 @@ class SweepWatch:
         return [*self._warned(s.name, summary), ("end", s.name, summary)]
 
 
-def _summary(run_dir: Path) -> dict[str, Any]:
+def _summary(run_dir: Path) -> dict[str, Any] | None:
+    """The run's summary.json; None when it cannot be read now (not written yet, or mid-replace)."""
     try:
         return runs.read_json(run_dir / runs.SUMMARY)
-    except runs.RunError:  # mid-replace or not written yet: read again at the next epoch
-        return {}
+    except runs.RunError:
+        return None
 
 
 def _warnings(summary: dict[str, Any]) -> list[dict[str, Any]]:
