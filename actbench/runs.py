@@ -224,39 +224,6 @@ def read_npz(path: Path) -> dict[str, Any]:
         raise RunError(f"{path}: unreadable ({type(exc).__name__})") from None
 
 
-def merge_results(
-    old: Any, new: dict[str, Any], same: tuple[str, ...], key: str, kind: type
-) -> dict[str, Any]:
-    """An evaluation file's results (robustness.json: kind -> entries per "level"; corruptions.json:
-    corruption -> entries per "severity") with `new` over `old` entry by entry, when both measure the
-    same thing (equal `same` fields); otherwise `new` alone. Old entries whose `key` is not a `kind` are
-    dropped (a damaged file cannot poison the merge)."""
-    if not isinstance(old, dict) or any(old.get(k) != new.get(k) for k in same):
-        return new
-    if not isinstance(old.get("results"), dict):
-        return new
-    results = dict(old["results"])
-    for name, entries in new["results"].items():
-        kept = [e for e in results.get(name, []) if isinstance(e, dict) and isinstance(e.get(key), kind)]
-        by_key = {e[key]: e for e in kept} | {e[key]: e for e in entries}
-        results[name] = [by_key[k] for k in sorted(by_key)]
-    return {**new, "results": results}
-
-
-def save_merged(
-    path: Path, new: dict[str, Any], same: tuple[str, ...], key: str, kind: type
-) -> dict[str, Any]:
-    """Merge `new` into the evaluation file at `path` (`merge_results`; an unreadable old file is replaced)
-    and write it atomically; returns what was written."""
-    try:
-        old: Any = read_json(path) if path.exists() else {}
-    except RunError:
-        old = {}
-    merged = merge_results(old, new, same, key, kind)
-    write_json(path, merged)
-    return merged
-
-
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Serialised in memory, then written by plain file writes (a full disk raises OSError ENOSPC, not
     torch's RuntimeError) to a temp file renamed into place; a failed write leaves no temp file."""

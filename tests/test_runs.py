@@ -1,5 +1,5 @@
-"""The run folder's shared pieces: evaluation files merged one way, .npz files read one way, a run
-that never started leaves nothing behind."""
+"""The run folder's shared pieces: .npz files read one way, a run that never started leaves nothing
+behind."""
 
 from __future__ import annotations
 
@@ -9,33 +9,6 @@ import numpy as np
 import pytest
 
 from actbench import runs
-
-
-def _result(seed: int, **results: list[dict]) -> dict:
-    return {"checkpoint": "last", "epoch": 3, "seed": seed, "split": "test", "results": results}
-
-
-def test_merge_results_keeps_old_entries_of_the_same_measurement() -> None:
-    same = ("checkpoint", "epoch", "seed", "split")
-    old = _result(
-        0, gaussian=[{"level": 0.1, "acc": 0.5}, {"level": "bad"}], uniform=[{"level": 0.1, "acc": 0.6}]
-    )
-    new = _result(0, gaussian=[{"level": 0.1, "acc": 0.55}, {"level": 0.0, "acc": 0.9}])
-    merged = runs.merge_results(old, new, same, "level", float)
-    assert merged["results"]["gaussian"] == [{"level": 0.0, "acc": 0.9}, {"level": 0.1, "acc": 0.55}]
-    assert merged["results"]["uniform"] == [{"level": 0.1, "acc": 0.6}]  # kept; the damaged entry dropped
-    assert runs.merge_results(old, _result(1, gaussian=[]), same, "level", float) is not old  # another seed
-    assert runs.merge_results(old, _result(1, gaussian=[]), same, "level", float)["results"] == {
-        "gaussian": []
-    }
-
-
-def test_save_merged_replaces_an_unreadable_file(tmp_path: Path) -> None:
-    path = tmp_path / "robustness.json"
-    path.write_text("{not json")
-    new = _result(0, gaussian=[{"level": 0.1, "acc": 0.5}])
-    assert runs.save_merged(path, new, ("seed",), "level", float) == new
-    assert runs.read_json(path) == new
 
 
 def test_read_npz_errors_name_the_file(tmp_path: Path) -> None:

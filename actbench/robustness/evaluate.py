@@ -36,6 +36,7 @@ from actbench.errors import UserError
 from actbench.evaluation import run_session, score_batches
 from actbench.robustness.corruptions import CORRUPTIONS, MISSING, PUBLISHED, SEVERITIES, corrupt
 from actbench.robustness.noise import noise_seed
+from actbench.robustness.results import save_merged
 from actbench.session import Session
 
 CHUNK = 1000  # test images corrupted per call: results do not depend on train.eval_batch_size
@@ -216,7 +217,7 @@ SAME = ("checkpoint", "epoch", "seed", "split", "source", "n")  # results that m
 def save(run_dir: Path, result: dict[str, Any], predictions: dict[str, Tensor]) -> Path:
     """Write corruptions.json and corruption-predictions.npz atomically, merged with compatible old ones."""
     path = run_dir / runs.CORRUPTIONS
-    merged = runs.save_merged(path, result, SAME, "severity", int)
+    merged = save_merged(path, result, SAME, "severity", int)
     pred_path = run_dir / runs.CORRUPTION_PREDICTIONS
     # Any: mypy would match **dict[str, ndarray] against savez_compressed's allow_pickle: bool
     arrays: dict[str, Any] = {}

@@ -36,6 +36,7 @@ from actbench.config import NoiseKind, RobustnessConfig
 from actbench.data.pipeline import Stats, eval_crop, normalise_unit, stat_tensor
 from actbench.errors import not_allowed
 from actbench.evaluation import evaluate, load_weights, run_session, score_batches
+from actbench.robustness.results import save_merged
 from actbench.session import Session
 
 KINDS: tuple[str, ...] = typing.get_args(NoiseKind)
@@ -136,7 +137,7 @@ def save(run_dir: Path, result: dict[str, Any]) -> Path:
     """Write robustness.json atomically, merged per kind and level with an existing file of the same
     checkpoint and seed."""
     path = run_dir / runs.ROBUSTNESS
-    runs.save_merged(path, result, SAME, "level", float)
+    save_merged(path, result, SAME, "level", float)
     return path
 
 
