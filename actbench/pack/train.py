@@ -164,7 +164,7 @@ def _members(run_dirs: list[Path], hooks_for: Callable[[Path], Hooks]) -> list[M
     try:
         for m in members:
             others = [os.path.relpath(o.run_dir, m.run_dir.parent) for o in members if o is not m]
-            m.mark_running(m.start, {"packed_with": others})
+            m.mark_running({"packed_with": others})
     except OSError as exc:  # a write (disk full), which lifecycle.unstarted_reason would call a read
         raise runs.RunError(runs.write_problem(exc)) from None
     return members

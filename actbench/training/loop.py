@@ -133,7 +133,7 @@ def run_training(
         if resume and summary.get("status") == runs.COMPLETED:
             for warning in earlier_results(run_dir, cfg, done):
                 run.hooks.on_event("warning", {"message": warning})
-        run.mark_running(run.start if resume else None, changes=changes)
+        run.mark_running(changes=changes)
         return _loop(run)
 
 

@@ -137,7 +137,6 @@ class RunState:
 
     def mark_running(
         self,
-        resumed_from: int | None,
         env_extra: dict[str, Any] | None = None,
         changes: dict[str, list[Any]] | None = None,
     ) -> None:
@@ -180,7 +179,7 @@ class RunState:
             started_at=summary.get("started_at", runs.now()),
             error=None,
             epochs_done=start,
-            resumed_from=resumed_from,
+            resumed_from=start or None,  # the epoch it went on after; None: from the start
             effective=s.speed,
         )
         runs.write_json(self.run_dir / runs.SUMMARY, summary)

@@ -45,7 +45,7 @@ def test_run_state_logs_checkpoints_and_restores_its_place(runs_dir: Path, monke
     run = RunState(run_dir, make_session(cfg), hooks, read_summary(run_dir, hooks))
     run.restore()  # nothing to load: a fresh start
     assert (run.start, run.epoch, run.best, run.times) == (0, 0, {}, [])
-    run.mark_running(None)
+    run.mark_running()
     for epoch, acc in ((1, 0.4), (2, 0.3), (3, 0.5)):
         run.log_epoch(_record(epoch, acc))
     best3 = {"epoch": 3, "val_acc": 0.5, "val_loss": 0.5}
@@ -74,7 +74,7 @@ def test_run_state_logs_checkpoints_and_restores_its_place(runs_dir: Path, monke
     again.restore()
     assert (again.start, again.epoch, again.times) == (2, 2, [1.5, 2.5])
     assert again.best == {"epoch": 1, "val_acc": 0.4, "val_loss": 0.6}  # as checkpoint-last holds it
-    again.mark_running(again.start)
+    again.mark_running()
     assert _epochs(run_dir) == [1, 2]
     summary = runs.read_json(run_dir / runs.SUMMARY)
     assert (summary["status"], summary["resumed_from"], len(summary["starts"])) == ("running", 2, 2)
@@ -95,6 +95,7 @@ def test_a_lone_run_and_a_pack_member_leave_the_same_keys(runs_dir: Path) -> Non
     assert [set(e) for e in sa["starts"]] == [set(e) for e in sp["starts"]]
     assert (set(sa["last"]), set(sa["best"])) == (set(sp["last"]), set(sp["best"]))
     assert [(s["epochs_done"], len(s["epoch_times"])) for s in (sa, sp)] == [(2, 2)] * 2
+    assert sa["resumed_from"] is None is sp["resumed_from"]  # a fresh start, lone or packed (a pack said 0)
     ea, ep = (runs.read_json(d / runs.ENV) for d in (a, p))
     assert set(ep) == set(ea) | {"packed_with"}
     (ra, _), (rp, _) = runs.read_metrics(a), runs.read_metrics(p)
@@ -112,7 +113,7 @@ def test_a_runs_warnings_are_told_and_kept_in_its_summary(runs_dir: Path) -> Non
     run = RunState(run_dir, make_session(cfg), hooks, read_summary(run_dir, hooks))
     run.hooks.on_event("warning", {"message": "checkpoint-last.pt corrupt; moved aside"})
     run.hooks.on_event("warning", {"message": "checkpoint-last.pt corrupt; moved aside"})  # said again
-    run.mark_running(None)
+    run.mark_running()
     assert told == ["checkpoint-last.pt corrupt; moved aside"] * 2  # the caller hears every one
     kept = runs.read_json(run_dir / runs.SUMMARY)["warnings"]
     assert [w["message"] for w in kept] == ["checkpoint-last.pt corrupt; moved aside"]  # kept once
