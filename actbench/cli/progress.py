@@ -269,6 +269,7 @@ class SweepLive:
         self.console, self.plan = console, plan
         self.watch = SweepWatch(plan.sweep_dir)
         self.live = Live(console=console, refresh_per_second=2, transient=False)
+        self.warnings: dict[str, list[str]] = {}  # run -> the warnings it recorded while this sweep ran
 
     def __enter__(self) -> SweepLive:
         self.live.__enter__()
@@ -281,6 +282,9 @@ class SweepLive:
         from rich.console import Group
         from rich.text import Text
 
+        for kind, run, data in self.watch.poll(statuses):  # the table shows only a run's warnings
+            if kind == "warning" and run is not None:
+                self.warnings.setdefault(run, []).append(E.one_line(str(data.get("message"))))
         # the summary above the table, not as its title: a title wraps at the table's width
         self.live.update(Group(Text(self.title(statuses)), self.table(statuses)))
 
@@ -290,24 +294,40 @@ class SweepLive:
         return E.summary(tally | {"sweep_dir": self.plan.sweep_dir})
 
     def table(self, statuses: list[RunStatus]) -> Any:
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table()
         table.add_column("run", no_wrap=True, min_width=max((len(s.name) for s in statuses), default=3))
-        for col in ("state", "epochs"):
+        cols = ("state", "epochs", "warnings") if self.warnings else ("state", "epochs")
+        for col in cols:
             table.add_column(col, overflow="fold")
         for s in statuses:
             style = {"completed": "green", "failed": "red", "running": "cyan"}.get(str(s.state), "")
-            table.add_row(s.name, f"[{style}]{s.label}[/]" if style else s.label, f"{s.epochs}/{s.total}")
+            row = [s.name, f"[{style}]{s.label}[/]" if style else s.label, f"{s.epochs}/{s.total}"]
+            told = self.warnings.get(s.name, [])
+            table.add_row(*row, *([escape(_last_of(told))] if self.warnings else []))
         return table
 
     def final(self, statuses: list[RunStatus]) -> None:
-        """Below the table's last frame: the final summary line, and a line per failed run."""
+        """Below the table's last frame: the final summary line, and a line per failed run and per run that
+        recorded warnings while the sweep ran."""
         from rich.markup import escape
 
         self.console.print(escape(self.title(statuses, final=True)), highlight=False, soft_wrap=True)
         for s in statuses:
+            where = escape(str(self.plan.sweep_dir / s.name))
             if s.state == "failed":
-                where = escape(str(self.plan.sweep_dir / s.name))
                 self.console.print(f"[red]failed[/]: {where} (see summary.json, train.log)",
                                    highlight=False, soft_wrap=True)  # fmt: skip
+            if told := self.warnings.get(s.name):
+                self.console.print(f"[yellow]{len(told)} warning(s)[/]: {where}: {escape(_last_of(told))} "
+                                   "(all in its summary.json; actbench report lists them)",
+                                   highlight=False, soft_wrap=True)  # fmt: skip
+
+
+def _last_of(told: list[str]) -> str:
+    """A run's warnings in one table cell: the newest, with how many came before it."""
+    if not told:
+        return ""
+    return told[-1] if len(told) == 1 else f"{told[-1]} (+{len(told) - 1} earlier)"

@@ -212,3 +212,38 @@ def test_a_finished_sweep_on_a_terminal_ends_with_its_summary_line() -> None:
         "sweep runs/sw finished: 2/2 runs done (1 completed, 1 failed) | epochs 2/4"
     ), lines
     assert "ETA" not in lines[0] and lines[1].startswith("failed: runs/sw/b-s0"), lines
+
+
+def test_a_sweep_on_a_terminal_shows_the_warnings_its_runs_record(tmp_path: Path) -> None:
+    """The live table has a warnings column once a run recorded one (summary.json `warnings`, as a
+    run's train.log said it), and the end names each such run; runs without warnings keep a bare table."""
+    import json
+
+    from actbench.cli.progress import SweepLive
+    from actbench.sweep.state import RunStatus, State
+
+    class Plan:
+        sweep_dir = tmp_path
+
+    for name in ("a-s0", "b-s0"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps({"status": "running"}))
+    out = io.StringIO()
+    live = SweepLive(Console(file=out, width=200), Plan())
+    a, b = (
+        RunStatus("a-s0", State.RUNNING, action="start", total=2),
+        RunStatus("b-s0", State.RUNNING, action="start", total=2),
+    )
+    live.update([a, b])
+    assert [c.header for c in live.table([a, b]).columns] == ["run", "state", "epochs"]
+    warned = [{"at": "t", "message": "loss [x] spiked"}, {"at": "t", "message": "lr\nclipped"}]
+    (tmp_path / "a-s0" / "summary.json").write_text(json.dumps({"status": "running", "warnings": warned}))
+    (tmp_path / "a-s0" / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "train_loss": 1.0}) + "\n")
+    a.epochs = 1
+    live.update([a, b])
+    table = live.table([a, b])
+    assert [c.header for c in table.columns] == ["run", "state", "epochs", "warnings"]
+    assert list(table.columns[3]._cells) == ["lr | clipped (+1 earlier)", ""]
+    live.final([a, b])
+    assert "2 warning(s): " + str(tmp_path / "a-s0") + ": lr | clipped (+1 earlier)" in out.getvalue()
+    assert str(tmp_path / "b-s0") not in out.getvalue()
