@@ -29,6 +29,7 @@ from actbench.sweep.state import (
     prepare,
     record_crash,
     run_state,
+    skips,
     status_state,
     try_claim,
 )
@@ -201,7 +202,10 @@ def execute(
     from actbench.pack.plan import units
 
     statuses = {r.name: RunStatus(r.name, total=r.config.train.epochs) for r in plan.runs}
-    pending = units(plan.runs, plan.packs)
+    unfinished = (_unfinished(plan, unit, statuses, retry_failed) for unit in units(plan.runs, plan.packs))
+    pending = [unit for unit in unfinished if unit]
+    if on_update:  # the runs already finished, before any starts (every run, when none is left to train)
+        on_update(list(statuses.values()))
     active: dict[str, _Active] = {}
     free = list(range(workers))
     launcher = launcher or LocalLauncher(workers)
@@ -257,6 +261,26 @@ def execute(
         if active or busy:
             time.sleep(poll_s)
     return list(statuses.values())
+
+
+def _unfinished(
+    plan: Plan, unit: list[RunSpec], statuses: dict[str, RunStatus], retry_failed: bool
+) -> list[RunSpec]:
+    """The unit's runs that may need training. Those a sweep leaves alone (`prepare` would skip them) are
+    marked skipped before any run starts, so the first tally counts them done with their epochs, not
+    pending behind the runs that train; `_start` decides again, claim held, for the others."""
+    left = []
+    for spec in unit:
+        run_dir, status = plan.sweep_dir / spec.name, statuses[spec.name]
+        claim = try_claim(run_dir) if (run_dir / runs.CONFIG).exists() else None  # a new run never skips
+        if claim is not None and skips(state := run_state(run_dir), retry_failed):
+            status.state, status.reason, status.action = State.SKIPPED, str(state), "skip"
+            status.epochs = epochs_done(run_dir)
+        else:
+            left.append(spec)
+        if claim is not None:
+            claim.release()
+    return left
 
 
 def _start(

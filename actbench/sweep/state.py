@@ -108,10 +108,16 @@ def try_claim(run_dir: Path) -> Claim | None:
     return Claim(run_dir, handle)
 
 
+def skips(state: State, retry_failed: bool) -> bool:
+    """A run found in `state` is left alone: it completed, another process trains it, or it failed (unless
+    failed runs are retried)."""
+    return state in (State.COMPLETED, State.LOCKED) or (state == State.FAILED and not retry_failed)
+
+
 def prepare(spec: RunSpec, run_dir: Path, retry_failed: bool) -> str:
     """Decide what to do with one run (call with its claim held): skip | start | resume | restart."""
     state = run_state(run_dir)
-    if state in (State.COMPLETED, State.LOCKED) or (state == State.FAILED and not retry_failed):
+    if skips(state, retry_failed):
         return "skip"
     if state == State.FAILED and any((run_dir / n).exists() for n in runs.CKPT_FILES.values()):
         return "resume"  # its checkpoints are good work: continue from the last one

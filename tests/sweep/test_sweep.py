@@ -112,6 +112,20 @@ def test_claimed_run_waits_for_the_other_sweep(tmp_path: Path) -> None:
     assert statuses[0].state == "completed"
 
 
+def test_finished_runs_are_skipped_before_the_first_update(tmp_path: Path) -> None:
+    """A completed run behind a training one is counted done (with its epochs) from the first tally on,
+    not pending until a worker slot frees up (the 200-epoch sweep's log said "8 pending" of which one was
+    complete, and its ETA counted that run's epochs as still to train)."""
+    plan = S.plan_sweep(tiny_config("train.epochs=1"), ["relu", "prelu"], [0], {}, tmp_path / "sw")
+    done = T.create_run(plan.runs[1].config, plan.sweep_dir, "prelu-s0")
+    T.run_training(done)
+    first: list[list[tuple]] = []  # the first update's statuses, as they were then
+    seen = lambda ss: first or first.append([(s.state, s.reason, s.epochs) for s in ss])  # noqa: E731
+    statuses = SL.execute(plan, workers=1, poll_s=0.1, on_update=seen)
+    assert first[0] == [("pending", "", 0), ("skipped", "completed", 1)]
+    assert [(s.state, s.reason) for s in statuses] == [("completed", ""), ("skipped", "completed")]
+
+
 def test_manifest_refuses_different_base(tmp_path: Path) -> None:
     S.write_manifest(S.plan_sweep(tiny_config(), ["relu"], [0], {}, tmp_path / "sw"))
     other = S.plan_sweep(tiny_config("optim.lr=0.5"), ["relu"], [0], {}, tmp_path / "sw")
