@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from actbench import runs
 from actbench.sweep import local as SL
-from actbench.sweep.plan import Plan
+from actbench.sweep.plan import Plan, write_manifest
 from actbench.sweep.ray import RayOptions, open_launcher
 from actbench.sweep.state import RunStatus, outcome
 
@@ -41,7 +41,9 @@ def run_plan(
     each run's final status. `watch(slots)` makes the watcher that follows the sweep; `on_note` gets the
     sweep's notes (why a run restarts, the grace period of a second Ctrl-C). Ctrl-C stops the sweep the
     way `actbench sweep` does: the runs are asked to save and end `interrupted`; once this returns, Ctrl-C
-    and SIGTERM are the caller's again."""
+    and SIGTERM are the caller's again. Writes sweep.yaml first (`write_manifest`: a folder that holds
+    another sweep is refused, RunError, before any run starts)."""
+    write_manifest(plan)  # the command writes it first too (again here: the same plan, the same file)
     with ExitStack() as stack:
         stack.enter_context(_signals_kept())
         launcher, slots = stack.enter_context(open_launcher(plan.sweep_dir, workers, options))
