@@ -55,6 +55,12 @@ def train(
         if resume is not None:
             if config:
                 fail("--resume takes the run's own config.yaml; drop --config (--set train.epochs=N extends)")
+            new_run = [o for o, given in (("--name", name), ("--out", out), ("--force", force)) if given]
+            if new_run:  # ignored, they would extend the run itself where a new one was meant
+                fail(
+                    f"{new_run[0]} makes a new run; --resume continues {resume} in its own folder (a new run "
+                    f"from it: actbench train --config {resume / 'config.yaml'} --name NEW_NAME)"
+                )
             run_dir = resume
             if not (run_dir / runs.CONFIG).is_file():
                 fail(f"{run_dir}: not a run folder (no {runs.CONFIG})")

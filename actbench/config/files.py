@@ -142,10 +142,13 @@ def load_config(spec: str | Path | None = None, overrides: list[str] | tuple[str
 
 def load_run_config(run_dir: Path) -> Config:
     """The resolved config in a run folder's config.yaml (what training, `eval` and the trackers read)."""
+    path = run_dir / runs.CONFIG
+    raw = read_yaml(path)  # its errors name the file
     try:
-        return from_dict(read_yaml(run_dir / runs.CONFIG), str(run_dir / runs.CONFIG))
-    except ConfigError as exc:
-        raise ConfigError(f"{run_dir / runs.CONFIG}: {exc}") from None
+        return from_dict(raw, str(path))
+    except ConfigError as exc:  # a key's error names the key: add the file, once
+        message = str(exc)
+        raise ConfigError(message if message.startswith(f"{path}:") else f"{path}: {message}") from None
 
 
 def dump_yaml(cfg: Config) -> str:

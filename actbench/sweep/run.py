@@ -5,13 +5,14 @@ without one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import ExitStack, nullcontext
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, nullcontext
 from typing import Any, Protocol
 
 from actbench import runs
 from actbench.sweep import local as SL
-from actbench.sweep.plan import Plan
+from actbench.sweep.plan import Plan, write_manifest
 from actbench.sweep.ray import RayOptions, open_launcher
 from actbench.sweep.state import RunStatus, outcome
 
@@ -39,8 +40,12 @@ def run_plan(
     """Execute every planned run, `workers` at a time (local processes; Ray with `options`), and return
     each run's final status. `watch(slots)` makes the watcher that follows the sweep; `on_note` gets the
     sweep's notes (why a run restarts, the grace period of a second Ctrl-C). Ctrl-C stops the sweep the
-    way `actbench sweep` does: the runs are asked to save and end `interrupted`."""
+    way `actbench sweep` does: the runs are asked to save and end `interrupted`; once this returns, Ctrl-C
+    and SIGTERM are the caller's again. Writes sweep.yaml first (`write_manifest`: a folder that holds
+    another sweep is refused, RunError, before any run starts)."""
+    write_manifest(plan)  # the command writes it first too (again here: the same plan, the same file)
     with ExitStack() as stack:
+        stack.enter_context(_signals_kept())
         launcher, slots = stack.enter_context(open_launcher(plan.sweep_dir, workers, options))
         watcher = watch(slots) if watch else None
         with watcher if watcher is not None else nullcontext():
@@ -56,6 +61,18 @@ def run_plan(
     if watcher is not None:
         watcher.final(statuses)
     return statuses
+
+
+@contextmanager
+def _signals_kept() -> Iterator[None]:
+    """The SIGINT/SIGTERM handlers as they were, put back afterwards (`stop_requests` replaces them)."""
+    kept = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in kept.items():
+            if handler is not None:  # None: not set from Python, nothing to put back
+                signal.signal(sig, handler)
 
 
 def sweep_outcome(statuses: list[RunStatus]) -> str:

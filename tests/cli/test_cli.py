@@ -92,3 +92,19 @@ def test_version_suggestions_ranges_and_help_defaults() -> None:
     assert res.exit_code == 2 and "expected e.g. --seeds 0,1,2 or 0-4" in res.output
     res = runner.invoke(app, ["sweep", "--help"], env={"COLUMNS": "200"})
     assert "(default: 1; ray: what fits)" in res.output
+
+
+@pytest.mark.parametrize("option", [["--name", "longer"], ["--out", "elsewhere"], ["--force"]])
+def test_resume_refuses_the_options_of_a_new_run(runs_dir: Path, option: list[str]) -> None:
+    """--name, --out and --force make a new run; with --resume they were ignored, so `--resume RUN --set
+    train.epochs=N --name LONGER` extended RUN itself (its earlier end's results and last checkpoint gone)."""
+    args = ["train", *_sets("train.epochs=1"), "--out", str(runs_dir), "--name", "r", "--no-progress"]
+    assert runner.invoke(app, args).exit_code == 0
+    run_dir = runs_dir / "r"
+    before = (run_dir / "summary.json").read_bytes(), (run_dir / "config.yaml").read_bytes()
+    res = runner.invoke(
+        app, ["train", "--resume", str(run_dir), "--set", "train.epochs=2", *option, "--no-progress"]
+    )
+    assert res.exit_code == 2 and res.output.startswith(f"error: {option[0]} ") and "--resume" in res.output
+    assert res.output.strip().count("\n") == 0, res.output
+    assert ((run_dir / "summary.json").read_bytes(), (run_dir / "config.yaml").read_bytes()) == before

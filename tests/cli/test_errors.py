@@ -88,3 +88,17 @@ def test_usage_errors_are_one_line_like_every_other_error(args: list[str], line:
     text = res.output.strip()
     assert text.startswith(line) and text.count("\n") == 0 and "╭" not in text, text
     assert text.endswith(f" {args[0]} --help)")  # the program name: actbench (CliRunner says root)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("- 1\n", "top level must be a mapping of sections, got list"), ("x: [\n", ":2:1: YAML syntax error")],
+)
+def test_a_broken_run_config_is_named_once(tmp_path: Path, text: str, problem: str) -> None:
+    """A run folder's config.yaml that does not parse: its path once, not `PATH: PATH: ...`."""
+    (tmp_path / "config.yaml").write_text(text)
+    path = tmp_path / "config.yaml"
+    for args in (["eval", str(tmp_path)], ["train", "--resume", str(tmp_path)]):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2 and res.output.startswith(f"error: {path}"), res.output
+        assert res.output.count(str(path)) == 1 and problem in res.output, res.output

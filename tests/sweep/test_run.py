@@ -1,0 +1,48 @@
+"""A sweep run from Python (`actbench.sweep.run.run_plan`): what `actbench sweep` does, without printing,
+and nothing left behind in the calling process."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from actbench import runs
+from actbench.sweep import local as SL
+from actbench.sweep import plan as S
+from actbench.sweep.run import run_plan
+from tests.factories import tiny_config
+
+
+def test_run_plan_gives_back_the_signal_handlers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the sweep runs, Ctrl-C asks its runs to stop; once run_plan returns, Ctrl-C (and SIGTERM) are
+    the caller's again: a notebook or a script that goes on after the sweep can still be interrupted."""
+    monkeypatch.setattr(SL, "execute", lambda plan, *args, **kwargs: [])
+    plan = S.plan_sweep(tiny_config(), ["relu"], [0], {}, tmp_path / "sw")
+
+    def own(signum: int, frame: object) -> None: ...
+
+    before = signal.signal(signal.SIGINT, own), signal.signal(signal.SIGTERM, own)
+    try:
+        run_plan(plan)
+        assert signal.getsignal(signal.SIGINT) is own and signal.getsignal(signal.SIGTERM) is own
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
+
+
+def test_run_plan_refuses_a_folder_holding_another_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `actbench sweep` does (sweep.yaml): a folder of another sweep's runs is refused before anything
+    starts, rather than its completed runs skipped as if they were this sweep's results."""
+    started: list[object] = []
+    monkeypatch.setattr(SL, "execute", lambda plan, *args, **kwargs: started.append(plan) or [])
+    first = S.plan_sweep(tiny_config(), ["relu"], [0], {}, tmp_path / "sw")
+    run_plan(first)
+    assert (tmp_path / "sw" / S.MANIFEST).is_file()  # what the command writes, a suite report reads
+    other = S.plan_sweep(tiny_config("optim.lr=0.01"), ["relu"], [0], {}, tmp_path / "sw")
+    with pytest.raises(runs.RunError, match="holds a sweep with a different base config"):
+        run_plan(other)
+    assert started == [first]
