@@ -204,7 +204,7 @@ def execute(
     statuses = {r.name: RunStatus(r.name, total=r.config.train.epochs) for r in plan.runs}
     unfinished = (_unfinished(plan, unit, statuses, retry_failed) for unit in units(plan.runs, plan.packs))
     pending = [unit for unit in unfinished if unit]
-    if on_update:  # the runs already finished, before any starts (every run, when none is left to train)
+    if on_update and not pending:  # every run finished before: the skips are all there is to tell
         on_update(list(statuses.values()))
     active: dict[str, _Active] = {}
     free = list(range(workers))

@@ -122,7 +122,7 @@ def test_finished_runs_are_skipped_before_the_first_update(tmp_path: Path) -> No
     first: list[list[tuple]] = []  # the first update's statuses, as they were then
     seen = lambda ss: first or first.append([(s.state, s.reason, s.epochs) for s in ss])  # noqa: E731
     statuses = SL.execute(plan, workers=1, poll_s=0.1, on_update=seen)
-    assert first[0] == [("pending", "", 0), ("skipped", "completed", 1)]
+    assert first[0] == [("running", "", 0), ("skipped", "completed", 1)]
     assert [(s.state, s.reason) for s in statuses] == [("completed", ""), ("skipped", "completed")]
 
 
