@@ -75,6 +75,9 @@ def train(
         raise
     except OSError as exc:  # even the final summary.json could not be written (disk full)
         fail(runs.write_problem(exc))
+    except Exception:  # a bug, raised with its traceback; a folder it left unstarted goes all the same
+        runs.discard_unstarted(created)
+        raise
     if summary["status"] == runs.INTERRUPTED:
         say(log, f"resume with: actbench train --resume {run_dir}")
         raise typer.Exit(130)

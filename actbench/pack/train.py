@@ -46,7 +46,14 @@ from actbench.pack.model import PackedCNN, act_group_key, member_losses, pack_in
 from actbench.pack.optim import MergedOptimizer
 from actbench.session import Session, select_device, session_for
 from actbench.training.checks import NoGradient, first_step
-from actbench.training.lifecycle import Hooks, epoch_record, failed_before_start, one_line, unstarted_reason
+from actbench.training.lifecycle import (
+    Hooks,
+    epoch_record,
+    failed_before_start,
+    is_bug,
+    one_line,
+    unstarted_reason,
+)
 from actbench.training.loop import epoch_seed
 from actbench.training.schedule import lr_at
 from actbench.training.state import RunState, read_summary
@@ -113,11 +120,12 @@ def _lock(run_dirs: list[Path], locks: contextlib.ExitStack) -> list[Path]:
     return held
 
 
-def _failed_before_start(run_dirs: list[Path], held: list[Path], exc: Exception) -> runs.RunError:
+def _failed_before_start(run_dirs: list[Path], held: list[Path], exc: Exception) -> Exception:
     """A failure before the pack's first epoch (a member folder that cannot be written, unreadable data, a
     network that cannot be built for the data): each member whose lock this process holds ends as the same
     failure leaves a lone run (`lifecycle.failed_before_start`: `failed` with the reason, never `running`),
-    a completed one is left alone. Returns one line naming the folders as the command does."""
+    a completed one is left alone. Returns one line naming the folders as the command does (a bug:
+    itself, to keep its traceback)."""
     for d in held:
         try:
             summary = runs.read_json(d / runs.SUMMARY)
@@ -126,6 +134,8 @@ def _failed_before_start(run_dirs: list[Path], held: list[Path], exc: Exception)
         if summary.get("status") != runs.COMPLETED:
             with contextlib.suppress(OSError):  # cannot be written either: the command's line says why
                 failed_before_start(d, summary, exc)
+    if is_bug(exc):
+        return exc
     folders = " ".join(map(str, run_dirs))
     return runs.RunError(f"train-pack {folders}: failed before its first epoch: {unstarted_reason(exc)}")
 

@@ -74,6 +74,17 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# Exceptions that say actbench's own code is wrong whatever the input (a misspelt attribute, a wrong
+# call): they keep their traceback, also before a run's first epoch, where every other failure (a network
+# that cannot take the images, unreadable data, out of memory) is one line naming the run.
+BUGS = (AssertionError, AttributeError, LookupError, NameError, NotImplementedError, TypeError,
+        ZeroDivisionError)  # fmt: skip
+
+
+def is_bug(exc: BaseException) -> bool:
+    return isinstance(exc, BUGS) and not isinstance(exc, UserError)
+
+
 def unstarted_reason(exc: BaseException) -> str:
     """One line for a failure before a run's first epoch (summary.json's `error`): a user error's own
     message; anything else (a bug) with its type, so it reads as one."""
@@ -98,14 +109,22 @@ def failed_before_start(run_dir: Path, summary: dict[str, Any], exc: Exception) 
     pack alike), returned for the caller to raise: a RunError about the folder (its checkpoints, its
     config.yaml) keeps a status the run already settled (interrupted, failed: its checkpoints still
     resume; completed: an extension that never started); anything else, or a run never settled
-    (`running`), ends `failed` (`fail_unstarted`)."""
+    (`running`), ends `failed` (`fail_unstarted`). A bug (`is_bug`) is returned as it is, status settled
+    all the same, so it keeps its traceback."""
     if isinstance(exc, runs.RunError) and summary.get("status", runs.RUNNING) != runs.RUNNING:
         return exc
     if summary.get("status") == runs.COMPLETED:  # an extension that could not start: the run keeps its end
-        return runs.RunError(
-            f"{run_dir}: not extended, failed before its first new epoch: {unstarted_reason(exc)}"
-        )
-    return fail_unstarted(run_dir, summary, exc)
+        return exc if is_bug(exc) else not_extended(run_dir, exc)
+    error = fail_unstarted(run_dir, summary, exc)
+    return exc if is_bug(exc) else error
+
+
+def not_extended(run_dir: Path, exc: BaseException) -> runs.RunError:
+    """The one line for a completed run whose extension failed before its first new epoch (it keeps its
+    end: status, results, config)."""
+    return runs.RunError(
+        f"{run_dir}: not extended, failed before its first new epoch: {unstarted_reason(exc)}"
+    )
 
 
 # --- starting ----------------------------------------------------------------------------------------

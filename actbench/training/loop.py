@@ -9,6 +9,7 @@ the run folder around the training math (restore, log, checkpoint, final evaluat
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -24,7 +25,15 @@ from actbench.config import Config, dump_yaml, load_run_config
 from actbench.data.pipeline import num_batches, train_batches
 from actbench.session import Session, make_session
 from actbench.training.checks import NoGradient, first_step
-from actbench.training.lifecycle import Hooks, epoch_record, failed_before_start, one_line, swap_lines
+from actbench.training.lifecycle import (
+    Hooks,
+    epoch_record,
+    failed_before_start,
+    is_bug,
+    not_extended,
+    one_line,
+    swap_lines,
+)
 from actbench.training.resume_config import check_resume_config, earlier_results, resume_sets
 from actbench.training.schedule import lr_at
 from actbench.training.state import RunState, read_summary
@@ -113,6 +122,8 @@ def run_training(
     with runs.run_lock(run_dir):
         summary = read_summary(run_dir, hooks)
         done = int(summary.get("epochs_done") or 0)
+        # a completed run's end as it is: an extension that fails before its first new epoch puts it back
+        ended = Ended(run_dir, summary) if resume and summary.get("status") == runs.COMPLETED else None
         if resume and sets:
             cfg = resume_sets(run_dir, sets, done)
         if resume and summary.get("status") == runs.COMPLETED and cfg.train.epochs <= done:
@@ -134,11 +145,29 @@ def run_training(
             for warning in earlier_results(run_dir, cfg, done):
                 run.hooks.on_event("warning", {"message": warning})
         run.mark_running(changes=changes)
-        return _loop(run)
+        return _loop(run, ended)
 
 
-def _loop(run: RunState) -> dict[str, Any]:
-    """Train the marked-running run to its last epoch; every way out settles its status (`finish`)."""
+class Ended:
+    """A completed run's summary.json and config.yaml before an extension starts (`run_training`), to put
+    back when the extension fails before its first new epoch: the run keeps its results and length."""
+
+    def __init__(self, run_dir: Path, summary: dict[str, Any]):
+        self.run_dir, self.summary = run_dir, json.loads(json.dumps(summary))  # a copy mark_running keeps
+        self.config = (run_dir / runs.CONFIG).read_bytes()
+
+    def restore(self, epochs: int, exc: BaseException) -> BaseException:
+        """Put the run back as it ended (metrics cut back to its `epochs`); the exception to raise."""
+        runs.truncate_metrics(self.run_dir, epochs)
+        runs.atomic_write_bytes(self.run_dir / runs.CONFIG, self.config)
+        runs.write_json(self.run_dir / runs.SUMMARY, self.summary)
+        return exc if is_bug(exc) else not_extended(self.run_dir, exc)
+
+
+def _loop(run: RunState, ended: Ended | None = None) -> dict[str, Any]:
+    """Train the marked-running run to its last epoch; every way out settles its status (`finish`); an
+    extension of a completed run (`ended`) that fails before its first new epoch leaves the run completed.
+    """
     s, cfg = run.s, run.s.cfg
     run.announce()
     if warning := swap_lines(s)[1]:
@@ -149,14 +178,17 @@ def _loop(run: RunState) -> dict[str, Any]:
             metrics = train_epoch(s, epoch, run.hooks, check=epoch == run.start + 1)
             run.log_epoch(epoch_record(s, epoch, metrics, lr_at(cfg, epoch), time.perf_counter() - e0))
         run.complete()
-    except (NonFiniteLoss, NoGradient, Interrupted) as exc:
-        status = runs.INTERRUPTED if isinstance(exc, Interrupted) else runs.FAILED
-        return run.finish(status, str(exc))
+    except Interrupted as exc:  # a stopped extension stays one: `train --resume` goes on with it
+        return run.finish(runs.INTERRUPTED, str(exc))
     except OSError as exc:  # disk full, folder gone read-only: the last checkpoint stands, resumable
         return run.finish(runs.INTERRUPTED, runs.write_problem(exc))
-    except Exception as exc:  # anything else: the run failed (never left `running`)
+    except Exception as exc:  # the run failed (never left `running`)
+        if ended is not None and run.epoch == run.start:
+            raise ended.restore(run.start, exc) from None
+        if isinstance(exc, NonFiniteLoss | NoGradient):
+            return run.finish(runs.FAILED, str(exc))
         run.finish(runs.FAILED, one_line(exc))
-        if run.epoch > run.start:  # after an epoch of this process: a fault of actbench, shown in full
+        if run.epoch > run.start or is_bug(exc):  # a fault of actbench: shown in full
             raise
         raise runs.RunError(f"{run.run_dir}: failed before its first epoch: {one_line(exc)}") from None
     return run.finish(runs.COMPLETED, None)

@@ -145,6 +145,50 @@ def test_an_extension_that_cannot_start_keeps_the_completed_run(
     assert _files(run_dir) == before and runs.read_status(run_dir) == runs.COMPLETED
 
 
+@pytest.mark.parametrize(
+    ("exc", "shown"),
+    [
+        (
+            RuntimeError("CUDA error: an illegal memory access"),
+            "not extended, failed before its first new epoch",
+        ),
+        (T.NonFiniteLoss("loss became nan at epoch 3, batch 1"), "loss became nan at epoch 3"),
+    ],
+)
+def test_an_extension_failing_in_its_first_new_epoch_keeps_the_completed_run(
+    runs_dir: Path, monkeypatch: pytest.MonkeyPatch, exc: Exception, shown: str
+) -> None:
+    """The first new epoch raises: the run stays completed with its results, its config.yaml (2 epochs)
+    and its metrics, not `failed` with its end gone and config.yaml saying 3 epochs."""
+    run_dir = _completed(runs_dir, "r")
+    before = _files(run_dir)
+
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise exc
+
+    monkeypatch.setattr(T, "train_epoch", broken)
+    res = _extend(run_dir, "train.epochs=3")
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
+    last = res.output.strip().splitlines()[-1]  # after the run's `started` line
+    assert last.startswith(f"error: {run_dir}: not extended") and shown in last, res.output
+    assert _files(run_dir) == before and runs.read_status(run_dir) == runs.COMPLETED
+
+
+def test_a_bug_in_an_extensions_first_epoch_keeps_its_traceback_and_the_run(
+    runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_dir = _completed(runs_dir, "r")
+    before = _files(run_dir)
+
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AttributeError("'Session' object has no attribute 'nett'")
+
+    monkeypatch.setattr(T, "train_epoch", broken)
+    res = _extend(run_dir, "train.epochs=3")
+    assert isinstance(res.exception, AttributeError) and res.exit_code == 1, res.output
+    assert _files(run_dir) == before and runs.read_status(run_dir) == runs.COMPLETED
+
+
 def test_train_help_says_what_extending_means() -> None:
     out = " ".join(runner.invoke(app, ["train", "--help"], terminal_width=200).output.split())
     assert "--set train.epochs=N" in out and "extends a run, also a completed one" in out

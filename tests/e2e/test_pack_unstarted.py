@@ -120,3 +120,21 @@ def test_sweep_pack_failing_before_its_first_epoch_leaves_its_members_failed(tmp
     res = runner.invoke(app, args)
     assert res.exit_code == 1, res.output
     _failed_with([tmp_path / "sw" / name for name in ("relu-s0", "elu-s0")], SMALL_NET)
+
+
+def test_a_bug_before_the_packs_first_epoch_keeps_its_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An AttributeError while the members are built is a bug: raised with its traceback, not one line;
+    every member ends `failed` with it all the same."""
+    from actbench.pack import train as PT
+
+    dirs = _members(tmp_path)
+
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AttributeError("'PackedCNN' object has no attribute 'headz'")
+
+    monkeypatch.setattr(PT, "_members", broken)
+    res = _train_pack(dirs)
+    assert isinstance(res.exception, AttributeError) and res.exit_code == 1, res.output
+    _failed_with(dirs, "AttributeError: 'PackedCNN' object has no attribute 'headz'")

@@ -58,6 +58,28 @@ def test_resumed_run_failing_before_its_first_epoch_is_failed_not_running(
     assert summary["error"] == "RuntimeError: channel-shared unit sees 4 and 8 channels"
 
 
+@pytest.mark.parametrize("target", ["actbench.session.build_model", "actbench.training.loop.train_epoch"])
+def test_a_bug_before_the_first_epoch_keeps_its_traceback(
+    runs_dir: Path, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    """A bug in actbench (here an AttributeError) is never reduced to a one-line user error: it propagates
+    with its traceback; the run is settled `failed` all the same (a fresh `train` folder removed)."""
+    args = ["train", "--out", str(runs_dir), "--name", "r", "--no-progress", *sets("train.epochs=1")]
+    _broken(monkeypatch, target, AttributeError("'Session' object has no attribute 'nett'"))
+    res = runner.invoke(app, args)
+    assert isinstance(res.exception, AttributeError) and res.exit_code == 1, res.output
+    assert not any(line.startswith("error:") for line in res.output.splitlines())
+    assert not (runs_dir / "r").exists()
+    run_dir = T.create_run(tiny_config("train.epochs=1"), runs_dir, "s")  # as a sweep's worker resumes it
+    with pytest.raises(AttributeError, match="nett"):
+        T.run_training(run_dir, resume=True)
+    summary = runs.read_json(run_dir / runs.SUMMARY)
+    assert (summary["status"], summary["error"]) == (
+        runs.FAILED,
+        "AttributeError: 'Session' object has no attribute 'nett'",
+    )
+
+
 def test_unreadable_image_names_the_data_not_disk_space(tmp_path: Path) -> None:
     root = tmp_path / "imgs"
     make_folder(root, {"cat": 3, "dog": 3})
