@@ -241,14 +241,17 @@ def missing(
     checkpoint: str = "last",
     root: Path | None = None,
 ) -> bool:  # the arguments of corruption_run, in its order
-    """True unless corruptions.json already holds every (name, severity) for this checkpoint and source."""
+    """True unless corruptions.json already holds every (name, severity) for this checkpoint, at the epoch
+    the run's summary.json gives it now (an extended run's older results are redone), and source."""
     try:
         old = runs.read_json(run_dir / runs.CORRUPTIONS)
+        end = runs.read_json(run_dir / runs.SUMMARY).get(checkpoint)
     except runs.RunError:
         return True
     source = "npy" if root is not None else "memory"
-    want = (checkpoint, None if root is not None else seed, source)
-    if (old.get("checkpoint"), old.get("seed"), old.get("source")) != want:
+    epoch = end.get("epoch") if isinstance(end, dict) else None  # None: not known, so never the same
+    want = (checkpoint, epoch, None if root is not None else seed, source)
+    if epoch is None or (old.get("checkpoint"), old.get("epoch"), old.get("seed"), old.get("source")) != want:
         return True
     results = old.get("results")
     if not isinstance(results, dict):

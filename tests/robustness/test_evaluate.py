@@ -132,6 +132,10 @@ def test_save_merges_same_checkpoint_and_replaces_otherwise(trained: Path, sessi
         assert {"labels", "clean", "contrast/1", "contrast/2", "gaussian_noise/2"} <= set(f.files)
         assert f["clean"].dtype == np.uint8 and len(f["labels"]) == 400
     assert not CE.missing(trained, ["contrast"], [1, 2], 0) and CE.missing(trained, ["contrast"], [3], 0)
+    summary = runs.read_json(trained / runs.SUMMARY)
+    runs.write_json(trained / runs.SUMMARY, {**summary, "last": {**summary["last"], "epoch": 6}})  # extended
+    assert CE.missing(trained, ["contrast"], [1], 0)  # results of epoch 4: a sweep redoes them
+    runs.write_json(trained / runs.SUMMARY, summary)
     CE.save(trained, *CE.corruption_eval(session, ["contrast"], [3], seed=1, epoch=4))  # another seed
     doc = runs.read_json(trained / runs.CORRUPTIONS)
     assert list(doc["results"]) == ["contrast"] and doc["seed"] == 1
