@@ -68,16 +68,29 @@ class _Commands(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":  # `actbench` alone: the help, as Typer shows it
                 exc.show()
                 sys.exit(exc.exit_code)
-            where = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            path = exc.ctx.command_path if exc.ctx is not None else self._path(args, prog_name)
+            where = f" (see: {path} --help)"
             _error_line(exc.format_message() + where)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
             _error_line(exc.format_message())
             sys.exit(exc.exit_code)
-        except typer.Abort:
+        except typer.Abort as exc:  # click's own Ctrl-C (outside a command's handler): exit 130 as ours
             err_console.print("Aborted.", highlight=False)
-            sys.exit(1)
+            sys.exit(130 if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt) else 1)
         sys.exit(code if isinstance(code, int) else 0)  # typer.Exit(n) comes back as n
+
+    def _path(self, args: Sequence[str] | None, prog_name: str | None) -> str:
+        """`actbench sweep` for a usage error click raised before it made the command's context (an option
+        missing its value): the commands named in the arguments."""
+        path, group = [prog_name or "actbench"], self
+        for arg in args if args is not None else sys.argv[1:]:
+            sub = getattr(group, "commands", {}).get(arg)
+            if sub is None:
+                break
+            path.append(arg)
+            group = sub
+        return " ".join(path)
 
 
 def _click_exceptions() -> Any:

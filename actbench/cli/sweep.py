@@ -93,7 +93,7 @@ def sweep(
     sets += ["run.tensorboard=true"] if tensorboard else []
     options = ray_options(launcher, address, cpus_per_run, gpus_per_run, max_retries)
     # the run names start with a network --set chose (a suite's runs sit in a task folder named for it)
-    plan = S.plan_from_options(config, sets, acts, seeds, grid, name, out, name_network=True)
+    plan = S.plan_from_options(config, sets, acts, seeds, grid, name, out)
     alone = pack_sweep(plan, pack, workers)
     if dry_run:
         console.print(plan_table(plan))

@@ -88,7 +88,9 @@ def plan_suite(
                 on_skip(task.name, problem)
             continue
         try:
-            plan = S.plan_from_options(task.config, [*task.set, *sets], acts, seeds, None, task.name, root)
+            plan = S.plan_from_options(
+                task.config, [*task.set, *sets], acts, seeds, None, task.name, root, name_network=False
+            )
             tasks.append(TaskPlan(task, plan, pack_sweep(plan, pack, workers)))
         except UserError as exc:
             raise UserError(f"task {task.name}: {exc}") from None

@@ -163,8 +163,11 @@ def stop_requests() -> Callable[[], int]:
     `training.loop.stop_on_signals`, a second Ctrl-C never raises here: the driver must stay to stop (and
     if need be kill) the runs it started, whose processes are in their own sessions and never see it."""
     import signal
+    import threading
 
     state = {"n": 0}
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        return lambda: state["n"]
 
     def handler(signum: int, frame: Any) -> None:
         state["n"] += 1

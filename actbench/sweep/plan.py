@@ -141,12 +141,13 @@ def plan_from_options(
     grid: list[str] | None = None,
     name: str | None = None,
     out: Path | None = None,
-    name_network: bool = False,
+    name_network: bool = True,
 ) -> Plan:
     """What `actbench sweep` plans from its options: the config (a preset name or file, then `sets`),
     the comma-separated activations and seeds, `--grid key=v1,v2` axes, the folder `<out>/<name>`
-    (out: the config's run.out; name: `default_name`). `name_network`: run names start with a network
-    `sets` chose over the config's (`plan_sweep`); runs an earlier plan of the same sweep folder named
+    (out: the config's run.out; name: `default_name`). `name_network` (as `actbench sweep`; a suite's
+    task folder names its network instead): run names start with a network `sets` chose over the config's
+    (`plan_sweep`); runs an earlier plan of the same sweep folder named
     otherwise keep their names (`keep_earlier_names`). User errors raise ConfigError/RunError."""
     spec = config if config is not None else DEFAULT_CONFIG
     base = load_config(spec, sets)

@@ -6,6 +6,7 @@ without one.
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from typing import Any, Protocol
@@ -71,7 +72,8 @@ def _signals_kept() -> Iterator[None]:
         yield
     finally:
         for sig, handler in kept.items():
-            if handler is not None:  # None: not set from Python, nothing to put back
+            # None: not set from Python, nothing to put back; another thread set none (stop_requests)
+            if handler is not None and threading.current_thread() is threading.main_thread():
                 signal.signal(sig, handler)
 
 

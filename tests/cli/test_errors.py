@@ -79,6 +79,7 @@ def test_a_bug_is_not_dressed_as_a_user_error(tmp_path: Path, monkeypatch: pytes
         (["train", "--bogus"], "error: No such option: --bogus"),
         (["sweep", "--workers", "abc"], "error: Invalid value for '--workers'"),
         (["report"], "error: Missing argument 'paths'."),
+        (["sweep", "--acts"], "error: Option '--acts' requires an argument."),  # before click has a context
     ],
 )
 def test_usage_errors_are_one_line_like_every_other_error(args: list[str], line: str) -> None:

@@ -216,10 +216,10 @@ def test_suite_plans_every_task_before_the_first_run(tmp_path: Path, monkeypatch
 
     real = S.plan_from_options
 
-    def plan_or_fail(config, sets, acts, seeds, grid, name, out):  # noqa: ANN001, ANN202
+    def plan_or_fail(config, sets, acts, seeds, grid, name, out, **kwargs):  # noqa: ANN001, ANN003, ANN202
         if name == "mlp-synth":
             raise C.ConfigError("model.widths: planted error")
-        return real(config, sets, acts, seeds, grid, name, out)
+        return real(config, sets, acts, seeds, grid, name, out, **kwargs)
 
     monkeypatch.setattr(S, "plan_from_options", plan_or_fail)
     res = runner.invoke(app, ["suite", "run", "smoke", "--acts", "relu", "--out", str(tmp_path)])

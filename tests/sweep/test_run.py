@@ -46,3 +46,16 @@ def test_run_plan_refuses_a_folder_holding_another_sweep(
     with pytest.raises(runs.RunError, match="holds a sweep with a different base config"):
         run_plan(other)
     assert started == [first]
+
+
+def test_run_plan_runs_from_a_thread_other_than_the_main_one(tmp_path: Path) -> None:
+    """Signal handlers can only be set in the main thread: from another (a notebook's background job) the
+    sweep runs without them (the caller steers it) instead of failing in signal.signal."""
+    import threading
+
+    plan = S.plan_sweep(tiny_config("train.epochs=1"), ["relu"], [0], {}, tmp_path / "sw")
+    result: list[object] = []
+    thread = threading.Thread(target=lambda: result.append(run_plan(plan)))
+    thread.start()
+    thread.join(timeout=120)
+    assert len(result) == 1 and [str(s.state) for s in result[0]] == ["completed"], result  # type: ignore[union-attr]

@@ -199,20 +199,17 @@ def test_run_names_name_a_network_set_over_the_configs(tmp_path: Path) -> None:
     model.name grid axis (named among the grid values) and a suite task (its folder names it) keep theirs."""
 
     def names(*sets: str, config: str | None = None, grid: list[str] | None = None) -> list[str]:
-        plan = S.plan_from_options(config, [*TINY, *sets], "relu,elu", "0", grid, out=tmp_path,
-                                   name_network=True)  # fmt: skip
-        return _names(plan)
+        return _names(S.plan_from_options(config, [*TINY, *sets], "relu,elu", "0", grid, out=tmp_path))
 
     assert names("model.name=mlp") == ["mlp-relu-s0", "mlp-elu-s0"]
-    resnet = S.plan_from_options(None, ["model.name=torchvision:resnet18"], "relu", "0", out=tmp_path,
-                                 name_network=True)  # fmt: skip
+    resnet = S.plan_from_options(None, ["model.name=torchvision:resnet18"], "relu", "0", out=tmp_path)
     assert _names(resnet) == ["torchvision.resnet18-relu-s0"]  # ":" made "." as in an --acts import path
     assert names() == names("model.name=paper_cnn") == ["relu-s0", "elu-s0"]  # quickstart's own network
     assert names(config="cifar10_resnet20_relu")[0] == "relu-s0"  # a preset's own network (resnet20)
     assert names("model.name=paper_cnn", config="cifar10_resnet20_relu")[0] == "paper_cnn-relu-s0"
     assert names(grid=["model.name=mlp,paper_cnn"])[:2] == ["relu-namemlp-s0", "relu-namepaper_cnn-s0"]
-    base = S.plan_from_options(None, [*TINY, "model.name=mlp"], "relu", "0", out=tmp_path)
-    assert _names(base) == ["relu-s0"]  # without name_network: what a suite plans
+    base = S.plan_from_options(None, [*TINY, "model.name=mlp"], "relu", "0", out=tmp_path, name_network=False)
+    assert _names(base) == ["relu-s0"]  # without name_network: what a suite plans (from Python as the CLI)
     sweep = runner.invoke(app, _sweep_args(tmp_path, "--set", "model.name=mlp", "--dry-run", seeds="0"))
     assert sweep.exit_code == 0 and "mlp-relu-s0" in sweep.output, sweep.output
     suite = {
@@ -229,11 +226,10 @@ def test_a_sweep_planned_before_runs_named_the_network_keeps_its_names(tmp_path:
     """Re-running the command of a sweep folder whose runs were named without their network resumes those
     runs (sweep.yaml lists them) instead of training them again under new names; new runs get new names."""
     sets = [*TINY, "model.name=mlp"]
-    old = S.plan_from_options(None, sets, "relu", "0", name="sw", out=tmp_path)
+    old = S.plan_from_options(None, sets, "relu", "0", name="sw", out=tmp_path, name_network=False)
     S.write_manifest(old)
-    again = S.plan_from_options(None, sets, "relu", "0,1", name="sw", out=tmp_path, name_network=True)
+    again = S.plan_from_options(None, sets, "relu", "0,1", name="sw", out=tmp_path)
     assert _names(again) == ["relu-s0", "mlp-relu-s1"]
     assert again.runs[0].config == old.runs[0].config
-    other = S.plan_from_options(None, [*TINY, "model.name=vgg_small"], "relu", "0", name="sw", out=tmp_path,
-                                name_network=True)  # fmt: skip
+    other = S.plan_from_options(None, [*TINY, "model.name=vgg_small"], "relu", "0", name="sw", out=tmp_path)
     assert _names(other) == ["vgg_small-relu-s0"]  # another sweep's folder: write_manifest refuses it
