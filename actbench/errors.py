@@ -10,6 +10,7 @@ user's mistake.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 from collections.abc import Iterable
 from typing import Any
 
@@ -35,3 +36,10 @@ def not_allowed(
     near = close_matches(value, allowed)
     hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
     return cls(f"{what}: {value!r} is not allowed (allowed: {names}){hint}")
+
+
+def require(module: str, extra: str) -> None:
+    """UserError (one line, with the install command) when the optional library `module` of the pyproject
+    extra `extra` is not installed; checked before work that would need it starts."""
+    if importlib.util.find_spec(module) is None:
+        raise UserError(f"{extra}: not installed; install it with: pip install 'actbench[{extra}]'")

@@ -42,6 +42,7 @@ from actbench.cli.options import (
     TensorBoardOpt,
     WorkersOpt,
 )
+from actbench.errors import require
 
 
 @app.command()
@@ -100,9 +101,7 @@ def sweep(
         for text in [*pack_lines(plan), *alone]:
             line(text)
         return
-    if plan.base.run.tensorboard:  # refuse before any run starts, not once per run
-        from actbench.trackers import require
-
+    if plan.base.run.tensorboard:  # refuse before sweep.yaml is written (run_plan checks it too)
         require("tensorboard", "tensorboard")
     S.write_manifest(plan)
     for text in alone:  # why runs train alone, before they start

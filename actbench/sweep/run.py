@@ -12,6 +12,7 @@ from contextlib import ExitStack, contextmanager, nullcontext
 from typing import Any, Protocol
 
 from actbench import runs
+from actbench.errors import require
 from actbench.sweep import local as SL
 from actbench.sweep.plan import Plan, write_manifest
 from actbench.sweep.ray import RayOptions, open_launcher
@@ -44,6 +45,8 @@ def run_plan(
     way `actbench sweep` does: the runs are asked to save and end `interrupted`; once this returns, Ctrl-C
     and SIGTERM are the caller's again. Writes sweep.yaml first (`write_manifest`: a folder that holds
     another sweep is refused, RunError, before any run starts)."""
+    if plan.base.run.tensorboard:  # refused before any run starts, not by every run's process
+        require("tensorboard", "tensorboard")
     write_manifest(plan)  # the command writes it first too (again here: the same plan, the same file)
     with ExitStack() as stack:
         stack.enter_context(_signals_kept())

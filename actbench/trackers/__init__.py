@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from actbench.errors import not_allowed
+from actbench.errors import not_allowed, require
 from actbench.runs import RunError, check_output
-from actbench.trackers.scalars import TRACKERS, require
+from actbench.trackers.scalars import TRACKERS
 
 DEFAULT_TO = {"tensorboard": "tensorboard", "mlflow": "mlruns"}  # folders in the current directory
 

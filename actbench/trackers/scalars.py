@@ -1,21 +1,14 @@
-"""What every tracker shares: the optional-library check and the scalars a run folder yields (per epoch from
+"""What every tracker shares: the scalars a run folder yields (per epoch from
 metrics.jsonl, once from summary.json), tagged the same way for TensorBoard and MLflow."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
-from actbench.runs import CHECKPOINTS, RunError
+from actbench.runs import CHECKPOINTS
 
 TRACKERS = ("tensorboard", "mlflow")  # `actbench export` targets; each is a pyproject extra of that name
-
-
-def require(module: str, extra: str) -> None:
-    """RunError (one line, with the install command) when an optional tracker library is missing."""
-    if importlib.util.find_spec(module) is None:
-        raise RunError(f"{extra}: not installed; install it with: pip install 'actbench[{extra}]'")
 
 
 def epoch_scalars(record: dict[str, Any]) -> dict[str, float]:

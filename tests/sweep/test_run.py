@@ -59,3 +59,24 @@ def test_run_plan_runs_from_a_thread_other_than_the_main_one(tmp_path: Path) -> 
     thread.start()
     thread.join(timeout=120)
     assert len(result) == 1 and [str(s.state) for s in result[0]] == ["completed"], result  # type: ignore[union-attr]
+
+
+def test_run_plan_refuses_tensorboard_runs_without_tensorboard_before_any_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `actbench sweep --tensorboard` does: one line with the install command, nothing written, rather
+    than every run's process failing on its own."""
+    import importlib.util
+
+    from actbench.errors import UserError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a)
+    )
+    plan = S.plan_sweep(tiny_config("run.tensorboard=true"), ["relu"], [0], {}, tmp_path / "sw")
+    with pytest.raises(
+        UserError, match=r"tensorboard: not installed; install it with: pip install 'actbench\[tensorboard\]'"
+    ):
+        run_plan(plan)
+    assert not (tmp_path / "sw").exists()
