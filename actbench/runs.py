@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import functools
 import io
@@ -247,10 +248,20 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         raise
 
 
+# errno values that mean output could not be written where it goes: disk full, over quota, read-only,
+# no permission (the advice "free space" fits these; another OSError is named as it is)
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
 def write_problem(exc: OSError) -> str:
-    """One line for an OSError while writing run output (disk full, a folder gone read-only)."""
+    """One line for an OSError while training or saving a run: for a failed write (disk full, a folder
+    gone read-only) what to do; else the error as it is. The last checkpoint stands either way."""
     what = exc.filename or "run output"
-    return f"cannot write {what} ({exc.strerror or exc}); free space, then resume from the last checkpoint"
+    if exc.errno in WRITE_ERRNOS or exc.errno is None:
+        return (
+            f"cannot write {what} ({exc.strerror or exc}); free space, then resume from the last checkpoint"
+        )
+    return f"{type(exc).__name__} on {what} ({exc.strerror or exc}); resume from the last checkpoint"
 
 
 def maybe_fault(point: str, epoch: int, batch: int = 0) -> None:

@@ -32,3 +32,15 @@ def test_discard_unstarted_keeps_runs_that_trained(tmp_path: Path) -> None:
     runs.discard_unstarted(never)
     runs.discard_unstarted(None)
     assert started.exists() and not never.exists()
+
+
+def test_write_problem_advises_free_space_only_for_a_failed_write() -> None:
+    import errno
+
+    full = runs.write_problem(OSError(errno.ENOSPC, "No space left on device", "/r/checkpoint-last.pt"))
+    assert full == (
+        "cannot write /r/checkpoint-last.pt (No space left on device); free space, then resume from the last "
+        "checkpoint"
+    )
+    gone = runs.write_problem(FileNotFoundError(errno.ENOENT, "No such file or directory", "/data/x.png"))
+    assert "free space" not in gone and gone.startswith("FileNotFoundError on /data/x.png (No such file")
