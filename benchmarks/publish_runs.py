@@ -24,6 +24,7 @@ import shutil
 from pathlib import Path
 
 from actbench import runs
+from actbench.errors import UserError
 from actbench.predictions import slim_copy
 from actbench.report.groups import find_run_dirs
 from actbench.sweep.plan import MANIFEST
@@ -63,8 +64,12 @@ def record_fingerprints(dest: Path) -> int:
 
     done = 0
     for run in find_run_dirs([dest])[0]:
-        env = runs.read_json(run / runs.ENV) if (run / runs.ENV).is_file() else {}
-        data = load_run_config(run).data
+        try:
+            env = runs.read_json(run / runs.ENV) if (run / runs.ENV).is_file() else {}
+            data = load_run_config(run).data
+        except UserError as exc:  # a damaged published file: the report names it; nothing to add here
+            print(f"no fingerprint for {run} ({exc})")
+            continue
         if data.name != "folder" or env.get("data_fingerprint"):
             continue
         fingerprint = folder_fingerprint(data.root)

@@ -50,3 +50,33 @@ def test_publish_copies_small_files_and_slim_predictions(tmp_path: Path) -> None
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert everything.returncode == 0 and (dest / "task" / "elu-s0" / runs.SUMMARY).is_file()
+
+
+def test_publish_records_the_data_fingerprint_of_runs_that_predate_it(tmp_path: Path) -> None:
+    """A folder-data run without env.json `data_fingerprint` gets the one of its data.root in its published
+    env.json (marked as added when published); one whose data is not here is left as it was."""
+    from actbench.config import dump_yaml
+    from actbench.data.fingerprint import folder_fingerprint
+    from tests.factories import make_folder, tiny_config
+
+    root = tmp_path / "imgs"
+    make_folder(root, {"cat": 2, "dog": 2})
+    for name, data_root in (("relu-s0", root), ("elu-s0", tmp_path / "gone")):
+        run = tmp_path / "sweep" / name
+        run.mkdir(parents=True)
+        (run / runs.CONFIG).write_text(dump_yaml(tiny_config("data.name=folder", f"data.root={data_root}")))
+        (run / runs.SUMMARY).write_text('{"status": "completed"}\n')
+        (run / runs.ENV).write_text('{"torch": "2.14.1"}\n')
+    dest = tmp_path / "docs"
+    script = str(REPO / "benchmarks" / "publish_runs.py")
+    out = subprocess.run([sys.executable, script, str(tmp_path / "sweep"), str(dest)], capture_output=True,
+                         text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert runs.read_json(dest / "relu-s0" / runs.ENV) == {
+        "torch": "2.14.1", "data_fingerprint": folder_fingerprint(root), "data_fingerprint_source": "publish"
+    }  # fmt: skip
+    assert runs.read_json(dest / "elu-s0" / runs.ENV) == {"torch": "2.14.1"}
+    assert f"no fingerprint for {dest / 'elu-s0'}" in out.stdout
+    assert runs.read_json(tmp_path / "sweep" / "relu-s0" / runs.ENV) == {
+        "torch": "2.14.1"
+    }  # source untouched
