@@ -81,10 +81,11 @@ def _resolve(command_line: str) -> str:
         subs = getattr(cmd, "commands", None)
         if subs is None or word.startswith(("-", "[")):
             break
-        assert word in subs, (
-            f"{PAGE_NAME}: `{command_line}` names no command: `{path}` has no command {word!r} "
-            f"(it has: {', '.join(sorted(subs))})"
-        )
+        if word not in subs:
+            raise ValueError(
+                f"{PAGE_NAME}: `{command_line}` names no command: `{path}` has no command {word!r} "
+                f"(it has: {', '.join(sorted(subs))})"
+            )
         cmd, path = subs[word], f"{path} {word}"
     return path
 
@@ -94,6 +95,7 @@ class Page:
     sections: dict[str, list[str]] = field(default_factory=dict)  # command path -> its entries
     prose: str = ""  # everything else, code blocks left out
     examples: list[str] = field(default_factory=list)  # `actbench ...` lines of code blocks
+    unknown: list[str] = field(default_factory=list)  # entries naming no command: why
 
 
 def _parse(text: str) -> Page:
@@ -121,7 +123,10 @@ def _parse(text: str) -> Page:
         if head is None or not head.group(1).startswith("actbench"):
             prose.append(entry)  # a bullet that is not a command entry
             continue
-        page.sections.setdefault(_resolve(head.group(1)), []).append(entry)
+        try:
+            page.sections.setdefault(_resolve(head.group(1)), []).append(entry)
+        except ValueError as exc:
+            page.unknown.append(str(exc))
     page.prose = "\n".join(prose)
     return page
 
@@ -141,6 +146,10 @@ def test_the_parser_sees_the_page():
     assert len(PAGE_TEXT.examples) >= 5, PAGE_TEXT.examples
     assert "actbench suite report" in COMMANDS and "actbench export" in COMMANDS
     assert ["--predictions", "--no-predictions"] in _options(COMMANDS["actbench eval"])
+
+
+def test_every_entry_names_a_command():
+    assert not PAGE_TEXT.unknown, "\n".join(PAGE_TEXT.unknown)
 
 
 def test_every_command_has_an_entry():
@@ -190,7 +199,10 @@ def test_options_in_the_prose_exist():
 
 @pytest.mark.parametrize("example", PAGE_TEXT.examples)
 def test_examples_use_real_options(example: str):
-    path = _resolve(example)
+    try:
+        path = _resolve(example)
+    except ValueError as exc:
+        pytest.fail(str(exc))
     real = {n for names in _options(COMMANDS[path]) for n in names} | {"--help"}
     unknown = sorted(set(OPTION.findall(example)) - real)
     assert not unknown, f"{PAGE_NAME}: example `{example}`: `{path}` has no {', '.join(unknown)}"
