@@ -11,11 +11,11 @@ from actbench.cli.app import app, console, fail, line, progress_log, warn
 from actbench.cli.options import DEFAULT_SEVERITIES, CorruptedRootOpt, CorruptionsOpt, SeveritiesOpt
 
 
-def _noise_levels() -> str:
-    """robustness.levels' default (config.schema), as the --levels text: "0,0.02,0.05,0.1,0.2"."""
-    from actbench.config import RobustnessConfig
+def _run_levels(run_dir: Path) -> str:
+    """The run's own robustness.levels (its config.yaml), as the --levels text: "0,0.02,0.05,0.1,0.2"."""
+    from actbench.config import load_run_config
 
-    return ",".join(f"{level:g}" for level in RobustnessConfig().levels)
+    return ",".join(f"{level:g}" for level in load_run_config(run_dir).robustness.levels)
 
 
 def _eval_noise(run_dir: Path, checkpoint: str, split: str, kinds: str, levels: str, seed: int) -> None:
@@ -101,19 +101,21 @@ def eval_(
         fail(f"{run_dir}: not a run folder (no {CONFIG})")
     if corruptions is None and (severities is not None or corrupted_root is not None):
         fail("--severities and --corrupted-root only apply with --corruptions (e.g. --corruptions all)")
+    if noise is None and levels is not None:
+        fail("--levels only applies with --noise KINDS (e.g. --noise gaussian)")
+    if noise is None and corruptions is None and seed is not None:
+        fail("--seed only applies with --noise KINDS or --corruptions NAMES")
     if corruptions is not None and split != "test":
         fail("--corruptions evaluates the test split; drop --split val")
     if (noise is not None or corruptions is not None) and len(checkpoints) != 1:
         fail("--noise/--corruptions evaluate one checkpoint (their files hold one): --checkpoint last|best")
     if noise is not None:
-        _eval_noise(run_dir, checkpoints[0], split, noise, levels or _noise_levels(), seed or 0)
+        _eval_noise(run_dir, checkpoints[0], split, noise, levels or _run_levels(run_dir), seed or 0)
     if corruptions is not None:
         sevs = severities or DEFAULT_SEVERITIES
         eval_corruptions([run_dir], checkpoints[0], corruptions, sevs, seed or 0, corrupted_root)
     if noise is not None or corruptions is not None:
         return
-    if levels is not None or seed is not None:
-        fail("--levels and --seed only apply with --noise KINDS (e.g. --noise gaussian)")
     results = evaluate_checkpoints(run_dir, checkpoints, split, write=predictions)
     for r in results:
         line(f"{run_dir} ({r['checkpoint']} checkpoint, epoch {r['epoch']}) {r['split']}: "

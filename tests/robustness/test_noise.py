@@ -176,6 +176,17 @@ def test_cli_eval_noise_writes_json_and_prints_a_table(trained: Path) -> None:
     assert set(json.loads(path.read_text())["results"]) == {"gaussian"}
 
 
+def test_cli_eval_noise_without_levels_takes_the_runs_own(runs_dir: Path) -> None:
+    """--levels' help says "default: robustness.levels of the config": the run's config.yaml, not the
+    built-in default (a run trained with other levels was evaluated at the built-in ones)."""
+    run_dir = T.create_run(tiny_config("train.epochs=1", "robustness.levels=[0,0.3]"), runs_dir, "own")
+    assert T.run_training(run_dir)["status"] == runs.COMPLETED
+    res = runner.invoke(app, ["eval", str(run_dir), "--noise", "gaussian"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((run_dir / runs.ROBUSTNESS).read_text())
+    assert [e["level"] for e in doc["results"]["gaussian"]] == [0.0, 0.3]
+
+
 @pytest.mark.parametrize(
     ("extra", "needle"),
     [
@@ -193,7 +204,9 @@ def test_cli_eval_noise_writes_json_and_prints_a_table(trained: Path) -> None:
             ["--noise", "gaussian", "--checkpoint", "mid"],
             "--checkpoint: 'mid' is not allowed (allowed: last, best, or last,best)",
         ),
-        (["--levels", "0.1"], "only apply with --noise"),
+        (["--levels", "0.1"], "--levels only applies with --noise KINDS"),
+        (["--corruptions", "contrast", "--levels", "0.1"], "--levels only applies with --noise KINDS"),
+        (["--seed", "1"], "--seed only applies with --noise KINDS or --corruptions NAMES"),
         (["--noise", "gaussian", "--split", "val"], "--noise evaluates the test split"),
     ],
 )
