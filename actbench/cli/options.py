@@ -92,6 +92,11 @@ RobustnessOpt = Annotated[
 ]
 
 
+SummaryEveryOpt = Annotated[
+    float, typer.Option(help="Logs: seconds between two sweep summary lines (done/total, elapsed, ETA).")
+]
+
+
 TensorBoardOpt = Annotated[
     bool,
     typer.Option(

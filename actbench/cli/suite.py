@@ -23,10 +23,13 @@ from actbench.cli.options import (
     RobustnessOpt,
     SeedsOpt,
     SetOpt,
+    SummaryEveryOpt,
     SweepOutOpt,
+    TensorBoardOpt,
     WorkersOpt,
 )
 from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S, SweepLive, SweepLog  # light: no torch
+from actbench.errors import require
 
 if TYPE_CHECKING:
     from actbench.sweep.plan import Plan
@@ -56,6 +59,8 @@ def suite_run(
     pack: PackOpt = None,
     log_format: LogFormatOpt = None,
     progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
+    summary_every: SummaryEveryOpt = SUMMARY_EVERY_S,
+    tensorboard: TensorBoardOpt = False,
     dry_run: DryRunOpt = False,
 ) -> None:
     """Each task of SUITE as a sweep <out>/<name>/<task>/; re-running skips what is done."""
@@ -65,8 +70,11 @@ def suite_run(
     from actbench.suites.run import plan_suite, run_suite
     from actbench.sweep.ray import ray_options
 
-    log = progress_log(log_format, progress_every, SUMMARY_EVERY_S)
+    log = progress_log(log_format, progress_every, summary_every)
     sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
+    sets += ["run.tensorboard=true"] if tensorboard else []
+    if tensorboard:  # refused before any task is planned, as a sweep is
+        require("tensorboard", "tensorboard")
     options = ray_options(launcher, address, cpus_per_run, gpus_per_run, max_retries)
     skip = lambda task, why: say(log, f"task {task}: skipped: {why}")  # noqa: E731
     plan = plan_suite(suite, acts, seeds, sets, name, out, pack, workers, on_skip=skip)

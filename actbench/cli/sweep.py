@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -37,6 +37,7 @@ from actbench.cli.options import (
     SeedsOpt,
     SetOpt,
     SeveritiesOpt,
+    SummaryEveryOpt,
     SweepNameOpt,
     SweepOutOpt,
     TensorBoardOpt,
@@ -66,9 +67,7 @@ def sweep(
     max_retries: MaxRetriesOpt = None,
     log_format: LogFormatOpt = None,
     progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
-    summary_every: Annotated[
-        float, typer.Option(help="Logs: seconds between two sweep summary lines (done/total, elapsed, ETA).")
-    ] = SUMMARY_EVERY_S,
+    summary_every: SummaryEveryOpt = SUMMARY_EVERY_S,
     pack: PackOpt = None,
     corruptions: CorruptionsOpt = None,
     severities: SeveritiesOpt = None,

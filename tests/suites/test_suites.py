@@ -274,3 +274,29 @@ def test_a_suite_runs_from_python(tmp_path: Path) -> None:
     assert any(n.startswith("=== suite smoke: task 1/") for n in notes)
     again = run_suite(plan_suite("smoke", ["relu"], [0], sets, name="py", out=tmp_path))
     assert all(s.state.startswith("skipped") for t in again.tasks for s in t.statuses)
+
+
+def test_suite_run_takes_the_sweep_log_and_tensorboard_options(tmp_path: Path) -> None:
+    """--summary-every and --tensorboard as `actbench sweep` takes them: a summary line per update at 0 s,
+    TensorBoard event files in each run folder."""
+    pytest.importorskip("tensorboard")
+    suite = {
+        "name": "tb",
+        "tasks": [{"name": "cnn", "config": "quickstart", "set": [*TINY, "train.epochs=1"]}],
+    }
+    (tmp_path / "tb.yaml").write_text(yaml.safe_dump(suite))
+    argv = [
+        "suite",
+        "run",
+        str(tmp_path / "tb.yaml"),
+        "--acts",
+        "relu",
+        "--seeds",
+        "0",
+        "--out",
+        str(tmp_path),
+    ]
+    res = runner.invoke(app, [*argv, "--log-format", "text", "--summary-every", "0", "--tensorboard"])
+    assert res.exit_code == 0, res.output
+    assert sum(" sweep: " in line for line in res.output.splitlines()) >= 2, res.output  # not one per 60 s
+    assert any((tmp_path / "tb" / "cnn" / "relu-s0" / "tensorboard").iterdir())
