@@ -193,7 +193,8 @@ def _normalise(xb: Tensor, scale: Tensor, shift: Tensor, aug: AugmentConfig, mea
         mu, sd = stat_tensor(mean, xb.device), stat_tensor(std, xb.device)
         scale, shift = scale / sd, (shift - mu) / sd
     out = torch.addcmul(shift, xb.float(), scale)  # (B, 3, S, S) float32
-    if aug.normalize == "per_image":  # tf.image.per_image_standardization
+    if aug.normalize == "per_image":  # tf.image.per_image_standardization, but the 1/sqrt(n) std floor is
+        # applied in [0,1] units, not to the TF tutorial's [0,255] values (255x higher; docs/data.md)
         n = out[0].numel()
         m = out.mean((1, 2, 3), keepdim=True)
         s = out.std((1, 2, 3), keepdim=True, correction=0).clamp_min(1 / math.sqrt(n))
