@@ -48,7 +48,8 @@ def content_key(path: Path, chunk: int = 1 << 20) -> str:
 
 def read_members(path: Path, extensions: tuple[str, ...]) -> Members:
     """Image members of the archive grouped by split and class, in archive order (callers sort)."""
-    entries = list(image_entries(path, extensions))
+    folders: list[str] = []
+    entries = list(image_entries(path, extensions, folders))
     prefix = top_folder([name for name, _ in entries])
     members: Members = {split: {} for split in SPLITS}
     for name, data in entries:
@@ -58,6 +59,10 @@ def read_members(path: Path, extensions: tuple[str, ...]) -> Members:
     for split in SPLITS:
         if not members[split]:
             raise ArchiveError(f"{path}: no {split}/<class>/<image> members (expected train/ and test/)")
+    for name in folders:  # a class folder without images: refused, as in a folder (not one class fewer)
+        parts = PurePosixPath(name).parts[len(prefix) :]
+        if len(parts) == 2 and parts[0] in SPLITS and parts[1] not in members[parts[0]]:
+            raise ArchiveError(f"{path}: no images ({', '.join(extensions)}) in {name.rstrip('/')}/")
     return members
 
 
@@ -69,20 +74,26 @@ def top_folder(names: list[str]) -> tuple[str, ...]:
     return (firsts.pop(),)
 
 
-def image_entries(path: Path, extensions: tuple[str, ...]) -> Iterator[tuple[str, bytes]]:
-    """(member name, bytes) of every regular member with an image extension, in one sequential pass."""
+def image_entries(
+    path: Path, extensions: tuple[str, ...], folders: list[str] | None = None
+) -> Iterator[tuple[str, bytes]]:
+    """(member name, bytes) of every regular member with an image extension, in one sequential pass; the
+    names of the folder members (an archive may list empty ones) are appended to `folders` if given."""
     wanted = lambda name: name.lower().endswith(extensions) and "__MACOSX" not in name  # noqa: E731
+    folders = folders if folders is not None else []
     if path.name.lower().endswith(".zip"):
-        yield from _zip_entries(path, wanted)
+        yield from _zip_entries(path, wanted, folders)
     else:
-        yield from _tar_entries(path, wanted)
+        yield from _tar_entries(path, wanted, folders)
 
 
-def _tar_entries(path: Path, wanted) -> Iterator[tuple[str, bytes]]:
+def _tar_entries(path: Path, wanted, folders: list[str]) -> Iterator[tuple[str, bytes]]:
     member = None
     try:
         with tarfile.open(path, "r:*") as tar:
             for member in tar:
+                if member.isdir() and "__MACOSX" not in member.name:
+                    folders.append(member.name)
                 if member.isfile() and wanted(member.name):
                     f = tar.extractfile(member)
                     data = f.read() if f is not None else b""
@@ -103,13 +114,15 @@ def _read_to_end(tar: tarfile.TarFile) -> None:
         pass
 
 
-def _zip_entries(path: Path, wanted) -> Iterator[tuple[str, bytes]]:
+def _zip_entries(path: Path, wanted, folders: list[str]) -> Iterator[tuple[str, bytes]]:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise ArchiveError(f"{path}: corrupt or truncated archive ({_why(exc)})") from None
     with zf:
         for info in zf.infolist():
+            if info.is_dir() and "__MACOSX" not in info.filename:
+                folders.append(info.filename)
             if info.is_dir() or not wanted(info.filename):
                 continue
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -196,3 +197,27 @@ def test_tar_gz_with_a_failing_checksum_is_refused(tmp_path: Path, folder: Path)
         load(bad, cache)
     assert "\n" not in str(err.value) and "at member" not in str(err.value)
     assert not cache.exists() or not any(cache.iterdir())
+
+
+@pytest.mark.parametrize("suffix", [".tar.gz", ".zip"])
+def test_an_empty_class_folder_is_refused_as_in_a_folder(tmp_path: Path, folder: Path, suffix: str) -> None:
+    """A folder with an empty class folder is refused ("no images in ..."); its archive was loaded with
+    one class fewer, every later class's label shifted, without a word."""
+    tree = tmp_path / "tree"
+    shutil.copytree(folder, tree)
+    for split in ("train", "test"):
+        (tree / split / "aardvark").mkdir()  # sorts first: every other class's index would shift
+    with pytest.raises(SRC.DataError, match="no images"):
+        D.load_splits(DataConfig(name="folder", root=str(tree), cache=False, val_size=0))
+    archive = tmp_path / f"t{suffix}"
+    paths = sorted(tree.rglob("*"))  # folders too, as an archiver writes them
+    if suffix == ".zip":
+        with zipfile.ZipFile(archive, "w") as zf:
+            for path in paths:
+                zf.write(path, path.relative_to(tree))
+    else:
+        with tarfile.open(archive, "w:gz") as tar:
+            for path in paths:
+                tar.add(path, str(path.relative_to(tree)), recursive=False)
+    with pytest.raises(SRC.DataError, match=r"no images \(.*\) in (train|test)/aardvark/"):
+        load(archive)
