@@ -124,8 +124,9 @@ def suite_report(
     text, rep = SR.suite_report_main(path, baseline, metric, fmt, out, html, plot, allow_incomplete)
     if text is None:  # the terminal: the report's tables, warnings on stderr
         from actbench.report import render
+        from actbench.suites.page import suite_document
 
-        for item in render.terminal(SR.suite_document(rep, warnings=False), console.width):
+        for item in render.terminal(suite_document(rep, warnings=False), console.width):
             console.print(item)
     elif out is None:
         console.print(text, highlight=False, markup=False, soft_wrap=True, end="")

@@ -10,6 +10,7 @@ import pytest
 
 from actbench.cli import app
 from actbench.report.groups import ReportError
+from actbench.suites import page as SP
 from actbench.suites import report as SR
 from tests.e2e.battery37 import runner, suite_folder
 
@@ -37,8 +38,8 @@ def test_finished_suite_ranks_and_labels_the_baseline_it_was_given(tmp_path: Pat
     root = suite_folder(tmp_path / "s", finished=True)
     rep = SR.build_suite_report(root, baseline="relu", bootstrap=0)
     assert not rep["withheld"] and rep["summary"] is not None
-    assert dict((r[0], r[2]) for r in SR.rank_table(rep).rows)["relu"] == "baseline"
+    assert dict((r[0], r[2]) for r in SP.rank_table(rep).rows)["relu"] == "baseline"
     with pytest.raises(ReportError, match=r"--baseline exponential: no runs of that activation in any task"):
         SR.build_suite_report(root, baseline="exp", bootstrap=0)  # in no task: an error, not a page of dashes
     rep = SR.build_suite_report(root, baseline="elu", bootstrap=0)
-    assert dict((r[0], r[2]) for r in SR.rank_table(rep).rows)["elu"] == "baseline"
+    assert dict((r[0], r[2]) for r in SP.rank_table(rep).rows)["elu"] == "baseline"

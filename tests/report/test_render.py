@@ -15,6 +15,7 @@ from actbench.report import render
 from actbench.report.build import build_report
 from actbench.report.model import Document, Figures, Items, Table, Text
 from actbench.report.sections import document
+from actbench.suites import page as SP
 from actbench.suites import report as SR
 from tests.factories import REPO
 
@@ -78,7 +79,7 @@ def test_suite_report_uses_the_same_renderers(tmp_path: Path) -> None:
     rep = SR.build_suite_report(RUNS / "suite-cifar10-nets", bootstrap=0)
     png = tmp_path / "cd.png"
     png.write_bytes(PNG)
-    doc = SR.suite_document(rep, str(png))
+    doc = SP.suite_document(rep, str(png))
     assert [b.id for b in doc.blocks] == ["tasks", "deltas", "ranks", "friedman", "cd", "warnings"]
     _assert_parity(doc)
 

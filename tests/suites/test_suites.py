@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from actbench import config as C
 from actbench.cli import app
 from actbench.stats import calibration as CAL
+from actbench.suites import page as SP
 from actbench.suites import report as SR
 from actbench.suites import spec as SU
 from actbench.sweep.plan import MANIFEST
@@ -89,17 +90,17 @@ def test_suite_report_ranks_wins_and_exports(tmp_path: Path) -> None:
     assert rep["wins"] == {"rational": {"win": 5, "tie": 0, "loss": 1}}
     s = rep["summary"]
     assert s["mean_ranks"] == pytest.approx({"rational": 7 / 6, "relu": 11 / 6})
-    doc = json.loads(SR.render_text(rep, "json"))
+    doc = json.loads(SP.render_text(rep, "json"))
     assert {"tasks", "per_task", "mean_ranks", "friedman", "critical_difference", "cliques"} <= set(doc)
     assert doc["per_task"]["task5"]["rational"]["decision"] == "worse"
-    md = SR.render_text(rep, "md")
+    md = SP.render_text(rep, "md")
     assert "| rational | 1.17 | 5 / 0 / 1 |" in md and "Friedman chi2" in md
-    assert SR.render_text(rep, "csv").count("\n") == 1 + 12
-    SR.write_html(rep, tmp_path / "s.html")
+    assert SP.render_text(rep, "csv").count("\n") == 1 + 12
+    SP.write_html(rep, tmp_path / "s.html")
     page = (tmp_path / "s.html").read_text()
     assert 'id="ranks"' in page and "data:image/png;base64," in page and "Iman-Davenport" in page
     # the numbers behind each decision: Δ [interval], p(Holm) per task, for every method but the baseline
-    heads, rows = SR.decision_table(rep).heads, SR.decision_table(rep).rows
+    heads, rows = SP.decision_table(rep).heads, SP.decision_table(rep).rows
     assert heads == ["method", *rep["tasks"]] and [r[0] for r in rows] == ["rational"]
     worse = rep["per_task"]["task5"]["rational"]
     lo, hi = worse["decision_ci"]
