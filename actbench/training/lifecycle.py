@@ -114,14 +114,16 @@ def failed_before_start(run_dir: Path, summary: dict[str, Any], exc: Exception) 
     if isinstance(exc, runs.RunError) and summary.get("status", runs.RUNNING) != runs.RUNNING:
         return exc
     if summary.get("status") == runs.COMPLETED:  # an extension that could not start: the run keeps its end
-        return exc if is_bug(exc) else not_extended(run_dir, exc)
+        return not_extended(run_dir, exc)
     error = fail_unstarted(run_dir, summary, exc)
     return exc if is_bug(exc) else error
 
 
-def not_extended(run_dir: Path, exc: BaseException) -> runs.RunError:
-    """The one line for a completed run whose extension failed before its first new epoch (it keeps its
-    end: status, results, config)."""
+def not_extended(run_dir: Path, exc: Exception) -> Exception:
+    """What to raise for a completed run whose extension failed before its first new epoch (it keeps its
+    end: status, results, config): one line, or a bug (`is_bug`) as it is."""
+    if is_bug(exc):
+        return exc
     return runs.RunError(
         f"{run_dir}: not extended, failed before its first new epoch: {unstarted_reason(exc)}"
     )

@@ -9,7 +9,7 @@ the run folder around the training math (restore, log, checkpoint, final evaluat
 
 from __future__ import annotations
 
-import json
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -153,15 +153,15 @@ class Ended:
     back when the extension fails before its first new epoch: the run keeps its results and length."""
 
     def __init__(self, run_dir: Path, summary: dict[str, Any]):
-        self.run_dir, self.summary = run_dir, json.loads(json.dumps(summary))  # a copy mark_running keeps
+        self.run_dir, self.summary = run_dir, copy.deepcopy(summary)  # mark_running changes the original
         self.config = (run_dir / runs.CONFIG).read_bytes()
 
-    def restore(self, epochs: int, exc: BaseException) -> BaseException:
+    def restore(self, epochs: int, exc: Exception) -> Exception:
         """Put the run back as it ended (metrics cut back to its `epochs`); the exception to raise."""
         runs.truncate_metrics(self.run_dir, epochs)
         runs.atomic_write_bytes(self.run_dir / runs.CONFIG, self.config)
         runs.write_json(self.run_dir / runs.SUMMARY, self.summary)
-        return exc if is_bug(exc) else not_extended(self.run_dir, exc)
+        return not_extended(self.run_dir, exc)
 
 
 def _loop(run: RunState, ended: Ended | None = None) -> dict[str, Any]:
