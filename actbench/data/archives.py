@@ -59,7 +59,8 @@ def read_members(path: Path, extensions: tuple[str, ...]) -> Members:
     for split in SPLITS:
         if not members[split]:
             raise ArchiveError(f"{path}: no {split}/<class>/<image> members (expected train/ and test/)")
-    for name in folders:  # a class folder without images: refused, as in a folder (not one class fewer)
+    # a class folder without images is refused, as in a folder (not loaded with one class fewer)
+    for name in (f for f in folders if not _junk(f)):
         parts = PurePosixPath(name).parts[len(prefix) :]
         if len(parts) == 2 and parts[0] in SPLITS and parts[1] not in members[parts[0]]:
             raise ArchiveError(f"{path}: no images ({', '.join(extensions)}) in {name.rstrip('/')}/")
@@ -74,12 +75,17 @@ def top_folder(names: list[str]) -> tuple[str, ...]:
     return (firsts.pop(),)
 
 
+def _junk(name: str) -> bool:
+    """A member macOS's archiver adds (resource forks under __MACOSX/), never part of the data set."""
+    return "__MACOSX" in name
+
+
 def image_entries(
     path: Path, extensions: tuple[str, ...], folders: list[str] | None = None
 ) -> Iterator[tuple[str, bytes]]:
     """(member name, bytes) of every regular member with an image extension, in one sequential pass; the
     names of the folder members (an archive may list empty ones) are appended to `folders` if given."""
-    wanted = lambda name: name.lower().endswith(extensions) and "__MACOSX" not in name  # noqa: E731
+    wanted = lambda name: name.lower().endswith(extensions) and not _junk(name)  # noqa: E731
     folders = folders if folders is not None else []
     if path.name.lower().endswith(".zip"):
         yield from _zip_entries(path, wanted, folders)
@@ -92,7 +98,7 @@ def _tar_entries(path: Path, wanted, folders: list[str]) -> Iterator[tuple[str, 
     try:
         with tarfile.open(path, "r:*") as tar:
             for member in tar:
-                if member.isdir() and "__MACOSX" not in member.name:
+                if member.isdir():
                     folders.append(member.name)
                 if member.isfile() and wanted(member.name):
                     f = tar.extractfile(member)
@@ -121,7 +127,7 @@ def _zip_entries(path: Path, wanted, folders: list[str]) -> Iterator[tuple[str, 
         raise ArchiveError(f"{path}: corrupt or truncated archive ({_why(exc)})") from None
     with zf:
         for info in zf.infolist():
-            if info.is_dir() and "__MACOSX" not in info.filename:
+            if info.is_dir():
                 folders.append(info.filename)
             if info.is_dir() or not wanted(info.filename):
                 continue
