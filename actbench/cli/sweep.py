@@ -43,7 +43,6 @@ from actbench.cli.options import (
     TensorBoardOpt,
     WorkersOpt,
 )
-from actbench.errors import require
 
 
 @app.command()
@@ -100,12 +99,7 @@ def sweep(
         for text in [*pack_lines(plan), *alone]:
             line(text)
         return
-    if plan.base.run.tensorboard:  # refuse before sweep.yaml is written (run_plan checks it too)
-        require("tensorboard", "tensorboard")
-    S.write_manifest(plan)
-    for text in alone:  # why runs train alone, before they start
-        say(log, text)
-    statuses = run_sweep(plan, workers, options, retry_failed, log)
+    statuses = run_sweep(plan, workers, options, retry_failed, log, alone)
     if corruptions is not None:  # every completed run of the sweep, also those completed before
         from actbench.robustness.evaluate import completed_runs
 
@@ -120,15 +114,17 @@ def run_sweep(
     options: RayOptions | None,
     retry_failed: bool,
     log: ProgressLog | None = None,
+    notes: list[str] | None = None,
 ) -> list[RunStatus]:
-    """Execute the plan (actbench.sweep.run) with a live display, or log lines when `log` is given."""
+    """Execute the plan (actbench.sweep.run) with a live display, or log lines when `log` is given;
+    `notes` (why runs train alone) are said once run_plan has accepted the plan, before any run starts."""
     from actbench.cli.progress import SweepLive, SweepLog
     from actbench.sweep.run import run_plan
 
     def watch(slots: int) -> SweepLog | SweepLive:
         return SweepLog(log, plan, slots) if log else SweepLive(console, plan)
 
-    return run_plan(plan, workers, options, retry_failed, watch, lambda text: say(log, text))
+    return run_plan(plan, workers, options, retry_failed, watch, lambda text: say(log, text), notes or [])
 
 
 def exit_after_sweep(plan: Plan, statuses: list[RunStatus], log: ProgressLog | None = None) -> None:

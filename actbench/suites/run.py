@@ -113,14 +113,12 @@ def run_suite(
     done: list[TaskOutcome] = []
     for i, tp in enumerate(plan.tasks, 1):
         note(f"=== suite {plan.suite.name}: task {i}/{len(plan.tasks)} {tp.task.name} ({tp.task.config})")
-        try:
+        try:  # run_plan writes it too: here first, so that a refusal names the task
             S.write_manifest(tp.plan)
         except UserError as exc:
             raise UserError(f"task {tp.task.name}: {exc}") from None
-        for line in tp.alone:  # why runs train alone, before they start
-            note(line)
         sweep_watch = (lambda slots, p=tp.plan: watch(p, slots)) if watch else None
-        statuses = run_plan(tp.plan, workers, options, retry_failed, sweep_watch, on_note)
+        statuses = run_plan(tp.plan, workers, options, retry_failed, sweep_watch, note, tp.alone)
         done.append(TaskOutcome(tp.task.name, tp.plan.sweep_dir, sweep_outcome(statuses), statuses))
         if done[-1].result == runs.INTERRUPTED:
             break

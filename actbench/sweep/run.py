@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from typing import Any, Protocol
 
@@ -38,16 +38,20 @@ def run_plan(
     retry_failed: bool = False,
     watch: Callable[[int], Watcher] | None = None,
     on_note: Callable[[str], None] | None = None,
+    notes: Sequence[str] = (),
 ) -> list[RunStatus]:
     """Execute every planned run, `workers` at a time (local processes; Ray with `options`), and return
     each run's final status. `watch(slots)` makes the watcher that follows the sweep; `on_note` gets the
     sweep's notes (why a run restarts, the grace period of a second Ctrl-C). Ctrl-C stops the sweep the
     way `actbench sweep` does: the runs are asked to save and end `interrupted`; once this returns, Ctrl-C
     and SIGTERM are the caller's again. Writes sweep.yaml first (`write_manifest`: a folder that holds
-    another sweep is refused, RunError, before any run starts)."""
+    another sweep is refused, RunError, before any run starts); `notes` (why runs train alone) go to
+    `on_note` once the plan is accepted."""
     if plan.base.run.tensorboard:  # refused before any run starts, not by every run's process
         require("tensorboard", "tensorboard")
-    write_manifest(plan)  # the command writes it first too (again here: the same plan, the same file)
+    write_manifest(plan)  # a suite writes it first too, to name its task in a refusal: the same file
+    for text in notes:
+        (on_note or (lambda text: None))(text)
     with ExitStack() as stack:
         stack.enter_context(_signals_kept())
         launcher, slots = stack.enter_context(open_launcher(plan.sweep_dir, workers, options))
