@@ -84,3 +84,45 @@ def test_ece_hand_value_and_per_bin_loop() -> None:
         if inside.any():
             total += inside.sum() / 3000 * abs((pred[inside] == labels[inside]).mean() - conf[inside].mean())
     assert P.ece(prob, labels) == pytest.approx(100 * total, rel=1e-5)
+
+
+def _power_by_integration(effect: float, n: int, paired: bool, alpha: float) -> float:
+    """Two-sided t-test power without the noncentral t: T = (Z + ncp) / sqrt(V / df), V ~ chi2(df),
+    integrated over V (scipy.integrate.quad)."""
+    from scipy import integrate
+
+    df = n - 1 if paired else 2 * n - 2
+    ncp = effect * np.sqrt(n if paired else n / 2)
+    crit = stats.t.ppf(1 - alpha / 2, df)
+
+    def f(v: float) -> float:
+        s = np.sqrt(v / df)
+        return stats.chi2.pdf(v, df) * (stats.norm.sf(crit * s - ncp) + stats.norm.cdf(-crit * s - ncp))
+
+    return float(integrate.quad(f, 0, np.inf, limit=200)[0])
+
+
+@pytest.mark.parametrize(
+    ("effect", "n", "paired", "alpha"),
+    [
+        (3.05, 5, True, 0.0025),  # alpha 0.05/20: scipy's nct.cdf of the far tail is nan here
+        (3.6, 4, True, 0.01),
+        (8.0, 3, False, 0.0025),
+        (0.8, 10, False, 0.05),
+        (1.2, 5, True, 0.0125),
+    ],
+)
+def test_t_power_matches_integration_where_the_far_tail_is_nan(
+    effect: float, n: int, paired: bool, alpha: float
+) -> None:
+    # the far tail (the wrong sign) was nan in scipy and the whole power fell back to 0 or 1: 1.0 for a
+    # true 0.59, so seeds_needed stopped a seed too early
+    assert P.t_power(effect, n, paired, alpha) == pytest.approx(
+        _power_by_integration(effect, n, paired, alpha), abs=1e-4
+    )
+
+
+def test_seeds_needed_at_a_small_family_level_is_not_cut_short() -> None:
+    # effect 3.1, paired, alpha 0.05/20: power 0.61 with 5 pairs, 0.93 with 6
+    assert _power_by_integration(3.1, 5, True, 0.0025) < P.POWER < _power_by_integration(3.1, 6, True, 0.0025)
+    assert P.seeds_needed(3.1, 1.0, True, alpha=0.0025) == 6
