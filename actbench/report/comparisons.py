@@ -184,7 +184,7 @@ def power_row(
     groups) at level `alpha` (the family's: ALPHA / m, Holm's first step, so a difference the power figure
     says is covered would also pass Holm): post hoc, if the observed difference were the true one; and
     for `mde` points (planning)."""
-    if not decision or decision.get("sd") is None:
+    if not decision or not decision.get("sd"):  # None: one run a side; 0: no spread to plan with
         return None
     paired = decision["method"] == "paired-t"
     diff, sd = decision["diff"], decision["sd"]

@@ -105,6 +105,9 @@ def paired_test(values: Sequence[float], base: Sequence[float]) -> dict[str, Any
     if n < 2:
         return out
     sd = float(np.std(d, ddof=1))
+    tol = _rounding(values, base)
+    if sd <= tol:  # the same difference in every pair, up to float rounding: no spread, no t-test
+        sd = 0.0
     out |= {"sd": sd, "df": n - 1, "p_signflip": sign_flip_p(d)}
     if sd > 0:
         with _quiet():
@@ -112,15 +115,26 @@ def paired_test(values: Sequence[float], base: Sequence[float]) -> dict[str, Any
         ci = t_interval(d)
         assert ci is not None  # n >= 2
         out |= {"t": _finite(res.statistic), "p": _finite(res.pvalue), "ci": list(ci)}
-    elif out["diff"] == 0:
+    elif abs(out["diff"]) <= tol:
         out["p"] = 1.0  # identical runs: no evidence of a difference
     return out
+
+
+ROUNDING = 1e-9  # relative: a spread below this times the accuracies' size is float rounding, not seeds
+
+
+def _rounding(*groups: Sequence[float]) -> float:
+    """The size of float rounding in differences of these accuracies: 100 * 813/2000 - 100 * 803/2000 is
+    0.4999999999999929, 100 * 701/2000 - 100 * 691/2000 is 0.5, so two pairs each 10 images apart have a
+    spread of 5e-15 points; a t-test on that calls p = 4.5e-15. Real spreads are at least 100 / images."""
+    return ROUNDING * max([1.0, *(abs(float(x)) for g in groups for x in g)])
 
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """scipy warns of "catastrophic cancellation" when the runs are nearly identical; the result stands
-    (exactly identical runs are handled apart), and a report should not print a library's warning."""
+    (runs identical up to float rounding are handled apart), and a report should not print a library's
+    warning."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
         yield
@@ -138,8 +152,10 @@ def welch_test(values: Sequence[float], base: Sequence[float]) -> dict[str, Any]
         return out
     va, vb = float(np.var(values, ddof=1)), float(np.var(base, ddof=1))
     out["sd"] = math.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))  # pooled: for power
-    if va + vb == 0:
-        out["p"] = 1.0 if diff == 0 else None
+    tol = _rounding(values, base)
+    if math.sqrt(va + vb) <= tol:  # no spread on either side, up to float rounding: no t-test
+        out["sd"] = 0.0
+        out["p"] = 1.0 if diff is not None and abs(diff) <= tol else None
         return out
     with _quiet():
         res = stats.ttest_ind(values, base, equal_var=False)
@@ -315,6 +331,11 @@ def verdict(
         return f"{head}: {d['decision']}"
     if d.get("sd") is None:
         return f"{head}: inconclusive (fewer than 2 runs per side: no seed spread to judge by)"
+    if d["sd"] == 0 and d.get("p") is None:
+        if d["method"] == "paired-t":
+            same = f"every seed pair differs by the same {d['diff']:+.2f} points"
+            return f"{head}: inconclusive ({same}: without spread the t-test is undefined)"
+        return f"{head}: inconclusive (no spread within either group: the t-test is undefined)"
     needed = (power or {}).get("seeds_needed")
     if needed is not None and needed > MAX_SEEDS:
         more = f"more than {MAX_SEEDS} seeds would be needed even if {d['diff']:+.2f} were true"

@@ -315,3 +315,14 @@ def test_one_primary_endpoint_decides_the_other_is_sensitivity(tmp_path: Path) -
     }  # fmt: skip
     best = _rows(RP.build_report([tmp_path], metric="best", bootstrap=0))["rational"]
     assert best["decision"] == "inconclusive" and best["decision_metric"] == "best"
+
+
+def test_no_power_figure_without_a_spread_to_plan_with() -> None:
+    """A comparison without seed spread (every pair the same difference) has no t-test; its power figure
+    was "2 (have 2)", a number that said the seeds sufficed for a comparison the report left undecided."""
+    from actbench.report.comparisons import power_row
+    from actbench.stats import decisions as D
+
+    d = D.decide([(0, 40.65), (1, 35.55)], [(0, 40.15), (1, 35.05)], n_boot=0)
+    assert d is not None and d["sd"] == 0.0
+    assert power_row(d, 0.5) is None

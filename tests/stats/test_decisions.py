@@ -173,3 +173,39 @@ def test_holm_matches_statsmodels() -> None:
     for m in (1, 2, 4, 9):
         p = list(rng.uniform(0, 0.2, m))
         assert D.holm(p) == pytest.approx(list(multipletests(p, method="holm")[1]), rel=1e-12)
+
+
+# Two seed pairs on 2,000 test images, each 10 images (+0.50 points) apart, as run_result makes them
+# (100 * the fraction in summary.json): 100 * 813/2000 - 100 * 803/2000 = 0.4999999999999929, not 0.5
+SAME_GAP_ROUNDED = ([100 * (813 / 2000), 100 * (701 / 2000)], [100 * (803 / 2000), 100 * (691 / 2000)])
+SAME_GAP_EXACT = ([100 * (710 / 2000), 100 * (701 / 2000)], [100 * (700 / 2000), 100 * (691 / 2000)])
+
+
+def test_rounding_level_spread_is_no_spread() -> None:
+    """Identical per-seed differences are no evidence a t-test can weigh (sd 0: p undefined); float
+    rounding of the same differences used to give p = 4.5e-15, an interval [+0.50, +0.50] and "better"."""
+    mine, base = SAME_GAP_ROUNDED
+    assert np.std(np.subtract(mine, base), ddof=1) > 0  # the rounding this test is about
+    for m, b in (SAME_GAP_ROUNDED, SAME_GAP_EXACT):
+        d = D.decide(list(enumerate(m)), list(enumerate(b)), n_boot=0)
+        assert d["sd"] == 0.0 and d["p"] is None and d["ci"] is None and d["t"] is None
+        assert d["diff"] == pytest.approx(0.5) and d["p_signflip"] == 0.5
+        D.decide_family([d])
+        assert d["decision"] == "inconclusive"
+        text = D.verdict("r", "relu", d, {"seeds_needed": None})
+        assert text.endswith(
+            ": inconclusive (every seed pair differs by the same +0.50 points: without spread the t-test "
+            "is undefined)"
+        )
+    same = D.paired_test([70.1 + 1e-13, 70.2], [70.1, 70.2])  # identical runs up to rounding
+    assert same["sd"] == 0.0 and same["p"] == 1.0
+
+
+def test_welch_without_spread_up_to_rounding() -> None:
+    res = D.welch_test([70.0, 70.0 + 1e-13, 70.0], [69.0, 69.0])
+    assert res["sd"] == 0.0 and res["p"] is None and res["ci"] is None
+    res |= {"p_holm": None, "decision": "inconclusive"}
+    assert D.verdict("r", "relu", res).endswith(
+        ": inconclusive (no spread within either group: the t-test is undefined)"
+    )
+    assert D.welch_test([70.0, 70.0], [70.0, 70.0 + 1e-13])["p"] == 1.0
