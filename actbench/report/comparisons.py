@@ -269,6 +269,12 @@ def finish(rows: list[dict[str, Any]], opts: ReportOptions) -> list[str]:
                 )
     for r in rows:
         d = (r.get("endpoints") or {}).get(opts.metric)
+        if d and d.get("unmatched"):  # the results table's n and means count these runs, the test does not
+            seeds = ", ".join(map(str, d["seeds"]))
+            warnings.append(
+                f"{r['group']}: the decision pairs {d['n']} matched seeds with {r['baseline']} ({seeds}); "
+                f"{d['unmatched']} run(s) whose seed has no result on the other side are left out of it"
+            )
         if d:
             if "power" in tests:
                 r["power"] = power_row(d, opts.mde, ALPHA / max(m, 1))

@@ -326,3 +326,22 @@ def test_no_power_figure_without_a_spread_to_plan_with() -> None:
     d = D.decide([(0, 40.65), (1, 35.55)], [(0, 40.15), (1, 35.05)], n_boot=0)
     assert d is not None and d["sd"] == 0.0
     assert power_row(d, 0.5) is None
+
+
+def test_runs_left_out_of_the_paired_decision_are_named(tmp_path: Path) -> None:
+    """rational has seeds 0-4, relu 0-2: the decision pairs 3 seeds and leaves 2 rational runs out; the
+    results table still shows n = 5 and a mean over 5, so the report says which runs the decision used."""
+    for s in range(5):
+        write_run(tmp_path, f"rational-s{s}", "rational", s, acc=0.72 + 0.003 * s)
+        if s < 3:
+            write_run(tmp_path, f"relu-s{s}", "relu", s, acc=0.71 + 0.001 * s * s)
+    report = RP.build_report([tmp_path], bootstrap=0)
+    row = _rows(report)["rational"]
+    assert row["n"] == 5 and row["endpoints"]["last"]["n"] == 3
+    assert any(
+        w.startswith("rational: the decision pairs 3 matched seeds with relu (0, 1, 2); 2 run(s) whose seed")
+        for w in report.warnings
+    ), report.warnings
+    write_run(tmp_path, "relu-s3", "relu", 3, acc=0.712)  # relu-s3 pairs; rational-s4 alone stays out
+    warned = [w for w in RP.build_report([tmp_path], bootstrap=0).warnings if "matched seeds" in w]
+    assert len(warned) == 1 and "1 run(s) whose seed" in warned[0]
