@@ -230,6 +230,8 @@ def decide(
     every comparison of the report). None when a side has no run."""
     if not mine or not theirs:
         return None
+    if not all(math.isfinite(a) for _, a in [*mine, *theirs]):
+        raise ValueError("decide: non-finite accuracy (nan or inf) among the runs; leave such runs out first")
     pairs = match_seeds(mine, theirs)
     if len(pairs) >= 2:
         out = paired_test([a for _, a, _ in pairs], [b for _, _, b in pairs])
@@ -247,6 +249,8 @@ def decide(
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     """Holm-Bonferroni adjusted p-values, in the input order; None entries are not tests (left None).
     With the m p-values sorted ascending, adjusted p_(i) = max over j <= i of min(1, (m - j + 1) p_(j))."""
+    if not all(0 <= p <= 1 for p in pvalues if p is not None):  # nan too: it would sort anywhere
+        raise ValueError(f"holm: p-values must lie in [0, 1] (or be None), got {list(pvalues)}")
     tests = sorted((p, i) for i, p in enumerate(pvalues) if p is not None)
     m = len(tests)
     out: list[float | None] = [None] * len(pvalues)

@@ -20,6 +20,7 @@ def describe(values: Sequence[float]) -> dict[str, Any]:
     from scipy import stats
 
     n = len(values)
+    check_finite("describe", values)
     out: dict[str, Any] = {"n": n, "mean": None, "std": None, "ci_low": None, "ci_high": None}
     if n:
         out["mean"] = math.fsum(values) / n
@@ -28,6 +29,16 @@ def describe(values: Sequence[float]) -> dict[str, Any]:
         half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
         out.update(std=std, ci_low=out["mean"] - half, ci_high=out["mean"] + half)
     return out
+
+
+def check_finite(what: str, values: Sequence[float]) -> None:
+    """ValueError in one line when `values` hold nan or inf (a summary of them would be nan, or scipy's
+    and statistics' own errors): the report leaves such runs out before, as "no result"."""
+    bad = sum(not math.isfinite(v) for v in values)
+    if bad:
+        raise ValueError(
+            f"{what}: {bad} of {len(values)} values not finite (nan or inf); leave them out first"
+        )
 
 
 def _finite(x: Any) -> float | None:
@@ -40,6 +51,7 @@ def compare(values: Sequence[float], base: Sequence[float]) -> dict[str, Any]:
     (one run a side, no spread on either side) are None."""
     from actbench.stats.decisions import welch_test  # local: decisions loads scipy
 
+    check_finite("compare", [*values, *base])
     out: dict[str, Any] = {"diff": None, "t": None, "df": None, "p": None, "d": None}
     if not values or not base:
         return out
