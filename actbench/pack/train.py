@@ -302,9 +302,10 @@ def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> 
     for m in alive:
         k = row[id(m)]
         _close_epoch(m, epoch, losses[k].sum().item() / n, correct[k].item() / n, train_s)
-    pack_s = time.perf_counter() - e0  # written with the next summary.json write (next epoch or the end)
+    pack_s = time.perf_counter() - e0  # known once every member has logged: written now, a kill loses none
     for m in alive:
         m.summary[runs.PACK_EPOCH_TIMES].append(pack_s)
+        runs.write_json(m.run_dir / runs.SUMMARY, m.summary)
 
 
 def _close_epoch(m: Member, epoch: int, train_loss: float, train_acc: float, train_s: float) -> None:
