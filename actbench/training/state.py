@@ -12,6 +12,7 @@ failure before the first epoch) in `lifecycle`. Emits events through `Hooks`, ne
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -141,16 +142,16 @@ class RunState:
         self.start = self.epoch = int(state["epoch"])
         self.best = dict(state.get("best") or {})
         self.times = list(self.summary.get("epoch_times", []))[: self.start]
-        if name != runs.CKPT_LAST:  # checkpoint-last is the run's latest epoch (what eval and a report read)
-            runs.save_checkpoint(run_dir / runs.CKPT_LAST, state)
-        if self.best and not (run_dir / runs.CKPT_BEST).exists():  # moved aside as corrupt
-            if self.best["epoch"] == self.start:  # the restored checkpoint holds the best weights
-                runs.save_checkpoint(run_dir / runs.CKPT_BEST, state)
-            else:
-                lost = f"the best-validation weights (epoch {self.best['epoch']}) are lost"
-                hooks.on_event(
-                    "warning", {"message": f"{lost}: a later epoch must validate better for a best"}
-                )
+        # repairs, not the run's own writes: a full disk leaves the files as they were (the run's first
+        # write then says so), not a resumable run `failed` before its first epoch
+        with contextlib.suppress(OSError):
+            if name != runs.CKPT_LAST:  # checkpoint-last is the latest epoch (what eval and a report read)
+                runs.save_checkpoint(run_dir / runs.CKPT_LAST, state)
+            if self.best and self.best["epoch"] == self.start and not (run_dir / runs.CKPT_BEST).exists():
+                runs.save_checkpoint(run_dir / runs.CKPT_BEST, state)  # moved aside as corrupt: the same
+        if self.best and not (run_dir / runs.CKPT_BEST).exists():
+            lost = f"the best-validation weights (epoch {self.best['epoch']}) are lost"
+            hooks.on_event("warning", {"message": f"{lost}: a later epoch must validate better for a best"})
 
     def mark_running(
         self,
