@@ -105,6 +105,8 @@ def run_pack(
             _train(members, should_stop)
         except Exception as exc:  # noqa: BLE001 - which member caused it is unknown: fail none
             _crashed(members, exc)
+            if is_bug(exc):  # actbench's own code is wrong: shown in full (the members resume alone)
+                raise
     return [m.summary for m in members]
 
 
