@@ -105,6 +105,8 @@ def run_pack(
             _train(members, should_stop)
         except Exception as exc:  # noqa: BLE001 - which member caused it is unknown: fail none
             _crashed(members, exc)
+            if is_bug(exc):  # actbench's own code is wrong: shown in full (the members resume alone)
+                raise
     return [m.summary for m in members]
 
 
@@ -302,9 +304,10 @@ def _epoch(group: list[Member], epoch: int, should_stop: Callable[[], bool]) -> 
     for m in alive:
         k = row[id(m)]
         _close_epoch(m, epoch, losses[k].sum().item() / n, correct[k].item() / n, train_s)
-    pack_s = time.perf_counter() - e0  # written with the next summary.json write (next epoch or the end)
+    pack_s = time.perf_counter() - e0  # known once every member has logged: written now, a kill loses none
     for m in alive:
         m.summary[runs.PACK_EPOCH_TIMES].append(pack_s)
+        runs.write_json(m.run_dir / runs.SUMMARY, m.summary)
 
 
 def _close_epoch(m: Member, epoch: int, train_loss: float, train_acc: float, train_s: float) -> None:

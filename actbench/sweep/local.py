@@ -250,6 +250,9 @@ def execute(
                     if key in killed:  # stopped by the user, not a fault of the run: it resumes
                         why = f"killed {grace_s:g} s after a second stop request; re-run the sweep to resume"
                         runs.settle_status(c.run_dir, runs.INTERRUPTED, why)
+                    elif stopping and returncode != 0:  # the stop came before it could save (starting up)
+                        why = f"stopped by the sweep (exit code {returncode}); re-run the sweep to resume"
+                        runs.settle_status(c.run_dir, runs.INTERRUPTED, why)
                     _reap(c, statuses[c.run_dir.name], returncode, packed=len(a.claims) > 1)
                 free.append(a.slot)
                 del active[key]

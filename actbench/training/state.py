@@ -12,6 +12,7 @@ failure before the first epoch) in `lifecycle`. Emits events through `Hooks`, ne
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -46,20 +47,27 @@ def read_summary(run_dir: Path, hooks: Hooks) -> dict[str, Any]:
         return {}
 
 
-def load_newest(run_dir: Path, device: torch.device, hooks: Hooks) -> dict[str, Any] | None:
-    """checkpoint-last, else checkpoint-best; a corrupt file is moved aside (never silently overwritten)."""
+def load_newest(run_dir: Path, device: torch.device, hooks: Hooks, logged: int) -> tuple[str, dict[str, Any]]:
+    """The readable checkpoint of the latest epoch: checkpoint-last, or checkpoint-best where that is newer
+    (a kill between an epoch's two writes, run.checkpoint_every > 1) and its epoch is among the `logged`
+    ones. Both are read, so a corrupt one is moved aside (never silently overwritten) even when the other
+    one is good: the final evaluation must not find it. Returns (file name, checkpoint); ("", {}): none."""
+    states = {}
     for name in (runs.CKPT_LAST, runs.CKPT_BEST):
         path = run_dir / name
         if not path.exists():
             continue
         try:
-            return runs.load_checkpoint(path, map_location=device)
+            states[name] = runs.load_checkpoint(path, map_location=device)
         except runs.RunError as exc:
             aside = runs.move_aside(path)
             hooks.on_event(
-                "warning", {"message": f"{exc}; moved to {aside.name}, trying an older checkpoint"}
+                "warning", {"message": f"{exc}; moved to {aside.name}, trying the other checkpoint"}
             )
-    return None
+    last, best = states.get(runs.CKPT_LAST), states.get(runs.CKPT_BEST)
+    if last is None or (best is not None and int(last["epoch"]) < int(best["epoch"]) <= logged):
+        return (runs.CKPT_BEST, best) if best is not None else ("", {})
+    return runs.CKPT_LAST, last
 
 
 @dataclass
@@ -105,8 +113,8 @@ class RunState:
         for w in warnings:
             hooks.on_event("warning", {"message": w})
         had_checkpoint = any((run_dir / n).exists() for n in (runs.CKPT_LAST, runs.CKPT_BEST))
-        state = load_newest(run_dir, s.device, hooks)
-        if state is None:
+        name, state = load_newest(run_dir, s.device, hooks, max((r["epoch"] for r in records), default=0))
+        if not state:
             if had_checkpoint and records:  # all checkpoints corrupt: restarting would discard real work
                 raise runs.RunError(
                     f"{run_dir}: cannot resume, no readable checkpoint for the {len(records)} logged "
@@ -134,6 +142,16 @@ class RunState:
         self.start = self.epoch = int(state["epoch"])
         self.best = dict(state.get("best") or {})
         self.times = list(self.summary.get("epoch_times", []))[: self.start]
+        # repairs, not the run's own writes: a full disk leaves the files as they were (the run's first
+        # write then says so), not a resumable run `failed` before its first epoch
+        with contextlib.suppress(OSError):
+            if name != runs.CKPT_LAST:  # checkpoint-last is the latest epoch (what eval and a report read)
+                runs.save_checkpoint(run_dir / runs.CKPT_LAST, state)
+            if self.best and self.best["epoch"] == self.start and not (run_dir / runs.CKPT_BEST).exists():
+                runs.save_checkpoint(run_dir / runs.CKPT_BEST, state)  # moved aside as corrupt: the same
+        if self.best and not (run_dir / runs.CKPT_BEST).exists():
+            lost = f"the best-validation weights (epoch {self.best['epoch']}) are lost"
+            hooks.on_event("warning", {"message": f"{lost}: a later epoch must validate better for a best"})
 
     def mark_running(
         self,

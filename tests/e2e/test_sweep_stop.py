@@ -104,3 +104,43 @@ def test_second_stop_kills_after_the_named_grace_period(tmp_path: Path) -> None:
         "killed 0.3 s after a second stop"
         in runs.read_json(plan.sweep_dir / "relu-s0" / runs.SUMMARY)["error"]
     )
+
+
+class _Starting:
+    """A launcher whose run is still starting (importing torch, no stop handler yet) when the stop comes:
+    Python's own SIGINT handling ends it with code 130 before it has written a status."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def start(self, run_dir: Path, slot: int) -> Path:
+        return run_dir
+
+    def start_pack(self, run_dirs: list[Path], slot: int) -> Path:
+        return run_dirs[0]
+
+    def poll(self, handle: Path) -> int | None:
+        return 130 if self.stopped else None
+
+    def stop(self, handle: Path) -> None:
+        self.stopped = True
+
+    def kill(self, handle: Path) -> None:
+        raise AssertionError("a run that ended on the first stop is not killed")
+
+
+def test_a_run_stopped_while_starting_is_interrupted_not_failed(tmp_path: Path) -> None:
+    """Ctrl-C 0.3 s after a worker was launched ended that run `failed` ("worker exited with code 130"),
+    so re-running the sweep skipped it (failed runs only with --retry-failed) and the sweep said failed.
+    A run the sweep itself stopped is `interrupted`: the next sweep resumes it."""
+    from actbench.sweep import local as SL
+    from actbench.sweep import plan as S
+    from actbench.sweep import state as SST
+
+    plan = S.plan_sweep(tiny_config(), ["relu"], [0], {}, tmp_path / "sw")
+    requests = iter([0, 1, *[1] * 10_000])
+    statuses = SL.execute(plan, 1, should_stop=lambda: next(requests), poll_s=0.01, launcher=_Starting())
+    run_dir = plan.sweep_dir / "relu-s0"
+    assert [s.state for s in statuses] == ["interrupted"]
+    assert runs.read_status(run_dir) == runs.INTERRUPTED and SST.outcome(statuses) == runs.INTERRUPTED
+    assert SST.prepare(plan.runs[0], run_dir, retry_failed=False) == "resume"

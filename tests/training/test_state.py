@@ -69,15 +69,16 @@ def test_run_state_logs_checkpoints_and_restores_its_place(runs_dir: Path, monke
     assert run.status == runs.INTERRUPTED == runs.read_json(run_dir / runs.SUMMARY)["status"]
     assert events == ["epoch", "epoch", "epoch", "end"]
 
-    # the next process: its place from checkpoint-last (epoch 2), the records past it dropped when running
+    # the next process: its place from the newest checkpoint, checkpoint-best of epoch 3 (checkpoint-last
+    # holds epoch 2: run.checkpoint_every), which becomes checkpoint-last too; the records past it dropped
     again = RunState(run_dir, make_session(cfg), T.Hooks(), read_summary(run_dir, T.Hooks()))
     again.restore()
-    assert (again.start, again.epoch, again.times) == (2, 2, [1.5, 2.5])
-    assert again.best == {"epoch": 1, "val_acc": 0.4, "val_loss": 0.6}  # as checkpoint-last holds it
+    assert (again.start, again.epoch, again.times) == (3, 3, [1.5, 2.5, 3.5])
+    assert again.best == best3 == runs.load_checkpoint(run_dir / runs.CKPT_LAST)["best"]
     again.mark_running()
-    assert _epochs(run_dir) == [1, 2]
+    assert _epochs(run_dir) == [1, 2, 3]
     summary = runs.read_json(run_dir / runs.SUMMARY)
-    assert (summary["status"], summary["resumed_from"], len(summary["starts"])) == ("running", 2, 2)
+    assert (summary["status"], summary["resumed_from"], len(summary["starts"])) == ("running", 3, 2)
 
 
 def test_a_lone_run_and_a_pack_member_leave_the_same_keys(runs_dir: Path) -> None:
