@@ -138,11 +138,15 @@ def comparison_table(report: Report) -> Table | None:
     o = report.options
     tests, heads, notes = _shown(report), ["group"], []
     if "paired" in tests:
-        heads += [f"seed pairs differing (McNemar p < {ALPHA})", "b / c"]
+        k = sum(
+            len(((r.get("paired") or {}).get("vs_baseline") or {}).get("per_pair") or []) for r in report.rows
+        )
+        heads += [f"seed pairs differing (McNemar p (Holm) < {ALPHA})", "b / c"]
         notes.append(
             "McNemar's exact test per matched seed pair: do these two trained networks differ on these "
-            "images (not a test of the activation); b / c = images only the group / only the baseline gets "
-            "right, summed over the pairs"
+            f"images (the unit is the test image; not a test of the activation, never a decision); p (Holm): "
+            f"Holm over the {k} seed pairs this table prints, all groups together; b / c = images only the "
+            "group / only the baseline gets right, summed over the pairs"
         )
     if "ensemble" in tests:
         heads += ["ensemble n", "ensemble acc %", "Δensemble"]

@@ -1,0 +1,54 @@
+"""What a results page prints must be backed by a computation on that page, with the unit and the
+correction named: per-image McNemar counts after Holm over the pairs the table prints, the unit and
+"unadjusted" in the robustness and corruption p titles, no test name or P(better) where no test ran
+(one run a side), and a Welch power figure that never says the seeds suffice for an inconclusive
+comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from actbench.report import build as RP
+from actbench.report import exports as TB
+from actbench.report import sections as S
+from actbench.stats import decisions as D
+from actbench.stats import paired as P
+from tests.factories import write_run
+from tests.report.test_comparisons import _write_predictions
+
+N = 2000
+
+
+def _discordant_runs(root: Path, per_seed: list[tuple[int, int]]) -> None:
+    """relu and rational, one run per seed; rational gets b images right that relu gets wrong and c
+    wrong that relu gets right (McNemar's b / c of that seed pair)."""
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 10, size=N)
+    for s, (b, c) in enumerate(per_seed):
+        base = np.zeros(N, dtype=bool)
+        base[rng.permutation(N)[: int(0.6 * N) + 7 * s]] = True
+        mine = base.copy()
+        mine[np.flatnonzero(~base)[:b]] = True
+        mine[np.flatnonzero(base)[:c]] = False
+        for act, correct in (("relu", base), ("rational", mine)):
+            run = write_run(root, f"{act}-s{s}", act, s, acc=float(correct.mean()))
+            _write_predictions(run, labels, correct, epoch=3, seed=s)
+
+
+def test_mcnemar_pairs_are_counted_after_holm_over_the_table(tmp_path: Path) -> None:
+    """Two seed pairs with b / c = 15 / 5: each McNemar p = 0.041, under 0.05 uncorrected (the table said
+    "2 of 2"), 0.083 after Holm over the two pairs the table prints: none differs."""
+    _discordant_runs(tmp_path, [(15, 5), (15, 5)])
+    report = RP.build_report([tmp_path], tests="paired", bootstrap=0)
+    vs = next(r for r in report.rows if r["activation"] == "rational")["paired"]["vs_baseline"]
+    raw = [q["p"] for q in vs["per_pair"]]
+    assert raw == pytest.approx([P.mcnemar_exact(15, 5)] * 2) and max(raw) < 0.05
+    assert [q["p_holm"] for q in vs["per_pair"]] == pytest.approx(D.holm(raw))
+    assert vs["pairs_differ"] == 0
+    table = S.comparison_table(report)
+    assert table is not None and "seed pairs differing (McNemar p (Holm) < 0.05)" in table.heads
+    assert "Holm over the 2 seed pairs this table prints" in table.title
+    assert "| rational | 0 of 2 |" in TB.to_markdown(report)
