@@ -6,6 +6,7 @@ comparison."""
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 from actbench.report import build as RP
 from actbench.report import exports as TB
 from actbench.report import sections as S
+from actbench.report.corruptions import corruption_title
 from actbench.stats import decisions as D
 from actbench.stats import paired as P
 from tests.factories import write_run
@@ -52,3 +54,9 @@ def test_mcnemar_pairs_are_counted_after_holm_over_the_table(tmp_path: Path) -> 
     assert table is not None and "seed pairs differing (McNemar p (Holm) < 0.05)" in table.heads
     assert "Holm over the 2 seed pairs this table prints" in table.title
     assert "| rational | 0 of 2 |" in TB.to_markdown(report)
+
+
+def test_robustness_and_corruption_p_titles_name_the_unit_and_say_unadjusted() -> None:
+    report = types.SimpleNamespace(options=types.SimpleNamespace(baseline="relu"), rows=[])
+    for title in (S.robustness_table(report, "gaussian").title, corruption_title([], "relu")):  # type: ignore[arg-type]
+        assert "the unit is the training run" in title and "unadjusted" in title, title
