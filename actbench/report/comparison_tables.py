@@ -44,7 +44,7 @@ def _decision_cells(r: dict[str, Any], o: ReportOptions) -> list[str]:
         runs if d else "—",
         F.num(d.get("diff"), "+.2f"),
         ci,
-        METHOD_LABELS.get(d.get("method", ""), "—"),
+        METHOD_LABELS.get(d.get("method", ""), "—") if d.get("sd") is not None else "—",  # None: no test
     ]
     cells += [
         F.num(d.get("p"), ".3g"),
@@ -89,7 +89,8 @@ def decision_table(report: Report) -> Table | None:
         f"t over runs) with its 95% t-interval; p (Holm): over the report's {m} comparisons at the primary "
         f"endpoint, the only decisions it makes; p (sign-flip): exact permutation test of the seed-pair "
         f"differences, n ≤ {MAX_EXACT} (smallest possible: 2/2^n); P(better): chance a run beats a baseline "
-        f"run, bootstrap 95% interval (not shown below {MIN_BOOT_RUNS} runs a side); better/worse: p (Holm) "
+        f"run (none with one run on a side), bootstrap 95% interval (not shown below {MIN_BOOT_RUNS} runs "
+        "a side); test —: fewer than 2 runs on a side, no test; better/worse: p (Holm) "
         f"< {ALPHA} and the interval excludes 0; the {other}'s Δacc [95% CI] is a sensitivity analysis, "
         "without a decision"
     ]

@@ -60,3 +60,19 @@ def test_robustness_and_corruption_p_titles_name_the_unit_and_say_unadjusted() -
     report = types.SimpleNamespace(options=types.SimpleNamespace(baseline="relu"), rows=[])
     for title in (S.robustness_table(report, "gaussian").title, corruption_title([], "relu")):  # type: ignore[arg-type]
         assert "the unit is the training run" in title and "unadjusted" in title, title
+
+
+def test_one_run_a_side_prints_no_test_and_no_p_better(tmp_path: Path) -> None:
+    """One run per side: no test was run, so no "Welch t" in the test column and no P(better) = 0.00 /
+    1.00 (it would only restate the sign of Δacc) in the table, the verdict or the JSON."""
+    write_run(tmp_path, "relu-s0", "relu", 0, acc=0.70)
+    write_run(tmp_path, "elu-s0", "elu", 0, acc=0.69)
+    report = RP.build_report([tmp_path], tests="welch,power")
+    table = S.decision_table(report)
+    assert table is not None
+    row = dict(zip(table.heads, table.rows[[r[0] for r in table.rows].index("elu")], strict=True))
+    assert row["test"] == "—" and row["P(better)"] == "—" and row["Δacc"] == "-1.00"
+    elu = next(r for r in report.rows if r["activation"] == "elu")
+    assert elu["endpoints"]["last"]["prob_improvement"] is None
+    assert "Welch" not in elu["verdict"] and "P(elu > relu)" not in elu["verdict"]
+    assert elu["verdict"].startswith("elu vs relu: -1.00 points (1 vs 1 runs, no test, last epoch)")
