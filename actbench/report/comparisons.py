@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -187,16 +188,20 @@ def power_row(
     if not decision or not decision.get("sd"):  # None: one run a side; 0: no spread to plan with
         return None
     paired = decision["method"] == "paired-t"
-    diff, sd = decision["diff"], decision["sd"]
+    diff, sd, df_factor = decision["diff"], decision["sd"], 2.0
+    if not paired:  # Welch: the groups' own spreads, and the Welch-Satterthwaite df the test itself uses
+        sd_a, sd_b = decision["sd_group"], decision["sd_baseline"]
+        sd, df_factor = math.sqrt((sd_a**2 + sd_b**2) / 2), P.welch_df_factor(sd_a, sd_b)
     return {
         "basis": "paired" if paired else "unpaired",
         "n": decision["n"],
         "diff": diff,
         "sd": sd,
+        "df_factor": None if paired else df_factor,
         "alpha": alpha,
-        "seeds_needed": P.seeds_needed(diff, sd, paired, alpha=alpha),
+        "seeds_needed": P.seeds_needed(diff, sd, paired, alpha=alpha, df_factor=df_factor),
         "mde": mde,
-        "seeds_for_mde": P.seeds_needed(mde, sd, paired, alpha=alpha) if mde else None,
+        "seeds_for_mde": P.seeds_needed(mde, sd, paired, alpha=alpha, df_factor=df_factor) if mde else None,
     }
 
 

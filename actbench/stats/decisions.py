@@ -152,7 +152,8 @@ def welch_test(values: Sequence[float], base: Sequence[float]) -> dict[str, Any]
     if na < 2 or nb < 2:
         return out
     va, vb = float(np.var(values, ddof=1)), float(np.var(base, ddof=1))
-    out["sd"] = math.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))  # pooled: for power
+    out["sd"] = math.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))  # pooled
+    out |= {"sd_group": math.sqrt(va), "sd_baseline": math.sqrt(vb)}  # for power, with Welch's df
     tol = _rounding(values, base)
     if math.sqrt(va + vb) <= tol:  # no spread on either side, up to float rounding: no t-test
         out["sd"] = 0.0

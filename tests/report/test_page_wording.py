@@ -15,6 +15,7 @@ import pytest
 from actbench.report import build as RP
 from actbench.report import exports as TB
 from actbench.report import sections as S
+from actbench.report.comparisons import power_row
 from actbench.report.corruptions import corruption_title
 from actbench.stats import decisions as D
 from actbench.stats import paired as P
@@ -76,3 +77,34 @@ def test_one_run_a_side_prints_no_test_and_no_p_better(tmp_path: Path) -> None:
     assert elu["endpoints"]["last"]["prob_improvement"] is None
     assert "Welch" not in elu["verdict"] and "P(elu > relu)" not in elu["verdict"]
     assert elu["verdict"].startswith("elu vs relu: -1.00 points (1 vs 1 runs, no test, last epoch)")
+
+
+def test_welch_power_never_says_the_seeds_suffice_for_an_inconclusive_comparison() -> None:
+    """Two runs a side with very unequal spreads: Welch's df is about 1 and p = 0.063 (inconclusive), but
+    the power figure assumed df = 2n - 2 = 2 and said "2 (have 2)"; with the Welch-Satterthwaite df it
+    asks for more seeds than there are."""
+    d = D.decide([(0, 70.0), (1, 70.02)], [(2, 60.0), (3, 61.8)], n_boot=0)
+    assert d is not None and d["method"] == "welch-t" and d["df"] == pytest.approx(1.0, abs=0.01)
+    D.decide_family([d])
+    assert d["decision"] == "inconclusive" and d["p"] > 0.05
+    power = power_row(d, None)
+    assert power is not None and power["seeds_needed"] > d["n"]
+
+
+def test_welch_power_agrees_with_the_decision_on_random_small_samples() -> None:
+    """The claim of docs/statistics.md: an inconclusive comparison's power figure asks for more seeds
+    than it has (Welch, 2-4 runs a side with unequal spreads, one comparison)."""
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        n = int(rng.integers(2, 5))
+        spreads = rng.uniform(0.01, 3.0, size=2)
+        mine = rng.normal(rng.uniform(-6, 6), spreads[0], size=n)
+        base = rng.normal(0.0, spreads[1], size=n)
+        d = D.decide(
+            [(s, float(a)) for s, a in enumerate(mine)], [(10 + s, float(b)) for s, b in enumerate(base)], 0
+        )
+        assert d is not None
+        D.decide_family([d])
+        needed = (power_row(d, None) or {}).get("seeds_needed")
+        if d["decision"] == "inconclusive":
+            assert needed is None or needed > n, (mine, base, d["p"], needed)
