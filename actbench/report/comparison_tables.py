@@ -44,7 +44,7 @@ def _decision_cells(r: dict[str, Any], o: ReportOptions) -> list[str]:
         runs if d else "—",
         F.num(d.get("diff"), "+.2f"),
         ci,
-        METHOD_LABELS.get(d.get("method", ""), "—"),
+        METHOD_LABELS.get(d.get("method", ""), "—") if d.get("sd") is not None else "—",  # None: no test
     ]
     cells += [
         F.num(d.get("p"), ".3g"),
@@ -89,7 +89,8 @@ def decision_table(report: Report) -> Table | None:
         f"t over runs) with its 95% t-interval; p (Holm): over the report's {m} comparisons at the primary "
         f"endpoint, the only decisions it makes; p (sign-flip): exact permutation test of the seed-pair "
         f"differences, n ≤ {MAX_EXACT} (smallest possible: 2/2^n); P(better): chance a run beats a baseline "
-        f"run, bootstrap 95% interval (not shown below {MIN_BOOT_RUNS} runs a side); better/worse: p (Holm) "
+        f"run (none with one run on a side), bootstrap 95% interval (not shown below {MIN_BOOT_RUNS} runs "
+        "a side); test —: fewer than 2 runs on a side, no test; better/worse: p (Holm) "
         f"< {ALPHA} and the interval excludes 0; the {other}'s Δacc [95% CI] is a sensitivity analysis, "
         "without a decision"
     ]
@@ -138,11 +139,15 @@ def comparison_table(report: Report) -> Table | None:
     o = report.options
     tests, heads, notes = _shown(report), ["group"], []
     if "paired" in tests:
-        heads += [f"seed pairs differing (McNemar p < {ALPHA})", "b / c"]
+        k = sum(
+            len(((r.get("paired") or {}).get("vs_baseline") or {}).get("per_pair") or []) for r in report.rows
+        )
+        heads += [f"seed pairs differing (McNemar p (Holm) < {ALPHA})", "b / c"]
         notes.append(
             "McNemar's exact test per matched seed pair: do these two trained networks differ on these "
-            "images (not a test of the activation); b / c = images only the group / only the baseline gets "
-            "right, summed over the pairs"
+            f"images (the unit is the test image; not a test of the activation, never a decision); p (Holm): "
+            f"Holm over the {k} seed pairs this table prints, all groups together; b / c = images only the "
+            "group / only the baseline gets right, summed over the pairs"
         )
     if "ensemble" in tests:
         heads += ["ensemble n", "ensemble acc %", "Δensemble"]

@@ -9,9 +9,10 @@ power, and what per-example predictions add (per-pair McNemar, seed ensembles, c
                the endpoint of `--metric`, flat, for machine readers (`finish`)
     paired     None when no run of the group has predictions.npz for the checkpoint; else n (runs with
                predictions), ensemble accuracy %, ECE % (describe over seeds), the ensemble's ECE %, and
-               vs_baseline: matched seed pairs, McNemar's b / c summed and per pair with how many pairs
-               differ at p < 0.05 (these two trained networks on these images: not a test of the
-               activation), the ensemble accuracy difference
+               vs_baseline: matched seed pairs, McNemar's b / c summed and per pair (p, and p_holm over
+               every pair of the report, set by `finish`) with how many pairs differ at p_holm < 0.05
+               (these two trained networks on these images: not a test of the activation), the
+               ensemble accuracy difference
     power      seeds per group for 80% power on the decision's basis ("paired" or "unpaired") at the
                family's level: post hoc (if the observed difference were the true one), `--mde` points
 `finish` (once per report) adds the Holm-adjusted p-values over the report's one family — the decisions
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -134,8 +136,7 @@ def _paired_vs(
     pairs = match_seeds(mine, theirs)
     if "paired" in opts.tests and pairs:
         mc = P.mcnemar_seeds([(a.correct, b.correct) for _, a, b in pairs])
-        differ = sum(q["p"] < ALPHA for q in mc["per_pair"])
-        out |= {"seeds": [s for s, _, _ in pairs], "pairs": len(pairs), "pairs_differ": differ}
+        out |= {"seeds": [s for s, _, _ in pairs], "pairs": len(pairs)}  # pairs_differ: `finish`, after Holm
         out |= {"b": mc["b"], "c": mc["c"], "per_pair": mc["per_pair"]}
     elif "paired" in opts.tests and theirs:
         notes.append(f"{group.label}: no seed numbers in common with {base.label}, no per-image comparison")
@@ -187,16 +188,20 @@ def power_row(
     if not decision or not decision.get("sd"):  # None: one run a side; 0: no spread to plan with
         return None
     paired = decision["method"] == "paired-t"
-    diff, sd = decision["diff"], decision["sd"]
+    diff, sd, df_factor = decision["diff"], decision["sd"], 2.0
+    if not paired:  # Welch: the groups' own spreads, and the Welch-Satterthwaite df the test itself uses
+        sd_a, sd_b = decision["sd_group"], decision["sd_baseline"]
+        sd, df_factor = math.sqrt((sd_a**2 + sd_b**2) / 2), P.welch_df_factor(sd_a, sd_b)
     return {
         "basis": "paired" if paired else "unpaired",
         "n": decision["n"],
         "diff": diff,
         "sd": sd,
+        "df_factor": None if paired else df_factor,
         "alpha": alpha,
-        "seeds_needed": P.seeds_needed(diff, sd, paired, alpha=alpha),
+        "seeds_needed": P.seeds_needed(diff, sd, paired, alpha=alpha, df_factor=df_factor),
         "mde": mde,
-        "seeds_for_mde": P.seeds_needed(mde, sd, paired, alpha=alpha) if mde else None,
+        "seeds_for_mde": P.seeds_needed(mde, sd, paired, alpha=alpha, df_factor=df_factor) if mde else None,
     }
 
 
@@ -251,12 +256,28 @@ def family(rows: list[dict[str, Any]], opts: ReportOptions) -> dict[str, Any]:
     return {"endpoint": opts.metric, "correction": "holm", "alpha": ALPHA, "m": m, "sensitivity": other}
 
 
+def mcnemar_family(rows: list[dict[str, Any]]) -> int:
+    """Holm over every per-image McNemar p the report prints (all groups' seed pairs, one family), then
+    each group's `pairs_differ` = its pairs with p_holm < ALPHA; returns the family size."""
+    per = [
+        q for r in rows for q in (((r.get("paired") or {}).get("vs_baseline") or {}).get("per_pair") or [])
+    ]
+    for q, adjusted in zip(per, D.holm([q["p"] for q in per]), strict=True):
+        q["p_holm"] = adjusted
+    for r in rows:
+        vs = (r.get("paired") or {}).get("vs_baseline") or {}
+        if "per_pair" in vs:
+            vs["pairs_differ"] = sum(q["p_holm"] < ALPHA for q in vs["per_pair"])
+    return len(per)
+
+
 def finish(rows: list[dict[str, Any]], opts: ReportOptions) -> list[str]:
     """One Holm family (the decisions at the primary endpoint), then each row's decision fields, power
     at the family's level, and verdict; returns warnings. The other endpoint keeps its difference,
     interval and unadjusted p as a sensitivity analysis: no p (Holm), no decision word."""
     tests = opts.tests
     m = D.decide_family([d for r in rows if (d := (r.get("endpoints") or {}).get(opts.metric))])
+    mcnemar_family(rows)  # the per-image table's own family: its seed pairs, never a decision
     warnings = [n for r in rows for n in (r.get("paired") or {}).get("notes", [])]
     with_preds = sum(1 for r in rows if (r.get("paired") or {}).get("n"))
     if with_preds and {"paired", "ensemble", "calibration"} & set(tests):

@@ -327,10 +327,11 @@ def corruption_title(rows: list[dict[str, Any]], baseline: str) -> str:
     return (
         f"CIFAR-10-C: test error % per corruption (mean over severities) and mCE over "
         f"{len(st['mce_corruptions'])} of the 15 benchmark corruptions, normalised by {baseline}'s errors "
-        f"(not AlexNet's; mean ± std over seeds; p: Welch t-test of mCE; rel. mCE: degradation from the "
-        f"unit's own clean error relative to {baseline}'s, over the corruptions where {baseline} loses at "
-        f"least {MIN_DEGRADATION:g} point{left_out}; Δacc corrupted: accuracy "
-        f"difference in points over all benchmark corrupted test images, matched seeds, with the "
+        f"(not AlexNet's; mean ± std over seeds; p: Welch t-test of mCE, the unit is the training run "
+        f"(one mCE per seed), unadjusted; rel. mCE: degradation from the unit's own clean error relative "
+        f"to {baseline}'s, over the corruptions where {baseline} loses at least {MIN_DEGRADATION:g} "
+        f"point{left_out}; Δacc corrupted: accuracy difference in points over all benchmark corrupted test "
+        f"images, matched seeds, with the "
         f"t-interval over seed pairs; source: {st['source']})"
     )
 

@@ -141,8 +141,9 @@ def robustness_table(report: Report, kind: str) -> Table:
     title = (
         f"Test accuracy % under {kind} noise by level ({NOISE_UNITS.get(kind, 'level')}; mean ± std over "
         f"seeds; nAUC: area under the accuracy–level curve (trapezoids) over levels {levels[0]:g}–"
-        f"{levels[-1]:g}, divided by that range: a level-weighted mean accuracy; p: Welch t-test of the nAUC "
-        f"vs baseline; {checkpoints} checkpoint)"
+        f"{levels[-1]:g}, divided by that range: a level-weighted mean accuracy; p (nAUC): Welch t-test of "
+        f"the nAUC vs baseline, the unit is the training run (one nAUC per seed), unadjusted; "
+        f"{checkpoints} checkpoint)"
     )
     return Table(f"robust-{kind}", title, heads, cells)
 

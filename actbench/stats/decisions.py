@@ -43,6 +43,7 @@ LEVEL = 0.95  # coverage of the decision's interval
 MAX_SEEDS = 10_000  # power search gives up beyond this ("more than 10000 seeds")
 MAX_EXACT = 10  # sign-flip test enumerated exactly up to this many pairs (2^10 patterns)
 CHUNK = 32  # bootstrap replicates per vectorised step
+MIN_PI_RUNS = 2  # P(better) only with at least this many runs a side (1 vs 1: the sign of the difference)
 MIN_BOOT_RUNS = 5  # P(better) gets a bootstrap interval only with at least this many runs a side
 EXACT_BOOT = 4_000_000  # resample pairs up to which the bootstrap distribution is enumerated exactly
 
@@ -151,7 +152,8 @@ def welch_test(values: Sequence[float], base: Sequence[float]) -> dict[str, Any]
     if na < 2 or nb < 2:
         return out
     va, vb = float(np.var(values, ddof=1)), float(np.var(base, ddof=1))
-    out["sd"] = math.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))  # pooled: for power
+    out["sd"] = math.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))  # pooled
+    out |= {"sd_group": math.sqrt(va), "sd_baseline": math.sqrt(vb)}  # for power, with Welch's df
     tol = _rounding(values, base)
     if math.sqrt(va + vb) <= tol:  # no spread on either side, up to float rounding: no t-test
         out["sd"] = 0.0
@@ -226,8 +228,8 @@ def decide(
     mine: list[tuple[Any, float]], theirs: list[tuple[Any, float]], n_boot: int, seed: Any = 0
 ) -> dict[str, Any] | None:
     """The seed-level comparison of (seed, accuracy %) lists: paired when 2+ seed numbers match, else
-    Welch; plus P(group > baseline). `decision` and `p_holm` are set later by `classify` (Holm needs
-    every comparison of the report). None when a side has no run."""
+    Welch; plus P(group > baseline) (None below MIN_PI_RUNS runs on a side). `decision` and `p_holm` are
+    set later by `classify` (Holm needs every comparison of the report). None when a side has no run."""
     if not mine or not theirs:
         return None
     if not all(math.isfinite(a) for _, a in [*mine, *theirs]):
@@ -239,7 +241,9 @@ def decide(
         out["unmatched"] = len(mine) + len(theirs) - 2 * len(pairs)
     else:
         out = welch_test([a for _, a in mine], [b for _, b in theirs])
-    pi = prob_improvement([a for _, a in mine], [b for _, b in theirs], n_boot, seed)
+    pi = None  # one run on a side: P(better) would only restate that run's side of the other(s)
+    if min(len(mine), len(theirs)) >= MIN_PI_RUNS:
+        pi = prob_improvement([a for _, a in mine], [b for _, b in theirs], n_boot, seed)
     return out | {"prob_improvement": pi, "p_holm": None, "decision": None}
 
 
@@ -324,7 +328,10 @@ def verdict(
     head = f"{name} vs {baseline}: {d['diff']:+.2f} points"
     if d.get("ci"):
         head += f" [{d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}]"
-    head += f" ({'paired t' if d['method'] == 'paired-t' else 'Welch t'}, {_n_runs(d)}, {metric} epoch)"
+    if d.get("sd") is None:  # fewer than 2 runs on a side: no test was run
+        head += f" ({_n_runs(d)}, no test, {metric} epoch)"
+    else:
+        head += f" ({'paired t' if d['method'] == 'paired-t' else 'Welch t'}, {_n_runs(d)}, {metric} epoch)"
     if d.get("p") is not None:
         head += f", p = {d['p']:.2g}, p(Holm) = {d['p_holm']:.2g}"
     pi = d.get("prob_improvement")

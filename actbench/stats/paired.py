@@ -17,9 +17,12 @@ data order, augmentation and initial weights of the layers they share).
 - Seeds for 80% power: the smallest n whose two-sided t-test at alpha = 0.05 reaches power 0.8 for a
   given difference and seed spread, from the noncentral t distribution (J. Cohen, "Statistical Power
   Analysis for the Behavioral Sciences", 1988): paired (one-sample t on the per-seed differences,
-  df = n - 1, noncentrality d sqrt(n)) or unpaired (two groups of n, df = 2n - 2, noncentrality
-  d sqrt(n/2)). Plugging in the observed difference makes it a post hoc figure ("if the observed
-  difference were the true one"); `--mde` plugs in a difference chosen in advance.
+  df = n - 1, noncentrality d sqrt(n)) or unpaired (two groups of n, noncentrality d sqrt(n/2), d the
+  difference over sqrt((s_a^2 + s_b^2) / 2), and the Welch-Satterthwaite df (n - 1)(s_a^2 + s_b^2)^2 /
+  (s_a^4 + s_b^4), which is 2n - 2 only for equal spreads: at n = 2 with very unequal spreads it is near
+  1, and df = 2 said "2 seeds suffice" for a comparison Welch's test left inconclusive). Plugging in
+  the observed difference makes it a post hoc figure ("if the observed difference were the true one");
+  `--mde` plugs in a difference chosen in advance.
 - Seed ensemble: the mean of the members' softmax vectors, then argmax.
 - Expected calibration error (C. Guo et al., "On Calibration of Modern Neural Networks", ICML 2017):
   15 equal-width bins of the top-class probability; sum over bins of (share of images) x |accuracy -
@@ -75,12 +78,20 @@ def mcnemar_seeds(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict[str, A
 # --- power ------------------------------------------------------------------------------------------
 
 
-def t_power(effect: float, n: int, paired: bool, alpha: float = ALPHA) -> float:
+def welch_df_factor(sd_a: float, sd_b: float) -> float:
+    """(s_a^2 + s_b^2)^2 / (s_a^4 + s_b^4), in [1, 2]: Welch-Satterthwaite's df for two groups of n is this
+    times n - 1 (2: equal spreads, df = 2n - 2; 1: one spread dominates, df = n - 1)."""
+    va, vb = sd_a**2, sd_b**2
+    return (va + vb) ** 2 / (va**2 + vb**2) if va + vb > 0 else 2.0
+
+
+def t_power(effect: float, n: int, paired: bool, alpha: float = ALPHA, df_factor: float = 2.0) -> float:
     """Power of the two-sided t-test at `alpha` for standardized effect `effect` with n seeds per group
-    (paired: n matched pairs, one-sample t on the differences; else two independent groups of n)."""
+    (paired: n matched pairs, one-sample t on the differences; else two independent groups of n, Welch's
+    test with df = df_factor (n - 1): `welch_df_factor`, 2 for equal spreads)."""
     from scipy import stats
 
-    df = n - 1 if paired else 2 * n - 2
+    df = n - 1 if paired else df_factor * (n - 1)
     ncp = abs(effect) * math.sqrt(n if paired else n / 2)  # two-sided: the sign does not matter
     crit = float(stats.t.ppf(1 - alpha / 2, df))
     near = float(stats.nct.sf(crit, df, ncp))  # rejecting with the effect's sign
@@ -93,11 +104,12 @@ def t_power(effect: float, n: int, paired: bool, alpha: float = ALPHA) -> float:
 
 
 def seeds_needed(
-    diff: float, sd: float, paired: bool, power: float = POWER, alpha: float = ALPHA
+    diff: float, sd: float, paired: bool, power: float = POWER, alpha: float = ALPHA, df_factor: float = 2.0
 ) -> int | None:
     """Smallest n >= 2 (seeds per group) whose t-test has `power` for a true difference `diff` with
-    seed standard deviation `sd` (of the per-seed differences when paired, else within a group).
-    None when diff is 0 (nothing to detect); MAX_SEEDS + 1 when more than MAX_SEEDS would be needed."""
+    seed standard deviation `sd` (of the per-seed differences when paired, else sqrt of the mean of the
+    two groups' variances, with Welch's `df_factor`: t_power). None when diff is 0 (nothing to detect);
+    MAX_SEEDS + 1 when more than MAX_SEEDS would be needed."""
     from scipy import stats
 
     if not (math.isfinite(diff) and math.isfinite(sd)) or diff == 0:
@@ -108,7 +120,7 @@ def seeds_needed(
     z = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
     n = max(2, math.floor((1 if paired else 2) * (z / effect) ** 2) - 1)  # normal approximation: a floor
     while n <= MAX_SEEDS:
-        if t_power(effect, n, paired, alpha) >= power:
+        if t_power(effect, n, paired, alpha, df_factor) >= power:
             return n
         n += 1
     return MAX_SEEDS + 1

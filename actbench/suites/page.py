@@ -73,17 +73,23 @@ def decision_table(rep: dict[str, Any]) -> Table:
 
 
 def rank_table(rep: dict[str, Any]) -> Table:
-    """Rows: ranked methods by mean rank; win / tie / loss vs the baseline over tasks."""
+    """Rows: ranked methods by mean rank; in how many tasks the decision vs the baseline is better /
+    inconclusive / worse."""
     s = rep["summary"] or {"mean_ranks": {}}
-    heads = ["method", "mean rank", f"win / tie / loss vs {rep['baseline']}"]
+    heads = ["method", "mean rank", f"better / inconclusive / worse vs {rep['baseline']}"]
     rows = []
     for m in sorted(s["mean_ranks"], key=s["mean_ranks"].get):
-        w = rep["wins"].get(m)
+        w = rep["decision_counts"].get(m)
         own = {r["activation"] for t in rep["tasks"] if (r := rep["per_task"][t].get(m))}
-        wtl = f"{w['win']} / {w['tie']} / {w['loss']}" if w else F.NONE
-        wtl = "baseline" if not w and own == {rep["baseline"]} else wtl
-        rows.append([m, f"{s['mean_ranks'][m]:.2f}", wtl])
-    return Table("ranks", "Across tasks (rank 1 = best accuracy in a task; Demšar 2006)", heads, rows)
+        counts = " / ".join(str(w[k]) for k in ("better", "inconclusive", "worse")) if w else F.NONE
+        counts = "baseline" if not w and own == {rep["baseline"]} else counts
+        rows.append([m, f"{s['mean_ranks'][m]:.2f}", counts])
+    title = (
+        "Across tasks (rank 1 = best accuracy in a task; Demšar 2006; better / inconclusive / worse: the "
+        "number of tasks with each decision; inconclusive: no difference established, which does not "
+        "mean equal)"
+    )
+    return Table("ranks", title, heads, rows)
 
 
 def summary_line(rep: dict[str, Any]) -> str:
@@ -144,7 +150,8 @@ def to_csv(rep: dict[str, Any]) -> str:
 def to_json(rep: dict[str, Any]) -> str:
     s = rep["summary"] or {}
     doc = {
-        **{k: rep[k] for k in ("suite", "baseline", "metric", "family", "tasks", "per_task", "wins")},
+        **{k: rep[k] for k in ("suite", "baseline", "metric", "family", "tasks", "per_task")},
+        "decision_counts": rep["decision_counts"],
         "warnings": rep["warnings"],
         "incomplete": rep["incomplete"],
         "verdict_withheld": rep["withheld"],

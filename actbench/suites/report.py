@@ -1,8 +1,8 @@
 """`actbench suite report`: the activations compared per task (each task's own report: decisions with
-the training run as the unit) and across tasks (mean ranks, Friedman, Nemenyi critical difference,
-wins / ties / losses vs the baseline), built here as numbers; `page` lays them out as a `Document` for the
-report's renderers (terminal, Markdown, one HTML page with the critical-difference diagram) and as CSV and
-JSON.
+the training run as the unit) and across tasks (mean ranks, Friedman, Nemenyi critical difference, and
+per method how many tasks' decisions vs the baseline are better / inconclusive / worse), built here as
+numbers; `page` lays them out as a `Document` for the report's renderers (terminal, Markdown, one HTML
+page with the critical-difference diagram) and as CSV and JSON.
 
 A task is a sweep folder (it holds sweep.yaml) directly under the suite folder. Across tasks a method is
 a report group label (the activation, for the usual sweep over `--acts`); only methods present in every
@@ -114,8 +114,8 @@ def build_suite_report(
 ) -> dict[str, Any]:
     """Everything the suite report shows, as plain data (accuracy in %). The methods are ranked at
     `metric`, the primary endpoint; the other endpoint is only checked for a different result. While
-    planned runs or tasks are missing there is no cross-task verdict (ranks, Friedman, wins), unless
-    `allow_incomplete`."""
+    planned runs or tasks are missing there is no cross-task verdict (ranks, Friedman, decision counts),
+    unless `allow_incomplete`."""
     baseline = act_name(baseline)  # as each task's report reads it (aliases: exp -> exponential)
     per_task, other_task, warnings = {}, {}, []
     other = next(m for m in METRICS if m != metric)
@@ -153,14 +153,14 @@ def build_suite_report(
         "tasks": tasks,
         "per_task": per_task,
         "methods": methods,
-        "wins": _wins(per_task, methods, baseline),
+        "decision_counts": _decision_counts(per_task, methods),
         "summary": summary,
         "warnings": warnings,
         "incomplete": missing,
         "withheld": bool(missing["tasks"] or missing["runs"]) and not allow_incomplete,
     }
     if out["withheld"]:
-        out["wins"], out["summary"] = {}, None
+        out["decision_counts"], out["summary"] = {}, None
         warnings.append(
             "the suite is unfinished: no cross-task verdict (run `actbench suite run` again to finish it, "
             "or --allow-incomplete to rank what is there)"
@@ -172,15 +172,18 @@ def build_suite_report(
     return out
 
 
-def _wins(per_task: dict[str, dict[str, Any]], methods: list[str], baseline: str) -> dict[str, Any]:
-    """Per method: tasks where its decision vs the baseline is better (win), inconclusive (tie), worse."""
+DECISIONS = ("better", "inconclusive", "worse")
+
+
+def _decision_counts(per_task: dict[str, dict[str, Any]], methods: list[str]) -> dict[str, Any]:
+    """Per method: in how many tasks its decision vs the baseline is better, inconclusive, worse (the
+    decision words of every report: inconclusive is no difference established, not a tie)."""
     out = {}
     for m in methods:
         decisions = [per_task[t][m]["decision"] for t in per_task]
         if all(d is None for d in decisions):
             continue  # the baseline itself, or no baseline in the tasks
-        out[m] = {k: sum(d == v for d in decisions) for k, v in (("win", "better"), ("tie", "inconclusive"),
-                                                                  ("loss", "worse"))}  # fmt: skip
+        out[m] = {word: sum(d == word for d in decisions) for word in DECISIONS}
     return out
 
 

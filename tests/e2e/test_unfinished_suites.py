@@ -22,9 +22,9 @@ def test_unfinished_suite_lists_what_is_missing_and_gives_no_verdict(tmp_path: P
     assert "task b: 1 planned run(s) not completed: elu-s1 interrupted" in res.output
     assert "tasks not started: c" in res.output
     assert "No cross-task verdict: the suite is unfinished" in res.output
-    assert "Friedman" not in res.output and "/ 0 /" not in res.output  # no ranks, no wins
+    assert "Friedman" not in res.output and "/ 0 /" not in res.output  # no ranks, no decision counts
     doc = json.loads(runner.invoke(app, ["suite", "report", str(root), "--format", "json"]).output)
-    assert doc["verdict_withheld"] and doc["mean_ranks"] is None and doc["wins"] == {}
+    assert doc["verdict_withheld"] and doc["mean_ranks"] is None and doc["decision_counts"] == {}
     assert doc["incomplete"] == {
         "tasks": {"c": "not started"},
         "skipped": {},

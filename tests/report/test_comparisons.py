@@ -181,7 +181,7 @@ def test_exports_carry_the_comparisons(bench: tuple[Path, dict]) -> None:
     root, _ = bench
     report = RP.build_report([root], bootstrap=200)
     md = TB.to_markdown(report)
-    assert "Decisions vs relu" in md and "seed pairs differing (McNemar p < 0.05)" in md
+    assert "Decisions vs relu" in md and "seed pairs differing (McNemar p (Holm) < 0.05)" in md
     assert "seeds for 80% power if Δ were true" in md and "- rational vs relu:" in md
     rows = list(csv.DictReader(io.StringIO(TB.to_csv(report))))
     by = {r["activation"]: r for r in rows}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -83,11 +84,12 @@ def _suite_of_worlds(root: Path, diffs: list[float]) -> Path:
     return root
 
 
-def test_suite_report_ranks_wins_and_exports(tmp_path: Path) -> None:
+def test_suite_report_ranks_counts_decisions_and_exports(tmp_path: Path) -> None:
     root = _suite_of_worlds(tmp_path / "suite", [8.0, 8.0, 8.0, 8.0, 8.0, -8.0])
     rep = SR.build_suite_report(root, bootstrap=0)
     assert rep["tasks"] == [f"task{i}" for i in range(6)] and set(rep["methods"]) == {"rational", "relu"}
-    assert rep["wins"] == {"rational": {"win": 5, "tie": 0, "loss": 1}}
+    # decision words, as every report uses them: inconclusive is not a tie (not "equal")
+    assert rep["decision_counts"] == {"rational": {"better": 5, "inconclusive": 0, "worse": 1}}
     s = rep["summary"]
     assert s["mean_ranks"] == pytest.approx({"rational": 7 / 6, "relu": 11 / 6})
     doc = json.loads(SP.render_text(rep, "json"))
@@ -95,6 +97,8 @@ def test_suite_report_ranks_wins_and_exports(tmp_path: Path) -> None:
     assert doc["per_task"]["task5"]["rational"]["decision"] == "worse"
     md = SP.render_text(rep, "md")
     assert "| rational | 1.17 | 5 / 0 / 1 |" in md and "Friedman chi2" in md
+    assert "better / inconclusive / worse vs relu" in md and not re.search(r"\b(wins?|ties?|loss)\b", md)
+    assert doc["decision_counts"] == rep["decision_counts"] and "wins" not in doc
     assert SP.render_text(rep, "csv").count("\n") == 1 + 12
     SP.write_html(rep, tmp_path / "s.html")
     page = (tmp_path / "s.html").read_text()
