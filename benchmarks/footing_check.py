@@ -202,6 +202,17 @@ def check_resume(first: Path, then: Path, work: Path, sweep_args: list[str], epo
     return results
 
 
+def uncommitted_starts(runs_dir: Path) -> list[str]:
+    """'run@at' of each process start that ran uncommitted changes to actbench (summary.json starts[]
+    git_dirty, recorded since 2026-12-07): what its commit does not cover."""
+    out = []
+    for path in sorted(runs_dir.rglob("summary.json")):
+        for s in json.loads(path.read_text()).get("starts", []):
+            if s.get("git_dirty"):
+                out.append(f"{path.parent.name}@{s.get('at')}")
+    return out
+
+
 def resume_pairs(runs_dir: Path) -> list[tuple[str, str]]:
     """(commit that trained a run's earlier epochs, commit that resumed it), as the runs' starts record."""
     pairs: list[tuple[str, str]] = []
@@ -266,6 +277,9 @@ def main() -> int:
     if not commits:
         raise SystemExit(f"{a.runs_dir}: no run names a git commit (summary.json starts[].git_commit)")
     print(f"# {len(commits)} commits: {' '.join(c[:12] for c in commits)}", flush=True)
+    dirty = uncommitted_starts(a.runs_dir)
+    if dirty:
+        print(f"# not covered: {len(dirty)} starts ran uncommitted changes ({', '.join(dirty)})", flush=True)
     if a.dry_run:
         return 0
     work = a.work or Path(tempfile.mkdtemp(prefix="footing-"))
@@ -309,6 +323,7 @@ def main() -> int:
         "results": results,
         "resumed": resumed,
         "identical": same,
+        "uncommitted_starts": dirty,
         "verdict": verdict,
     }
     dest.write_text(json.dumps(record, indent=1) + "\n")

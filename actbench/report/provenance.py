@@ -97,6 +97,7 @@ def _starts(runs: list[Run]) -> dict[str, Any]:
         "total": sum(len(s) for s in known),
         "resumed_runs": sum(len(s) > 1 for s in known),
         "git_commits": commits,
+        "uncommitted": sum(bool(e.get("git_dirty")) for s in known for e in s),
     }
 
 
@@ -126,6 +127,11 @@ def provenance_items(p: dict[str, Any]) -> list[str]:
             f"process starts: {st['total']} for {st['runs_recorded']} runs ({st['resumed_runs']} resumed "
             f"after an interruption; trained by git {', '.join(st['git_commits'])})"
             + (f"; {unknown} older runs did not record theirs" if unknown else "")
+            + (
+                f"; {st['uncommitted']} of the starts ran uncommitted changes"
+                if st.get("uncommitted")
+                else ""
+            )
         )
     mixed = p.get("mixed_groups") or {}
     if mixed:

@@ -12,17 +12,29 @@ import torch
 
 from actbench import runs
 
+PACKAGE = Path(__file__).resolve().parents[1]  # the actbench/ folder this process imported
+
+
+def _git(*args: str, where: Path = PACKAGE) -> str | None:
+    """stdout of `git ARGS` in `where`; None outside git (an installed package) or on error."""
+    try:
+        out = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
 
 def git_commit() -> str | None:
     """HEAD of the checkout actbench runs from; None outside git (an installed package)."""
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    out = _git("rev-parse", "HEAD")
+    return out.strip() or None if out is not None else None
+
+
+def git_dirty(package: Path = PACKAGE) -> bool | None:
+    """True when the package this process imported differs from HEAD (changed, staged or new files under
+    actbench/): the commit alone then does not say what code trained the run. None outside git."""
+    out = _git("status", "--porcelain", "--", str(package), where=package)
+    return bool(out.strip()) if out is not None else None
 
 
 def environment(device: torch.device) -> dict[str, Any]:
@@ -38,6 +50,7 @@ def environment(device: torch.device) -> dict[str, Any]:
     return {
         "actbench": __version__,
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,

@@ -181,6 +181,7 @@ class RunState:
             "at": runs.now(),
             "after_epoch": start,
             "git_commit": env.get("git_commit"),
+            **({"git_dirty": True} if env.get("git_dirty") else {}),  # the commit is not the whole code
             "wall_before_s": float(summary.get("wall_time_s") or 0.0),
             "unix_s": time.time(),
             **({"config_changes": changes} if changes else {}),

@@ -36,6 +36,11 @@ def test_commits_in_order_of_first_start_and_resumes_across_commits(tmp_path: Pa
     _run(tmp_path / "elu-s0", [("2026-01-02", "bbb"), ("2026-01-04", "bbb"), ("2026-01-05", "ccc")])
     assert F.commits_of(tmp_path) == ["aaa", "bbb", "ccc"]
     assert F.resume_pairs(tmp_path) == [("bbb", "ccc")]  # a resume by the same commit is no pair
+    assert F.uncommitted_starts(tmp_path) == []
+    summary = json.loads((tmp_path / "elu-s0" / "summary.json").read_text())
+    summary["starts"][1]["git_dirty"] = True
+    (tmp_path / "elu-s0" / "summary.json").write_text(json.dumps(summary))
+    assert F.uncommitted_starts(tmp_path) == ["elu-s0@2026-01-04"]
 
 
 def test_digest_sees_one_changed_value_and_zero_dim_tensors() -> None:

@@ -88,6 +88,10 @@ def test_process_starts_are_counted_where_recorded(tmp_path: Path) -> None:
         "- process starts: 4 for 2 runs (1 resumed after an interruption; trained by git aaaaaaaaaaaa, "
         "bbbbbbbbbbbb, cccccccccccc); 3 older runs did not record theirs" in res.output
     )
+    summary["starts"][1]["git_dirty"] = True  # started from a working tree with changes
+    path.write_text(json.dumps(summary))
+    res = runner.invoke(app, ["report", str(root), "--format", "md", "--provenance"])
+    assert "3 older runs did not record theirs; 1 of the starts ran uncommitted changes" in res.output
 
 
 def test_first_start_survives_a_resume(tmp_path: Path) -> None:
