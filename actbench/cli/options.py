@@ -132,3 +132,12 @@ PackOpt = Annotated[
         "packed model per process: K, or auto (as many as fit the device's memory)."
     ),
 ]
+
+
+def with_flags(set_: list[str] | None, robustness: bool, tensorboard: bool) -> list[str]:
+    """The --set list with what --robustness and --tensorboard stand for (sweep and suite run)."""
+    return [
+        *(set_ or []),
+        *(["robustness.enabled=true"] if robustness else []),
+        *(["run.tensorboard=true"] if tensorboard else []),
+    ]

@@ -27,6 +27,7 @@ from actbench.cli.options import (
     SweepOutOpt,
     TensorBoardOpt,
     WorkersOpt,
+    with_flags,
 )
 from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S, SweepLive, SweepLog  # light: no torch
 from actbench.errors import require
@@ -71,8 +72,7 @@ def suite_run(
     from actbench.sweep.ray import ray_options
 
     log = progress_log(log_format, progress_every, summary_every)
-    sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
-    sets += ["run.tensorboard=true"] if tensorboard else []
+    sets = with_flags(set_, robustness, tensorboard)
     if tensorboard:  # refused before any task is planned, as a sweep is
         require("tensorboard", "tensorboard")
     options = ray_options(launcher, address, cpus_per_run, gpus_per_run, max_retries)

@@ -42,6 +42,7 @@ from actbench.cli.options import (
     SweepOutOpt,
     TensorBoardOpt,
     WorkersOpt,
+    with_flags,
 )
 
 
@@ -88,8 +89,7 @@ def sweep(
             CE.parse_corruptions(corruptions, corrupted_root),
             CE.parse_severities(severities or DEFAULT_SEVERITIES),
         )
-    sets = [*(set_ or []), *(["robustness.enabled=true"] if robustness else [])]
-    sets += ["run.tensorboard=true"] if tensorboard else []
+    sets = with_flags(set_, robustness, tensorboard)
     options = ray_options(launcher, address, cpus_per_run, gpus_per_run, max_retries)
     # the run names start with a network --set chose (a suite's runs sit in a task folder named for it)
     plan = S.plan_from_options(config, sets, acts, seeds, grid, name, out)
