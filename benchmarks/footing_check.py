@@ -77,7 +77,10 @@ def extract(commit: str, dest: Path) -> Path:
     """The commit's tree (as git has it, without the working tree's changes) under dest/<commit[:12]>."""
     tree = dest / commit[:12]
     if not tree.exists():
-        blob = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True, capture_output=True).stdout
+        got = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True)
+        if got.returncode != 0:  # e.g. a shallow clone, or runs trained from another repository
+            raise SystemExit(f"{commit[:12]}: not in this repository: {got.stderr.decode().strip()}")
+        blob = got.stdout
         with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
             tar.extractall(tree, filter="data")
     return tree

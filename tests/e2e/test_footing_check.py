@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,3 +88,8 @@ def test_relative_data_root_resolved_from_the_repository() -> None:
     )
     assert F.absolute_root("data.root=/abs/x") == "data.root=/abs/x"
     assert F.absolute_root("train.epochs=2") == "train.epochs=2"
+
+
+def test_a_commit_missing_from_the_repository_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="^0123456789ab: not in this repository"):
+        F.extract("0123456789ab" * 3 + "0123", tmp_path)
