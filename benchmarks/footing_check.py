@@ -65,7 +65,7 @@ def sweep_command(runs_dir: Path, work: Path) -> list[str]:
     """The sweep's own arguments: its base config (written to work/base.yaml) and its activations."""
     manifest = yaml.safe_load((runs_dir / "sweep.yaml").read_text())
     data = manifest["base"]["data"]
-    data["root"] = absolute_root(f"data.root={data['root']}").partition("=")[2]  # see run_commit
+    data["root"] = absolute_root(f"data.root={data['root']}").partition("=")[2]  # see `actbench`
     base = work / "base.yaml"
     base.parent.mkdir(parents=True, exist_ok=True)
     base.write_text(yaml.safe_dump(manifest["base"], sort_keys=False))
@@ -82,7 +82,10 @@ def extract(commit: str, dest: Path) -> Path:
             raise SystemExit(f"{commit[:12]}: not in this repository: {got.stderr.decode().strip()}")
         blob = got.stdout
         with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
-            tar.extractall(tree, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
+                tar.extractall(tree, filter="data")
+            else:  # git's own archive of this repository: trusted
+                tar.extractall(tree)  # noqa: S202
     return tree
 
 
@@ -131,14 +134,6 @@ def fingerprint(run: Path) -> dict[str, Any]:
     }
 
 
-# An editable install (pip install -e) imports actbench through a finder on sys.meta_path, ahead of
-# PYTHONPATH; this sitecustomize (run by site after the .pth files) removes it in every process the sweep
-# starts, its workers included, so `import actbench` finds the extracted tree.
-SHIM = """import sys
-sys.meta_path[:] = [f for f in sys.meta_path if not type(f).__module__.startswith("__editable__")]
-"""
-
-
 def absolute_root(arg: str) -> str:
     """`data.root=REL` as the repository root resolves it (actbench runs elsewhere: see `actbench`)."""
     key, _, value = arg.partition("=")
@@ -147,11 +142,10 @@ def absolute_root(arg: str) -> str:
 
 
 def tree_env(tree: Path) -> dict[str, str]:
-    """The environment in which `python -m actbench` is `tree`'s version (checked once per tree)."""
-    shim = tree.parent / "shim"
-    shim.mkdir(exist_ok=True)
-    (shim / "sitecustomize.py").write_text(SHIM)
-    env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{shim}", "PYTHONUNBUFFERED": "1"}
+    """The environment in which `python -m actbench`, run outside the repository root, is `tree`'s
+    version, in the sweep's process and in every worker it starts (they inherit it): PYTHONPATH comes
+    before site-packages, where an installed or editable actbench is found (checked once per tree)."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONUNBUFFERED": "1"}
     probe = subprocess.run(
         [sys.executable, "-c", "import actbench; print(actbench.__file__)"], env=env, text=True,
         capture_output=True, check=True, cwd=tree.parent,

@@ -93,3 +93,13 @@ def test_relative_data_root_resolved_from_the_repository() -> None:
 def test_a_commit_missing_from_the_repository_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="^0123456789ab: not in this repository"):
         F.extract("0123456789ab" * 3 + "0123", tmp_path)
+
+
+@pytest.mark.skipif(not (REPO / ".git").exists(), reason="not a git checkout")
+def test_an_extracted_commit_is_the_actbench_its_processes_import(tmp_path: Path) -> None:
+    """The installed actbench (an editable install's finder, the working tree) must not win over the
+    extracted tree in the processes the check starts: else every commit would 'compute the same'."""
+    tree = F.extract("HEAD", tmp_path / "trees")
+    assert (tree / "actbench" / "__init__.py").is_file()
+    env = F.tree_env(tree)  # raises SystemExit when another actbench is imported
+    assert str(tree) in env["PYTHONPATH"]
