@@ -126,19 +126,25 @@ def test_train_pack_refuses_an_activation_that_packs_wrongly(user_acts: str, tmp
         P.run_pack(dirs)
 
 
-def test_crash_inside_a_pack_marks_no_member_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An exception in epoch 2 of a pack: every member `interrupted` at its epoch-1 checkpoint with the
-    error, none `failed`; running the pack again finishes them."""
+def _pack_raising_in_epoch_2(out: Path, monkeypatch: pytest.MonkeyPatch, exc: Exception) -> list[Path]:
+    """A ReLU and an ELU member whose pack raises `exc` in its second epoch (monkeypatched)."""
     cfgs = [tiny_config(f"activation.name={a}", f"run.name={a}") for a in ("relu", "elu")]
-    dirs = [T.create_run(c, tmp_path, c.run.name) for c in cfgs]
+    dirs = [T.create_run(c, out, c.run.name) for c in cfgs]
     real_epoch = P._epoch
 
     def epoch(group, n, should_stop):  # noqa: ANN001, ANN202
         if n == 2:
-            raise RuntimeError("CUDA out of memory (simulated)")
+            raise exc
         return real_epoch(group, n, should_stop)
 
     monkeypatch.setattr(P, "_epoch", epoch)
+    return dirs
+
+
+def test_crash_inside_a_pack_marks_no_member_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception in epoch 2 of a pack: every member `interrupted` at its epoch-1 checkpoint with the
+    error, none `failed`; running the pack again finishes them."""
+    dirs = _pack_raising_in_epoch_2(tmp_path, monkeypatch, RuntimeError("CUDA out of memory (simulated)"))
     summaries = P.run_pack(dirs)
     assert [s["status"] for s in summaries] == [runs.INTERRUPTED] * 2
     for d, s in zip(dirs, summaries, strict=True):
@@ -151,6 +157,20 @@ def test_crash_inside_a_pack_marks_no_member_failed(tmp_path: Path, monkeypatch:
     for d in dirs:
         assert [r["epoch"] for r in runs.read_metrics(d)[0]] == [1, 2]
         assert runs.PACK_CRASH not in runs.read_json(d / runs.SUMMARY)
+
+
+def test_a_bug_inside_a_pack_keeps_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception that says actbench's code is wrong (`lifecycle.BUGS`) inside a pack was reduced to the
+    members' one-line `pack_crash` and `train-pack` ended as if stopped (exit 130): a bug in the pack's own
+    code was never shown, since the members then completed alone. It is raised (with its traceback); the
+    members still end `interrupted`, for the sweep to resume them alone."""
+    bug = AttributeError("'PackedCNN' object has no attribute 'slices2'")
+    dirs = _pack_raising_in_epoch_2(tmp_path, monkeypatch, bug)
+    with pytest.raises(AttributeError, match="slices2"):
+        P.run_pack(dirs)
+    for d in dirs:
+        summary = runs.read_json(d / runs.SUMMARY)
+        assert summary["status"] == runs.INTERRUPTED and summary[runs.PACK_CRASH].startswith("AttributeError")
 
 
 def _sweep(out: Path, acts: str, *extra: str, seeds: str = "0") -> list[str]:
