@@ -8,6 +8,7 @@ from typing import Any
 
 from actbench import runs as R
 from actbench.report import fmt as F
+from actbench.report.comparisons import mcnemar_pairs
 from actbench.report.model import Items, Report, ReportOptions, Table
 from actbench.stats.decisions import ALPHA, MAX_EXACT, MAX_SEEDS, MIN_BOOT_RUNS
 from actbench.stats.paired import ECE_BINS, POWER
@@ -139,9 +140,7 @@ def comparison_table(report: Report) -> Table | None:
     o = report.options
     tests, heads, notes = _shown(report), ["group"], []
     if "paired" in tests:
-        k = sum(
-            len(((r.get("paired") or {}).get("vs_baseline") or {}).get("per_pair") or []) for r in report.rows
-        )
+        k = len(mcnemar_pairs(report.rows))
         heads += [f"seed pairs differing (McNemar p (Holm) < {ALPHA})", "b / c"]
         notes.append(
             "McNemar's exact test per matched seed pair: do these two trained networks differ on these "

@@ -256,19 +256,26 @@ def family(rows: list[dict[str, Any]], opts: ReportOptions) -> dict[str, Any]:
     return {"endpoint": opts.metric, "correction": "holm", "alpha": ALPHA, "m": m, "sensitivity": other}
 
 
-def mcnemar_family(rows: list[dict[str, Any]]) -> int:
+def _per_image_vs(row: dict[str, Any]) -> dict[str, Any]:
+    return (row.get("paired") or {}).get("vs_baseline") or {}
+
+
+def mcnemar_pairs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every seed pair's McNemar result the report prints, all groups in row order: the family that
+    `mcnemar_family` corrects over (and the per-image table's title counts)."""
+    return [q for r in rows for q in _per_image_vs(r).get("per_pair") or []]
+
+
+def mcnemar_family(rows: list[dict[str, Any]]) -> None:
     """Holm over every per-image McNemar p the report prints (all groups' seed pairs, one family), then
-    each group's `pairs_differ` = its pairs with p_holm < ALPHA; returns the family size."""
-    per = [
-        q for r in rows for q in (((r.get("paired") or {}).get("vs_baseline") or {}).get("per_pair") or [])
-    ]
+    each group's `pairs_differ` = its pairs with p_holm < ALPHA."""
+    per = mcnemar_pairs(rows)
     for q, adjusted in zip(per, D.holm([q["p"] for q in per]), strict=True):
         q["p_holm"] = adjusted
     for r in rows:
-        vs = (r.get("paired") or {}).get("vs_baseline") or {}
+        vs = _per_image_vs(r)
         if "per_pair" in vs:
             vs["pairs_differ"] = sum(q["p_holm"] < ALPHA for q in vs["per_pair"])
-    return len(per)
 
 
 def finish(rows: list[dict[str, Any]], opts: ReportOptions) -> list[str]:
