@@ -30,7 +30,6 @@ from actbench.cli.options import (
     with_flags,
 )
 from actbench.cli.progress import PROGRESS_EVERY_S, SUMMARY_EVERY_S, SweepLive, SweepLog  # light: no torch
-from actbench.errors import require
 
 if TYPE_CHECKING:
     from actbench.sweep.plan import Plan
@@ -73,8 +72,6 @@ def suite_run(
 
     log = progress_log(log_format, progress_every, summary_every)
     sets = with_flags(set_, robustness, tensorboard)
-    if tensorboard:  # refused before any task is planned, as a sweep is
-        require("tensorboard", "tensorboard")
     options = ray_options(launcher, address, cpus_per_run, gpus_per_run, max_retries)
     skip = lambda task, why: say(log, f"task {task}: skipped: {why}")  # noqa: E731
     plan = plan_suite(suite, acts, seeds, sets, name, out, pack, workers, on_skip=skip)

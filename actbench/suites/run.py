@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from actbench import runs
-from actbench.errors import UserError
+from actbench.errors import UserError, require
 from actbench.pack.plan import pack_sweep
 from actbench.suites import spec as SU
 from actbench.sweep import plan as S
@@ -72,8 +72,9 @@ def plan_suite(
     workers: int | None = None,
     on_skip: Callable[[str, str], None] | None = None,
 ) -> SuitePlan:
-    """Every task's sweep, planned and checked (UserError naming the task otherwise); `suite`: a shipped
-    name or a YAML file; `on_skip(task, why)` hears of each task skipped for missing data."""
+    """Every task's sweep, planned and checked (UserError naming the task otherwise; run.tensorboard
+    without the tensorboard extra is refused here, before any task runs); `suite`: a shipped name or a
+    YAML file; `on_skip(task, why)` hears of each task skipped for missing data."""
     spec = SU.load_suite(suite)
     if name is not None and not SU.TASK_NAME.match(name):
         raise SU.SuiteError(f"--name: {name!r} is not a plain folder name (letters, digits, . _ -)")
@@ -94,6 +95,8 @@ def plan_suite(
             tasks.append(TaskPlan(task, plan, pack_sweep(plan, pack, workers)))
         except UserError as exc:
             raise UserError(f"task {task.name}: {exc}") from None
+    if any(tp.plan.base.run.tensorboard for tp in tasks):  # before any task runs (run_plan: per task)
+        require("tensorboard", "tensorboard")
     return SuitePlan(spec, root, tasks, skipped)
 
 

@@ -305,3 +305,27 @@ def test_suite_run_takes_the_sweep_log_and_tensorboard_options(tmp_path: Path) -
     assert res.exit_code == 0, res.output
     assert sum(" sweep: " in line for line in res.output.splitlines()) >= 2, res.output  # not one per 60 s
     assert any((tmp_path / "tb" / "cnn" / "relu-s0" / "tensorboard").iterdir())
+
+
+def test_a_suite_with_tensorboard_runs_is_refused_without_tensorboard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before any task runs, from Python and from `suite run --tensorboard` (dry run too): one line with
+    the install command, nothing written."""
+    import importlib.util
+
+    from actbench.errors import UserError
+    from actbench.suites.run import plan_suite
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a)
+    )
+    sets = ["train.epochs=1", "data.train_size=64", "data.test_size=32", "data.val_size=0"]
+    with pytest.raises(UserError, match=r"^tensorboard: not installed; install it with: pip install"):
+        plan_suite("smoke", ["relu"], [0], [*sets, "run.tensorboard=true"], name="tb", out=tmp_path)
+    assert plan_suite("smoke", ["relu"], [0], sets, name="tb", out=tmp_path).tasks  # the extra alone
+    argv = ["suite", "run", "smoke", "--acts", "relu", "--out", str(tmp_path), "--name", "tb", "--dry-run"]
+    res = runner.invoke(app, [*argv, *[a for s in sets for a in ("--set", s)], "--tensorboard"])
+    assert res.exit_code == 2 and "tensorboard: not installed" in res.output
+    assert not (tmp_path / "tb").exists()
