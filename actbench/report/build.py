@@ -83,6 +83,9 @@ def timing_stats(runs: list[Run]) -> dict[str, Any]:
     """Median and min-max of the steady epoch seconds of all the runs' epochs together, median images/s
     of those epochs, largest peak memory of the runs (robust: one slow epoch hardly moves a median)."""
     epoch_s = robust(t for run in runs for t in steady_epoch_times(run))
+    # per run: the runs of one group train the same network with the same settings, so how far their
+    # medians differ measures the machine (its load while each ran), not the unit (report.sections)
+    run_medians = [m for m in (robust(steady_epoch_times(run))["median"] for run in runs) if m is not None]
     ips = robust(x for run in runs for x in steady([r.get("images_per_s") for r in run.records]))
     mems = [as_dict(run.summary.get("peak_memory")) for run in runs]
     mems = [m for m in mems if finite_mean([m.get("bytes")]) is not None]
@@ -92,6 +95,7 @@ def timing_stats(runs: list[Run]) -> dict[str, Any]:
         "steady_epoch_s": epoch_s["median"],
         "steady_epoch_min_s": epoch_s["min"],
         "steady_epoch_max_s": epoch_s["max"],
+        "run_median_epoch_s": run_medians,
         "images_per_s": ips["median"],
         "peak_memory_bytes": max((m["bytes"] for m in mems), default=None),
         "peak_memory_kind": "/".join(sorted({str(m.get("kind")) for m in mems})) or None,

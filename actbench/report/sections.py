@@ -101,9 +101,28 @@ def cost_table(report: Report) -> Table:
         )
     title = (
         "Cost (parameters, multiply-accumulates per image; training epoch s: median and min–max of all "
-        "seeds' epochs after the first; img/s: median; peak memory)"
+        f"seeds' epochs after the first; img/s: median; peak memory{load_note(report)})"
     )
     return Table("cost", title, list(COST_HEADS), rows)
+
+
+def load_note(report: Report) -> str:
+    """How far the per-run median epoch times differ within one group, the largest such ratio: the runs
+    of a group train the same network with the same settings, so that spread is the machine's (its load
+    while each ran), and the cost table cannot tell apart groups that differ by less."""
+    spans = []
+    for r in report.rows:
+        medians = [m for m in r["timing"].get("run_median_epoch_s") or [] if m > 0]
+        if len(medians) >= 2:
+            spans.append((max(medians) / min(medians), min(medians), max(medians), r["group"]))
+    if not spans:
+        return ""
+    ratio, lo, hi, group = max(spans)
+    return (
+        f"; the median epoch s of single runs within one group, the same network and settings, spans up "
+        f"to ×{ratio:.2f} ({group}: {lo:.2f}–{hi:.2f} s): the machine's speed varied that much between "
+        "runs, so groups whose times differ by less show no cost difference here"
+    )
 
 
 def learned_table(report: Report) -> Table:

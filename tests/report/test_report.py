@@ -366,6 +366,25 @@ def test_cost_is_the_median_of_steady_epochs_with_min_max(tmp_path: Path) -> Non
     assert rows[0][heads.index("min–max epoch s")] == "28.00–73.00"
 
 
+def test_cost_title_states_the_spread_between_runs_of_one_group(tmp_path: Path) -> None:
+    """Runs of one group train the same network, so their per-run medians differ only by the machine's load;
+    the cost title gives the largest such ratio so a reader does not take a smaller gap between groups as a
+    cost (the 200-epoch CPU runs: ×1.38 within PReLU's seeds)."""
+    root = tmp_path / "runs"
+    for act, seed, t in (("relu", 0, 30.0), ("relu", 1, 45.0), ("elu", 0, 40.0), ("elu", 1, 44.0)):
+        run = write_run(root, f"{act}-s{seed}", act, seed, epochs=3)
+        records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        for rec in records:
+            rec["epoch_time_s"] = t
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    report = RP.build_report([root])
+    assert row_of(report, "relu")["timing"]["run_median_epoch_s"] == [30.0, 45.0]
+    title = S.cost_table(report).title
+    assert "spans up to ×1.50 (relu: 30.00–45.00 s)" in title, title
+    one = RP.build_report([root], where=["train.seed=0"])  # one run a group: no spread to state
+    assert "spans" not in S.cost_table(one).title
+
+
 def test_cost_reads_old_summaries_without_epoch_times(tmp_path: Path) -> None:
     run = write_run(tmp_path / "runs", "relu-s0", "relu", 0)  # summary: timing.steady_epoch_s 2.0 (a mean)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
