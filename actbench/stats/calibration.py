@@ -178,11 +178,14 @@ def observe(correct: dict[tuple[str, int], np.ndarray]) -> dict[str, float]:
     pairs = list(itertools.combinations(keys, 2))
     other = [float(np.mean(correct[a] != correct[b])) for a, b in pairs if a[1] != b[1]]
     matched = [float(np.mean(correct[a] != correct[b])) for a, b in pairs if a[1] == b[1]]
-    var = [np.var([acc[(a, s)] for s in seeds if (a, s) in acc], ddof=1) for a in acts]
-    rs = [
-        np.corrcoef([acc[(a, s)] for s in seeds], [acc[(b, s)] for s in seeds])[0, 1]
-        for a, b in itertools.combinations(acts, 2)
-    ]
+    # an unfinished sweep has activations with fewer seeds: the spread from those with 2 or more, the
+    # correlation over the seeds both activations of a pair have (3 or more, else it is +-1 by construction)
+    var = [np.var(v, ddof=1) for a in acts if len(v := [acc[(a, s)] for s in seeds if (a, s) in acc]) >= 2]
+    rs = []
+    for a, b in itertools.combinations(acts, 2):
+        both = [s for s in seeds if (a, s) in acc and (b, s) in acc]
+        if len(both) >= 3:
+            rs.append(np.corrcoef([acc[(a, s)] for s in both], [acc[(b, s)] for s in both])[0, 1])
     return {
         "acc": float(np.mean(list(acc.values()))),
         "disagree_other_seed": float(np.mean(other)),

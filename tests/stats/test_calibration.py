@@ -81,3 +81,16 @@ def test_family_world_fitted_to_the_published_runs_reproduces_them(tmp_path: Pat
 
     report = build_report([CAL.write_family(tmp_path / "w", big)], tests="power", bootstrap=0)
     assert sorted((r["activation"], r["n"]) for r in report.rows) == sorted((a, 5) for a in CAL.FAMILY_ACTS)
+
+
+def test_observe_reads_an_unfinished_sweep() -> None:
+    """A sweep still running has activations with fewer seeds (the 200-epoch protocol had Exponential at
+    one seed while the others had three): the spread comes from activations with two or more seeds, the
+    matched correlation from pairs with three or more seeds in common, and nothing else is read."""
+    rng = np.random.default_rng(0)
+    full = {(a, s): rng.random(200) < 0.7 + 0.05 * s for a in ("relu", "elu") for s in range(3)}
+    alone = {**full, ("exponential", 0): rng.random(200) < 0.7}
+    a, b = CAL.observe(full), CAL.observe(alone)
+    assert a["spread"] == b["spread"] and a["matched_r"] == b["matched_r"]
+    # the seed effect is shared, so the two complete activations' matched seeds correlate
+    assert a["matched_r"] > 0.5
