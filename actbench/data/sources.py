@@ -9,6 +9,7 @@ labels and the class names; splitting off the validation set, statistics and aug
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -320,12 +321,17 @@ def _finish_folder(
 
 
 def _write_cache(path: Path, payload: dict) -> None:
-    """Atomic write (tmp file + os.replace); a failure only costs the next load a re-decode."""
+    """Atomic write (tmp file + os.replace); a failure only costs the next load a re-decode. torch.save
+    reports a full disk as RuntimeError (its zip writer), not OSError; an interrupt still propagates.
+    Either way the partial tmp file is removed."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(payload, tmp)
         os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        warnings.warn(f"could not write data cache {path}: {exc}", stacklevel=2)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if not isinstance(exc, (OSError, RuntimeError)):
+            raise
+        warnings.warn(f"could not write data cache {path}: {_first_line(exc)}", stacklevel=2)
