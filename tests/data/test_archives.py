@@ -221,3 +221,23 @@ def test_an_empty_class_folder_is_refused_as_in_a_folder(tmp_path: Path, folder:
                 tar.add(path, str(path.relative_to(tree)), recursive=False)
     with pytest.raises(SRC.DataError, match=r"no images \(.*\) in (train|test)/aardvark/"):
         load(archive)
+
+
+@pytest.mark.parametrize("suffix", [".tar.gz", ".zip"])
+@pytest.mark.parametrize("content", ["notes.txt", "nested/000.png"])
+def test_a_class_without_images_is_refused_without_folder_members(
+    tmp_path: Path, folder: Path, suffix: str, content: str
+) -> None:
+    """An archive written file by file (no folder members, as `pack` and many scripts write it) whose
+    class folder holds no image at its top (only a non-image, or images one folder deeper): the folder is
+    refused ("no images"); its archive was loaded with one class fewer, every later label shifted."""
+    tree = tmp_path / "tree"
+    shutil.copytree(folder, tree)
+    for split in ("train", "test"):
+        target = tree / split / "aardvark" / content  # sorts first: every other class's index would shift
+        target.parent.mkdir(parents=True)
+        shutil.copy(folder / split / "cat" / ("000.png" if split == "train" else "000.jpg"), target)
+    with pytest.raises(SRC.DataError, match="no images"):
+        D.load_splits(DataConfig(name="folder", root=str(tree), cache=False, val_size=0))
+    with pytest.raises(SRC.DataError, match=r"no images \(.*\) in (train|test)/aardvark/"):
+        load(pack(tree, tmp_path / f"t{suffix}"))
