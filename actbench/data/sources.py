@@ -176,9 +176,18 @@ def _list_split(split_dir: Path, classes: list[str] | None) -> tuple[list[str], 
         entries.sort(key=lambda e: e.name)
         if not entries:
             raise DataError(f"folder: no images ({', '.join(IMAGE_EXTENSIONS)}) in {split_dir / name}")
-        per_class.append([(e.path, e.stat().st_size, e.stat().st_mtime_ns) for e in entries])
+        per_class.append([_file_entry(e) for e in entries])
     files, labels = interleave(per_class)
     return found, files, labels
+
+
+def _file_entry(e: os.DirEntry) -> tuple[str, int, int]:
+    """(path, size, mtime_ns); an image that cannot be read (a dangling link) is one DataError."""
+    try:
+        st = e.stat()
+    except OSError as exc:
+        raise DataError(f"folder: cannot read {e.path} ({exc.strerror or _first_line(exc)})") from None
+    return e.path, st.st_size, st.st_mtime_ns
 
 
 def interleave(per_class: list[list[Any]]) -> tuple[list[Any], list[int]]:

@@ -425,3 +425,14 @@ def test_a_failed_cache_write_leaves_no_temp_file(
         with pytest.raises(error):
             D.load_splits(cfg)
     assert list(cache.iterdir()) == []
+
+
+def test_a_dangling_image_link_is_one_data_error(tmp_path: Path) -> None:
+    """An image name whose file is gone (a symlink into a moved folder) is one DataError that names it,
+    not a FileNotFoundError traceback from listing the folder."""
+    root = tmp_path / "imgs"
+    make_folder(root, {"a": 1, "b": 1})
+    (root / "train" / "b" / "001.png").symlink_to(tmp_path / "moved" / "001.png")
+    with pytest.raises(SRC.DataError, match=r"^folder: cannot read .*train/b/001\.png \(") as err:
+        D.load_splits(DataConfig(name="folder", root=str(root), cache=False, val_size=0))
+    assert "\n" not in str(err.value)
