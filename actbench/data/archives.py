@@ -6,9 +6,11 @@ random access) into memory as encoded bytes; decoding and caching happen in `dat
 for a folder, so an archive and the folder it was made from give identical tensors.
 
 Members whose names do not end in an image extension (README files, `__MACOSX/` resource forks, ...) are
-skipped, as a folder's non-image files are. A truncated or corrupt archive raises one `DataError` line that
-names the archive and, where known, the member; a compressed tar is read to the end of its stream, so its
-checksum (gzip CRC-32, bz2/xz checks) is verified, and each zip member's CRC-32 as it is read.
+skipped, as a folder's non-image files are; a tar's link member (symlink, hard link) with an image name is
+refused, not skipped (a folder reads the image through the link). A truncated or corrupt archive raises
+one `DataError` line that names the archive and, where known, the member; a compressed tar is read to the
+end of its stream, so its checksum (gzip CRC-32, bz2/xz checks) is verified, and each zip member's CRC-32
+as it is read.
 """
 
 from __future__ import annotations
@@ -107,6 +109,13 @@ def _tar_entries(path: Path, wanted, folders: list[str]) -> Iterator[tuple[str, 
                     folders.append(member.name)
                 elif member.isfile() and not wanted(member.name):
                     folders.append(str(PurePosixPath(member.name).parent))
+                if (member.issym() or member.islnk()) and wanted(member.name):
+                    # a folder reads the image through the link; resolving it here would need random
+                    # access to the (compressed) stream, so such an archive is refused, not loaded short
+                    raise ArchiveError(
+                        f"{path}: member {member.name} is a link to {member.linkname} (write the archive "
+                        "with the files themselves: tar --dereference --hard-dereference)"
+                    )
                 if member.isfile() and wanted(member.name):
                     f = tar.extractfile(member)
                     data = f.read() if f is not None else b""
