@@ -6,9 +6,11 @@ random access) into memory as encoded bytes; decoding and caching happen in `dat
 for a folder, so an archive and the folder it was made from give identical tensors.
 
 Members whose names do not end in an image extension (README files, `__MACOSX/` resource forks, ...) are
-skipped, as a folder's non-image files are. A truncated or corrupt archive raises one `DataError` line that
-names the archive and, where known, the member; a compressed tar is read to the end of its stream, so its
-checksum (gzip CRC-32, bz2/xz checks) is verified, and each zip member's CRC-32 as it is read.
+skipped, as a folder's non-image files are; a tar's link member (symlink, hard link) with an image name is
+refused, not skipped (a folder reads the image through the link). A truncated or corrupt archive raises
+one `DataError` line that names the archive and, where known, the member; a compressed tar is read to the
+end of its stream, so its checksum (gzip CRC-32, bz2/xz checks) is verified, and each zip member's CRC-32
+as it is read.
 """
 
 from __future__ import annotations
@@ -59,11 +61,15 @@ def read_members(path: Path, extensions: tuple[str, ...]) -> Members:
     for split in SPLITS:
         if not members[split]:
             raise ArchiveError(f"{path}: no {split}/<class>/<image> members (expected train/ and test/)")
-    # a class folder without images is refused, as in a folder (not loaded with one class fewer)
+    # a class folder without images at its top is refused, as in a folder (not loaded with one class
+    # fewer): folder members, and the folders of non-image members and of images nested deeper (an
+    # archive written file by file has no folder members)
+    folders += sorted({str(PurePosixPath(name).parent) for name, _ in entries})
     for name in (f for f in folders if not _junk(f)):
         parts = PurePosixPath(name).parts[len(prefix) :]
-        if len(parts) == 2 and parts[0] in SPLITS and parts[1] not in members[parts[0]]:
-            raise ArchiveError(f"{path}: no images ({', '.join(extensions)}) in {name.rstrip('/')}/")
+        if len(parts) >= 2 and parts[0] in SPLITS and parts[1] not in members[parts[0]]:
+            where = "/".join(PurePosixPath(name).parts[: len(prefix) + 2])
+            raise ArchiveError(f"{path}: no images ({', '.join(extensions)}) in {where}/")
     return members
 
 
@@ -84,7 +90,8 @@ def image_entries(
     path: Path, extensions: tuple[str, ...], folders: list[str] | None = None
 ) -> Iterator[tuple[str, bytes]]:
     """(member name, bytes) of every regular member with an image extension, in one sequential pass; the
-    names of the folder members (an archive may list empty ones) are appended to `folders` if given."""
+    names of the folder members (an archive may list empty ones) and the folders of the other regular
+    members (non-images) are appended to `folders` if given."""
     wanted = lambda name: name.lower().endswith(extensions) and not _junk(name)  # noqa: E731
     folders = folders if folders is not None else []
     if path.name.lower().endswith(".zip"):
@@ -100,6 +107,15 @@ def _tar_entries(path: Path, wanted, folders: list[str]) -> Iterator[tuple[str, 
             for member in tar:
                 if member.isdir():
                     folders.append(member.name)
+                elif member.isfile() and not wanted(member.name):
+                    folders.append(str(PurePosixPath(member.name).parent))
+                if (member.issym() or member.islnk()) and wanted(member.name):
+                    # a folder reads the image through the link; resolving it here would need random
+                    # access to the (compressed) stream, so such an archive is refused, not loaded short
+                    raise ArchiveError(
+                        f"{path}: member {member.name} is a link to {member.linkname} (write the archive "
+                        "with the files themselves: tar --dereference --hard-dereference)"
+                    )
                 if member.isfile() and wanted(member.name):
                     f = tar.extractfile(member)
                     data = f.read() if f is not None else b""
@@ -129,6 +145,8 @@ def _zip_entries(path: Path, wanted, folders: list[str]) -> Iterator[tuple[str, 
         for info in zf.infolist():
             if info.is_dir():
                 folders.append(info.filename)
+            elif not wanted(info.filename):
+                folders.append(str(PurePosixPath(info.filename).parent))
             if info.is_dir() or not wanted(info.filename):
                 continue
             try:

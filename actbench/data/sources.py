@@ -9,6 +9,7 @@ labels and the class names; splitting off the validation set, statistics and aug
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -175,9 +176,18 @@ def _list_split(split_dir: Path, classes: list[str] | None) -> tuple[list[str], 
         entries.sort(key=lambda e: e.name)
         if not entries:
             raise DataError(f"folder: no images ({', '.join(IMAGE_EXTENSIONS)}) in {split_dir / name}")
-        per_class.append([(e.path, e.stat().st_size, e.stat().st_mtime_ns) for e in entries])
+        per_class.append([_file_entry(e) for e in entries])
     files, labels = interleave(per_class)
     return found, files, labels
+
+
+def _file_entry(e: os.DirEntry) -> tuple[str, int, int]:
+    """(path, size, mtime_ns); an image that cannot be read (a dangling link) is one DataError."""
+    try:
+        st = e.stat()
+    except OSError as exc:
+        raise DataError(f"folder: cannot read {e.path} ({exc.strerror or _first_line(exc)})") from None
+    return e.path, st.st_size, st.st_mtime_ns
 
 
 def interleave(per_class: list[list[Any]]) -> tuple[list[Any], list[int]]:
@@ -320,12 +330,17 @@ def _finish_folder(
 
 
 def _write_cache(path: Path, payload: dict) -> None:
-    """Atomic write (tmp file + os.replace); a failure only costs the next load a re-decode."""
+    """Atomic write (tmp file + os.replace); a failure only costs the next load a re-decode. torch.save
+    reports a full disk as RuntimeError (its zip writer), not OSError; an interrupt still propagates.
+    Either way the partial tmp file is removed."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(payload, tmp)
         os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        warnings.warn(f"could not write data cache {path}: {exc}", stacklevel=2)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if not isinstance(exc, (OSError, RuntimeError)):
+            raise
+        warnings.warn(f"could not write data cache {path}: {_first_line(exc)}", stacklevel=2)

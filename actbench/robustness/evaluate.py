@@ -256,7 +256,13 @@ def missing(
     results = old.get("results")
     if not isinstance(results, dict):
         results = {}
-    have = {(n, e.get("severity")) for n, es in results.items() for e in es if isinstance(e, dict)}
+    have = {
+        (n, e.get("severity"))
+        for n, es in results.items()
+        if isinstance(es, list)
+        for e in es
+        if isinstance(e, dict)
+    }
     return any((n, s) not in have for n in names for s in severities)
 
 

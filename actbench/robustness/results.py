@@ -22,7 +22,9 @@ def merge_results(
         return new
     results = dict(old["results"])
     for name, entries in new["results"].items():
-        kept = [e for e in results.get(name, []) if isinstance(e, dict) and isinstance(e.get(key), kind)]
+        entries_old = results.get(name)
+        entries_old = entries_old if isinstance(entries_old, list) else []  # damaged: dropped
+        kept = [e for e in entries_old if isinstance(e, dict) and isinstance(e.get(key), kind)]
         by_key = {e[key]: e for e in kept} | {e[key]: e for e in entries}
         results[name] = [by_key[k] for k in sorted(by_key)]
     return {**new, "results": results}

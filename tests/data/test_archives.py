@@ -221,3 +221,40 @@ def test_an_empty_class_folder_is_refused_as_in_a_folder(tmp_path: Path, folder:
                 tar.add(path, str(path.relative_to(tree)), recursive=False)
     with pytest.raises(SRC.DataError, match=r"no images \(.*\) in (train|test)/aardvark/"):
         load(archive)
+
+
+@pytest.mark.parametrize("suffix", [".tar.gz", ".zip"])
+@pytest.mark.parametrize("content", ["notes.txt", "nested/000.png"])
+def test_a_class_without_images_is_refused_without_folder_members(
+    tmp_path: Path, folder: Path, suffix: str, content: str
+) -> None:
+    """An archive written file by file (no folder members, as `pack` and many scripts write it) whose
+    class folder holds no image at its top (only a non-image, or images one folder deeper): the folder is
+    refused ("no images"); its archive was loaded with one class fewer, every later label shifted."""
+    tree = tmp_path / "tree"
+    shutil.copytree(folder, tree)
+    for split in ("train", "test"):
+        target = tree / split / "aardvark" / content  # sorts first: every other class's index would shift
+        target.parent.mkdir(parents=True)
+        shutil.copy(folder / split / "cat" / ("000.png" if split == "train" else "000.jpg"), target)
+    with pytest.raises(SRC.DataError, match="no images"):
+        D.load_splits(DataConfig(name="folder", root=str(tree), cache=False, val_size=0))
+    with pytest.raises(SRC.DataError, match=r"no images \(.*\) in (train|test)/aardvark/"):
+        load(pack(tree, tmp_path / f"t{suffix}"))
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_a_linked_image_in_a_tar_is_refused_not_skipped(tmp_path: Path, folder: Path, link: str) -> None:
+    """tar stores a symlink, and the second name of a hard-linked file, as a link member: the folder
+    reads the image through the link; its tar skipped it without a word (the class one image short, the
+    tensors no longer the folder's). Now one DataError that names the member and how to write the tar."""
+    tree = tmp_path / "tree"
+    shutil.copytree(folder, tree)
+    new = tree / "train" / "dog" / "009.png"
+    new.symlink_to("000.png") if link == "symlink" else os.link(tree / "train" / "dog" / "000.png", new)
+    assert len(D.load_splits(DataConfig(name="folder", root=str(tree), cache=False, val_size=0)).train_x) == 9
+    archive = tmp_path / "t.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tree, "", recursive=True)  # links kept as links, as `tar czf` does
+    with pytest.raises(SRC.DataError, match=r"t\.tar\.gz: member train/dog/009\.png is a link .*dereference"):
+        load(archive)

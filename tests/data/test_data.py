@@ -400,3 +400,39 @@ def test_per_image_standardization(batch: torch.Tensor) -> None:
     flat = torch.full((1, 3, 32, 32), 7, dtype=torch.uint8)  # zero variance: TF's 1/sqrt(N) floor, no NaN
     out = D.eval_transform(flat, AugmentConfig(normalize="per_image"), (0,) * 3, (1,) * 3)
     assert torch.allclose(out, torch.zeros(1, 3, 32, 32), atol=1e-5)
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_a_failed_cache_write_leaves_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: type[BaseException]
+) -> None:
+    """torch.save on a full disk raises RuntimeError (PyTorchStreamWriter), not OSError: the load goes on
+    with a warning, as documented; an interrupted write (Ctrl-C) still propagates. Neither leaves a
+    half-written temp file in the cache folder."""
+    root, cache = tmp_path / "imgs", tmp_path / "cache"
+    make_folder(root, {"a": 1, "b": 1})
+
+    def full_disk(obj, f) -> None:
+        Path(f).write_bytes(b"PK\3\4 half a cache")
+        raise error("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    monkeypatch.setattr(SRC.torch, "save", full_disk)
+    cfg = DataConfig(name="folder", root=str(root), cache_dir=str(cache), val_size=0)
+    if error is RuntimeError:
+        with pytest.warns(UserWarning, match="could not write data cache"):
+            assert D.load_splits(cfg).train_x.shape == (2, 3, 32, 32)
+    else:
+        with pytest.raises(error):
+            D.load_splits(cfg)
+    assert list(cache.iterdir()) == []
+
+
+def test_a_dangling_image_link_is_one_data_error(tmp_path: Path) -> None:
+    """An image name whose file is gone (a symlink into a moved folder) is one DataError that names it,
+    not a FileNotFoundError traceback from listing the folder."""
+    root = tmp_path / "imgs"
+    make_folder(root, {"a": 1, "b": 1})
+    (root / "train" / "b" / "001.png").symlink_to(tmp_path / "moved" / "001.png")
+    with pytest.raises(SRC.DataError, match=r"^folder: cannot read .*train/b/001\.png \(") as err:
+        D.load_splits(DataConfig(name="folder", root=str(root), cache=False, val_size=0))
+    assert "\n" not in str(err.value)

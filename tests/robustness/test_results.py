@@ -31,3 +31,23 @@ def test_save_merged_replaces_an_unreadable_file(tmp_path: Path) -> None:
     new = _result(0, gaussian=[{"level": 0.1, "acc": 0.5}])
     assert save_merged(path, new, ("seed",), "level", float) == new
     assert runs.read_json(path) == new
+
+
+def test_a_damaged_results_list_neither_poisons_the_merge_nor_crashes_the_skip_check(tmp_path: Path) -> None:
+    """A corruptions.json / robustness.json edited by hand or damaged so that one name's results are no
+    list: the merge drops them and `missing` says "evaluate again"; both raised TypeError (int not
+    iterable)."""
+    from actbench.robustness import evaluate as CE
+
+    same = ("checkpoint", "epoch", "seed", "split")
+    old = _result(0, gaussian=5, uniform=[{"level": 0.1, "acc": 0.6}])  # type: ignore[arg-type]
+    new = _result(0, gaussian=[{"level": 0.1, "acc": 0.55}])
+    merged = merge_results(old, new, same, "level", float)
+    assert merged["results"] == {
+        "gaussian": [{"level": 0.1, "acc": 0.55}],
+        "uniform": old["results"]["uniform"],
+    }
+    runs.write_json(tmp_path / runs.SUMMARY, {"status": "completed", "last": {"epoch": 3}})
+    doc = {"checkpoint": "last", "epoch": 3, "seed": 0, "split": "test", "source": "memory"}
+    runs.write_json(tmp_path / runs.CORRUPTIONS, doc | {"results": {"contrast": 5}})
+    assert CE.missing(tmp_path, ["contrast"], [1], 0)
