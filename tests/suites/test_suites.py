@@ -281,6 +281,17 @@ def test_a_suite_runs_from_python(tmp_path: Path) -> None:
     assert all(s.state.startswith("skipped") for t in again.tasks for s in t.statuses)
 
 
+def test_a_suite_from_python_refuses_fewer_than_one_worker_before_writing(tmp_path: Path) -> None:
+    """run_suite(workers=-1) left no worker slot: the first task's sweep loop spun forever."""
+    from actbench.errors import UserError
+    from actbench.suites.run import plan_suite, run_suite
+
+    plan = plan_suite("smoke", ["relu"], [0], ["train.epochs=1"], name="w", out=tmp_path)
+    with pytest.raises(UserError, match="^workers: -1 "):
+        run_suite(plan, workers=-1)
+    assert not (tmp_path / "w").exists()
+
+
 def test_suite_run_takes_the_sweep_log_and_tensorboard_options(tmp_path: Path) -> None:
     """--summary-every and --tensorboard as `actbench sweep` takes them: a summary line per update at 0 s,
     TensorBoard event files in each run folder."""
