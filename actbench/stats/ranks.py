@@ -6,9 +6,12 @@ distributions.
 - Ranks: per task, 1 = the best score (highest accuracy), ties get the mean of the ranks they span
   (`scipy.stats.rankdata`). Mean ranks over the N tasks summarise a method across the suite.
 - Friedman test of "all methods rank alike": chi2_F = 12N / (k(k+1)) [sum_j R_j^2 - k(k+1)^2 / 4] with
-  k - 1 degrees of freedom (R_j: mean ranks; no tie correction, as in Demšar's eq.), and the
+  k - 1 degrees of freedom (R_j: mean ranks; Demšar's eq.), divided, when scores tie within a task, by the
+  standard tie correction C = 1 - sum (t^3 - t) / (N k (k^2 - 1)) over every group of t tied scores
+  (as `scipy.stats.friedmanchisquare`; without ties C = 1 and this is Demšar's form), and the
   Iman-Davenport F_F = (N - 1) chi2_F / (N(k - 1) - chi2_F) with (k - 1, (k - 1)(N - 1)) degrees of
-  freedom, which Demšar recommends as less conservative. The chi-square approximation wants about
+  freedom, which Demšar recommends as less conservative (from the corrected chi2_F: the two-way ANOVA F
+  on the ranks). The chi-square approximation wants about
   N > 10 and k > 5; with fewer than `MIN_TASKS` tasks the report says the cross-task test means little.
 - Nemenyi post hoc: two methods differ when their mean ranks differ by at least the critical difference
   CD = q_alpha sqrt(k(k+1) / (6N)), q_alpha = the studentized range quantile / sqrt(2) (Demšar's
@@ -36,8 +39,15 @@ def ranks(scores: np.ndarray) -> np.ndarray:
     return rankdata(-s, axis=1)
 
 
-def friedman(mean_ranks: np.ndarray, n_tasks: int) -> dict[str, Any]:
-    """Friedman chi2_F and the Iman-Davenport F_F from the mean ranks of k methods over `n_tasks` tasks."""
+def tie_sum(rank_table: np.ndarray) -> float:
+    """sum (t^3 - t) over every group of t tied ranks within a task (a row): 0 without ties."""
+    counts = [np.unique(row, return_counts=True)[1] for row in np.asarray(rank_table, dtype=float)]
+    return float(sum(np.sum(c.astype(float) ** 3 - c) for c in counts))
+
+
+def friedman(mean_ranks: np.ndarray, n_tasks: int, ties: float = 0.0) -> dict[str, Any]:
+    """Friedman chi2_F and the Iman-Davenport F_F from the mean ranks of k methods over `n_tasks` tasks;
+    `ties`: `tie_sum` of the rank table, for the tie correction (0: no ties, Demšar's form)."""
     from scipy import stats
 
     r = np.asarray(mean_ranks, dtype=float)
@@ -46,9 +56,12 @@ def friedman(mean_ranks: np.ndarray, n_tasks: int) -> dict[str, Any]:
     if k < 2 or n < 2:
         return out
     chi2 = 12 * n / (k * (k + 1)) * (float(np.sum(r**2)) - k * (k + 1) ** 2 / 4)
+    c = 1 - ties / (n * k * (k * k - 1))
+    if c > 1e-12:  # C = 0: every method tied in every task, chi2_F = 0 (nothing ranks them apart)
+        chi2 /= c
     out |= {"chi2": chi2, "p": float(stats.chi2.sf(chi2, k - 1))}
     denom = n * (k - 1) - chi2
-    if denom > 0:
+    if denom > 1e-9 * n * (k - 1):  # rounding of the tie correction: no F of 1e15 for a zero divisor
         f = (n - 1) * chi2 / denom
         out |= {"f": f, "f_p": float(stats.f.sf(f, k - 1, (k - 1) * (n - 1)))}
     else:  # every task ranks the methods identically: F_F divides by zero. No number is printed (an
@@ -92,7 +105,7 @@ def suite_summary(scores: np.ndarray, names: list[str], alpha: float = ALPHA) ->
         "methods": list(names),
         "tasks": n,
         "mean_ranks": dict(zip(names, map(float, mean), strict=True)),
-        "friedman": friedman(mean, n),
+        "friedman": friedman(mean, n, tie_sum(r)),
         "critical_difference": cd,
         "cliques": cliques(list(names), mean, cd) if cd is not None else [],
         "alpha": alpha,

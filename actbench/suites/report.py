@@ -12,6 +12,7 @@ task are ranked (the Friedman test needs a complete table); the others are named
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,10 @@ def task_dirs(root: Path) -> list[Path]:
     if not tasks:
         raise ReportError(f"{root}: no task sweeps in it (folders with {MANIFEST})")
     return tasks
+
+
+def _has_runs(task: Path) -> bool:
+    return any(runs.is_run_dir(Path(d)) for d, _, _ in os.walk(task))
 
 
 def _task_rows(task: Path, baseline: str, metric: str, boot: int) -> tuple[dict[str, Any], list[str]]:
@@ -126,6 +131,9 @@ def build_suite_report(
         f"task {t}: skipped by `suite run` ({why}), not in this report"
         for t, why in missing["skipped"].items()
     ]
+    # a task whose planned runs never started (sweep.yaml only) has nothing to report: its runs are listed
+    # as missing, and it is left out as a task not started is (unless no task has runs: the error says so)
+    dirs = [t for t in dirs if t.name not in missing["runs"] or _has_runs(t)] or dirs
     for task in dirs:
         per_task[task.name], more = _task_rows(task, baseline, metric, bootstrap)
         other_task[task.name], _ = _task_rows(task, baseline, other, 0)

@@ -22,7 +22,7 @@ from actbench.pack.plan import pack_sweep
 from actbench.suites import spec as SU
 from actbench.sweep import plan as S
 from actbench.sweep.ray import RayOptions
-from actbench.sweep.run import EXIT_CODES, Watcher, run_plan, sweep_outcome
+from actbench.sweep.run import EXIT_CODES, Watcher, check_workers, run_plan, sweep_outcome
 from actbench.sweep.state import RunStatus
 
 
@@ -111,6 +111,7 @@ def run_suite(
     """Run the tasks in order, each as a sweep (completed runs are skipped, partial ones resumed). An
     interrupted task ends the suite there (its outcome is the last); a failed run does not stop it.
     `watch(plan, slots)`: what follows each task's sweep; `on_note`: progress sentences."""
+    check_workers(workers)  # before suite.yaml is written
     note = on_note or (lambda text: None)
     SU.write_plan(plan.root, plan.suite, plan.skipped)  # so the report names tasks never started
     done: list[TaskOutcome] = []

@@ -274,7 +274,9 @@ def _unfinished(
 ) -> list[RunSpec]:
     """The unit's runs that may need training. Those a sweep leaves alone (`prepare` would skip them) are
     marked skipped before any run starts, so the first tally counts them done with their epochs, not
-    pending behind the runs that train; `_start` decides again, claim held, for the others."""
+    pending behind the runs that train; `_start` decides again, claim held, for the others. A run left
+    to resume from a checkpoint waits with the epochs it has: done before this sweep, not counted as
+    trained by it (the ETA's pace) when its turn comes."""
     left = []
     for spec in unit:
         run_dir, status = plan.sweep_dir / spec.name, statuses[spec.name]
@@ -283,6 +285,8 @@ def _unfinished(
             status.state, status.reason, status.action = State.SKIPPED, str(state), "skip"
             status.epochs = epochs_done(run_dir)
         else:
+            resumes = any((run_dir / n).exists() for n in runs.CKPT_FILES.values())  # else from scratch
+            status.epochs = epochs_done(run_dir) if resumes else 0
             left.append(spec)
         if claim is not None:
             claim.release()

@@ -106,7 +106,7 @@ def plan_sweep(
     keys = list(grid)
     named = preset_model is not None and base.model.name != preset_model and "model.name" not in grid
     network = f"{_plain(base.model.name)}-" if named else ""
-    specs = []
+    specs: list[RunSpec] = []
     for act, values, seed in itertools.product(acts, itertools.product(*grid.values()), seeds):
         overrides: dict[str, Any] = {"activation.name": act}
         if act != base.activation.name:  # another activation: its own default init and params
@@ -123,9 +123,27 @@ def plan_sweep(
             cfg = replace(base, **overrides)
         except ConfigError as exc:
             raise ConfigError(f"run {name}: {exc}") from None
+        _check_unique(specs, name, overrides)
         specs.append(RunSpec(name, overrides, cfg))
     axes = {"activation.name": acts, **grid, "train.seed": seeds}
     return Plan(sweep_dir, base, axes, specs)
+
+
+def _check_unique(specs: list[RunSpec], name: str, overrides: dict[str, Any]) -> None:
+    """Two runs must never share a folder (the second would be skipped as the first one's run): values
+    that differ only in what a folder name drops ('/', ' ', '[', ']', ',') are refused."""
+    other = next((s for s in specs if s.name == name), None)
+    if other is None:
+        return
+    differ = (k for k in overrides if k != "run.name" and other.overrides.get(k) != overrides[k])
+    key = next(differ, None)
+    if key is None:  # plan_sweep from Python with a value given twice (the options refuse repeats)
+        raise ConfigError(f"run {name}: planned twice (a value of acts, seeds or grid given twice)")
+    option = OWNED.get(key, f"--grid {key}")
+    raise ConfigError(
+        f"{option}: {other.overrides.get(key)!r} and {overrides[key]!r} give runs the same folder name "
+        f"{name} (use values that differ in more than '/', ' ', '[', ']', ',' or ':')"
+    )
 
 
 def default_name(config: str | Path) -> str:

@@ -12,7 +12,7 @@ from contextlib import ExitStack, contextmanager, nullcontext
 from typing import Any, Protocol
 
 from actbench import runs
-from actbench.errors import require
+from actbench.errors import UserError, require
 from actbench.sweep import local as SL
 from actbench.sweep.plan import Plan, write_manifest
 from actbench.sweep.ray import RayOptions, open_launcher
@@ -47,6 +47,7 @@ def run_plan(
     and SIGTERM are the caller's again. Writes sweep.yaml first (`write_manifest`: a folder that holds
     another sweep is refused, RunError, before any run starts); `notes` (why runs train alone) go to
     `on_note` once the plan is accepted."""
+    check_workers(workers)
     if plan.base.run.tensorboard:  # refused before any run starts, not by every run's process
         require("tensorboard", "tensorboard")
     write_manifest(plan)  # a suite writes it first too, to name its task in a refusal: the same file
@@ -69,6 +70,13 @@ def run_plan(
     if watcher is not None:
         watcher.final(statuses)
     return statuses
+
+
+def check_workers(workers: int | None) -> None:
+    """`workers` from Python as the command's --workers (min 1): fewer leaves no worker slot, and the
+    sweep would wait forever for one. None: the launcher's default."""
+    if workers is not None and workers < 1:
+        raise UserError(f"workers: {workers} is not allowed (at least 1 run at a time; None: the default)")
 
 
 @contextmanager

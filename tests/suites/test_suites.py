@@ -122,6 +122,20 @@ def test_suite_report_ranks_counts_decisions_and_exports(tmp_path: Path) -> None
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_task_whose_runs_never_started_is_listed_as_missing_not_an_error(tmp_path: Path) -> None:
+    """`suite run` writes a task's sweep.yaml before its first run folder (stopped, or a launcher that
+    could not start): the report refused the whole suite ("no run folders under ...") where it lists
+    what is missing, and --allow-incomplete ranks the tasks that have runs, as for a task not started."""
+    root = _suite_of_worlds(tmp_path / "suite", [8.0] * 5)
+    (root / "task9").mkdir()
+    (root / "task9" / MANIFEST).write_text("runs:\n- name: relu-s0\n  overrides: {}\n")
+    rep = SR.build_suite_report(root, bootstrap=0)
+    assert rep["withheld"] and rep["summary"] is None
+    assert "task task9: 1 planned run(s) not completed: relu-s0 not started" in rep["warnings"]
+    rep = SR.build_suite_report(root, bootstrap=0, allow_incomplete=True)
+    assert rep["tasks"] == [f"task{i}" for i in range(5)] and rep["summary"]["tasks"] == 5
+
+
 def test_suite_report_errors_are_one_line(tmp_path: Path) -> None:
     res = runner.invoke(app, ["suite", "report", str(tmp_path)])
     assert res.exit_code != 0 and "no task sweeps in it" in res.output and "Traceback" not in res.output
@@ -279,6 +293,17 @@ def test_a_suite_runs_from_python(tmp_path: Path) -> None:
     assert any(n.startswith("=== suite smoke: task 1/") for n in notes)
     again = run_suite(plan_suite("smoke", ["relu"], [0], sets, name="py", out=tmp_path))
     assert all(s.state.startswith("skipped") for t in again.tasks for s in t.statuses)
+
+
+def test_a_suite_from_python_refuses_fewer_than_one_worker_before_writing(tmp_path: Path) -> None:
+    """run_suite(workers=-1) left no worker slot: the first task's sweep loop spun forever."""
+    from actbench.errors import UserError
+    from actbench.suites.run import plan_suite, run_suite
+
+    plan = plan_suite("smoke", ["relu"], [0], ["train.epochs=1"], name="w", out=tmp_path)
+    with pytest.raises(UserError, match="^workers: -1 "):
+        run_suite(plan, workers=-1)
+    assert not (tmp_path / "w").exists()
 
 
 def test_suite_run_takes_the_sweep_log_and_tensorboard_options(tmp_path: Path) -> None:

@@ -80,3 +80,17 @@ def test_run_plan_refuses_tensorboard_runs_without_tensorboard_before_any_starts
     ):
         run_plan(plan)
     assert not (tmp_path / "sw").exists()
+
+
+def test_run_plan_refuses_fewer_than_one_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`workers` from Python (the command's --workers has min 1): a negative count left no worker slot and
+    the sweep loop spun forever without starting a run; refused, one line naming it, nothing written."""
+    from actbench.errors import UserError
+
+    started: list[object] = []
+    monkeypatch.setattr(SL, "execute", lambda plan, *args, **kwargs: started.append(args) or [])
+    plan = S.plan_sweep(tiny_config(), ["relu"], [0], {}, tmp_path / "sw")
+    for workers in (-1, 0):
+        with pytest.raises(UserError, match=f"^workers: {workers} "):
+            run_plan(plan, workers)
+    assert started == [] and not (tmp_path / "sw").exists()

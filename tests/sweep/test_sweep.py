@@ -48,6 +48,16 @@ def test_plan_rejects_bad_axis_values(tmp_path: Path) -> None:
         S.parse_list("0,0", "seeds", int)
 
 
+def test_plan_refuses_two_runs_with_one_folder_name(tmp_path: Path) -> None:
+    """Folder names drop '/', ' ', '[', ']' and ',' of a value: two values that differ only there named
+    two runs alike, and the second was skipped as the first one's completed run (its results reported as
+    its own). Refused, naming the option and both values."""
+    with pytest.raises(ConfigError, match=r"^--grid data.root: 'data/a' and 'data_a' .* relu-rootdata_a-s0"):
+        S.plan_sweep(tiny_config(), ["relu"], [0], S.parse_grid(["data.root=data/a,data_a"]), tmp_path)
+    with pytest.raises(ConfigError, match="^run relu-s0: planned twice"):  # from Python: repeats not refused
+        S.plan_sweep(tiny_config(), ["relu"], [0, 0], {}, tmp_path)
+
+
 def test_dry_run_prints_plan_and_runs_nothing(tmp_path: Path) -> None:
     res = runner.invoke(app, _sweep_args(tmp_path, "--dry-run"))
     assert res.exit_code == 0, res.output

@@ -130,3 +130,51 @@ def test_epochs_a_run_redoes_after_losing_its_checkpoints_are_told_again(tmp_pat
     runs.append_metrics(a, _record(1))
     s.epochs = 1
     assert [(k, d.get("epoch")) for k, _, d in watch.poll([s])] == [("epoch", 1)]
+
+
+class _OneEpochLauncher:
+    """A launcher with no processes: each run trains one more epoch (its last), then completes."""
+
+    def __init__(self) -> None:
+        self.polls: dict[Path, int] = {}
+
+    def start(self, run_dir: Path, slot: int) -> Path:
+        self.polls[run_dir] = 0
+        return run_dir
+
+    def poll(self, run_dir: Path) -> int | None:
+        self.polls[run_dir] += 1
+        if self.polls[run_dir] == 1:
+            runs.append_metrics(run_dir, _record(2))
+            return None
+        runs.write_json(run_dir / runs.SUMMARY, {"status": runs.COMPLETED, "epochs_done": 2})
+        return 0
+
+    def start_pack(self, run_dirs: list[Path], slot: int) -> Any: ...
+    def stop(self, run_dir: Path) -> None: ...
+    def kill(self, run_dir: Path) -> None: ...
+
+
+def test_epochs_of_runs_waiting_to_resume_count_as_done_before_this_sweep(tmp_path: Path) -> None:
+    """Two interrupted runs, one epoch of two done each, one worker: the second one's earlier epoch is
+    done before this sweep, not trained by it once its turn comes (that made the ETA's pace too fast)."""
+    from actbench.sweep import local as SL
+    from actbench.sweep import plan as S
+    from actbench.sweep.state import prepare
+    from tests.factories import tiny_config
+
+    plan = S.plan_sweep(tiny_config("train.epochs=2"), ["relu", "elu"], [0], {}, tmp_path / "sw")
+    for spec in plan.runs:
+        run_dir = plan.sweep_dir / spec.name
+        run_dir.mkdir(parents=True)
+        prepare(spec, run_dir, retry_failed=False)
+        runs.append_metrics(run_dir, _record(1))
+        (run_dir / runs.CKPT_LAST).write_bytes(b"")  # resumes from it (the fake launcher never reads it)
+        runs.settle_status(run_dir, runs.INTERRUPTED, "stopped")
+    watch = SweepWatch(plan.sweep_dir, _Clock())
+    tallies = []
+    statuses = SL.execute(plan, 1, on_update=lambda ss: tallies.append(watch.tally(ss)), poll_s=0.0,
+                          launcher=_OneEpochLauncher())  # fmt: skip
+    assert [s.state for s in statuses] == ["completed", "completed"]
+    assert tallies[0].epochs_done == 2 == watch.first_epochs  # both earlier epochs, from the first line
+    assert tallies[-1].epochs_done == 4  # so this sweep trained 2 epochs, not 3
