@@ -64,6 +64,8 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
     node = raw.setdefault(section, {})
     if node is None:
         node = raw[section] = {}
+    if not isinstance(node, dict):  # e.g. `train: 5` in the file: no key can be set in it
+        raise ConfigError(f"{section}: expected a mapping of keys, got {type(node).__name__} {node!r}")
     parts = rest.split(".")
     for part in parts[:-1]:  # only activation.params.<name> nests deeper
         node = node.setdefault(part, {})

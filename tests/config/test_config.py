@@ -148,3 +148,12 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         C.load_config(tmp_path / "missing.yaml")
     with pytest.raises(C.ConfigError, match="is a directory"):
         C.load_config(tmp_path)
+
+
+@pytest.mark.parametrize("section", ["train: 5\n", "train: [1, 2]\n", "train: text\n"])
+def test_set_into_a_section_that_is_not_a_mapping_names_it(tmp_path: Path, section: str) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text(section)
+    with pytest.raises(C.ConfigError, match=r"train: expected a mapping") as err:
+        C.load_config(f, ["train.epochs=3"])
+    assert "\n" not in str(err.value)
