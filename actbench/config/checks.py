@@ -87,7 +87,7 @@ def _build_section(section: str, cls: type, raw: Any) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"{section}: expected a mapping of keys, got {type(raw).__name__} {raw!r}")
     hints = typing.get_type_hints(cls)
-    unknown = sorted(set(raw) - set(hints))
+    unknown = sorted(set(raw) - set(hints), key=str)  # YAML keys may be ints or bools (`1:`, `off:`)
     if unknown:
         close = difflib.get_close_matches(str(unknown[0]), list(hints), n=1, cutoff=0.6)
         hint = f"did you mean {section}.{close[0]}? " if close else ""
@@ -105,7 +105,7 @@ def from_dict(raw: Any, source: str = "config") -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: top level must be a mapping of sections, got {type(raw).__name__}")
-    unknown = sorted(set(raw) - set(SECTIONS))
+    unknown = sorted(set(raw) - set(SECTIONS), key=str)
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown section (valid sections: {', '.join(SECTIONS)})")
     sections = {name: _build_section(name, cls, raw.get(name)) for name, cls in SECTIONS.items()}

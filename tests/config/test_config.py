@@ -157,3 +157,18 @@ def test_set_into_a_section_that_is_not_a_mapping_names_it(tmp_path: Path, secti
     with pytest.raises(C.ConfigError, match=r"train: expected a mapping") as err:
         C.load_config(f, ["train.epochs=3"])
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        # YAML 1.1 reads `off`/`1` as a bool/an int: with a typo'd key beside it the sort raised TypeError
+        (b"train:\n  off: 1\n  epochz: 2\n", r"train\.(False|epochz): unknown key"),
+        (b"1: a\nfoo: b\n", r"(1|foo): unknown section"),
+    ],
+)
+def test_unknown_keys_of_mixed_types_name_one(tmp_path: Path, content: bytes, match: str) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_bytes(content)
+    with pytest.raises(C.ConfigError, match=match):
+        C.load_config(f)
