@@ -254,7 +254,8 @@ def _validate_ranges(cfg: Config) -> None:
         )
     if not all(0 <= b < 1 for b in o.betas):
         raise ConfigError(f"optim.betas: each must be in [0, 1), got {list(o.betas)}")
-    if not (t.device in ("auto", "cpu", "cuda", "mps") or t.device.startswith("cuda:")):
+    # cuda:N as torch.device reads it (a bad index raised RuntimeError only when the run started)
+    if not (t.device in ("auto", "cpu", "cuda", "mps") or re.fullmatch(r"cuda:(0|[1-9][0-9]*)", t.device)):
         raise ConfigError(
             f"train.device: {t.device!r} is not allowed (allowed: auto, cpu, cuda, cuda:N, mps)"
         )

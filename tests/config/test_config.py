@@ -88,6 +88,9 @@ def test_frozen() -> None:
         ("optim.lr=.nan", "optim.lr"),
         ("train.epochs=100000000000", "train.epochs"),
         ("train.device=tpu", "train.device"),
+        ("train.device=cuda:x", "train.device"),  # torch.device raised RuntimeError when the run started
+        ("train.device='cuda:'", "train.device"),
+        ("train.device=cuda:-1", "train.device"),
         ("augment.contrast_low=2.0", "augment.contrast_low"),
         ("train.amp=fp8", "train.amp"),
         ("data.val_size=-5", "data.val_size"),
