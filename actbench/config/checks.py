@@ -73,7 +73,12 @@ def _coerce_scalar(key: str, value: Any, tp: type) -> Any:
     if not ok:
         raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
     if tp is float:
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond a float's range
+            raise ConfigError(
+                f"{key}: must be a finite number, got an integer too large for a float"
+            ) from None
         if not math.isfinite(value):
             raise ConfigError(f"{key}: must be a finite number, got {value!r}")
     if tp is int and abs(value) > MAX_INT:

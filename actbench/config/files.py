@@ -52,7 +52,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--set {text!r}: key must look like section.key (e.g. train.epochs=5)")
     try:
         parsed = yaml_load(value) if value.strip() else ""
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: an int past Python's 4300-digit limit
         parsed = value  # not YAML: keep the raw string, the type check will judge it
     return key, parsed
 
@@ -114,6 +114,8 @@ def read_yaml(path: Path) -> Any:
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{path}{where}: YAML syntax error: {problem}") from None
+    except ValueError as exc:  # an int past Python's 4300-digit limit (int() of the YAML text)
+        raise ConfigError(f"{path}: {str(exc).split(';')[0]}") from None
     if raw is None:
         raise ConfigError(f"{path}: file is empty")
     return raw

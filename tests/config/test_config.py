@@ -91,6 +91,8 @@ def test_frozen() -> None:
         ("train.device=cuda:x", "train.device"),  # torch.device raised RuntimeError when the run started
         ("train.device='cuda:'", "train.device"),
         ("train.device=cuda:-1", "train.device"),
+        ("optim.lr=" + "9" * 400, "optim.lr"),  # an int too large for a float: OverflowError
+        ("train.epochs=" + "9" * 5000, "train.epochs"),  # past int('...')'s digit limit: ValueError
         ("augment.contrast_low=2.0", "augment.contrast_low"),
         ("train.amp=fp8", "train.amp"),
         ("data.val_size=-5", "data.val_size"),
@@ -137,6 +139,7 @@ def test_yaml_errors_name_file_and_line(tmp_path: Path) -> None:
         (b"\xff\xfe\x00bad", "not UTF-8"),
         (b"- 1\n- 2\n", "top level must be a mapping"),
         (b"train: 3\n", "train: expected a mapping"),
+        (b"train:\n  epochs: " + b"9" * 5000 + b"\n", "c.yaml: .*4300 digits"),  # was a bare ValueError
     ],
 )
 def test_bad_files(tmp_path: Path, content: bytes, match: str) -> None:
