@@ -20,11 +20,16 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader that also reads `1e-3` as a float (YAML 1.2; PyYAML's 1.1 rules want `1.0e-3`)."""
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that quotes a string `_Loader` would read as a float (run.name '1e3')."""
+
+
+for _cls in (_Loader, _Dumper):
+    _cls.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
 
 
 def yaml_load(text: str) -> Any:
@@ -156,4 +161,4 @@ def load_run_config(run_dir: Path) -> Config:
 
 
 def dump_yaml(cfg: Config) -> str:
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    return yaml.dump(to_dict(cfg), Dumper=_Dumper, sort_keys=False)

@@ -178,3 +178,12 @@ def test_unknown_keys_of_mixed_types_name_one(tmp_path: Path, content: bytes, ma
     f.write_bytes(content)
     with pytest.raises(C.ConfigError, match=match):
         C.load_config(f)
+
+
+@pytest.mark.parametrize("text", ["1e3", "2E5", "-2e-3", "1_0e3"])
+def test_a_string_that_reads_as_a_float_round_trips_through_config_yaml(tmp_path: Path, text: str) -> None:
+    # the loader reads 1e3 as a float (YAML 1.2); the dump wrote such a string unquoted, so the run
+    # folder's config.yaml no longer loaded ("run.name: expected str, got float 1000.0")
+    cfg = C.load_config(None, [f"run.name='{text}'", f"data.root='{text}'"])
+    (tmp_path / "config.yaml").write_text(C.dump_yaml(cfg))
+    assert C.load_run_config(tmp_path) == cfg
