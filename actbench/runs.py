@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -374,15 +375,24 @@ def truncate_metrics(run_dir: Path, epochs: int) -> None:
 # --- lock and status -------------------------------------------------------------------------------
 
 
+# how long `run_lock` retries a held lock: an `is_locked` probe (not a run) lets go within it
+LOCK_WAIT_S = 0.5
+
+
 @contextlib.contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
     """Exclusive per-run lock; a second process on the same run gets RunError instead of racing."""
     f = open(run_dir / LOCK, "a+")  # noqa: SIM115 - held for the duration of the context
     try:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunError(f"{run_dir}: run is in use by another process (lock held)") from None
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise RunError(f"{run_dir}: run is in use by another process (lock held)") from None
+                time.sleep(0.01)
         f.seek(0)
         f.truncate()
         f.write(f"{os.getpid()} {platform.node()}\n")
@@ -393,11 +403,12 @@ def run_lock(run_dir: Path) -> Iterator[None]:
 
 
 def is_locked(run_dir: Path) -> bool:
+    """A process holds the run's lock. The probe holds it (shared) for an instant: `run_lock` waits it out."""
     if not (run_dir / LOCK).exists():
         return False
     with open(run_dir / LOCK, "a+") as f:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
         fcntl.flock(f, fcntl.LOCK_UN)
