@@ -25,6 +25,7 @@ import fcntl
 import functools
 import io
 import json
+import math
 import os
 import platform
 import tempfile
@@ -180,8 +181,17 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def _jsonable(obj: Any) -> Any:
+    """NaN and inf as null (a diverged run's losses, learned values): strict JSON, as jq or a browser read."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    return [_jsonable(v) for v in obj] if isinstance(obj, (list, tuple)) else obj
+
+
 def write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -307,7 +317,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
     """One JSON line, on disk before returning (metrics.jsonl, a Ray run's attempts.jsonl)."""
     with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
+        f.write(json.dumps(_jsonable(record), allow_nan=False) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
@@ -369,7 +379,9 @@ def truncate_metrics(run_dir: Path, epochs: int) -> None:
         if rec["epoch"] <= epochs and rec["epoch"] not in seen:
             kept.append(rec)
             seen.add(rec["epoch"])
-    atomic_write_text(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in kept))
+    atomic_write_text(
+        run_dir / METRICS, "".join(json.dumps(_jsonable(r), allow_nan=False) + "\n" for r in kept)
+    )
 
 
 # --- lock and status -------------------------------------------------------------------------------

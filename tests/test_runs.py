@@ -3,6 +3,7 @@ behind."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -75,3 +76,30 @@ def test_two_probes_at_once_do_not_see_each_other_as_a_run(tmp_path: Path) -> No
     with open(tmp_path / runs.LOCK) as other:
         fcntl.flock(other, fcntl.LOCK_SH | fcntl.LOCK_NB)  # the other probe, as is_locked takes it
         assert not runs.is_locked(tmp_path)
+
+
+def _strict(text: str) -> object:
+    """json.loads as jq or a browser reads JSON: NaN and Infinity are not JSON."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_run_files_are_strict_json_with_non_finite_numbers_as_null(tmp_path: Path) -> None:
+    # a diverged run's summary.json (learned NaN) and metrics.jsonl (a NaN val_loss) held NaN/Infinity
+    nan, inf = float("nan"), float("inf")
+    runs.write_json(tmp_path / runs.SUMMARY, {"learned": {"conv1": {"a": [nan, 0.5]}}, "x": -inf, "n": 3})
+    assert _strict((tmp_path / runs.SUMMARY).read_text()) == {
+        "learned": {"conv1": {"a": [None, 0.5]}},
+        "x": None,
+        "n": 3,
+    }
+    runs.append_metrics(tmp_path, {"epoch": 1, "val_loss": nan, "act": {"conv1": {"a": inf}}})
+    line = (tmp_path / runs.METRICS).read_text().splitlines()[0]
+    assert _strict(line) == {"epoch": 1, "val_loss": None, "act": {"conv1": {"a": None}}}
+    assert runs.read_metrics(tmp_path) == (
+        [{"epoch": 1, "val_loss": None, "act": {"conv1": {"a": None}}}],
+        [],
+    )
