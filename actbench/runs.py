@@ -25,9 +25,11 @@ import fcntl
 import functools
 import io
 import json
+import math
 import os
 import platform
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -179,8 +181,17 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def _jsonable(obj: Any) -> Any:
+    """NaN and inf as null (a diverged run's losses, learned values): strict JSON, as jq or a browser read."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    return [_jsonable(v) for v in obj] if isinstance(obj, (list, tuple)) else obj
+
+
 def write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -306,7 +317,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
     """One JSON line, on disk before returning (metrics.jsonl, a Ray run's attempts.jsonl)."""
     with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
+        f.write(json.dumps(_jsonable(record), allow_nan=False) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
@@ -368,10 +379,16 @@ def truncate_metrics(run_dir: Path, epochs: int) -> None:
         if rec["epoch"] <= epochs and rec["epoch"] not in seen:
             kept.append(rec)
             seen.add(rec["epoch"])
-    atomic_write_text(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in kept))
+    atomic_write_text(
+        run_dir / METRICS, "".join(json.dumps(_jsonable(r), allow_nan=False) + "\n" for r in kept)
+    )
 
 
 # --- lock and status -------------------------------------------------------------------------------
+
+
+# how long `run_lock` retries a held lock: an `is_locked` probe (not a run) lets go within it
+LOCK_WAIT_S = 0.5
 
 
 @contextlib.contextmanager
@@ -379,10 +396,15 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     """Exclusive per-run lock; a second process on the same run gets RunError instead of racing."""
     f = open(run_dir / LOCK, "a+")  # noqa: SIM115 - held for the duration of the context
     try:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunError(f"{run_dir}: run is in use by another process (lock held)") from None
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise RunError(f"{run_dir}: run is in use by another process (lock held)") from None
+                time.sleep(0.01)
         f.seek(0)
         f.truncate()
         f.write(f"{os.getpid()} {platform.node()}\n")
@@ -393,11 +415,12 @@ def run_lock(run_dir: Path) -> Iterator[None]:
 
 
 def is_locked(run_dir: Path) -> bool:
+    """A process holds the run's lock. The probe holds it (shared) for an instant: `run_lock` waits it out."""
     if not (run_dir / LOCK).exists():
         return False
     with open(run_dir / LOCK, "a+") as f:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
         fcntl.flock(f, fcntl.LOCK_UN)

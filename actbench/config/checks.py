@@ -73,7 +73,12 @@ def _coerce_scalar(key: str, value: Any, tp: type) -> Any:
     if not ok:
         raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
     if tp is float:
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond a float's range
+            raise ConfigError(
+                f"{key}: must be a finite number, got an integer too large for a float"
+            ) from None
         if not math.isfinite(value):
             raise ConfigError(f"{key}: must be a finite number, got {value!r}")
     if tp is int and abs(value) > MAX_INT:
@@ -87,7 +92,7 @@ def _build_section(section: str, cls: type, raw: Any) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"{section}: expected a mapping of keys, got {type(raw).__name__} {raw!r}")
     hints = typing.get_type_hints(cls)
-    unknown = sorted(set(raw) - set(hints))
+    unknown = sorted(set(raw) - set(hints), key=str)  # YAML keys may be ints or bools (`1:`, `off:`)
     if unknown:
         close = difflib.get_close_matches(str(unknown[0]), list(hints), n=1, cutoff=0.6)
         hint = f"did you mean {section}.{close[0]}? " if close else ""
@@ -105,7 +110,7 @@ def from_dict(raw: Any, source: str = "config") -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: top level must be a mapping of sections, got {type(raw).__name__}")
-    unknown = sorted(set(raw) - set(SECTIONS))
+    unknown = sorted(set(raw) - set(SECTIONS), key=str)
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown section (valid sections: {', '.join(SECTIONS)})")
     sections = {name: _build_section(name, cls, raw.get(name)) for name, cls in SECTIONS.items()}
@@ -254,7 +259,8 @@ def _validate_ranges(cfg: Config) -> None:
         )
     if not all(0 <= b < 1 for b in o.betas):
         raise ConfigError(f"optim.betas: each must be in [0, 1), got {list(o.betas)}")
-    if not (t.device in ("auto", "cpu", "cuda", "mps") or t.device.startswith("cuda:")):
+    # cuda:N as torch.device reads it (a bad index raised RuntimeError only when the run started)
+    if not (t.device in ("auto", "cpu", "cuda", "mps") or re.fullmatch(r"cuda:(0|[1-9][0-9]*)", t.device)):
         raise ConfigError(
             f"train.device: {t.device!r} is not allowed (allowed: auto, cpu, cuda, cuda:N, mps)"
         )

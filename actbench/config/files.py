@@ -20,11 +20,16 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader that also reads `1e-3` as a float (YAML 1.2; PyYAML's 1.1 rules want `1.0e-3`)."""
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that quotes a string `_Loader` would read as a float (run.name '1e3')."""
+
+
+for _cls in (_Loader, _Dumper):
+    _cls.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
 
 
 def yaml_load(text: str) -> Any:
@@ -52,7 +57,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--set {text!r}: key must look like section.key (e.g. train.epochs=5)")
     try:
         parsed = yaml_load(value) if value.strip() else ""
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: an int past Python's 4300-digit limit
         parsed = value  # not YAML: keep the raw string, the type check will judge it
     return key, parsed
 
@@ -64,6 +69,8 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
     node = raw.setdefault(section, {})
     if node is None:
         node = raw[section] = {}
+    if not isinstance(node, dict):  # e.g. `train: 5` in the file: no key can be set in it
+        raise ConfigError(f"{section}: expected a mapping of keys, got {type(node).__name__} {node!r}")
     parts = rest.split(".")
     for part in parts[:-1]:  # only activation.params.<name> nests deeper
         node = node.setdefault(part, {})
@@ -112,6 +119,8 @@ def read_yaml(path: Path) -> Any:
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{path}{where}: YAML syntax error: {problem}") from None
+    except ValueError as exc:  # an int past Python's 4300-digit limit (int() of the YAML text)
+        raise ConfigError(f"{path}: {str(exc).split(';')[0]}") from None
     if raw is None:
         raise ConfigError(f"{path}: file is empty")
     return raw
@@ -152,4 +161,4 @@ def load_run_config(run_dir: Path) -> Config:
 
 
 def dump_yaml(cfg: Config) -> str:
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    return yaml.dump(to_dict(cfg), Dumper=_Dumper, sort_keys=False)

@@ -59,7 +59,8 @@ def with_trackers(hooks: Any, run_dir: Path) -> Any:
     """`run.tensorboard: true`: `hooks` (training.lifecycle.Hooks) plus an observer writing TensorBoard event
     files into the run folder; `hooks` unchanged otherwise. The command line attaches it for lone runs and
     for each member of a pack; training itself knows no tracker. A missing extra fails here, before
-    training, with the install command (RunError)."""
+    training, with the install command (RunError). An observer that raises is dropped with a warning: the run
+    trains on."""
     from actbench.config import load_run_config
     from actbench.training.lifecycle import Hooks
 
@@ -69,9 +70,17 @@ def with_trackers(hooks: Any, run_dir: Path) -> Any:
     from actbench.trackers.tensorboard import TensorBoardObserver
 
     observer, display = TensorBoardObserver(run_dir), hooks.on_event
+    failed: list[Exception] = []  # a tracker that raised once is dropped: the run goes on without it
 
     def on_event(kind: str, data: dict[str, Any]) -> None:
         display(kind, data)
-        observer(kind, data)
+        if failed:
+            return
+        try:
+            observer(kind, data)
+        except Exception as exc:  # noqa: BLE001 - a tracker outage must never fail the run
+            failed.append(exc)
+            why = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            display("warning", {"message": f"tensorboard: no more event files for this run ({why})"})
 
     return Hooks(on_event=on_event, should_stop=hooks.should_stop)

@@ -13,6 +13,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from actbench import runs as R
+from actbench.timing import finite
 from actbench.trackers.scalars import epoch_scalars, run_label, summary_scalars
 
 TB_DIR = "tensorboard"  # the live event files' folder inside a run folder
@@ -27,7 +28,8 @@ def write_epoch(writer: SummaryWriter, record: dict[str, Any], learned: dict[str
         writer.add_scalar(tag, value, epoch)
     for layer, params in (learned or {}).items():
         for name, values in params.items():
-            if isinstance(values, list) and len(values) > 1:
+            # a diverged run's values may all be NaN/inf: torch refuses a histogram without a finite one
+            if isinstance(values, list) and len(values) > 1 and finite(values):
                 writer.add_histogram(f"act/{layer}/{name}", torch.tensor(values, dtype=torch.float64), epoch)
 
 

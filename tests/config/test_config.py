@@ -88,6 +88,11 @@ def test_frozen() -> None:
         ("optim.lr=.nan", "optim.lr"),
         ("train.epochs=100000000000", "train.epochs"),
         ("train.device=tpu", "train.device"),
+        ("train.device=cuda:x", "train.device"),  # torch.device raised RuntimeError when the run started
+        ("train.device='cuda:'", "train.device"),
+        ("train.device=cuda:-1", "train.device"),
+        ("optim.lr=" + "9" * 400, "optim.lr"),  # an int too large for a float: OverflowError
+        ("train.epochs=" + "9" * 5000, "train.epochs"),  # past int('...')'s digit limit: ValueError
         ("augment.contrast_low=2.0", "augment.contrast_low"),
         ("train.amp=fp8", "train.amp"),
         ("data.val_size=-5", "data.val_size"),
@@ -134,6 +139,7 @@ def test_yaml_errors_name_file_and_line(tmp_path: Path) -> None:
         (b"\xff\xfe\x00bad", "not UTF-8"),
         (b"- 1\n- 2\n", "top level must be a mapping"),
         (b"train: 3\n", "train: expected a mapping"),
+        (b"train:\n  epochs: " + b"9" * 5000 + b"\n", "c.yaml: .*4300 digits"),  # was a bare ValueError
     ],
 )
 def test_bad_files(tmp_path: Path, content: bytes, match: str) -> None:
@@ -148,3 +154,36 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         C.load_config(tmp_path / "missing.yaml")
     with pytest.raises(C.ConfigError, match="is a directory"):
         C.load_config(tmp_path)
+
+
+@pytest.mark.parametrize("section", ["train: 5\n", "train: [1, 2]\n", "train: text\n"])
+def test_set_into_a_section_that_is_not_a_mapping_names_it(tmp_path: Path, section: str) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text(section)
+    with pytest.raises(C.ConfigError, match=r"train: expected a mapping") as err:
+        C.load_config(f, ["train.epochs=3"])
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        # YAML 1.1 reads `off`/`1` as a bool/an int: with a typo'd key beside it the sort raised TypeError
+        (b"train:\n  off: 1\n  epochz: 2\n", r"train\.(False|epochz): unknown key"),
+        (b"1: a\nfoo: b\n", r"(1|foo): unknown section"),
+    ],
+)
+def test_unknown_keys_of_mixed_types_name_one(tmp_path: Path, content: bytes, match: str) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_bytes(content)
+    with pytest.raises(C.ConfigError, match=match):
+        C.load_config(f)
+
+
+@pytest.mark.parametrize("text", ["1e3", "2E5", "-2e-3", "1_0e3"])
+def test_a_string_that_reads_as_a_float_round_trips_through_config_yaml(tmp_path: Path, text: str) -> None:
+    # the loader reads 1e3 as a float (YAML 1.2); the dump wrote such a string unquoted, so the run
+    # folder's config.yaml no longer loaded ("run.name: expected str, got float 1000.0")
+    cfg = C.load_config(None, [f"run.name='{text}'", f"data.root='{text}'"])
+    (tmp_path / "config.yaml").write_text(C.dump_yaml(cfg))
+    assert C.load_run_config(tmp_path) == cfg

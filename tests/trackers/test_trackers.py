@@ -67,6 +67,42 @@ def test_training_writes_event_files_as_it_goes(runs_dir: Path) -> None:
     assert _scalars(acc, "test/test_acc_last")[2] == pytest.approx(summary["last"]["test_acc"])
 
 
+@needs_tb
+def test_a_failing_tracker_never_fails_the_run(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an exception writing event files reached training's loop: the run ended failed after one epoch
+    from actbench.trackers import tensorboard as TB
+
+    def broken(*args: object) -> None:
+        raise OSError(28, "No space left on device", "tensorboard/events.out.tfevents.x")
+
+    monkeypatch.setattr(TB, "write_epoch", broken)
+    cfg = tiny_config("run.tensorboard=true")
+    run_dir = T.create_run(cfg, runs_dir, "tb")
+    events: list[tuple[str, dict]] = []
+    hooks = T.Hooks(on_event=lambda kind, data: events.append((kind, data)))
+    summary = T.run_training(run_dir, hooks=with_trackers(hooks, run_dir))
+    assert summary["status"] == "completed" and summary["epochs_done"] == cfg.train.epochs
+    warnings = [d["message"] for k, d in events if k == "warning" and "tensorboard" in d["message"]]
+    assert len(warnings) == 1 and "No space left on device" in warnings[0], warnings
+    assert [k for k, _ in events].count("epoch") == cfg.train.epochs
+
+
+@needs_tb
+def test_export_of_a_diverged_run_with_non_finite_learned_values(tmp_path: Path) -> None:
+    # a run whose loss became NaN under channel sharing ends with NaN parameters in summary.json's
+    # learned; torch's add_histogram raised "The histogram is empty" and the whole export stopped
+    from actbench.trackers.tensorboard import export_run
+
+    run_dir = write_run(tmp_path / "runs", "diverged", "prelu", 0, status="failed")
+    summary = json.loads((run_dir / R.SUMMARY).read_text())
+    summary["learned"] = {"conv1": {"a": [float("nan")] * 4}, "conv2": {"a": [float("inf"), 0.5, 0.25]}}
+    (run_dir / R.SUMMARY).write_text(json.dumps(summary))
+    export_run(run_dir, tmp_path / "tb")
+    acc = _events(tmp_path / "tb")
+    assert set(_scalars(acc, "loss/train")) == {1, 2, 3}
+    assert "act/conv1/a" not in acc.Tags()["histograms"]
+
+
 def test_missing_tracker_extra_is_one_line_before_anything_runs(
     runs_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
