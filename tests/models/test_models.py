@@ -84,3 +84,14 @@ def test_classifier_is_sized_for_any_kernel_and_image_size(kernel_size: int, siz
     cfg = ModelConfig(channels=(4, 6, 8), kernel_size=kernel_size)
     model = build_model(cfg, ActivationConfig(name="relu"), num_classes=5, image_size=size).double()
     assert model(torch.randn(2, 3, size, size, dtype=torch.float64)).shape == (2, 5)
+
+
+def test_softplus_with_a_low_threshold_is_not_pooled_first() -> None:
+    """torch's Softplus turns linear above threshold/β, dropping by log(1 + e^-threshold)/β there: with a low
+    threshold it decreases (0.9 -> 1.24, 1.1 -> 1.1 at threshold 1), so pooling first changes the model."""
+    sp, pool = torch.nn.Softplus(threshold=1.0), torch.nn.MaxPool2d((1, 2))
+    x = torch.tensor([0.9, 1.1], dtype=torch.float64).view(1, 1, 1, 2)
+    assert pool(sp(x)).item() > sp(pool(x)).item() + 0.1  # pool-first is not exact here
+    assert not commutes_with_max_pool("softplus", {"threshold": 1.0})
+    assert not resolve_pool_first(ModelConfig(), ActivationConfig(name="softplus", params={"threshold": 1.0}))
+    assert commutes_with_max_pool("softplus") and commutes_with_max_pool("softplus", {"beta": 2.0})
