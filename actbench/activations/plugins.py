@@ -198,7 +198,7 @@ def check_activation(
         raise UserError(f"unknown activation {name!r}")
     try:  # what make_activation does for a custom activation: its own factory judges init and params
         module = spec.builder(PROBE_CHANNELS, sharing, init, False, **params)
-    except UserError:  # actbench's own refusals of the combination (_builder); a factory's ValueError is below
+    except UserError:  # actbench's own refusals (_builder); a ValueError of the factory is wrapped below
         raise
     except USER_FAULTS as exc:
         raise UserError(f"activation {name!r}: does not build ({why(exc)})") from None
