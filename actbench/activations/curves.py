@@ -17,12 +17,16 @@ def activation_curve(
     name: str, v: torch.Tensor, a: float | None = None, params: dict[str, Any] | None = None
 ) -> torch.Tensor:
     """h(v) of the activation `name` for the inputs `v` (1-D, any float dtype), one layer-shared module with
-    its learnable ``a`` set to `a` (None: the registry's default init) and fixed `params`. The one place
-    both the `acts --plot` figure (several a per activation) and the report's learned shapes compute it."""
+    its one learnable parameter (``a``; Swish-beta's ``beta``) set to `a` (None: the registry's default
+    init) and fixed `params`. The one place both the `acts --plot` figure (several a per activation) and
+    the report's learned shapes compute it."""
     module = make_activation(name, 1, sharing="layer", **(params or {})).to(v.dtype)
     with torch.no_grad():
         if a is not None:
-            dict(module.named_parameters())["a"].fill_(a)
+            learnable = dict(module.named_parameters())
+            if len(learnable) != 1:
+                raise ValueError(f"{name}: has {len(learnable)} learnable parameters, not one `a` to set")
+            next(iter(learnable.values())).fill_(a)
         return module(v.view(-1, 1)).flatten()  # (N, C=1): broadcasts with any sharing
 
 

@@ -51,7 +51,8 @@ def why(exc: BaseException) -> str:
     """One line on a failure in user code."""
     if isinstance(exc, SystemExit):
         return f"it called sys.exit({exc.code!r})"
-    return f"{type(exc).__name__}: {exc}"
+    lines = str(exc).strip().splitlines()  # torch's messages often run over several lines
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
 
 
 @functools.cache
@@ -197,7 +198,7 @@ def check_activation(
         raise UserError(f"unknown activation {name!r}")
     try:  # what make_activation does for a custom activation: its own factory judges init and params
         module = spec.builder(PROBE_CHANNELS, sharing, init, False, **params)
-    except ValueError:
+    except UserError:  # actbench's own refusals (_builder); a ValueError of the factory is wrapped below
         raise
     except USER_FAULTS as exc:
         raise UserError(f"activation {name!r}: does not build ({why(exc)})") from None

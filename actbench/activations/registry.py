@@ -27,7 +27,9 @@ def commutes_with_max_pool(name: str, params: Mapping[str, Any] | None = None) -
     if spec is None or not (name in _NON_DECREASING or spec.non_decreasing):
         return False
     p = {**spec.defaults, **(params or {})}
-    return p.get("alpha", 0.0) >= 0 and p.get("negative_slope", 0.0) >= 0
+    # Softplus turns linear above threshold/β, dropping there by log(1 + e^-threshold)/β: below float32's
+    # resolution at torch's default threshold 20, a visible decrease at a low one (pooling first not exact)
+    return p.get("alpha", 0.0) >= 0 and p.get("negative_slope", 0.0) >= 0 and p.get("threshold", 20.0) >= 20.0
 
 
 # Extra value rules for fixed params (name -> (check, requirement)); types come from the defaults.

@@ -53,7 +53,8 @@ class PaperCNN(Network):
                 layers.append(nn.BatchNorm2d(c))
             a = self.new_act(f"conv{i}", c)
             layers += [pool, a] if pool_first else [a, pool]
-            c_in, size = c, size // 2
+            # conv output: S + 2·(k // 2) − k + 1 (S for an odd k, S + 1 for an even one), then the 2x pool
+            c_in, size = c, (size + 2 * (model.kernel_size // 2) - model.kernel_size + 1) // 2
         self.features = nn.Sequential(*layers)
         # model.hidden_act: a fixed function in the hidden layers, kept out of activations() (it is not
         # the unit under test: no learned parameters, not in Table 1 or the epoch lines)

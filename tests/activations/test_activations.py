@@ -399,3 +399,15 @@ def test_saturation_level_is_the_units_limit(name: str, a: float) -> None:
     far = unit(torch.tensor([[-1e9]], dtype=torch.float64)).item()
     assert far == pytest.approx(-A.saturation_level(name, a), rel=1e-6)
     assert A.saturation_level("prelu", a) is None
+
+
+def test_acts_plot_sets_swish_betas_own_parameter(tmp_path: Path) -> None:
+    """swish_beta's one learnable parameter is β, not `a`: --a sets β (and a report's init curve uses it)."""
+    from actbench.activations.curves import activation_curve
+
+    v = torch.linspace(-3, 3, 7, dtype=F64)
+    torch.testing.assert_close(activation_curve("swish_beta", v, 2.0), v * torch.sigmoid(2.0 * v))
+    out = tmp_path / "swish.png"
+    result = CliRunner().invoke(app, ["acts", "--plot", str(out), "--a", "0.5,2", "--names", "swish_beta"])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

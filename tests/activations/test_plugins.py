@@ -77,6 +77,11 @@ class Crashes(nn.Module):
         raise RuntimeError("boom")
 
 
+class Picky(nn.Module):
+    def __init__(self, channels):
+        raise ValueError("needs an even channel count\\n(multi-line message)")
+
+
 def not_a_module(channels):
     return torch.relu
 
@@ -136,6 +141,7 @@ def test_import_path_gets_what_built_ins_get(my_acts: Path) -> None:
         ("activation.name=my_acts:Nope", "module 'my_acts' has no attribute 'Nope'"),
         ("activation.name=my_acts:NUMBER", "is a int, not a class or factory"),
         ("activation.name=my_acts:Crashes", "does not build.*RuntimeError: boom"),
+        ("activation.name=my_acts:Picky", "'my_acts:Picky': does not build.*ValueError: needs an even"),
         ("activation.name=my_acts:not_a_module", "returned a builtin_function_or_method, not"),
         ("activation.name=my_acts:Shrinks", r"must return the same shape and dtype, got \(3, 5, 5\)"),
         ("activation.name=my_acts:Detached", "not differentiable"),

@@ -74,3 +74,24 @@ def test_hidden_act_fixes_the_hidden_layers_and_leaves_them_out_of_the_units() -
 def test_hidden_act_refusals(sets: list[str], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         load_config(None, sets)
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3, 4, 5])
+@pytest.mark.parametrize("size", [9, 28, 31, 32])
+def test_classifier_is_sized_for_any_kernel_and_image_size(kernel_size: int, size: int) -> None:
+    """An even kernel with padding k // 2 grows each conv output by one pixel (28 -> 29 -> 14 -> 15 -> 7 ->
+    8 -> 4, not 28 -> 14 -> 7 -> 3): the classifier's input width must follow the real feature map."""
+    cfg = ModelConfig(channels=(4, 6, 8), kernel_size=kernel_size)
+    model = build_model(cfg, ActivationConfig(name="relu"), num_classes=5, image_size=size).double()
+    assert model(torch.randn(2, 3, size, size, dtype=torch.float64)).shape == (2, 5)
+
+
+def test_softplus_with_a_low_threshold_is_not_pooled_first() -> None:
+    """torch's Softplus turns linear above threshold/β, dropping by log(1 + e^-threshold)/β there: with a low
+    threshold it decreases (0.9 -> 1.24, 1.1 -> 1.1 at threshold 1), so pooling first changes the model."""
+    sp, pool = torch.nn.Softplus(threshold=1.0), torch.nn.MaxPool2d((1, 2))
+    x = torch.tensor([0.9, 1.1], dtype=torch.float64).view(1, 1, 1, 2)
+    assert pool(sp(x)).item() > sp(pool(x)).item() + 0.1  # pool-first is not exact here
+    assert not commutes_with_max_pool("softplus", {"threshold": 1.0})
+    assert not resolve_pool_first(ModelConfig(), ActivationConfig(name="softplus", params={"threshold": 1.0}))
+    assert commutes_with_max_pool("softplus") and commutes_with_max_pool("softplus", {"beta": 2.0})

@@ -9,6 +9,7 @@ import torch
 
 from actbench.activations import commutes_with_max_pool
 from actbench.config import ActivationConfig, ConfigError, ModelConfig, ModelName, load_config
+from actbench.errors import UserError
 from actbench.models import MODELS, build_model, learned_parameters, macs_per_image, parameter_count
 
 NAMES = {
@@ -106,3 +107,13 @@ def test_pool_first_only_where_there_is_a_pool() -> None:
     for name in ("resnet20", "mlp"):
         assert not resolve_pool_first(ModelConfig(name=name), ActivationConfig(name="rational"))
     assert resolve_pool_first(ModelConfig(name="vgg_small"), ActivationConfig(name="rational"))
+
+
+def test_resnet20_refuses_narrowing_widths_in_one_line() -> None:
+    """Option A shortcuts (subsample, zero-pad) can add channels but not drop them: a narrower stage is a
+    config mistake named at build time, not a tensor-size RuntimeError in the first forward pass."""
+    with pytest.raises(UserError, match=r"model.widths: .*\(32, 16, 64\)") as exc:
+        build_model(ModelConfig(name="resnet20", widths=(32, 16, 64)), ActivationConfig(), 10)
+    assert "\n" not in str(exc.value)
+    model = build_model(ModelConfig(name="resnet20", widths=(8, 8, 16)), ActivationConfig(), 10)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
