@@ -223,10 +223,14 @@ def _traced(v: torch.Tensor, a: torch.Tensor, exponential: bool, a_min: float) -
 
 def _straight_k(a: torch.Tensor, exponential: bool, a_min: float, dtype: torch.dtype) -> torch.Tensor:
     """k = e^a or max(a, a_min) with the clamps passing the gradient straight through (see _traced)."""
+    # clamp(a) + (a − a.detach()): the clamped value exactly (the second term is 0) with a's gradient.
+    # Not a + (clamp(a) − a).detach(): that rounds in float32 where |a| >> the bound (Rational at a = −1 gave
+    # k = 1.0000467e-3 for 1e-3, at a = −40000 k = 0 and h = NaN); the same where a is within the bounds.
+    straight = a - a.detach()
     if exponential:
         lim = _exponent_limit(dtype)
-        return (a + (a.clamp(-lim, lim) - a).detach()).exp()
-    return a + (a.clamp(min=a_min) - a).detach()
+        return (a.detach().clamp(-lim, lim) + straight).exp()
+    return a.detach().clamp(min=a_min) + straight
 
 
 _TRITON_OP: list[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = []  # built by prepare_fused

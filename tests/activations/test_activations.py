@@ -320,6 +320,27 @@ def test_compiled_units_use_plain_math_with_the_functions_gradients(monkeypatch:
     assert len(traced) == 8  # one trace per unit: the compiled calls took the plain math
 
 
+def test_compiled_clamps_are_exact_far_past_the_bound() -> None:
+    """The traced unit's straight-through clamp gives the bound exactly however far `a` lies past it:
+    written a + (clamp(a) − a).detach() it rounded in float32 (Rational at a = −40000: k = 0, output NaN)."""
+    v = torch.tensor([-2.0, -0.5, 0.0, 1.5])
+    for a0 in (-1.0, -50.0, -40000.0):
+        a = torch.tensor(a0, requires_grad=True)
+        k = FN._straight_k(a, False, A.RATIONAL_A_MIN, torch.float32)
+        assert k.item() == torch.tensor(A.RATIONAL_A_MIN).item(), a0
+        y = FN._traced(v, a, False, A.RATIONAL_A_MIN)
+        assert torch.isfinite(y).all()
+        (grad,) = torch.autograd.grad(y.sum(), a)
+        assert grad.item() != 0  # the gradient still passes straight through to a
+    a = torch.tensor(1e6, requires_grad=True)  # Exponential far past its exponent limit
+    lim = FN._exponent_limit(torch.float32)
+    assert FN._straight_k(a, True, 0.0, torch.float32).item() == torch.tensor(lim).exp().item()
+    for a0 in (0.4, 3.3):  # within the bounds: a itself (e^a), bit for bit
+        a = torch.tensor(a0)
+        assert FN._straight_k(a, False, A.RATIONAL_A_MIN, torch.float32).item() == a.item()
+        assert FN._straight_k(-a, True, 0.0, torch.float32).item() == (-a).exp().item()
+
+
 def test_fused_falls_back_to_eager_when_compile_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken_compile(fn, **kwargs):
         def run(*args):
