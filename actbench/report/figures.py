@@ -201,20 +201,25 @@ def shape_curves(name: str, values: dict[str, float], params: dict[str, Any]) ->
     }
 
 
-def _shape_values(row: dict[str, Any]) -> dict[str, float]:
+def _shape_values(row: dict[str, Any]) -> tuple[dict[str, float], str]:
+    """{"init" and each layer: mean learned value} of a unit with one learnable parameter per layer, and
+    that parameter's name (``a``; Swish-beta's ``beta``); nothing for a unit with several (PAU)."""
+    names = {n for params in row["learned"].values() for n in params}
+    if len(names) != 1:
+        return {}, "a"
+    (name,) = names
     values = {"init": row["init"]} if _num(row["init"]) else {}
     for layer in sorted(row["learned"], key=layer_key):
-        if "a" in row["learned"][layer]:
-            values[layer] = row["learned"][layer]["a"]["mean"]
-    return values
+        values[layer] = row["learned"][layer][name]["mean"]
+    return values, name
 
 
-def _draw_shape(ax: Any, group: Group, values: dict[str, float]) -> None:
+def _draw_shape(ax: Any, group: Group, values: dict[str, float], name: str) -> None:
     params = {k.split(".")[-1]: v for k, v in group.flat.items() if k.startswith("activation.params.")}
     curves = shape_curves(group.activation, values, params)
     for label, a in values.items():
         style = {"color": "0.5", "ls": "--"} if label == "init" else {}
-        ax.plot(curves["v"], curves[label], label=f"{label}: a={a:.3g}", lw=1.3, **style)
+        ax.plot(curves["v"], curves[label], label=f"{label}: {name}={a:.3g}", lw=1.3, **style)
     ax.axhline(0, color="0.8", lw=0.6)
     ax.axvline(0, color="0.8", lw=0.6)
     ax.set(xlabel="v", ylabel="h(v)", title=group.label)
@@ -223,16 +228,16 @@ def _draw_shape(ax: Any, group: Group, values: dict[str, float]) -> None:
 
 
 def plot_shapes(report: Report, path: Path) -> tuple[Path | None, list[str]]:
-    """Learned activation shapes after training (mean `a` over seeds per layer, init dashed)."""
-    items = [(g, _shape_values(r)) for g, r in zip(report.groups, report.rows, strict=True) if r["learned"]]
-    items = [(g, values) for g, values in items if values]
+    """Learned activation shapes after training (mean learned parameter over seeds per layer, init dashed)."""
+    items = [(g, *_shape_values(r)) for g, r in zip(report.groups, report.rows, strict=True) if r["learned"]]
+    items = [(g, values, name) for g, values, name in items if values]
     if not items:
         return None, []
     fig, axes = _panels(len(items))
     warnings = []
-    for ax, (group, values) in zip(axes, items, strict=True):
+    for ax, (group, values, name) in zip(axes, items, strict=True):
         try:
-            _draw_shape(ax, group, values)
+            _draw_shape(ax, group, values, name)
         except (ValueError, TypeError, KeyError, RuntimeError) as exc:
             warnings.append(f"{group.label}: activation shape not drawn ({exc})")
     title = f"learned activations h(v) on v in [{V_RANGE[0]:g}, {V_RANGE[1]:g}] (mean a over seeds)"

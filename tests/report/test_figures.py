@@ -39,3 +39,18 @@ def test_learned_figure_of_a_vector_parameter(tmp_path) -> None:
     report = build_report([tmp_path / "runs"])
     assert F.plot_learned(report, tmp_path / "learned_a.png") == tmp_path / "learned_a.png"
     assert (tmp_path / "learned_a.png").stat().st_size > 0
+
+
+def test_learned_shapes_of_a_unit_whose_parameter_is_not_a(tmp_path) -> None:
+    """Swish-beta learns `beta`: the shape figure draws each layer's learned beta, labelled beta (it read
+    only a parameter named `a`, so it drew the initial curve alone, labelled a=)."""
+    from actbench.report.build import build_report
+    from actbench.training import loop as T
+    from tests.factories import tiny_config
+
+    T.run_training(T.create_run(tiny_config("activation.name=swish_beta"), tmp_path / "runs", "sb"))
+    report = build_report([tmp_path / "runs"])
+    values, name = F._shape_values(report.rows[0])
+    assert name == "beta" and set(values) > {"init"}, values
+    path, warnings = F.plot_shapes(report, tmp_path / "shapes.png")
+    assert path == tmp_path / "shapes.png" and warnings == []
