@@ -215,6 +215,12 @@ def _validate_model(m: ModelConfig) -> None:
         raise ConfigError(f"model.widths: resnet20 has three stages, got {len(m.widths)} values")
     for w in m.widths:
         _positive("model.widths", w)
+    if m.name == "resnet20" and any(b < a for a, b in zip(m.widths[:-1], m.widths[1:], strict=True)):
+        # checked when the config loads, so a sweep refuses it before any run (models.resnet checks too)
+        raise ConfigError(
+            "model.widths: resnet20's stage widths must not decrease (its shortcuts only zero-pad new "
+            f"channels), got {list(m.widths)}"
+        )
     if m.name == "paper_cnn" and len(m.channels) != 3:
         raise ConfigError(f"model.channels: paper_cnn has three conv layers, got {len(m.channels)} values")
     for i, c in enumerate(m.channels + m.hidden):

@@ -85,6 +85,7 @@ def test_frozen() -> None:
         ("activation.name=swishy", "activation"),
         ("data.name=imagenet", "data.name"),
         ("model.channels=[8,8]", "model.channels"),
+        ("model.name=resnet20 model.widths=[32,16,64]", "model.widths: resnet20's stage widths must not"),
         ("optim.lr=.nan", "optim.lr"),
         ("train.epochs=100000000000", "train.epochs"),
         ("train.device=tpu", "train.device"),
