@@ -211,7 +211,9 @@ def corruption_eval(
 
 # --- run folders ------------------------------------------------------------------------------------
 
-SAME = ("checkpoint", "epoch", "seed", "split", "source", "n")  # results that may be merged
+# results that may be merged: also from the same published folder (two CIFAR-10-C copies or versions in one
+# file would mix sources under one name)
+SAME = ("checkpoint", "epoch", "seed", "split", "source", "root", "n")
 
 
 def save(run_dir: Path, result: dict[str, Any], predictions: dict[str, Tensor]) -> Path:
@@ -242,7 +244,7 @@ def missing(
     root: Path | None = None,
 ) -> bool:  # the arguments of corruption_run, in its order
     """True unless corruptions.json already holds every (name, severity) for this checkpoint, at the epoch
-    the run's summary.json gives it now (an extended run's older results are redone), and source."""
+    the run's summary.json gives it now (an extended run's older results are redone), source and folder."""
     try:
         old = runs.read_json(run_dir / runs.CORRUPTIONS)
         end = runs.read_json(run_dir / runs.SUMMARY).get(checkpoint)
@@ -250,8 +252,9 @@ def missing(
         return True
     source = "npy" if root is not None else "memory"
     epoch = end.get("epoch") if isinstance(end, dict) else None  # None: not known, so never the same
-    want = (checkpoint, epoch, None if root is not None else seed, source)
-    if epoch is None or (old.get("checkpoint"), old.get("epoch"), old.get("seed"), old.get("source")) != want:
+    want = (checkpoint, epoch, None if root is not None else seed, source, str(root) if root else None)
+    got = tuple(old.get(k) for k in ("checkpoint", "epoch", "seed", "source", "root"))
+    if epoch is None or got != want:
         return True
     results = old.get("results")
     if not isinstance(results, dict):

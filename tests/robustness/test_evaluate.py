@@ -143,6 +143,25 @@ def test_save_merges_same_checkpoint_and_replaces_otherwise(trained: Path, sessi
         assert "contrast/1" not in f.files
 
 
+def test_results_from_two_published_folders_are_not_merged(
+    trained: Path, session: S.Session, tmp_path: Path
+) -> None:
+    """Two CIFAR-10-C copies (or versions) are two sources: results from the second replace the first's in
+    corruptions.json instead of standing beside them as one name's severities, and a sweep does not skip a
+    run evaluated from another folder (both merged and skipped before: `root` was not compared)."""
+    for f in (runs.CORRUPTIONS, runs.CORRUPTION_PREDICTIONS):
+        (trained / f).unlink(missing_ok=True)
+    first, second = tmp_path / "c10c-a", tmp_path / "c10c-b"
+    write_published(first, session, ["contrast"])
+    write_published(second, session, ["contrast"])
+    CE.save(trained, *CE.corruption_eval(session, ["contrast"], [1], epoch=4, root=first))
+    assert not CE.missing(trained, ["contrast"], [1], root=first)
+    assert CE.missing(trained, ["contrast"], [1], root=second)
+    CE.save(trained, *CE.corruption_eval(session, ["contrast"], [2], epoch=4, root=second))
+    doc = runs.read_json(trained / runs.CORRUPTIONS)
+    assert doc["root"] == str(second) and [e["severity"] for e in doc["results"]["contrast"]] == [2]
+
+
 def test_cli_eval_corruptions_writes_json_and_prints_a_table(trained: Path, tmp_path: Path) -> None:
     (trained / runs.CORRUPTIONS).unlink(missing_ok=True)
     res = runner.invoke(
