@@ -104,7 +104,7 @@ def sweep(
         from actbench.robustness.evaluate import completed_runs
 
         done = completed_runs([plan.sweep_dir / r.name for r in plan.runs])
-        eval_corruptions(done, "last", corruptions, severities or DEFAULT_SEVERITIES, 0, corrupted_root)
+        eval_corruptions(done, "last", corruptions, severities or DEFAULT_SEVERITIES, 0, corrupted_root, log)
     exit_after_sweep(plan, statuses, log)
 
 
