@@ -127,3 +127,22 @@ def test_an_interrupted_sweep_stops_before_its_corruption_evaluation(
     res = runner.invoke(app, [*args, "--corruptions", "contrast", "--log-format", "text"])
     assert res.exit_code == 130, res.output
     assert evaluated == [] and "re-run the same command to continue" in res.output
+
+
+def test_suite_report_into_a_csv_file_still_tells_its_warnings(tmp_path: Path) -> None:
+    """`suite report ROOT --out r.csv` (the format from the suffix): a CSV holds no warnings and the
+    command printed none, since it looked at --format (table); a missing task was said nowhere."""
+    from actbench.sweep.plan import MANIFEST
+    from tests.suites.test_suites import _suite_of_worlds
+
+    root = _suite_of_worlds(tmp_path / "suite", [8.0] * 5)
+    (root / "task9").mkdir()
+    (root / "task9" / MANIFEST).write_text("runs:\n- name: relu-s0\n  overrides: {}\n")
+    missing = "warning: task task9: 1 planned run(s) not completed"
+    for out in ("r.csv", "r.md"):
+        res = runner.invoke(
+            app, ["suite", "report", str(root), "--allow-incomplete", "--out", str(tmp_path / out)]
+        )
+        assert res.exit_code == 0, res.output
+        told = missing in res.output or "not completed" in (tmp_path / out).read_text()
+        assert told, (out, res.output)
