@@ -70,6 +70,15 @@ def test_a_message_with_newlines_stays_one_line_and_json_is_strict() -> None:
     )
 
 
+def test_a_run_name_with_a_line_break_keeps_its_text_log_line_whole() -> None:
+    """A run folder may be named with a line break (`train --name`): the text log put the name in front of
+    each line as given, so every line of that run was split in two, the second without a timestamp."""
+    out = io.StringIO()
+    P.ProgressLog(P.LogOptions("text"), out).emit("warning", "x\ny", {"message": "m"})
+    assert out.getvalue().count("\n") == 1 and STAMP.match(out.getvalue()), out.getvalue()
+    assert out.getvalue().rstrip().endswith(" x | y warning: m")
+
+
 def _record(epoch: int) -> dict[str, Any]:
     return {
         "epoch": epoch,
