@@ -49,6 +49,8 @@ def acts(
             raise UserError(f"--names: {exc}") from None
     if a is not None and plot is None:
         fail("--a only applies with --plot FILE.png")
+    if plot is not None and fmt != "table":
+        fail(f"--format {fmt} applies to the list; --plot writes a PNG (drop one of them)")
     if plot is not None:
         from actbench.activations.curves import plot_activation_curves
         from actbench.runs import FIGURE_SUFFIXES, check_output

@@ -136,7 +136,8 @@ err_console = Console(stderr=True)
 def _error_line(message: str) -> None:
     from rich.markup import escape  # messages quote user text: "[ray]" or "[64,64]" is not markup
 
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    one = message.replace("\r", "\\r").replace("\n", "\\n")  # user text may hold a line break
+    err_console.print(f"[bold red]error:[/] {escape(one)}", highlight=False, soft_wrap=True)
 
 
 def line(text: str, to_stderr: bool = False) -> None:

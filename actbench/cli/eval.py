@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:  # annotations only: commands import the library lazily
+    from actbench.cli.progress import ProgressLog
 
 from actbench.cli.app import app, console, fail, line, progress_log, warn
 from actbench.cli.options import DEFAULT_SEVERITIES, CorruptedRootOpt, CorruptionsOpt, SeveritiesOpt
@@ -48,15 +51,26 @@ def _eval_noise(run_dir: Path, checkpoint: str, split: str, kinds: str, levels: 
 
 
 def eval_corruptions(
-    run_dirs: list[Path], checkpoint: str, corruptions: str, severities: str, seed: int, root: Path | None
+    run_dirs: list[Path],
+    checkpoint: str,
+    corruptions: str,
+    severities: str,
+    seed: int,
+    root: Path | None,
+    log: ProgressLog | None = None,
 ) -> None:
-    """`eval/sweep --corruptions`: accuracy per corruption and severity of each run, into corruptions.json."""
+    """`eval/sweep --corruptions`: accuracy per corruption and severity of each run, into corruptions.json;
+    with `log` (a sweep's --log-format, stdout not a terminal) an `eval` line per run instead of a table."""
     from actbench.cli.display import corruption_table
     from actbench.robustness import evaluate as CE
     from actbench.runs import CORRUPTIONS
 
     names, sevs = CE.parse_corruptions(corruptions, root), CE.parse_severities(severities)
     for run_dir, r in CE.corrupt_runs(run_dirs, names, sevs, seed, checkpoint, root):
+        if log is not None:  # the log's own lines: a table would break JSON lines and timestamped text
+            done = "already evaluated, skipped" if r is None else f"evaluated, wrote {run_dir / CORRUPTIONS}"
+            log.emit("eval", run_dir.name, {"message": f"corruptions {done}"})
+            continue
         if r is None:
             line(f"{run_dir}: corruptions already evaluated, skipped")
             continue

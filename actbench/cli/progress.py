@@ -115,7 +115,8 @@ class ProgressLog:
             record = head | {k: v for k, v in data.items() if k not in head}  # the head always wins
             out = [json.dumps(_jsonable(record), ensure_ascii=False, allow_nan=False)]
         else:
-            out = [f"{timestamp(t)} {run + ' ' if run else ''}{line}" for line in E.lines(kind, data)]
+            name = f"{E.one_line(run)} " if run else ""  # a folder name may hold a line break
+            out = [f"{timestamp(t)} {name}{line}" for line in E.lines(kind, data)]
         stream = self.stream or sys.stdout
         for line in out:
             stream.write(line + "\n")  # one write per line: concurrent writers never interleave mid-line

@@ -127,6 +127,10 @@ def suite_report(
             console.print(item)
     elif out is None:
         console.print(text, highlight=False, markup=False, soft_wrap=True, end="")
+    if fmt == "table" and out is not None:  # written in the format its suffix names, as the library does
+        from actbench.suites.page import SUFFIXES
+
+        fmt = SUFFIXES.get(out.suffix.lower(), "table")
     if text is None or fmt == "csv":  # the other formats carry the warnings
         for w in rep["warnings"]:
             warn(w)

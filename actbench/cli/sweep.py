@@ -74,10 +74,12 @@ def sweep(
     corrupted_root: CorruptedRootOpt = None,
 ) -> None:
     """Run activation x grid x seed; re-running skips completed runs and resumes partial ones."""
+    from actbench import runs
     from actbench.cli.display import plan_table
     from actbench.pack.plan import pack_lines, pack_sweep
     from actbench.sweep import plan as S
     from actbench.sweep.ray import ray_options
+    from actbench.sweep.run import sweep_outcome
 
     log = progress_log(log_format, progress_every, summary_every)
     if corruptions is None and (severities is not None or corrupted_root is not None):
@@ -100,11 +102,12 @@ def sweep(
             line(text)
         return
     statuses = run_sweep(plan, workers, options, retry_failed, log, alone)
-    if corruptions is not None:  # every completed run of the sweep, also those completed before
+    interrupted = sweep_outcome(statuses) == runs.INTERRUPTED  # Ctrl-C: stop now, a re-run evaluates
+    if corruptions is not None and not interrupted:  # every completed run, also those completed before
         from actbench.robustness.evaluate import completed_runs
 
         done = completed_runs([plan.sweep_dir / r.name for r in plan.runs])
-        eval_corruptions(done, "last", corruptions, severities or DEFAULT_SEVERITIES, 0, corrupted_root)
+        eval_corruptions(done, "last", corruptions, severities or DEFAULT_SEVERITIES, 0, corrupted_root, log)
     exit_after_sweep(plan, statuses, log)
 
 

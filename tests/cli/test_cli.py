@@ -108,3 +108,41 @@ def test_resume_refuses_the_options_of_a_new_run(runs_dir: Path, option: list[st
     assert res.exit_code == 2 and res.output.startswith(f"error: {option[0]} ") and "--resume" in res.output
     assert res.output.strip().count("\n") == 0, res.output
     assert ((run_dir / "summary.json").read_bytes(), (run_dir / "config.yaml").read_bytes()) == before
+
+
+def test_an_interrupted_sweep_stops_before_its_corruption_evaluation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C on `sweep --corruptions`: the sweep stopped its runs, then went on to evaluate every completed
+    run under the corruptions (minutes each) before exiting 130; now it exits 130 at once (re-running the
+    same command trains the rest and evaluates them all)."""
+    from actbench.cli import sweep as cli_sweep
+    from actbench.sweep.state import RunStatus, State
+
+    stopped = [RunStatus("relu-s0", State.COMPLETED), RunStatus("elu-s0", State.INTERRUPTED)]
+    evaluated: list[object] = []
+    monkeypatch.setattr(cli_sweep, "run_sweep", lambda *args, **kwargs: stopped)
+    monkeypatch.setattr(cli_sweep, "eval_corruptions", lambda *args, **kwargs: evaluated.append(args))
+    args = ["sweep", "--acts", "relu,elu", "--out", str(tmp_path), "--name", "sw", *_sets()]
+    res = runner.invoke(app, [*args, "--corruptions", "contrast", "--log-format", "text"])
+    assert res.exit_code == 130, res.output
+    assert evaluated == [] and "re-run the same command to continue" in res.output
+
+
+def test_suite_report_into_a_csv_file_still_tells_its_warnings(tmp_path: Path) -> None:
+    """`suite report ROOT --out r.csv` (the format from the suffix): a CSV holds no warnings and the
+    command printed none, since it looked at --format (table); a missing task was said nowhere."""
+    from actbench.sweep.plan import MANIFEST
+    from tests.suites.test_suites import _suite_of_worlds
+
+    root = _suite_of_worlds(tmp_path / "suite", [8.0] * 5)
+    (root / "task9").mkdir()
+    (root / "task9" / MANIFEST).write_text("runs:\n- name: relu-s0\n  overrides: {}\n")
+    missing = "warning: task task9: 1 planned run(s) not completed"
+    for out in ("r.csv", "r.md"):
+        res = runner.invoke(
+            app, ["suite", "report", str(root), "--allow-incomplete", "--out", str(tmp_path / out)]
+        )
+        assert res.exit_code == 0, res.output
+        told = missing in res.output or "not completed" in (tmp_path / out).read_text()
+        assert told, (out, res.output)

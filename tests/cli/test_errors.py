@@ -103,3 +103,11 @@ def test_a_broken_run_config_is_named_once(tmp_path: Path, text: str, problem: s
         res = runner.invoke(app, args)
         assert res.exit_code == 2 and res.output.startswith(f"error: {path}"), res.output
         assert res.output.count(str(path)) == 1 and problem in res.output, res.output
+
+
+def test_a_user_error_quoting_a_newline_is_still_one_line() -> None:
+    """A message quotes user text (a path, an --acts value) that may hold a line break: it was printed
+    as given, so the one error line became two; the break is now shown escaped, as \\n."""
+    res = runner.invoke(app, ["eval", "/nonexistent\nrun"])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip() == "error: /nonexistent\\nrun: not a run folder (no config.yaml)", res.output

@@ -70,6 +70,15 @@ def test_a_message_with_newlines_stays_one_line_and_json_is_strict() -> None:
     )
 
 
+def test_a_run_name_with_a_line_break_keeps_its_text_log_line_whole() -> None:
+    """A run folder may be named with a line break (`train --name`): the text log put the name in front of
+    each line as given, so every line of that run was split in two, the second without a timestamp."""
+    out = io.StringIO()
+    P.ProgressLog(P.LogOptions("text"), out).emit("warning", "x\ny", {"message": "m"})
+    assert out.getvalue().count("\n") == 1 and STAMP.match(out.getvalue()), out.getvalue()
+    assert out.getvalue().rstrip().endswith(" x | y warning: m")
+
+
 def _record(epoch: int) -> dict[str, Any]:
     return {
         "epoch": epoch,
@@ -271,3 +280,20 @@ def test_eval_noise_logs_start_and_end_lines_around_its_table(runs_dir: Path) ->
     )
     done = next(i for i, line in enumerate(lines) if "robustness evaluation finished" in line)
     assert STAMP.match(lines[done]) and done > 0 and "gaussian acc %" in res.output
+
+
+def test_sweep_corruptions_in_a_json_log_keep_every_line_json(tmp_path: Path) -> None:
+    """`sweep --corruptions --log-format json`: the corruption results came as rich tables and a plain
+    `wrote ...` line on stdout, amid the JSON lines; now one `eval` event per run, in the log's format."""
+    args = ["sweep", "--acts", "relu", "--out", str(tmp_path), "--name", "sw", *_sets("train.epochs=1")]
+    args += ["--corruptions", "contrast", "--severities", "2"]
+    res = runner.invoke(app, [*args, "--log-format", "json"])
+    assert res.exit_code == 0, res.output
+    docs = [json.loads(line) for line in res.output.splitlines()]  # every line one JSON object
+    evals = [d for d in docs if d["event"] == "eval"]
+    assert [d["run"] for d in evals] == ["relu-s0"] and "corruptions.json" in evals[0]["message"]
+    res = runner.invoke(app, [*args, "--log-format", "text"])  # a text log: timestamped lines only
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert all(STAMP.match(line) for line in lines), lines
+    assert any("Z relu-s0 corruptions evaluated, wrote " in line for line in lines), lines

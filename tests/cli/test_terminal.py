@@ -73,6 +73,14 @@ def test_acts_bad_format_is_one_line() -> None:
     assert res.output.strip().count("\n") == 0
 
 
+def test_acts_plot_refuses_an_export_format_it_would_ignore(tmp_path: Path) -> None:
+    """`acts --plot F.png --format csv` wrote the PNG and no CSV, silently (as --a without --plot is
+    refused, a --format that --plot ignores is refused before anything is drawn)."""
+    res = runner.invoke(app, ["acts", "--plot", str(tmp_path / "a.png"), "--format", "csv"])
+    assert res.exit_code == 2 and res.output.startswith("error: --format "), res.output
+    assert res.output.strip().count("\n") == 0 and not (tmp_path / "a.png").exists()
+
+
 def test_narrow_tables_continue_instead_of_cropping() -> None:
     heads = ["group", *(f"column {i}" for i in range(8))]
     rows = [["exponential (optim.lr=0.001, data.noise=0.35)", *(f"{i}.2345 ± 0.01" for i in range(8))]]
