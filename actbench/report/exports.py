@@ -83,8 +83,11 @@ def _robust_flat(row: dict[str, Any]) -> dict[str, Any]:
 
 def to_csv(report: Report) -> str:
     rows = [flat_row(r) for r in report.rows]
+    # every row's columns, in first-seen order: a group measured under corruptions or noise that an
+    # earlier group was not has columns of its own (blank in the others' rows)
+    heads = list(dict.fromkeys(k for row in rows for k in row))
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=heads, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()

@@ -138,6 +138,24 @@ def test_runs_without_corruptions_have_none(tmp_path: Path) -> None:
     assert report.rows[0]["corruptions"] is None and "CIFAR-10-C" not in TB.to_markdown(report)
 
 
+def test_csv_of_groups_of_which_only_a_later_one_has_corruptions(tmp_path: Path) -> None:
+    """The baseline measured clean only, ELU under corruptions too (its mCE then has no baseline to divide by,
+    its error per corruption stands): the CSV has every group's columns (it
+    took them from the first row, so DictWriter raised ValueError on ELU's corrupt_* fields)."""
+    import csv
+    import io
+
+    root = tmp_path / "runs"
+    for seed in range(2):
+        write_run(root, f"relu-s{seed}", "relu", seed, 0.7, 1.0)
+    for seed, (clean, accs) in enumerate(ACC["elu"]):
+        add_corruptions(write_run(root, f"elu-s{seed}", "elu", seed, clean, 1.0), clean, accs)
+    rows = list(csv.DictReader(io.StringIO(TB.to_csv(RP.build_report([root])))))
+    assert [r["group"] for r in rows] == ["relu", "elu"]
+    columns = [c for c in rows[0] if c.startswith("corrupt_")]
+    assert columns and all(rows[0][c] == "" for c in columns) and rows[1]["corrupt_error_pct_contrast"] != ""
+
+
 def test_tables_exports_and_heatmap(corrupted: Path, tmp_path: Path) -> None:
     report = RP.build_report([corrupted], baseline="relu")
     md = TB.to_markdown(report)
