@@ -78,7 +78,12 @@ def plan_suite(
     spec = SU.load_suite(suite)
     if name is not None and not SU.TASK_NAME.match(name):
         raise SU.SuiteError(f"--name: {name!r} is not a plain folder name (letters, digits, . _ -)")
-    root = Path(out or "runs") / (name or spec.name)
+    if out is None:  # as for a sweep: run.out of the configs (after --set); one suite folder holds every task
+        outs = sorted({str(SU.task_config(task, list(sets)).run.out) for task in spec.tasks})
+        if len(outs) > 1:
+            raise SU.SuiteError(f"--out: the tasks' run.out differ ({', '.join(outs)}); give --out")
+        out = outs[0] if outs else "runs"
+    root = Path(out) / (name or spec.name)
     acts = acts if isinstance(acts, str) else ",".join(acts)
     seeds = seeds if isinstance(seeds, str) else ",".join(map(str, seeds))
     tasks, skipped = [], {}

@@ -354,3 +354,24 @@ def test_a_suite_with_tensorboard_runs_is_refused_without_tensorboard(
     res = runner.invoke(app, [*argv, *[a for s in sets for a in ("--set", s)], "--tensorboard"])
     assert res.exit_code == 2 and "tensorboard: not installed" in res.output
     assert not (tmp_path / "tb").exists()
+
+
+def test_suite_folder_follows_run_out_without_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --out a suite goes under run.out, as a sweep does (`--set run.out=X` was accepted and
+    ignored: the suite went to ./runs); tasks whose configs disagree on run.out need --out."""
+    from actbench.suites.run import plan_suite
+
+    monkeypatch.chdir(tmp_path)
+    sets = ["train.epochs=1", "data.train_size=64", "data.test_size=32", "data.val_size=0"]
+    assert plan_suite("smoke", ["relu"], [0], sets, name="o").root == Path("runs") / "o"
+    plan = plan_suite("smoke", ["relu"], [0], [*sets, f"run.out={tmp_path / 'elsewhere'}"], name="o")
+    assert plan.root == tmp_path / "elsewhere" / "o"
+    suite = tmp_path / "mixed.yaml"
+    suite.write_text(
+        "name: mixed\ntasks:\n"
+        "  - {name: a, config: quickstart, set: [run.out=one]}\n"
+        "  - {name: b, config: quickstart, set: [run.out=two]}\n"
+    )
+    with pytest.raises(SU.SuiteError, match=r"--out: the tasks' run.out differ \(one, two\)"):
+        plan_suite(str(suite), ["relu"], [0], sets, name="m")
+    assert plan_suite(str(suite), ["relu"], [0], sets, name="m", out=tmp_path).root == tmp_path / "m"
