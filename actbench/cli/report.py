@@ -28,7 +28,7 @@ def report(
     out: Annotated[Path | None, typer.Option(help="Write the export to this file instead of stdout.")] = None,
     plots: Annotated[Path | None, typer.Option(help="Write PNG figures into this folder.")] = None,
     provenance: Annotated[
-        bool, typer.Option(help="md/json: add versions, device, epochs and wall time read from the runs.")
+        bool, typer.Option(help="Add versions, device, epochs and wall time read from the runs (not to csv).")
     ] = False,
     html: Annotated[
         Path | None, typer.Option(help="Also write the whole report as one self-contained HTML file.")
