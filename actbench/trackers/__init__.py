@@ -27,10 +27,10 @@ def export(target: str, paths: list[Path], to: str | None = None) -> tuple[str, 
     if target not in TRACKERS:
         raise not_allowed("TARGET", target, TRACKERS, cls=RunError)
     dest = to or DEFAULT_TO[target]
-    if local := local_folder(dest):  # checked before anything is read or exported
-        check_output(local, "--to", folder=True)
     require(target, target)
-    run_dirs, warnings = find_run_dirs(paths)
+    run_dirs, warnings = find_run_dirs(paths)  # a bad PATH is refused before --to is made
+    if local := local_folder(dest):  # checked before anything is exported
+        check_output(local, "--to", folder=True)
     if target == "tensorboard":
         from actbench.trackers.tensorboard import export_tensorboard
 

@@ -129,6 +129,16 @@ def test_export_target_is_checked(sweep_runs: Path) -> None:
 
 
 @needs_tb
+def test_export_of_a_missing_path_makes_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PATH that is not there is one error line and leaves no empty ./tensorboard behind (--to was made
+    before the paths were checked)."""
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["export", "tensorboard", str(tmp_path / "nonexistent")])
+    assert res.exit_code == 2 and res.output.strip().count("\n") == 0, res.output
+    assert not (tmp_path / "tensorboard").exists()
+
+
+@needs_tb
 def test_export_tensorboard_twice_gives_one_history_per_run(sweep_runs: Path, tmp_path: Path) -> None:
     to = tmp_path / "tb"
     for _ in range(2):
