@@ -59,7 +59,10 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     option owns (`OWNED`) or given twice is refused: one axis per key, never silently dropped."""
     grid: dict[str, list[Any]] = {}
     for item in items:
-        key, raw = parse_override(item)
+        try:
+            key, raw = parse_override(item)
+        except ConfigError as exc:  # its message names --set, the option it was written for
+            raise ConfigError(str(exc).replace("--set ", "--grid ", 1)) from None
         if key in OWNED:
             raise ConfigError(f"--grid {item!r}: {key} is set by {OWNED[key]}; use {OWNED[key]} instead")
         if key in grid:

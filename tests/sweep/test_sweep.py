@@ -46,6 +46,9 @@ def test_plan_rejects_bad_axis_values(tmp_path: Path) -> None:
         S.plan_sweep(tiny_config(), ["relu"], [0], S.parse_grid(["train.epochs=1,-1"]), tmp_path)
     with pytest.raises(ConfigError, match="repeated"):
         S.parse_list("0,0", "seeds", int)
+    for bad in ("", "epochs=3", "train.epochs"):  # a malformed --grid item is blamed on --grid, not --set
+        with pytest.raises(ConfigError, match=r"^--grid "):
+            S.parse_grid([bad])
 
 
 def test_plan_refuses_two_runs_with_one_folder_name(tmp_path: Path) -> None:
