@@ -62,7 +62,9 @@ class SweepWatch:
     sweep_dir: Path
     clock: Callable[[], float] = time.monotonic
     t0: float = field(init=False)
-    first_epochs: int | None = None  # epochs done before this invocation (they give no pace for an ETA)
+    # per run, the epochs it had before this invocation (they give no pace for an ETA), lowered when a run
+    # starts over below them (a --retry-failed restart): only epochs above it were trained by this sweep
+    before: dict[str, int] = field(default_factory=dict)
     seen: dict[str, State] = field(default_factory=dict)  # run -> state at the last poll
     where: dict[str, str] = field(default_factory=dict)
     logged: dict[str, int] = field(default_factory=dict)  # run -> last epoch reported
@@ -74,14 +76,22 @@ class SweepWatch:
         self.t0 = self.clock()
 
     def _done(self, statuses: list[RunStatus]) -> int:
-        """Epochs done over the sweep; the first count is kept as the epochs done before this invocation."""
-        done = sum(min(s.epochs, s.total) for s in statuses)
-        if self.first_epochs is None:
-            self.first_epochs = done
+        """Epochs done over the sweep; each run's lowest count so far is kept in `before`."""
+        done = 0
+        for s in statuses:
+            e = min(s.epochs, s.total)
+            self.before[s.name] = min(self.before.get(s.name, e), e)
+            done += e
         return done
 
+    @property
+    def first_epochs(self) -> int:
+        """Epochs done before this invocation, over the runs seen so far (less after a restart)."""
+        return sum(self.before.values())
+
     def tally(self, statuses: list[RunStatus]) -> Tally:
-        done, first = self._done(statuses), self.first_epochs or 0
+        done = self._done(statuses)
+        first = sum(self.before[s.name] for s in statuses)
         counts = Counter(str(s.state) for s in statuses)
         finished = {k: v for k, v in counts.items() if k in runs.FINAL or k == State.SKIPPED}
         elapsed = self.clock() - self.t0

@@ -71,6 +71,22 @@ def test_tally_counts_states_and_paces_the_eta_on_this_sweeps_epochs(tmp_path: P
     assert t.elapsed_s == 20 and t.eta_s == pytest.approx(21 * 10.0)  # 2 epochs in 20 s, 21 left
 
 
+def test_a_restarted_run_paces_the_eta_by_what_it_trains_again(tmp_path: Path) -> None:
+    """--retry-failed starts a failed run over: its 6 old epochs drop to 0 and the 3 it then trains are
+    this sweep's (counted once at the first poll, they made the pace 0, so the ETA stayed '?')."""
+    clock = _Clock()
+    watch = SweepWatch(tmp_path, clock)
+    statuses = [RunStatus("a", State.RUNNING, action="restart", epochs=6, total=10)]
+    assert watch.tally(statuses).eta_s is None
+    statuses[0].epochs = 0  # the restart's first poll
+    clock.t += 5
+    watch.tally(statuses)
+    statuses[0].epochs = 3
+    clock.t += 25
+    t = watch.tally(statuses)
+    assert t.epochs_done == 3 and t.eta_s == pytest.approx(7 * 30 / 3)  # 3 epochs in 30 s, 7 left
+
+
 def test_eta_needs_a_fresh_epoch() -> None:
     assert eta_s(0, 10, 5.0) is None and eta_s(2, 10, 5.0) == 25.0
 
