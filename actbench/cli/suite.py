@@ -117,6 +117,7 @@ def suite_report(
 ) -> None:
     """Per task, each activation's decision vs the baseline; across tasks, mean ranks, Friedman, CD."""
     from actbench.suites import report as SR
+    from actbench.suites.page import written_format
 
     text, rep = SR.suite_report_main(path, baseline, metric, fmt, out, html, plot, allow_incomplete)
     if text is None:  # the terminal: the report's tables, warnings on stderr
@@ -127,11 +128,7 @@ def suite_report(
             console.print(item)
     elif out is None:
         console.print(text, highlight=False, markup=False, soft_wrap=True, end="")
-    if fmt == "table" and out is not None:  # written in the format its suffix names, as the library does
-        from actbench.suites.page import SUFFIXES
-
-        fmt = SUFFIXES.get(out.suffix.lower(), "table")
-    if text is None or fmt == "csv":  # the other formats carry the warnings
+    if text is None or written_format(fmt, out) == "csv":  # the other formats carry the warnings
         for w in rep["warnings"]:
             warn(w)
     for path in (

@@ -10,6 +10,7 @@ folder's config.yaml.
 from actbench.config.checks import (
     MAX_INT,
     check_choice,
+    check_resnet_widths,
     external_networks,
     from_dict,
     robustness_options,
@@ -70,6 +71,7 @@ __all__ = [
     "Split",
     "TrainConfig",
     "check_choice",
+    "check_resnet_widths",
     "dump_yaml",
     "external_networks",
     "from_dict",

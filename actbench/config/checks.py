@@ -203,6 +203,16 @@ def external_networks(source: str) -> tuple[str, ...]:
     return tuple(timm.list_models())
 
 
+def check_resnet_widths(widths: tuple[int, ...]) -> None:
+    """resnet20's stage widths must not decrease: its option-A shortcuts zero-pad new channels and never
+    drop any (config validation, and models.resnet for a ModelConfig made in Python)."""
+    if any(b < a for a, b in zip(widths[:-1], widths[1:], strict=True)):
+        raise ConfigError(
+            "model.widths: resnet20's stage widths must not decrease (its shortcuts only zero-pad new "
+            f"channels), got {tuple(widths)}"
+        )
+
+
 def _validate_model(m: ModelConfig) -> None:
     if m.name not in BUILTIN_MODELS:
         _validate_external(m)
@@ -215,12 +225,8 @@ def _validate_model(m: ModelConfig) -> None:
         raise ConfigError(f"model.widths: resnet20 has three stages, got {len(m.widths)} values")
     for w in m.widths:
         _positive("model.widths", w)
-    if m.name == "resnet20" and any(b < a for a, b in zip(m.widths[:-1], m.widths[1:], strict=True)):
-        # checked when the config loads, so a sweep refuses it before any run (models.resnet checks too)
-        raise ConfigError(
-            "model.widths: resnet20's stage widths must not decrease (its shortcuts only zero-pad new "
-            f"channels), got {list(m.widths)}"
-        )
+    if m.name == "resnet20":  # when the config loads, so a sweep refuses it before any run
+        check_resnet_widths(m.widths)
     if m.name == "paper_cnn" and len(m.channels) != 3:
         raise ConfigError(f"model.channels: paper_cnn has three conv layers, got {len(m.channels)} values")
     for i, c in enumerate(m.channels + m.hidden):

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actbench.config import ActivationConfig, ModelConfig
+from actbench.config import ActivationConfig, ModelConfig, check_resnet_widths
 from actbench.errors import UserError
 from actbench.models.common import Network
 
@@ -65,12 +65,7 @@ class ResNet20(Network):
         if image_size < 4:
             raise UserError(f"image size {image_size} is too small for resnet20's two 2x strides (need >= 4)")
         widths = model.widths or RESNET20_WIDTHS
-        # option A pads new channels, it never drops any
-        if any(w < prev for prev, w in zip(widths[:-1], widths[1:], strict=True)):
-            raise UserError(
-                f"model.widths: resnet20's stage widths must not decrease (its shortcuts only zero-pad new "
-                f"channels), got {tuple(widths)}"
-            )
+        check_resnet_widths(tuple(widths))  # a ModelConfig made in Python skips config validation
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),
             nn.BatchNorm2d(widths[0]),

@@ -82,10 +82,11 @@ def steady_epoch_times(run: Run) -> list[float]:
 def timing_stats(runs: list[Run]) -> dict[str, Any]:
     """Median and min-max of the steady epoch seconds of all the runs' epochs together, median images/s
     of those epochs, largest peak memory of the runs (robust: one slow epoch hardly moves a median)."""
-    epoch_s = robust(t for run in runs for t in steady_epoch_times(run))
+    per_run = [steady_epoch_times(run) for run in runs]
+    epoch_s = robust(t for times in per_run for t in times)
     # per run: the runs of one group train the same network with the same settings, so how far their
     # medians differ measures the machine (its load while each ran), not the unit (report.sections)
-    run_medians = [m for m in (robust(steady_epoch_times(run))["median"] for run in runs) if m is not None]
+    run_medians = [m for m in (robust(times)["median"] for times in per_run) if m is not None]
     ips = robust(x for run in runs for x in steady([r.get("images_per_s") for r in run.records]))
     mems = [as_dict(run.summary.get("peak_memory")) for run in runs]
     mems = [m for m in mems if finite_mean([m.get("bytes")]) is not None]

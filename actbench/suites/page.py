@@ -167,6 +167,13 @@ def to_json(rep: dict[str, Any]) -> str:
 SUFFIXES = {".md": "md", ".csv": "csv", ".json": "json"}
 
 
+def written_format(fmt: str, out: str | Path | None) -> str:
+    """The format a report is written in: `fmt`, or for `table` into a file the one its suffix names."""
+    if fmt == "table" and out is not None:
+        return SUFFIXES.get(Path(out).suffix.lower(), "table")
+    return fmt
+
+
 def render_text(rep: dict[str, Any], fmt: str) -> str:
     """The export `fmt` (md | csv | json), or `table` as the terminal's text without colour."""
     if fmt not in FORMATS:

@@ -27,7 +27,7 @@ from actbench.stats.decisions import decide_family
 from actbench.stats.ranks import suite_summary
 from actbench.suites.cd_diagram import cd_diagram
 from actbench.suites.completeness import incomplete, incomplete_lines
-from actbench.suites.page import FORMATS, SUFFIXES, render_text, write_html
+from actbench.suites.page import FORMATS, render_text, write_html, written_format
 from actbench.sweep.plan import MANIFEST
 
 
@@ -232,8 +232,7 @@ def suite_report_main(
         else:
             note = f"--plot {plot}: no critical-difference diagram without a cross-task verdict"
             rep["warnings"].append(note)
-    if fmt == "table" and out is not None:
-        fmt = SUFFIXES.get(Path(out).suffix.lower(), "table")
+    fmt = written_format(fmt, out)
     text = None if fmt == "table" and out is None else render_text(rep, fmt)  # None: the terminal's tables
     if html_path is not None:
         write_html(rep, html_path)

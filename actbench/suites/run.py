@@ -78,8 +78,9 @@ def plan_suite(
     spec = SU.load_suite(suite)
     if name is not None and not SU.TASK_NAME.match(name):
         raise SU.SuiteError(f"--name: {name!r} is not a plain folder name (letters, digits, . _ -)")
-    if out is None:  # as for a sweep: run.out of the configs (after --set); one suite folder holds every task
-        outs = sorted({str(SU.task_config(task, list(sets)).run.out) for task in spec.tasks})
+    configs = [SU.task_config(task, list(sets)) for task in spec.tasks]  # each task's, after --set
+    if out is None:  # as for a sweep: run.out of the configs; one suite folder holds every task
+        outs = sorted({str(cfg.run.out) for cfg in configs})
         if len(outs) > 1:
             raise SU.SuiteError(f"--out: the tasks' run.out differ ({', '.join(outs)}); give --out")
         out = outs[0] if outs else "runs"
@@ -87,8 +88,8 @@ def plan_suite(
     acts = acts if isinstance(acts, str) else ",".join(acts)
     seeds = seeds if isinstance(seeds, str) else ",".join(map(str, seeds))
     tasks, skipped = [], {}
-    for task in spec.tasks:
-        if problem := SU.missing_data(SU.task_config(task, list(sets))):
+    for task, cfg in zip(spec.tasks, configs, strict=True):
+        if problem := SU.missing_data(cfg):
             skipped[task.name] = problem
             if on_skip:
                 on_skip(task.name, problem)

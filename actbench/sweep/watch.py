@@ -90,8 +90,7 @@ class SweepWatch:
         return sum(self.before.values())
 
     def tally(self, statuses: list[RunStatus]) -> Tally:
-        done = self._done(statuses)
-        first = sum(self.before[s.name] for s in statuses)
+        done, first = self._done(statuses), self.first_epochs
         counts = Counter(str(s.state) for s in statuses)
         finished = {k: v for k, v in counts.items() if k in runs.FINAL or k == State.SKIPPED}
         elapsed = self.clock() - self.t0

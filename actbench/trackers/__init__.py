@@ -62,7 +62,7 @@ def with_trackers(hooks: Any, run_dir: Path) -> Any:
     training, with the install command (RunError). An observer that raises is dropped with a warning: the run
     trains on."""
     from actbench.config import load_run_config
-    from actbench.training.lifecycle import Hooks
+    from actbench.training.lifecycle import Hooks, one_line
 
     if not load_run_config(run_dir).run.tensorboard:
         return hooks
@@ -80,7 +80,7 @@ def with_trackers(hooks: Any, run_dir: Path) -> Any:
             observer(kind, data)
         except Exception as exc:  # noqa: BLE001 - a tracker outage must never fail the run
             failed.append(exc)
-            why = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            display("warning", {"message": f"tensorboard: no more event files for this run ({why})"})
+            message = f"tensorboard: no more event files for this run ({one_line(exc)})"
+            display("warning", {"message": message})
 
     return Hooks(on_event=on_event, should_stop=hooks.should_stop)
