@@ -88,10 +88,16 @@ def resolve_config_path(spec: str | Path) -> Path:
         return path
     name = path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml"
     preset = resources.files("actbench") / SHIPPED_DIR / name
-    if str(spec) == path.name or str(spec) == path.stem or len(path.parts) <= 2:
-        if preset.is_file():
-            return Path(str(preset))
+    # a bare name or `configs/NAME` (the repository's folder of the presets) means a preset; a missing
+    # `mine/NAME.yaml` is the user's own file, and loading the preset of that name would train something
+    # they never wrote
+    means_preset = len(path.parts) == 1 or (len(path.parts) == 2 and path.parts[0] == SHIPPED_DIR)
+    if means_preset and preset.is_file():
+        return Path(str(preset))
     presets = shipped_configs()
+    if preset.is_file():
+        stem = Path(name).stem
+        raise ConfigError(f"{spec}: no such config file (the shipped preset {stem} is `--config {stem}`)")
     # presets name Exponential "exp": cifar10_exponential -> cifar10_exp
     guess = Path(name).stem.replace("exponential", "exp")
     close = [guess] if guess in presets else difflib.get_close_matches(guess, presets, n=1, cutoff=0.6)

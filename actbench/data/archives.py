@@ -82,8 +82,16 @@ def top_folder(names: list[str]) -> tuple[str, ...]:
 
 
 def _junk(name: str) -> bool:
-    """A member macOS's archiver adds (resource forks under __MACOSX/), never part of the data set."""
-    return "__MACOSX" in name
+    """A file macOS adds, never part of the data set: resource forks under __MACOSX/ (its zip tool) and
+    AppleDouble `._NAME` files beside each file (foreign disks, tar without COPYFILE_DISABLE), which keep
+    the image's extension but hold metadata."""
+    return "__MACOSX" in name or PurePosixPath(name).name.startswith("._")
+
+
+def is_image_name(name: str, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> bool:
+    """Whether a file or member name is one of the data set's images: folder, archive and fingerprint
+    readers all decide by this one rule."""
+    return name.lower().endswith(extensions) and not _junk(name)
 
 
 def image_entries(
@@ -92,7 +100,7 @@ def image_entries(
     """(member name, bytes) of every regular member with an image extension, in one sequential pass; the
     names of the folder members (an archive may list empty ones) and the folders of the other regular
     members (non-images) are appended to `folders` if given."""
-    wanted = lambda name: name.lower().endswith(extensions) and not _junk(name)  # noqa: E731
+    wanted = lambda name: is_image_name(name, extensions)  # noqa: E731
     folders = folders if folders is not None else []
     if path.name.lower().endswith(".zip"):
         yield from _zip_entries(path, wanted, folders)

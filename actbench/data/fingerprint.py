@@ -24,6 +24,7 @@ from actbench.data.archives import (
     ArchiveError,
     image_entries,
     is_archive,
+    is_image_name,
     top_folder,
 )
 
@@ -56,7 +57,7 @@ def _folder_lines(root: Path) -> list[str]:
             continue
         for cls in sorted(e.name for e in os.scandir(base) if e.is_dir()):
             for e in os.scandir(base / cls):
-                if e.is_file() and e.name.lower().endswith(IMAGE_EXTENSIONS):
+                if e.is_file() and is_image_name(e.name):
                     digest = hashlib.sha256(Path(e.path).read_bytes()).hexdigest()
                     lines.append(f"{split}/{cls}/{e.name}\t{digest}")
     return lines

@@ -29,6 +29,7 @@ from actbench.data.archives import (
     ArchiveError,
     content_key,
     is_archive,
+    is_image_name,
     read_members,
 )
 from actbench.errors import UserError
@@ -172,7 +173,7 @@ def _list_split(split_dir: Path, classes: list[str] | None) -> tuple[list[str], 
         raise DataError(f"folder: no class sub-folders in {split_dir}")
     per_class = []
     for name in found:
-        entries = [e for e in os.scandir(split_dir / name) if e.name.lower().endswith(IMAGE_EXTENSIONS)]
+        entries = [e for e in os.scandir(split_dir / name) if is_image_name(e.name)]
         entries.sort(key=lambda e: e.name)
         if not entries:
             raise DataError(f"folder: no images ({', '.join(IMAGE_EXTENSIONS)}) in {split_dir / name}")

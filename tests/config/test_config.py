@@ -157,6 +157,17 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         C.load_config(tmp_path)
 
 
+def test_a_missing_file_in_another_folder_is_not_a_preset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `mine/cifar100_exp.yaml` names the user's own file: loading the shipped preset of that name instead
+    # would train something the user never wrote; only a bare name or `configs/NAME` means a preset
+    monkeypatch.chdir(tmp_path)
+    want = r"mine/cifar100_exp.yaml: no such config file .*shipped preset cifar100_exp"
+    with pytest.raises(C.ConfigError, match=want):
+        C.load_config("mine/cifar100_exp.yaml")
+
+
 @pytest.mark.parametrize("section", ["train: 5\n", "train: [1, 2]\n", "train: text\n"])
 def test_set_into_a_section_that_is_not_a_mapping_names_it(tmp_path: Path, section: str) -> None:
     f = tmp_path / "c.yaml"

@@ -258,3 +258,24 @@ def test_a_linked_image_in_a_tar_is_refused_not_skipped(tmp_path: Path, folder: 
         tar.add(tree, "", recursive=True)  # links kept as links, as `tar czf` does
     with pytest.raises(SRC.DataError, match=r"t\.tar\.gz: member train/dog/009\.png is a link .*dereference"):
         load(archive)
+
+
+@pytest.mark.parametrize("suffix", ["", ".tar", ".zip"])
+def test_macos_appledouble_files_are_not_images(
+    tmp_path: Path, folder: Path, reference: D.Splits, suffix: str
+) -> None:
+    """macOS writes `._NAME` beside each file on foreign disks and into archives made without
+    COPYFILE_DISABLE; they carry the image's extension but hold metadata, not pixels. A folder, its
+    archive and its fingerprint skip them alike (they failed to decode before)."""
+    from actbench.data.fingerprint import folder_fingerprint
+
+    before = folder_fingerprint(folder)  # cached per path: the copy below is fingerprinted afresh
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    (copy / "train" / "cat" / "._000.png").write_bytes(b"\0\5\26\7 AppleDouble")
+    (copy / "test" / "dog" / "._x.jpg").write_bytes(b"\0\5\26\7")
+    root = pack(copy, tmp_path / f"imgs{suffix}") if suffix else copy
+    plain = DataConfig(name="folder", root=str(root), cache=False, val_size=0)
+    got = load(root) if suffix else D.load_splits(plain)
+    assert torch.equal(got.train_x, reference.train_x) and torch.equal(got.test_y, reference.test_y)
+    assert folder_fingerprint(root) == before
