@@ -22,18 +22,43 @@ def robustness_table(result: dict[str, Any], title: str = "") -> Table:
     return table
 
 
-def plan_table(plan: Any) -> Table:
-    """The planned runs of a sweep (for --dry-run)."""
+def plan_rows(plan: Any) -> list[dict[str, Any]]:
+    """The planned runs of a sweep: name, overrides (`key=value, …`), epochs, state (new, completed, …)."""
     from actbench.sweep.state import run_state
 
-    table = Table(title=f"{len(plan.runs)} runs in {plan.sweep_dir}")
-    table.add_column("run", no_wrap=True, min_width=max((len(r.name) for r in plan.runs), default=3))
+    return [
+        {
+            "name": r.name,
+            "overrides": ", ".join(f"{k}={v}" for k, v in r.overrides.items() if k not in ("run.name",)),
+            "epochs": r.config.train.epochs,
+            "state": run_state(plan.sweep_dir / r.name),
+        }
+        for r in plan.runs
+    ]
+
+
+def plan_table(plan: Any) -> Table:
+    """The planned runs of a sweep (for --dry-run on a terminal)."""
+    rows = plan_rows(plan)
+    table = Table(title=f"{len(rows)} runs in {plan.sweep_dir}")
+    table.add_column("run", no_wrap=True, min_width=max((len(r["name"]) for r in rows), default=3))
     for col in ("overrides", "epochs", "state"):
         table.add_column(col, overflow="fold")
-    for r in plan.runs:
-        ov = ", ".join(f"{k}={v}" for k, v in r.overrides.items() if k not in ("run.name",))
-        table.add_row(r.name, ov, str(r.config.train.epochs), run_state(plan.sweep_dir / r.name))
+    for r in rows:
+        table.add_row(r["name"], r["overrides"], str(r["epochs"]), r["state"])
     return table
+
+
+def show_plan(plan: Any, log: Any, console: Any) -> None:
+    """--dry-run's plan: a table on the console, or with --log-format one `sweep` event and one `planned`
+    event per run (a JSON log stays one object per line)."""
+    if not log:
+        console.print(plan_table(plan))
+        return
+    rows = plan_rows(plan)
+    log.emit("sweep", None, {"sweep_dir": str(plan.sweep_dir), "runs": len(rows)})
+    for r in rows:
+        log.emit("planned", r["name"], {k: v for k, v in r.items() if k != "name"})
 
 
 def corruption_table(result: dict[str, Any], title: str = "") -> Any:

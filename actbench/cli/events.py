@@ -3,8 +3,9 @@ train.log show the same words; only the frame differs (a timestamp and the run's
 a terminal, a JSON object with `--log-format json`).
 
 Events are `(kind, data)` of one run (`training.lifecycle.Hooks.on_event`: start, batch, epoch, warning,
-robustness, end), of a sweep following its runs (`sweep.watch`: launch, where, epoch, end, skip, waiting,
-not_started; `summary` from its tally), or of the command itself (sweep, note, eval).
+robustness, end), of a sweep's runs (planned, for --dry-run; following them, `sweep.watch`: launch, where,
+epoch, end, skip, waiting, not_started; `summary` from its tally), or of the command itself (sweep, note,
+eval).
 """
 
 from __future__ import annotations
@@ -124,6 +125,11 @@ def sweep(d: Data) -> str:
     return f"sweep {d['sweep_dir']}: {d['runs']} runs{slots}"
 
 
+def planned(d: Data) -> str:
+    """`planned (new, 200 epochs): activation.name=relu, train.seed=0` (sweep --dry-run)."""
+    return f"planned ({d['state']}, {d['epochs']} epochs): {d['overrides']}"
+
+
 def launch(d: Data) -> str:
     """`started (worker 1/2, cpu, 1 thread; 200 epochs)`, `resumed after epoch 15 (…)`."""
     verb = {"resume": f"resumed after epoch {d['epochs_done']}", "restart": "restarted"}
@@ -172,7 +178,7 @@ def message(d: Data) -> str:
 
 FORMATS: dict[str, Callable[[Data], str | list[str]]] = {
     "start": start, "epoch": epoch, "warning": warning, "robustness": robustness, "end": end,
-    "sweep": sweep, "launch": launch, "where": where, "skip": skip, "waiting": waiting,
+    "sweep": sweep, "planned": planned, "launch": launch, "where": where, "skip": skip, "waiting": waiting,
     "not_started": not_started, "summary": summary, "note": message, "eval": message,
 }  # fmt: skip
 

@@ -65,7 +65,7 @@ def suite_run(
 ) -> None:
     """Each task of SUITE as a sweep <out>/<name>/<task>/; re-running skips what is done."""
     from actbench import runs
-    from actbench.cli.display import plan_table
+    from actbench.cli.display import show_plan
     from actbench.pack.plan import pack_lines
     from actbench.suites.run import plan_suite, run_suite
     from actbench.sweep.ray import ray_options
@@ -77,10 +77,10 @@ def suite_run(
     plan = plan_suite(suite, acts, seeds, sets, name, out, pack, workers, on_skip=skip)
     if dry_run:
         for tp in plan.tasks:
-            console.print(f"task {tp.task.name} ({tp.task.config}):", highlight=False)
-            console.print(plan_table(tp.plan))
+            say(log, f"task {tp.task.name} ({tp.task.config}):")
+            show_plan(tp.plan, log, console)
             for text in [*pack_lines(tp.plan), *tp.alone]:
-                line(text)
+                say(log, text)
         return
 
     def watch(sweep_plan: Plan, slots: int) -> SweepLog | SweepLive:

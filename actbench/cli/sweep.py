@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # annotations only: commands import the library lazily
     from actbench.sweep.ray import RayOptions
     from actbench.sweep.state import RunStatus
 
-from actbench.cli.app import app, console, fail, line, progress_log, say
+from actbench.cli.app import app, console, fail, progress_log, say
 from actbench.cli.eval import eval_corruptions
 from actbench.cli.options import (
     DEFAULT_SEVERITIES,
@@ -75,7 +75,7 @@ def sweep(
 ) -> None:
     """Run activation x grid x seed; re-running skips completed runs and resumes partial ones."""
     from actbench import runs
-    from actbench.cli.display import plan_table
+    from actbench.cli.display import show_plan
     from actbench.pack.plan import pack_lines, pack_sweep
     from actbench.sweep import plan as S
     from actbench.sweep.ray import ray_options
@@ -97,9 +97,9 @@ def sweep(
     plan = S.plan_from_options(config, sets, acts, seeds, grid, name, out)
     alone = pack_sweep(plan, pack, workers)
     if dry_run:
-        console.print(plan_table(plan))
+        show_plan(plan, log, console)
         for text in [*pack_lines(plan), *alone]:
-            line(text)
+            say(log, text)
         return
     statuses = run_sweep(plan, workers, options, retry_failed, log, alone)
     interrupted = sweep_outcome(statuses) == runs.INTERRUPTED  # Ctrl-C: stop now, a re-run evaluates

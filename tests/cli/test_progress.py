@@ -210,6 +210,23 @@ def test_train_json_lines_parse_one_by_one(runs_dir: Path) -> None:
     assert docs[1]["epoch"] == 1 and docs[1]["epochs"] == 2 and "val_acc" in docs[1]
 
 
+@pytest.mark.parametrize("command", ["sweep", "suite"])
+def test_dry_run_in_a_json_log_is_one_object_per_line(tmp_path: Path, command: str) -> None:
+    """`--dry-run --log-format json` printed the plan as a table between JSON lines; now a `sweep` event and
+    a `planned` event per run (a suite: a note per task first), pack lines as notes."""
+    args = ["--acts", "relu,elu", "--seeds", "0", "--out", str(tmp_path), "--pack", "2", "--dry-run"]
+    head = ["sweep", "--config", "quickstart"] if command == "sweep" else ["suite", "run", "smoke"]
+    res = runner.invoke(app, [*head, *args, "--log-format", "json"])
+    assert res.exit_code == 0, res.output
+    docs = [json.loads(line) for line in res.output.splitlines()]  # every line one JSON object
+    planned = [d for d in docs if d["event"] == "planned"]
+    assert {d["run"] for d in planned} >= {"relu-s0", "elu-s0"} and all(d["state"] == "new" for d in planned)
+    assert all(d["epochs"] >= 1 and "activation.name=" in d["overrides"] for d in planned)
+    assert any(d["event"] == "sweep" for d in docs) and any(d["event"] == "note" for d in docs)
+    text = runner.invoke(app, [*head, *args, "--log-format", "text"]).output
+    assert re.search(r"^\S+ relu-s0 planned \(new, \d+ epochs\): activation\.name=relu", text, re.M), text
+
+
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with open(log, "wb") as f:  # a file, as `> sweep.log` gives: not a terminal
