@@ -7,6 +7,7 @@ unless a run asks for it (`run.tensorboard: true`) or `actbench export` is calle
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -59,28 +60,13 @@ def with_trackers(hooks: Any, run_dir: Path) -> Any:
     """`run.tensorboard: true`: `hooks` (training.lifecycle.Hooks) plus an observer writing TensorBoard event
     files into the run folder; `hooks` unchanged otherwise. The command line attaches it for lone runs and
     for each member of a pack; training itself knows no tracker. A missing extra fails here, before
-    training, with the install command (RunError). An observer that raises is dropped with a warning: the run
-    trains on."""
+    training, with the install command (RunError). An observer that raises is dropped with a warning
+    (`training.state.RunState`, which also records it in summary.json): the run trains on."""
     from actbench.config import load_run_config
-    from actbench.training.lifecycle import Hooks, one_line
 
     if not load_run_config(run_dir).run.tensorboard:
         return hooks
     require("tensorboard", "tensorboard")
     from actbench.trackers.tensorboard import TensorBoardObserver
 
-    observer, display = TensorBoardObserver(run_dir), hooks.on_event
-    failed: list[Exception] = []  # a tracker that raised once is dropped: the run goes on without it
-
-    def on_event(kind: str, data: dict[str, Any]) -> None:
-        display(kind, data)
-        if failed:
-            return
-        try:
-            observer(kind, data)
-        except Exception as exc:  # noqa: BLE001 - a tracker outage must never fail the run
-            failed.append(exc)
-            message = f"tensorboard: no more event files for this run ({one_line(exc)})"
-            display("warning", {"message": message})
-
-    return Hooks(on_event=on_event, should_stop=hooks.should_stop)
+    return dataclasses.replace(hooks, observers=(*hooks.observers, TensorBoardObserver(run_dir)))

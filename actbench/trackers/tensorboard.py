@@ -44,6 +44,8 @@ class TensorBoardObserver:
     Only observes events (never touches training). A resumed run re-does the epochs after its
     checkpoint, so their earlier events are purged (`purge_step`) instead of appearing twice."""
 
+    dropped = "tensorboard: no more event files for this run"  # the warning when a write raises
+
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
         self.writer: SummaryWriter | None = None

@@ -45,6 +45,10 @@ class Hooks:
 
     on_event: Event = field(default=lambda kind, data: None)
     should_stop: Callable[[], bool] = field(default=lambda: False)
+    # sinks that mirror the events elsewhere (a TensorBoard writer): one that raises is dropped with a
+    # warning that also goes into summary.json (`RunState`), and the run trains on. `dropped`, if the
+    # sink has it, says what stops (e.g. "tensorboard: no more event files for this run")
+    observers: tuple[Event, ...] = ()
 
 
 def act_summary(model: nn.Module) -> dict[str, dict[str, Any]]:

@@ -28,7 +28,7 @@ from actbench.models import learned_parameters, network_info, parameter_count, t
 from actbench.session import Session
 from actbench.timing import epoch_timing
 from actbench.training.environment import environment
-from actbench.training.lifecycle import Hooks, final_eval, peak_memory, robustness, start_event
+from actbench.training.lifecycle import Hooks, final_eval, one_line, peak_memory, robustness, start_event
 from actbench.training.resume_config import check_resume_config
 
 MAX_WARNINGS = 20  # per run in summary.json: a warning repeated every start must not grow it without bound
@@ -88,15 +88,23 @@ class RunState:
     def __post_init__(self) -> None:
         """Every warning about the run also goes into summary.json (`warnings`), written with the next
         summary write: a sweep's log and a report see what a run's own log said (a corrupt checkpoint moved
-        aside, epochs redone, a network part without a gradient)."""
-        emit = self.hooks.on_event
+        aside, epochs redone, a network part without a gradient, a dropped observer). The hooks'
+        observers see each event after the display; one that raises is dropped with such a warning."""
+        emit, observers = self.hooks.on_event, list(self.hooks.observers)
 
         def on_event(kind: str, data: dict[str, Any]) -> None:
             if kind == "warning":
                 self.record_warning(str(data.get("message")))
             emit(kind, data)
+            for observer in list(observers):
+                try:
+                    observer(kind, data)
+                except Exception as exc:  # noqa: BLE001 - an observer's outage must never fail the run
+                    observers.remove(observer)
+                    what = getattr(observer, "dropped", f"{type(observer).__name__}: dropped")
+                    on_event("warning", {"message": f"{what} ({one_line(exc)})"})
 
-        self.hooks = dataclasses.replace(self.hooks, on_event=on_event)
+        self.hooks = dataclasses.replace(self.hooks, on_event=on_event, observers=())
 
     def record_warning(self, message: str) -> None:
         recorded = self.summary.setdefault("warnings", [])

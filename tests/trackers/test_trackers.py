@@ -85,6 +85,10 @@ def test_a_failing_tracker_never_fails_the_run(runs_dir: Path, monkeypatch: pyte
     warnings = [d["message"] for k, d in events if k == "warning" and "tensorboard" in d["message"]]
     assert len(warnings) == 1 and "No space left on device" in warnings[0], warnings
     assert [k for k, _ in events].count("epoch") == cfg.train.epochs
+    # and in summary.json, as every other warning about a run (a sweep's table and a report read it there)
+    recorded = [w["message"] for w in summary.get("warnings", []) if "tensorboard" in w["message"]]
+    assert recorded == warnings, summary.get("warnings")
+    assert json.loads((run_dir / R.SUMMARY).read_text())["warnings"][-1]["message"] == warnings[0]
 
 
 @needs_tb
