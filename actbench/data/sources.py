@@ -165,7 +165,7 @@ def _list_split(split_dir: Path, classes: list[str] | None) -> tuple[list[str], 
     """(classes, [(path, size, mtime_ns)], labels) in class-interleaved order (see `load_folder`)."""
     if not split_dir.is_dir():
         raise DataError(f"folder: missing directory {split_dir} (expected <root>/{{train,test}}/<class>/*)")
-    found = sorted(e.name for e in os.scandir(split_dir) if e.is_dir())
+    found = sorted(e.name for e in _listing(split_dir) if e.is_dir())
     if classes is not None and found != classes:
         diff = sorted(set(found) ^ set(classes))
         raise DataError(f"folder: class folders in {split_dir} differ from train/ (e.g. {diff[0]!r})")
@@ -173,13 +173,22 @@ def _list_split(split_dir: Path, classes: list[str] | None) -> tuple[list[str], 
         raise DataError(f"folder: no class sub-folders in {split_dir}")
     per_class = []
     for name in found:
-        entries = [e for e in os.scandir(split_dir / name) if is_image_name(e.name)]
+        entries = [e for e in _listing(split_dir / name) if is_image_name(e.name)]
         entries.sort(key=lambda e: e.name)
         if not entries:
             raise DataError(f"folder: no images ({', '.join(IMAGE_EXTENSIONS)}) in {split_dir / name}")
         per_class.append([_file_entry(e) for e in entries])
     files, labels = interleave(per_class)
     return found, files, labels
+
+
+def _listing(folder: Path) -> list[os.DirEntry]:
+    """A folder's entries; one that cannot be listed (no read permission) is one DataError."""
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError as exc:
+        raise DataError(f"folder: cannot list {folder}: {exc.strerror or _first_line(exc)}") from None
 
 
 def _file_entry(e: os.DirEntry) -> tuple[str, int, int]:

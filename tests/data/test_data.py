@@ -436,3 +436,27 @@ def test_a_dangling_image_link_is_one_data_error(tmp_path: Path) -> None:
     with pytest.raises(SRC.DataError, match=r"^folder: cannot read .*train/b/001\.png \(") as err:
         D.load_splits(DataConfig(name="folder", root=str(root), cache=False, val_size=0))
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("where", ["train", "train/b"])
+def test_a_folder_that_cannot_be_listed_is_one_data_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """A split or class folder without read permission (another user's data) is one DataError naming the
+    folder, not a PermissionError traceback (os.scandir is made to refuse it: the tests run as root,
+    which chmod cannot stop)."""
+    import os
+
+    root = tmp_path / "imgs"
+    make_folder(root, {"a": 1, "b": 1})
+    refused, scandir = root / where, os.scandir
+
+    def guarded(path: object = ".") -> object:
+        if Path(str(path)) == refused:
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(SRC.os, "scandir", guarded)
+    with pytest.raises(SRC.DataError, match=rf"^folder: cannot list .*{where}: Permission denied") as err:
+        D.load_splits(DataConfig(name="folder", root=str(root), cache=False, val_size=0))
+    assert "\n" not in str(err.value)
