@@ -42,6 +42,8 @@ from typing import Any
 import torch
 import yaml
 
+from actbench.config import yaml_dump
+
 ROOT = Path(__file__).resolve().parents[1]
 # metrics.jsonl fields that measure the machine, not the model
 TIMING = {"epoch_time_s", "images_per_s", "time", "wall_s"}
@@ -68,7 +70,7 @@ def sweep_command(runs_dir: Path, work: Path) -> list[str]:
     data["root"] = absolute_root(f"data.root={data['root']}").partition("=")[2]  # see `actbench`
     base = work / "base.yaml"
     base.parent.mkdir(parents=True, exist_ok=True)
-    base.write_text(yaml.safe_dump(manifest["base"], sort_keys=False))
+    base.write_text(yaml_dump(manifest["base"]))  # quoted as the config loader reads it back
     acts = manifest["axes"].get("activation.name") or [manifest["base"]["activation"]["name"]]
     return ["--config", str(base), "--acts", ",".join(acts), "--seeds", "0"]
 

@@ -27,6 +27,7 @@ from actbench.config.files import (
     resolve_config_path,
     set_dotted,
     shipped_configs,
+    yaml_dump,
     yaml_load,
 )
 from actbench.config.schema import (
@@ -86,5 +87,6 @@ __all__ = [
     "shipped_configs",
     "to_dict",
     "validate",
+    "yaml_dump",
     "yaml_load",
 ]

@@ -36,6 +36,12 @@ def yaml_load(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
+def yaml_dump(data: Any) -> str:
+    """YAML that `yaml_load` reads back as `data` (and yaml.safe_load too): every file actbench writes
+    that holds config values (config.yaml, sweep.yaml, suite.yaml) goes through it."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False)
+
+
 def replace(cfg: Config, **overrides: Any) -> Config:
     """Return a validated copy with dotted-key overrides, e.g. replace(cfg, **{"train.seed": 3})."""
     raw = to_dict(cfg)
@@ -167,4 +173,4 @@ def load_run_config(run_dir: Path) -> Config:
 
 
 def dump_yaml(cfg: Config) -> str:
-    return yaml.dump(to_dict(cfg), Dumper=_Dumper, sort_keys=False)
+    return yaml_dump(to_dict(cfg))

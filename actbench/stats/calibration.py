@@ -129,8 +129,6 @@ def rates(
 def write_world(root: Path, world: dict[str, Any], acts: tuple[str, str] = ("rational", "relu")) -> Path:
     """Run folders `<act>-s<seed>` as training writes them (config.yaml, summary.json, slim
     predictions.npz): the group's runs under acts[0], the baseline's under acts[1]."""
-    import yaml
-
     from actbench import config as C
     from actbench import runs as R
 
@@ -138,10 +136,10 @@ def write_world(root: Path, world: dict[str, Any], acts: tuple[str, str] = ("rat
     labels = np.zeros(correct.shape[2], dtype=np.int32)  # every image is class 0: a hit predicts 0
     for g, act in enumerate(acts):
         for s in range(correct.shape[1]):
-            cfg = C.to_dict(C.load_config("quickstart", [f"activation.name={act}", f"train.seed={s}"]))
+            cfg = C.load_config("quickstart", [f"activation.name={act}", f"train.seed={s}"])
             run = root / f"{act}-s{s}"
             run.mkdir(parents=True)
-            (run / R.CONFIG).write_text(yaml.safe_dump(cfg, sort_keys=False))
+            (run / R.CONFIG).write_text(C.dump_yaml(cfg))
             acc = float(correct[g, s].mean())
             part = {"epoch": 3, "val_loss": 1.0, "val_acc": acc, "test_loss": 1.0, "test_acc": acc}
             summary = {"status": R.COMPLETED, "error": None, "epochs_done": 3, "last": part, "best": part}
@@ -257,12 +255,9 @@ def simulate_family(
 
 @functools.cache
 def _config_text(act: str, seed: int) -> str:
-    import yaml
-
     from actbench import config as C
 
-    cfg = C.to_dict(C.load_config("quickstart", [f"activation.name={act}", f"train.seed={seed}"]))
-    return yaml.safe_dump(cfg, sort_keys=False)
+    return C.dump_yaml(C.load_config("quickstart", [f"activation.name={act}", f"train.seed={seed}"]))
 
 
 def write_family(root: Path, correct: dict[tuple[str, int], np.ndarray]) -> Path:

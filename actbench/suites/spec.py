@@ -142,7 +142,6 @@ PLAN = "suite.yaml"  # in the suite folder: the suite's tasks, so a report can n
 def write_plan(root: Path, suite: Suite, skipped: dict[str, str]) -> None:
     """<root>/suite.yaml: the suite's name and tasks (with those skipped for missing data and why),
     merged with what an earlier `suite run` into the same folder planned."""
-    import yaml
 
     from actbench import runs
 
@@ -151,7 +150,7 @@ def write_plan(root: Path, suite: Suite, skipped: dict[str, str]) -> None:
     tasks += [t.name for t in suite.tasks if t.name not in tasks]
     runs.check_writable(root)
     doc = {"suite": suite.name, "tasks": tasks, "skipped": skipped}
-    runs.atomic_write_text(root / PLAN, yaml.safe_dump(doc, sort_keys=False))
+    runs.atomic_write_text(root / PLAN, C.yaml_dump(doc))
 
 
 def read_plan(root: Path) -> dict[str, Any] | None:

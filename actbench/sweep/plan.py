@@ -27,7 +27,16 @@ import yaml
 
 from actbench import lists, runs
 from actbench.activations import ACTIVATIONS
-from actbench.config import Config, ConfigError, from_dict, load_config, parse_override, replace, to_dict
+from actbench.config import (
+    Config,
+    ConfigError,
+    from_dict,
+    load_config,
+    parse_override,
+    replace,
+    to_dict,
+    yaml_dump,
+)
 
 MANIFEST = "sweep.yaml"
 DEFAULT_CONFIG = "quickstart"  # the config a sweep (and `actbench train`) uses when none is given
@@ -237,7 +246,7 @@ def write_manifest(plan: Plan) -> None:
         manifest["runs"] = list(known.values()) + [r for r in manifest["runs"] if r["name"] not in known]
         manifest["axes"] = {k: _union(old.get("axes", {}).get(k, []), v) for k, v in plan.axes.items()}
     runs.check_writable(plan.sweep_dir)
-    runs.atomic_write_text(path, yaml.safe_dump(manifest, sort_keys=False))
+    runs.atomic_write_text(path, yaml_dump(manifest))
 
 
 def _trained(base: Any) -> Any:

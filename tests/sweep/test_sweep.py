@@ -9,6 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from actbench import config as C
 from actbench import runs
 from actbench.cli import app
 from actbench.config import ConfigError
@@ -159,6 +160,17 @@ def test_manifest_from_an_older_actbench_still_matches(tmp_path: Path) -> None:
     S.write_manifest(plan)  # the same base config is accepted, a changed one still refused
     with pytest.raises(runs.RunError, match="different base config"):
         S.write_manifest(S.plan_sweep(tiny_config("train.grad_clip=1.0"), ["relu"], [0], {}, tmp_path / "sw"))
+
+
+def test_manifest_base_loads_back_as_the_config_it_records(tmp_path: Path) -> None:
+    """sweep.yaml's base is a config that `--config` can load again (benchmarks/footing_check.py re-runs
+    it): a string that the config loader reads as a float (data.root '1e3') is written quoted, as in a
+    run's config.yaml; yaml.safe_dump wrote it bare and the base came back with root 1000.0."""
+    plan = S.plan_sweep(tiny_config("data.root='1e3'"), ["relu"], [0], {}, tmp_path / "sw")
+    S.write_manifest(plan)
+    doc = C.yaml_load((plan.sweep_dir / S.MANIFEST).read_text())
+    assert doc["base"]["data"]["root"] == "1e3"
+    assert C.from_dict(doc["base"]) == plan.base
 
 
 def test_local_launcher_says_where_each_run_trains(monkeypatch: pytest.MonkeyPatch) -> None:
