@@ -58,6 +58,16 @@ def match_seeds(mine: list[tuple[Any, Any]], theirs: list[tuple[Any, Any]]) -> l
     return [(s, a[s], b[s]) for s in common]
 
 
+def check_finite(what: str, values: Sequence[float]) -> None:
+    """ValueError in one line when `values` hold nan or inf (a summary of them would be nan, or scipy's
+    and statistics' own errors): the report leaves such runs out before, as "no result"."""
+    bad = sum(not math.isfinite(v) for v in values)
+    if bad:
+        raise ValueError(
+            f"{what}: {bad} of {len(values)} values not finite (nan or inf); leave them out first"
+        )
+
+
 def _finite(x: Any) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
@@ -232,8 +242,7 @@ def decide(
     set later by `classify` (Holm needs every comparison of the report). None when a side has no run."""
     if not mine or not theirs:
         return None
-    if not all(math.isfinite(a) for _, a in [*mine, *theirs]):
-        raise ValueError("decide: non-finite accuracy (nan or inf) among the runs; leave such runs out first")
+    check_finite("decide", [a for _, a in [*mine, *theirs]])
     pairs = match_seeds(mine, theirs)
     if len(pairs) >= 2:
         out = paired_test([a for _, a, _ in pairs], [b for _, _, b in pairs])

@@ -14,6 +14,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from actbench.stats.decisions import check_finite, welch_test
+
 
 def describe(values: Sequence[float]) -> dict[str, Any]:
     """n, mean, sample std (ddof=1) and the t-based 95% confidence interval of the mean (None if n<2)."""
@@ -31,26 +33,10 @@ def describe(values: Sequence[float]) -> dict[str, Any]:
     return out
 
 
-def check_finite(what: str, values: Sequence[float]) -> None:
-    """ValueError in one line when `values` hold nan or inf (a summary of them would be nan, or scipy's
-    and statistics' own errors): the report leaves such runs out before, as "no result"."""
-    bad = sum(not math.isfinite(v) for v in values)
-    if bad:
-        raise ValueError(
-            f"{what}: {bad} of {len(values)} values not finite (nan or inf); leave them out first"
-        )
-
-
-def _finite(x: Any) -> float | None:
-    return float(x) if x is not None and math.isfinite(x) else None
-
-
 def compare(values: Sequence[float], base: Sequence[float]) -> dict[str, Any]:
     """mean(values) - mean(base); the two-sided Welch t-test (stats.decisions.welch_test: scipy's, the one
     implementation) and Cohen's d = diff / pooled sd (Cohen 1988), when both n >= 2. Undefined parts
     (one run a side, no spread on either side) are None."""
-    from actbench.stats.decisions import welch_test  # local: decisions loads scipy
-
     check_finite("compare", [*values, *base])
     out: dict[str, Any] = {"diff": None, "t": None, "df": None, "p": None, "d": None}
     if not values or not base:
