@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -33,11 +32,13 @@ from actbench.stats.calibration import fit_world, observe, read_runs, simulate_f
 REPO = Path(__file__).resolve().parents[1]
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a proportion k / n."""
-    p = k / n
-    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson score 95% interval of a proportion k / n (scipy's; the hand-written formula printed a lower
+    bound of -0.0% at k = 0)."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def judge(correct: dict, tmp: Path) -> dict[str, str]:
