@@ -61,6 +61,12 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if key.count(".") < 1 or not all(key.split(".")):
         raise ConfigError(f"--set {text!r}: key must look like section.key (e.g. train.epochs=5)")
+    # YAML drops a `#` after a space (or at the start) and the rest as a comment: `run.name=runs #2` would
+    # silently be "runs" (quoted text aside, where `#` is literal)
+    if re.search(r"(^|\s)#", re.sub(r"'[^']*'|\"[^\"]*\"", "", value)):
+        raise ConfigError(
+            f"--set {text}: ' #' starts a YAML comment, which would drop the rest; quote the value"
+        )
     try:
         parsed = yaml_load(value) if value.strip() else ""
     except (yaml.YAMLError, ValueError):  # ValueError: an int past Python's 4300-digit limit

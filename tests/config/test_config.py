@@ -157,6 +157,15 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         C.load_config(tmp_path)
 
 
+@pytest.mark.parametrize("value", ["runs #2", "#2", "[1, 2] # three"])
+def test_a_set_value_with_a_yaml_comment_is_refused_not_cut(value: str) -> None:
+    # `--set run.name=runs #2` read as YAML is "runs" (the rest a comment): a silent other name
+    with pytest.raises(C.ConfigError, match=r"^--set run.name=.*: ' #' starts a YAML comment"):
+        C.parse_override(f"run.name={value}")
+    assert C.parse_override(f"run.name='{value}'") == ("run.name", value)  # quoted: kept whole
+    assert C.parse_override("run.name=a#2") == ("run.name", "a#2")  # no comment without a space before
+
+
 def test_a_missing_file_in_another_folder_is_not_a_preset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
