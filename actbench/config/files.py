@@ -163,7 +163,8 @@ def load_config(spec: str | Path | None = None, overrides: list[str] | tuple[str
     except ConfigError as exc:
         # blame what set the key: the --set option, else the file (or the defaults)
         key = str(exc).split(":", 1)[0]
-        blame = given.get(key) or next((t for k, t in given.items() if key.startswith(f"{k}.")), None)
+        inside = lambda k: key.startswith((f"{k}.", f"{k}["))  # noqa: E731 - a key below it, or an item
+        blame = given.get(key) or next((t for k, t in given.items() if inside(k)), None)
         raise ConfigError(f"--set {blame}: {exc}" if blame else f"{source}: {exc}") from None
 
 

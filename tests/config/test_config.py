@@ -166,6 +166,13 @@ def test_a_set_value_with_a_yaml_comment_is_refused_not_cut(value: str) -> None:
     assert C.parse_override("run.name=a#2") == ("run.name", "a#2")  # no comment without a space before
 
 
+def test_an_error_inside_a_list_set_by_set_blames_the_set_option() -> None:
+    # the error's key is model.channels[1]: it was blamed on the preset file, which holds no such value
+    want = r"^--set model.channels=\[8,x,8\]: model.channels\[1\]: expected int"
+    with pytest.raises(C.ConfigError, match=want):
+        C.load_config("quickstart", ["model.channels=[8,x,8]"])
+
+
 def test_a_missing_file_in_another_folder_is_not_a_preset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
