@@ -146,7 +146,7 @@ def skip(d: Data) -> str:
 
 
 def waiting(d: Data) -> str:
-    return "waiting: claimed by another sweep process"
+    return "waiting: another process holds it (a sweep or a train)"
 
 
 def not_started(d: Data) -> str:

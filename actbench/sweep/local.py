@@ -231,7 +231,7 @@ def execute(
                 if key not in killed:  # every launcher kills (Protocol): never wait on a hung run forever
                     killed.add(key)
                     launcher.kill(a.handle)
-        busy = []  # claimed by another sweep process: wait for it, then see what it left
+        busy = []  # claimed by another sweep process, or locked by another process: wait, then see
         while pending and free and not stopping:
             unit = pending.pop(0)
             _start(plan, unit, statuses, free, active, retry_failed, launcher)
@@ -308,9 +308,13 @@ def _start(
         run_dir, status = plan.sweep_dir / spec.name, statuses[spec.name]
         claim = try_claim(run_dir)
         if claim is None:
-            status.state = State.BUSY  # another sweep process is running it (shown as such while we wait)
+            status.state = State.BUSY  # another sweep process claimed it (shown as such while we wait)
             continue
         action = prepare(spec, run_dir, retry_failed)
+        if action == "wait":  # another process trains it: wait as for a run another sweep claimed
+            status.state = State.BUSY
+            claim.release()
+            continue
         status.action = action
         if action == "skip":
             status.state, status.reason = State.SKIPPED, str(run_state(run_dir))

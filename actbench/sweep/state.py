@@ -26,7 +26,7 @@ class State(str, Enum):
     NEW = "new"  # no run folder yet (run_state)
     LOCKED = "locked"  # a live process holds the run's lock (run_state)
     PENDING = "pending"  # waiting for a worker slot
-    BUSY = "busy"  # claimed by another sweep process: this one waits for it
+    BUSY = "busy"  # another process holds it (a sweep its claim, `train` its lock): this one waits for it
     NOT_STARTED = "not started"  # never launched: the sweep was stopped first
     SKIPPED = "skipped"  # left alone (RunStatus.reason: the state it was found in)
     RUNNING = runs.RUNNING
@@ -109,16 +109,20 @@ def try_claim(run_dir: Path) -> Claim | None:
 
 
 def skips(state: State, retry_failed: bool) -> bool:
-    """A run found in `state` is left alone: it completed, another process trains it, or it failed (unless
-    failed runs are retried)."""
-    return state in (State.COMPLETED, State.LOCKED) or (state == State.FAILED and not retry_failed)
+    """A run found in `state` is left alone: it completed, or it failed (unless failed runs are retried).
+    One that another process trains (locked) is not: the sweep waits for it (`prepare`: "wait")."""
+    return state == State.COMPLETED or (state == State.FAILED and not retry_failed)
 
 
 def prepare(spec: RunSpec, run_dir: Path, retry_failed: bool) -> str:
-    """Decide what to do with one run (call with its claim held): skip | start | resume | restart."""
+    """Decide what to do with one run (call with its claim held): skip | wait | start | resume | restart.
+    wait: a live process outside this sweep holds the run's lock (`train --resume RUN`): decide again once
+    it has ended, from what it left."""
     state = run_state(run_dir)
     if skips(state, retry_failed):
         return "skip"
+    if state == State.LOCKED:
+        return "wait"
     if state == State.FAILED and any((run_dir / n).exists() for n in runs.CKPT_FILES.values()):
         return "resume"  # its checkpoints are good work: continue from the last one
     if state in (State.NEW, State.FAILED):  # failed before its first checkpoint: from scratch

@@ -11,7 +11,7 @@ The runs train in other processes (or on other nodes), so their epochs are read 
     warning      a run recorded a warning in its summary.json (`warnings`) since it was launched
     end          a run ended (its summary.json)
     skip         a run was left alone (state, reason)
-    waiting      another sweep process holds the run's claim
+    waiting      another process holds the run (a sweep its claim, `train` its lock)
     not_started  the sweep was stopped before the run was launched
 """
 

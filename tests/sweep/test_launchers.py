@@ -138,3 +138,57 @@ def test_a_pack_is_one_ray_task_with_every_member_recorded(tmp_path: Path) -> No
         assert ends == ["worker lost (_Lost), retrying", "worker lost (_Lost)"]
         # a pack's lost worker is no member's fault: resumable, not failed (issue 24)
         assert status.state == "interrupted" == runs.read_status(Path(d))
+
+
+class _Recording:
+    """A launcher that records what it starts and ends each run `completed` at once (no training)."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def start(self, run_dir: Path, slot: int) -> Path:
+        self.started.append(run_dir.name)
+        runs.settle_status(run_dir, runs.COMPLETED, "")
+        return run_dir
+
+    def start_pack(self, run_dirs: list[Path], slot: int) -> Path:
+        raise AssertionError("no packs here")
+
+    def poll(self, handle: Any) -> int | None:
+        return 0
+
+    def stop(self, handle: Any) -> None: ...
+
+    def kill(self, handle: Any) -> None: ...
+
+
+def test_a_run_another_process_trains_is_waited_for_not_failed(tmp_path: Path) -> None:
+    """A run whose lock a live process holds (`train --resume RUN` in another terminal) was skipped as
+    "locked" and the whole sweep ended failed (exit 1) though the run was fine; now the sweep waits for it,
+    as for a run another sweep process claimed, then sees what it left (here: completed, not trained
+    again)."""
+    import threading
+
+    plan = S.plan_sweep(tiny_config(), ["relu", "elu"], [0], {}, tmp_path / "sw")
+    held = plan.sweep_dir / "relu-s0"
+    held.mkdir(parents=True)
+    assert SST.prepare(plan.runs[0], held, retry_failed=False) == "start"  # its config.yaml, as a run has
+    locked, release = threading.Event(), threading.Event()
+
+    def outside_process() -> None:
+        with runs.run_lock(held):
+            locked.set()
+            release.wait(5)
+            runs.settle_status(held, runs.COMPLETED, "")
+
+    t = threading.Thread(target=outside_process)
+    t.start()
+    locked.wait(5)
+    assert SST.run_state(held) is SST.State.LOCKED
+    threading.Timer(0.3, release.set).start()
+    launcher = _Recording()
+    statuses = SL.execute(plan, workers=1, poll_s=0.01, launcher=launcher)  # type: ignore[arg-type]
+    t.join()
+    assert launcher.started == ["elu-s0"]  # the held run was never started a second time
+    assert {s.name: s.label for s in statuses} == {"relu-s0": "skipped (completed)", "elu-s0": "completed"}
+    assert SST.outcome(statuses) == runs.COMPLETED
