@@ -124,7 +124,11 @@ def prepare(spec: RunSpec, run_dir: Path, retry_failed: bool) -> str:
     if state == State.LOCKED:
         return "wait"
     if state == State.FAILED and any((run_dir / n).exists() for n in runs.CKPT_FILES.values()):
-        return "resume"  # its checkpoints are good work: continue from the last one
+        # its checkpoints are good work: continue from the last one. Its old end is over: a worker that
+        # dies before writing a status must be recorded (`record_crash`), not hide behind the old failure
+        summary = runs.read_json(run_dir / runs.SUMMARY)
+        runs.write_json(run_dir / runs.SUMMARY, {**summary, "status": runs.RUNNING, "error": None})
+        return "resume"
     if state in (State.NEW, State.FAILED):  # failed before its first checkpoint: from scratch
         for child in run_dir.iterdir():
             if child.name not in (CLAIM,) and child.is_file():

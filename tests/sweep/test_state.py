@@ -41,3 +41,24 @@ def test_outcome_of_a_sweep() -> None:
     assert outcome(_sweep(done, State.FAILED)) == runs.FAILED
     assert outcome(_sweep(State.FAILED, State.INTERRUPTED)) == runs.INTERRUPTED  # re-run to continue wins
     assert outcome(_sweep(done, State.NOT_STARTED)) == runs.INTERRUPTED
+
+
+def test_a_retried_run_that_dies_in_start_up_shows_the_new_failure(tmp_path: Path) -> None:
+    """`--retry-failed` resumes a failed run from its checkpoint; if that worker died before writing a
+    status (killed, an import error), the run kept its old `failed` and old error: record_crash leaves a
+    final status alone, and the sweep reported last week's error for today's crash."""
+    from actbench.sweep.plan import plan_sweep
+    from actbench.sweep.state import prepare, record_crash
+    from tests.factories import tiny_config
+
+    plan = plan_sweep(tiny_config(), ["relu"], [0], {}, tmp_path / "sw")
+    run_dir = plan.sweep_dir / "relu-s0"
+    run_dir.mkdir(parents=True)
+    assert prepare(plan.runs[0], run_dir, retry_failed=False) == "start"
+    (run_dir / runs.CKPT_FILES["last"]).write_bytes(b"a checkpoint")  # good work: a retry resumes it
+    runs.settle_status(run_dir, runs.FAILED, "loss became non-finite at epoch 3")
+    assert prepare(plan.runs[0], run_dir, retry_failed=False) == "skip"
+    assert prepare(plan.runs[0], run_dir, retry_failed=True) == "resume"
+    record_crash(run_dir, -9)
+    summary = runs.read_json(run_dir / runs.SUMMARY)
+    assert summary["status"] == runs.FAILED and summary["error"].startswith("worker exited with code -9")
