@@ -43,3 +43,11 @@ def require(module: str, extra: str) -> None:
     extra `extra` is not installed; checked before work that would need it starts."""
     if importlib.util.find_spec(module) is None:
         raise UserError(f"{extra}: not installed; install it with: pip install 'actbench[{extra}]'")
+
+
+def exception_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one line for a run's record or a warning: its type and the first line of its
+    message (torch's often run over several), cut at `limit` characters."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

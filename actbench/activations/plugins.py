@@ -36,7 +36,7 @@ from torch import nn
 
 from actbench.activations.spec import ACTIVATIONS, ActSpec
 from actbench.activations.units import activation_parameters
-from actbench.errors import UserError
+from actbench.errors import UserError, exception_line
 
 GROUP = "actbench.activations"  # the entry-point group an installed package registers names in
 PROBE_CHANNELS = 4  # channels of the validation probe (more than 1, so channel sharing is exercised)
@@ -51,8 +51,7 @@ def why(exc: BaseException) -> str:
     """One line on a failure in user code."""
     if isinstance(exc, SystemExit):
         return f"it called sys.exit({exc.code!r})"
-    lines = str(exc).strip().splitlines()  # torch's messages often run over several lines
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    return exception_line(exc)
 
 
 @functools.cache

@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from actbench import runs
 from actbench.config import ConfigError, load_run_config
 from actbench.data.pipeline import load_splits, num_batches, train_batches
+from actbench.errors import exception_line
 from actbench.models import resolve_pool_first
 from actbench.pack.model import PackedCNN, act_group_key, member_losses, pack_inputs, pack_mismatch, paper_cnn
 from actbench.pack.optim import MergedOptimizer
@@ -51,7 +52,6 @@ from actbench.training.lifecycle import (
     epoch_record,
     failed_before_start,
     is_bug,
-    one_line,
     unstarted_reason,
 )
 from actbench.training.loop import epoch_seed
@@ -144,7 +144,7 @@ def _failed_before_start(run_dirs: list[Path], held: list[Path], exc: Exception)
 
 def _crashed(members: list[Member], exc: Exception) -> None:
     """Every member still training ends `interrupted` at its last checkpoint, with what was raised."""
-    what = one_line(exc)
+    what = exception_line(exc)
     for m in members:
         if m.status is None:
             m.summary[runs.PACK_CRASH] = what

@@ -26,7 +26,7 @@ from torch import nn
 
 from actbench import predictions, runs
 from actbench.data.pipeline import num_batches
-from actbench.errors import UserError
+from actbench.errors import UserError, exception_line
 from actbench.evaluation import evaluate, load_weights, weights_kept
 from actbench.models import learned_parameters, network_info
 from actbench.robustness.noise import evaluate_checkpoint
@@ -71,13 +71,6 @@ def peak_memory(device: torch.device) -> dict[str, Any]:
 # --- before the first epoch -------------------------------------------------------------------------
 
 
-def one_line(exc: BaseException, limit: int = 300) -> str:
-    """An exception as one line: its type and the first line of its message."""
-    lines = str(exc).strip().splitlines()
-    text = f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 # Exceptions that say actbench's own code is wrong whatever the input (a misspelt attribute, a wrong
 # call): they keep their traceback, also before a run's first epoch, where every other failure (a network
 # that cannot take the images, unreadable data, out of memory) is one line naming the run.
@@ -96,7 +89,7 @@ def unstarted_reason(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, OSError) and exc.filename:  # reading the data, not writing: no disk-space advice
         return f"cannot read {exc.filename} ({exc.strerror or type(exc).__name__})"
-    return one_line(exc)
+    return exception_line(exc)
 
 
 def fail_unstarted(run_dir: Path, summary: dict[str, Any], exc: BaseException) -> runs.RunError:

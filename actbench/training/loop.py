@@ -23,6 +23,7 @@ from torch import nn
 from actbench import runs
 from actbench.config import Config, dump_yaml, load_run_config
 from actbench.data.pipeline import num_batches, train_batches
+from actbench.errors import exception_line
 from actbench.session import Session, make_session
 from actbench.training.checks import NoGradient, first_step
 from actbench.training.lifecycle import (
@@ -31,7 +32,6 @@ from actbench.training.lifecycle import (
     failed_before_start,
     is_bug,
     not_extended,
-    one_line,
     swap_lines,
 )
 from actbench.training.resume_config import check_resume_config, earlier_results, resume_sets
@@ -187,10 +187,10 @@ def _loop(run: RunState, ended: Ended | None = None) -> dict[str, Any]:
             raise ended.restore(run.start, exc) from None
         if isinstance(exc, NonFiniteLoss | NoGradient):
             return run.finish(runs.FAILED, str(exc))
-        run.finish(runs.FAILED, one_line(exc))
+        run.finish(runs.FAILED, exception_line(exc))
         if run.epoch > run.start or is_bug(exc):  # a fault of actbench: shown in full
             raise
-        raise runs.RunError(f"{run.run_dir}: failed before its first epoch: {one_line(exc)}") from None
+        raise runs.RunError(f"{run.run_dir}: failed before its first epoch: {exception_line(exc)}") from None
     return run.finish(runs.COMPLETED, None)
 
 

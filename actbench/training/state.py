@@ -24,11 +24,12 @@ import torch
 from actbench import runs
 from actbench.config import to_dict
 from actbench.data.fingerprint import folder_fingerprint
+from actbench.errors import exception_line
 from actbench.models import learned_parameters, network_info, parameter_count, try_macs_per_image
 from actbench.session import Session
 from actbench.timing import epoch_timing
 from actbench.training.environment import environment
-from actbench.training.lifecycle import Hooks, final_eval, one_line, peak_memory, robustness, start_event
+from actbench.training.lifecycle import Hooks, final_eval, peak_memory, robustness, start_event
 from actbench.training.resume_config import check_resume_config
 
 MAX_WARNINGS = 20  # per run in summary.json: a warning repeated every start must not grow it without bound
@@ -102,7 +103,7 @@ class RunState:
                 except Exception as exc:  # noqa: BLE001 - an observer's outage must never fail the run
                     observers.remove(observer)
                     what = getattr(observer, "dropped", f"{type(observer).__name__}: dropped")
-                    on_event("warning", {"message": f"{what} ({one_line(exc)})"})
+                    on_event("warning", {"message": f"{what} ({exception_line(exc)})"})
 
         self.hooks = dataclasses.replace(self.hooks, on_event=on_event, observers=())
 
