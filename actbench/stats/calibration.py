@@ -129,21 +129,14 @@ def rates(
 def write_world(root: Path, world: dict[str, Any], acts: tuple[str, str] = ("rational", "relu")) -> Path:
     """Run folders `<act>-s<seed>` as training writes them (config.yaml, summary.json, slim
     predictions.npz): the group's runs under acts[0], the baseline's under acts[1]."""
-    from actbench import config as C
     from actbench import runs as R
 
     correct = world["correct"]
     labels = np.zeros(correct.shape[2], dtype=np.int32)  # every image is class 0: a hit predicts 0
     for g, act in enumerate(acts):
         for s in range(correct.shape[1]):
-            cfg = C.load_config("quickstart", [f"activation.name={act}", f"train.seed={s}"])
-            run = root / f"{act}-s{s}"
-            run.mkdir(parents=True)
-            (run / R.CONFIG).write_text(C.dump_yaml(cfg))
             acc = float(correct[g, s].mean())
-            part = {"epoch": 3, "val_loss": 1.0, "val_acc": acc, "test_loss": 1.0, "test_acc": acc}
-            summary = {"status": R.COMPLETED, "error": None, "epochs_done": 3, "last": part, "best": part}
-            (run / R.SUMMARY).write_text(json.dumps(summary))
+            run = _completed_run(root, act, s, val_acc=acc, test_acc=acc)
             pred = np.where(correct[g, s], 0, 1).astype(np.int32)
             arrays: dict[str, Any] = {"labels": labels, "last_epoch": np.int64(3), "best_epoch": np.int64(3)}
             np.savez_compressed(run / R.PREDICTIONS, last_pred=pred, best_pred=pred, **arrays)
@@ -260,16 +253,22 @@ def _config_text(act: str, seed: int) -> str:
     return C.dump_yaml(C.load_config("quickstart", [f"activation.name={act}", f"train.seed={seed}"]))
 
 
+def _completed_run(root: Path, act: str, seed: int, val_acc: float, test_acc: float) -> Path:
+    """<root>/<act>-s<seed> with config.yaml and a completed 3-epoch summary.json, as training writes them."""
+    from actbench import runs as R
+
+    run = root / f"{act}-s{seed}"
+    run.mkdir(parents=True)
+    (run / R.CONFIG).write_text(_config_text(act, seed))
+    part = {"epoch": 3, "val_loss": 1.0, "val_acc": val_acc, "test_loss": 1.0, "test_acc": test_acc}
+    summary = {"status": R.COMPLETED, "error": None, "epochs_done": 3, "last": part, "best": part}
+    (run / R.SUMMARY).write_text(json.dumps(summary))
+    return run
+
+
 def write_family(root: Path, correct: dict[tuple[str, int], np.ndarray]) -> Path:
     """Run folders `<act>-s<seed>` (config.yaml and a completed summary.json, as training writes them)
     for `build_report`: what the report's decisions read."""
-    from actbench import runs as R
-
     for (act, s), hits in correct.items():
-        run = root / f"{act}-s{s}"
-        run.mkdir(parents=True)
-        (run / R.CONFIG).write_text(_config_text(act, s))
-        part = {"epoch": 3, "val_loss": 1.0, "val_acc": 0.5, "test_loss": 1.0, "test_acc": float(hits.mean())}
-        summary = {"status": R.COMPLETED, "error": None, "epochs_done": 3, "last": part, "best": part}
-        (run / R.SUMMARY).write_text(json.dumps(summary))
+        _completed_run(root, act, s, val_acc=0.5, test_acc=float(hits.mean()))
     return root
