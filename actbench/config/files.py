@@ -106,10 +106,10 @@ def resolve_config_path(spec: str | Path) -> Path:
     means_preset = len(path.parts) == 1 or (len(path.parts) == 2 and path.parts[0] == SHIPPED_DIR)
     if means_preset and preset.is_file():
         return Path(str(preset))
-    presets = shipped_configs()
     if preset.is_file():
         stem = Path(name).stem
         raise ConfigError(f"{spec}: no such config file (the shipped preset {stem} is `--config {stem}`)")
+    presets = shipped_configs()
     # presets name Exponential "exp": cifar10_exponential -> cifar10_exp
     guess = Path(name).stem.replace("exponential", "exp")
     close = [guess] if guess in presets else difflib.get_close_matches(guess, presets, n=1, cutoff=0.6)
